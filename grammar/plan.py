@@ -1,0 +1,281 @@
+"""The plan: what the music must do, before any note is chosen.
+
+A :class:`Plan` is plain data — metre, home key, phrases, form sections and chord
+events with onsets — plus the derivation tree that produced it. Grammars sample and
+parse plans; the neural model and the decoder read them step by step. Offsets are
+quarter notes from the start of the piece (the pickup, if any, starts at 0).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterator
+
+import networkx as nx
+
+from .errors import InputError, PlanError, Location
+from .metre import STEPS_PER_QUARTER, Metre, parse_metre
+from .theory import ChordSpec, chord_spec, normalize_key
+
+__all__ = ["CADENCES", "ChordEvent", "Phrase", "Section", "Plan"]
+
+#: Cadence labels a plan may carry on the last chord of a phrase.
+CADENCES = ("PAC", "IAC", "HC", "DC", "PC")  # perfect/imperfect authentic, half, deceptive, plagal
+
+
+@dataclass
+class ChordEvent:
+    """One Roman numeral with its onset and duration (quarter notes) and local key."""
+
+    onset: float  # quarter notes from the start of the piece
+    duration: float  # quarter notes
+    figure: str  # Roman-numeral figure as music21 writes it: "V65", "viio7/V"
+    key: str  # local key, music21 spelling ("C", "f#")
+    cadence: str | None = None  # one of CADENCES on a phrase's final chord
+    fermata: bool = False  # a fermata on this chord (chorale phrase ends)
+    phrase: int = 0  # index into Plan.phrases
+
+    @property
+    def spec(self) -> ChordSpec:
+        """Pitch-class facts of the chord (cached; raises PlanError for unknown figures)."""
+        return chord_spec(self.figure, self.key)
+
+    @property
+    def inversion(self) -> int:
+        return self.spec.inversion
+
+    @property
+    def end(self) -> float:
+        return self.onset + self.duration
+
+
+@dataclass
+class Phrase:
+    """A phrase: its span, its key and how it closes."""
+
+    start: float  # quarter notes
+    end: float  # quarter notes (exclusive)
+    key: str  # the phrase's main key
+    cadence: str | None = None  # cadence type at the end
+    label: str = ""  # e.g. "antecedent", "presentation", "a"
+
+
+@dataclass
+class Section:
+    """A formal section (A, B, A' ...) spanning several phrases."""
+
+    label: str
+    start: float
+    end: float
+
+
+@dataclass
+class Plan:
+    """Form, keys, metre and harmony of a piece; see the module docstring."""
+
+    key: str  # home key, music21 spelling
+    metre: str = "4/4"
+    bars: int = 0  # full bars (the pickup is not counted)
+    pickup: float = 0.0  # quarter notes of anacrusis before measure 1
+    chords: list[ChordEvent] = field(default_factory=list)
+    phrases: list[Phrase] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    grammar: str = ""  # name or path of the grammar that made or parsed it
+    seed: int | None = None  # seed it was sampled with
+    tempo: float = 80.0  # quarter notes per minute, for audio and MIDI
+    derivation: nx.DiGraph | None = field(default=None, compare=False, repr=False)
+
+    # ----------------------------------------------------------------- derived facts
+    @property
+    def metre_obj(self) -> Metre:
+        return parse_metre(self.metre)
+
+    @property
+    def length(self) -> float:
+        """Total length in quarter notes."""
+        return float(self.pickup + self.bars * self.metre_obj.bar_quarters)
+
+    @property
+    def steps(self) -> int:
+        """Number of sixteenth-note steps."""
+        return int(round(self.length * STEPS_PER_QUARTER))
+
+    @property
+    def keys(self) -> list[tuple[float, str]]:
+        """Key areas as (onset, key), one entry per change of local key."""
+        out: list[tuple[float, str]] = []
+        for c in self.chords:
+            if not out or out[-1][1] != c.key:
+                out.append((c.onset, c.key))
+        return out
+
+    def chord_at(self, offset: float) -> ChordEvent | None:
+        """The chord sounding at a quarter-note offset."""
+        for c in self.chords:
+            if c.onset <= offset < c.end:
+                return c
+        return None
+
+    def chord_per_step(self) -> list[int]:
+        """Index of the chord event sounding at each sixteenth step (-1 where none)."""
+        idx = [-1] * self.steps
+        for i, c in enumerate(self.chords):
+            a = int(round(c.onset * STEPS_PER_QUARTER))
+            b = int(round(c.end * STEPS_PER_QUARTER))
+            for s in range(max(a, 0), min(b, self.steps)):
+                idx[s] = i
+        return idx
+
+    def location(self, offset: float) -> Location:
+        m, b = self.metre_obj.measure_beat(offset, self.pickup)
+        return Location(measure=m, beat=b)
+
+    def validate(self) -> "Plan":
+        """Check figures, keys, ordering and coverage; raise PlanError naming the spot."""
+        normalize_key(self.key)
+        parse_metre(self.metre)
+        if self.bars <= 0:
+            raise InputError(f"a plan needs at least one bar, got bars={self.bars}")
+        last = 0.0
+        for c in self.chords:
+            if c.onset < last - 1e-9:
+                raise PlanError("chord events overlap or are out of order", self.location(c.onset))
+            if c.duration <= 0:
+                raise PlanError(f"chord {c.figure} has duration {c.duration}", self.location(c.onset))
+            try:
+                c.spec
+            except PlanError as e:
+                raise PlanError(e.message, self.location(c.onset), hint=e.hint) from None
+            if c.cadence is not None and c.cadence not in CADENCES:
+                raise PlanError(f"unknown cadence {c.cadence!r}", self.location(c.onset), expected=list(CADENCES))
+            last = c.end
+        if not self.chords:
+            raise PlanError("the plan has no chords")
+        return self
+
+    # ----------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if k != "derivation"}
+        if self.derivation is not None:
+            d["derivation"] = nx.node_link_data(self.derivation, edges="edges")
+        return d
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Plan":
+        d = dict(d)
+        deriv = d.pop("derivation", None)
+        try:
+            plan = cls(
+                chords=[ChordEvent(**c) for c in d.pop("chords", [])],
+                phrases=[Phrase(**p) for p in d.pop("phrases", [])],
+                sections=[Section(**s) for s in d.pop("sections", [])],
+                **d,
+            )
+        except TypeError as e:
+            raise PlanError(f"not a partimento plan: {e}") from None
+        if deriv is not None:
+            plan.derivation = nx.node_link_graph(deriv, directed=True, edges="edges")
+        return plan
+
+    @classmethod
+    def from_json(cls, text: str) -> "Plan":
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as e:
+            raise PlanError(f"invalid JSON: {e.msg}", Location(line=e.lineno, column=e.colno)) from None
+
+    # ----------------------------------------------------------------- RomanText
+    def to_rntxt(self, title: str | None = None) -> str:
+        """RomanText that music21 reads back (phrase ends marked with ``||``)."""
+        metre = self.metre_obj
+        lines = [
+            "Composer: partimento",
+            f"Title: {title or (self.grammar or 'plan') + (f' (seed {self.seed})' if self.seed is not None else '')}",
+            f"Analyst: partimento grammar {self.grammar or '?'}",
+            f"Time Signature: {self.metre}",
+            "",
+        ]
+        by_measure: dict[int, list[str]] = {}
+        current_key: str | None = None
+        phrase_end_onsets = {round(p.end, 6) for p in self.phrases}
+        for i, c in enumerate(self.chords):
+            m, b = metre.measure_beat(c.onset, self.pickup)
+            tok = []
+            if b != 1.0 or not by_measure.get(m):
+                tok.append(f"b{_fmt_beat(b)}" if b != 1.0 else "")
+            if c.key != current_key:
+                tok.append(f"{c.key}:")
+                current_key = c.key
+            tok.append(c.figure)
+            if round(c.end, 6) in phrase_end_onsets and i < len(self.chords) - 1:
+                tok.append("||")
+            by_measure.setdefault(m, []).append(" ".join(t for t in tok if t))
+        for m in sorted(by_measure):
+            lines.append(f"m{m} " + " ".join(by_measure[m]))
+        return "\n".join(lines) + "\n"
+
+    # ----------------------------------------------------------------- music21
+    def to_stream(self):
+        """A music21 Score with one part of RomanNumerals, with the plan's key and metre."""
+        from music21 import key as m21key, meter, roman, stream, expressions
+
+        part = stream.Part()
+        part.insert(0, meter.TimeSignature(self.metre))
+        current = None
+        for c in self.chords:
+            if c.key != current:
+                part.insert(c.onset, m21key.Key(c.key))
+                current = c.key
+            rn = roman.RomanNumeral(c.figure, c.key)
+            rn.quarterLength = c.duration
+            if c.fermata:
+                rn.expressions.append(expressions.Fermata())
+            part.insert(c.onset, rn)
+        score = stream.Score()
+        score.insert(0, part)
+        return score
+
+    # ----------------------------------------------------------------- files
+    def write(self, path: str | Path) -> Path:
+        """Write by extension: ``.json`` or ``.rntxt``. Written atomically."""
+        from .fileio import write_text_atomic
+
+        path = Path(path)
+        ext = path.suffix.lower()
+        if ext == ".json":
+            text = self.to_json()
+        elif ext in (".rntxt", ".txt"):
+            text = self.to_rntxt()
+        else:
+            raise InputError(f"cannot write a plan as {ext or 'a file without extension'}",
+                             expected=[".json", ".rntxt"])
+        return write_text_atomic(path, text)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "Plan":
+        """Read a plan from ``.json`` (exact) or ``.rntxt`` (through music21's reader)."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("no such file", Location(file=str(path)))
+        if path.suffix.lower() == ".json":
+            try:
+                return cls.from_json(path.read_text())
+            except PlanError as e:
+                raise PlanError(e.message, Location(file=str(path), line=e.location.line,
+                                                    column=e.location.column)) from None
+        from .analysis import plan_from_romantext
+
+        return plan_from_romantext(path)
+
+    def events(self) -> Iterator[ChordEvent]:
+        return iter(self.chords)
+
+
+def _fmt_beat(b: float) -> str:
+    """RomanText beats: ``2``, ``2.5``, ``3.25`` (music21 also reads thirds as ``1.33``)."""
+    return f"{b:g}" if abs(b * 4 - round(b * 4)) < 1e-9 else f"{b:.2f}"

@@ -1,0 +1,198 @@
+"""The Rule interface shared by the checker and the decoder.
+
+A rule has two faces over the same integer data:
+
+* ``check(sonorities, ctx)`` judges a finished (or partial) score and returns located
+  :class:`Violation` objects;
+* ``allowed(state, voice)`` answers, during decoding, which MIDI pitches ``voice`` may
+  take at the sonority being written, as a ``bool[128]`` mask.
+
+The contract, tested with hypothesis: for a state whose last sonority has ``voice``
+undecided, ``allowed(state, voice)[p]`` is True exactly when writing pitch ``p`` into
+that voice makes ``check`` report no violation of this rule at that last sonority.
+Undecided voices are ``REST`` (-1) and every rule ignores rests, so checking a
+partial sonority only judges the voices written so far.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import Location
+from ..theory import VOICES, ChordSpec, KeyInfo
+
+__all__ = [
+    "REST",
+    "Severity",
+    "Violation",
+    "SonorityArray",
+    "Context",
+    "DecodeState",
+    "Rule",
+    "RULES",
+    "register",
+]
+
+REST = -1  # MIDI value for "no note sounding" (also: not yet decided while decoding)
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    OFF = "off"
+
+
+@dataclass
+class Violation:
+    """One broken rule at one place, with the voices involved and why."""
+
+    rule: str  # stable id, e.g. "parallel-fifths"
+    severity: Severity
+    index: int  # sonority index in the SonorityArray
+    measure: int
+    beat: float
+    voices: list[str]  # lowercase voice names involved
+    message: str  # one sentence: what happened, with the notes named
+    offset: float = 0.0  # quarter-note offset of the sonority
+    file: str | None = None
+
+    @property
+    def location(self) -> Location:
+        return Location(file=self.file, measure=self.measure, beat=self.beat,
+                        voice=self.voices[0] if len(self.voices) == 1 else None)
+
+    def to_dict(self) -> dict:
+        return {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "measure": self.measure,
+            "beat": self.beat,
+            "voices": list(self.voices),
+            "message": self.message,
+        }
+
+
+@dataclass
+class SonorityArray:
+    """A four-voice score as integers: one row per sonority (every onset in any voice).
+
+    Built once per score; every rule reads these arrays, never music21 objects.
+    """
+
+    pitch: np.ndarray  # (N, 4) int16 MIDI numbers, REST where silent/undecided; columns S, A, T, B
+    attack: np.ndarray  # (N, 4) bool, True where the voice strikes a new note at this sonority
+    offset: np.ndarray  # (N,) float64 quarter-note onset of each sonority
+    duration: np.ndarray  # (N,) float64 quarter notes until the next sonority (or the end)
+    measure: np.ndarray  # (N,) int32 measure number as printed
+    beat: np.ndarray  # (N,) float64 1-based beat within the measure
+    fermata: np.ndarray | None = None  # (N,) bool, a fermata sounds here (phrase end)
+
+    def __len__(self) -> int:
+        return int(self.pitch.shape[0])
+
+    @classmethod
+    def empty(cls) -> "SonorityArray":
+        return cls(np.zeros((0, 4), np.int16), np.zeros((0, 4), bool), np.zeros(0), np.zeros(0),
+                   np.zeros(0, np.int32), np.zeros(0))
+
+    def slice(self, stop: int) -> "SonorityArray":
+        """The first ``stop`` sonorities (a prefix, as the decoder sees it)."""
+        f = None if self.fermata is None else self.fermata[:stop]
+        return SonorityArray(self.pitch[:stop], self.attack[:stop], self.offset[:stop],
+                             self.duration[:stop], self.measure[:stop], self.beat[:stop], f)
+
+
+@dataclass
+class Context:
+    """What rules need to know besides the notes: keys and (optionally) chords per sonority."""
+
+    keys: list[KeyInfo]  # local key at each sonority, len N
+    chords: list[ChordSpec | None] | None = None  # plan chord at each sonority; None = infer from notes
+    file: str | None = None  # for locations in messages
+
+    def chord(self, i: int) -> ChordSpec | None:
+        return None if self.chords is None else self.chords[i]
+
+
+@dataclass
+class DecodeState:
+    """A decoding prefix: sonorities so far, the last one possibly partial.
+
+    ``sonorities`` holds every sonority up to and including the one being written; in
+    its last row, voices not yet decided are REST. ``ctx`` covers the same rows.
+    """
+
+    sonorities: SonorityArray
+    ctx: Context
+
+    @property
+    def index(self) -> int:
+        """Row of the sonority being written."""
+        return len(self.sonorities) - 1
+
+    def with_pitch(self, voice: int, pitch: int, attack: bool = True) -> "DecodeState":
+        """A copy with ``voice`` of the last sonority set (used by tests and backtracking)."""
+        s = self.sonorities
+        p = s.pitch.copy()
+        a = s.attack.copy()
+        p[-1, voice] = pitch
+        a[-1, voice] = attack
+        return DecodeState(SonorityArray(p, a, s.offset, s.duration, s.measure, s.beat, s.fermata), self.ctx)
+
+
+class Rule:
+    """Base class for voice-leading and key rules. Subclass, set ``id``, implement both faces.
+
+    ``default_severity`` is the rule's severity in the ``strict`` profile; profiles may
+    override it per rule. ``hard`` rules become decoding masks.
+    """
+
+    id: ClassVar[str] = ""
+    description: ClassVar[str] = ""  # one line for docs and `--help`
+    default_severity: ClassVar[Severity] = Severity.ERROR
+
+    def check(self, sonorities: SonorityArray, ctx: Context) -> list[Violation]:  # pragma: no cover
+        raise NotImplementedError
+
+    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
+        """bool[128] over MIDI pitches for ``voice`` at the last sonority of ``state``.
+
+        The default derives the mask from ``check`` by trying every pitch (correct but
+        slow); rules on hot paths override it with array arithmetic.
+        """
+        mask = np.zeros(128, dtype=bool)
+        last = state.index
+        for p in range(128):
+            trial = state.with_pitch(voice, p)
+            mask[p] = not any(v.index == last for v in self.check(trial.sonorities, trial.ctx))
+        return mask
+
+    # helpers for subclasses
+    def violation(self, sonorities: SonorityArray, i: int, voices: list[int], message: str,
+                  severity: Severity | None = None, ctx: Context | None = None) -> Violation:
+        return Violation(
+            rule=self.id,
+            severity=severity or self.default_severity,
+            index=i,
+            measure=int(sonorities.measure[i]),
+            beat=float(sonorities.beat[i]),
+            voices=[VOICES[v] for v in voices],
+            message=message,
+            offset=float(sonorities.offset[i]),
+            file=ctx.file if ctx else None,
+        )
+
+
+#: Registry of rule classes by id; `register` adds user rules.
+RULES: dict[str, type[Rule]] = {}
+
+
+def register(rule_cls: type[Rule]) -> type[Rule]:
+    """Class decorator: make a Rule available to profiles, the checker and the decoder."""
+    if not rule_cls.id:
+        raise ValueError(f"{rule_cls.__name__} has no id")
+    RULES[rule_cls.id] = rule_cls
+    return rule_cls

@@ -1,0 +1,176 @@
+"""Keys, scales and Roman numerals as small integer facts.
+
+music21 is the authority on spelling and Roman-numeral figures; this module asks it
+once per (figure, key) and caches the answer as a :class:`ChordSpec` of pitch classes,
+so the checker, the plan and the decoder work on integers in their hot loops.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .errors import InputError, PlanError
+
+__all__ = [
+    "VOICES",
+    "VOICE_RANGES",
+    "KeyInfo",
+    "ChordSpec",
+    "normalize_key",
+    "key_info",
+    "chord_spec",
+    "pc_name",
+]
+
+#: Voice order used everywhere: index 0..3.
+VOICES: tuple[str, str, str, str] = ("soprano", "alto", "tenor", "bass")
+
+#: Textbook ranges as inclusive MIDI numbers: soprano C4–G5, alto G3–D5, tenor C3–G4, bass E2–C4.
+VOICE_RANGES: dict[str, tuple[int, int]] = {
+    "soprano": (60, 79),
+    "alto": (55, 74),
+    "tenor": (48, 67),
+    "bass": (40, 60),
+}
+
+_PC_NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B")
+_KEY_RE = re.compile(r"^([A-Ga-g])([#♯]{1,2}|[b♭\-]{1,2})?(?:\s*(major|minor|maj|min|M|m))?$")
+
+
+def pc_name(pc: int) -> str:
+    """A readable default spelling for a pitch class (for messages only)."""
+    return _PC_NAMES[pc % 12]
+
+
+def normalize_key(name: str) -> str:
+    """A key name as music21 writes it: ``C``, ``B-``, ``f#`` (lowercase = minor).
+
+    Accepts ``Bb``, ``B-``, ``bb``, ``F# minor``, ``Eb major``. Raises
+    :class:`InputError` with the accepted forms for anything else.
+    """
+    text = str(name).strip()
+    m = _KEY_RE.match(text)
+    if not m:
+        raise InputError(
+            f"unknown key {name!r}",
+            expected=["C", "G", "F#", "B-", "Bb", "a", "c#", "e-", "'D minor'"],
+            hint="Keys are named as music21 names them: uppercase for major, lowercase for minor.",
+        )
+    letter, accidental, mode = m.groups()
+    acc = ""
+    if accidental:
+        acc = "#" * len(accidental) if accidental[0] in "#♯" else "-" * len(accidental)
+    if mode in ("minor", "min", "m"):
+        minor = True
+    elif mode in ("major", "maj", "M"):
+        minor = False
+    else:
+        minor = letter.islower()
+    return (letter.lower() if minor else letter.upper()) + acc
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A key reduced to integers: tonic pitch class, mode and scale."""
+
+    name: str  # music21 spelling, lowercase tonic for minor
+    tonic: int  # pitch class of the tonic, 0 = C
+    mode: str  # "major" | "minor"
+    scale: tuple[int, ...]  # diatonic pitch classes; minor includes raised 6 and 7 as well
+    leading_tone: int  # pitch class a semitone below the tonic
+
+    @property
+    def is_minor(self) -> bool:
+        return self.mode == "minor"
+
+
+@lru_cache(maxsize=None)
+def key_info(name: str) -> KeyInfo:
+    """Integer facts of a key; accepts any form :func:`normalize_key` accepts."""
+    canon = normalize_key(name)
+    letter = canon[0].upper()
+    base = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[letter]
+    tonic = (base + canon.count("#") - canon.count("-")) % 12
+    minor = canon[0].islower()
+    steps = (0, 2, 3, 5, 7, 8, 9, 10, 11) if minor else (0, 2, 4, 5, 7, 9, 11)
+    scale = tuple(sorted({(tonic + s) % 12 for s in steps}))
+    return KeyInfo(canon, tonic, "minor" if minor else "major", scale, (tonic + 11) % 12)
+
+
+@dataclass(frozen=True)
+class ChordSpec:
+    """A Roman numeral in a key, as pitch classes.
+
+    ``members`` lists the chord's pitch classes root first (root, third, fifth,
+    seventh, ...); ``bass`` is the pitch class the inversion puts in the bass.
+    """
+
+    figure: str  # as written, e.g. "V65", "viio7/V", "It+6"
+    key: str  # local key, music21 spelling
+    members: tuple[int, ...]  # pitch classes, root first
+    root: int
+    third: int | None
+    fifth: int | None
+    seventh: int | None
+    bass: int
+    inversion: int  # 0 root position, 1 first, 2 second, 3 third
+    function: str  # "tonic" | "dominant" | "predominant" | "other"
+
+    @property
+    def pcs(self) -> frozenset[int]:
+        return frozenset(self.members)
+
+    @property
+    def required(self) -> frozenset[int]:
+        """Pitch classes a complete realization must sound: root and third (and the bass)."""
+        req = {self.root, self.bass}
+        if self.third is not None:
+            req.add(self.third)
+        return frozenset(req)
+
+
+def _function_of(figure: str, degree: int, secondary: bool) -> str:
+    """Harmonic function by scale degree: applied chords and cadential 6/4 are dominants."""
+    head = figure.lstrip("b#")
+    if head.startswith(("It", "Ger", "Fr", "N")):
+        return "predominant"
+    if secondary or head.startswith("Cad"):
+        return "dominant"
+    return {1: "tonic", 3: "tonic", 6: "tonic", 5: "dominant", 7: "dominant", 2: "predominant", 4: "predominant"}.get(degree, "other")
+
+
+
+@lru_cache(maxsize=4096)
+def chord_spec(figure: str, key: str) -> ChordSpec:
+    """Parse a Roman-numeral figure in a key with music21 (cached).
+
+    Raises :class:`PlanError` naming the figure when music21 cannot read it.
+    """
+    from music21 import roman  # music21 only at the edge, once per (figure, key)
+
+    canon = normalize_key(key)
+    try:
+        rn = roman.RomanNumeral(figure, canon)
+        pitches = rn.pitches
+        if not pitches:
+            raise ValueError("no pitches")
+        root = rn.root().pitchClass
+        third = rn.third.pitchClass if rn.third is not None else None
+        fifth = rn.fifth.pitchClass if rn.fifth is not None else None
+        seventh = rn.seventh.pitchClass if rn.seventh is not None else None
+        bass = rn.bass().pitchClass
+        inversion = rn.inversion() if rn.inversion() is not None else 0
+        degree = rn.scaleDegree
+        secondary = rn.secondaryRomanNumeral is not None
+    except Exception as exc:  # music21 raises many types for bad figures
+        raise PlanError(
+            f"unknown chord figure {figure!r} in key {canon}",
+            hint="Figures are Roman numerals as music21 writes them, e.g. I, V65, viio7/V, It+6, N6.",
+        ) from exc
+    members: list[int] = []
+    for pc in [root, third, fifth, seventh] + [p.pitchClass for p in pitches]:
+        if pc is not None and pc not in members:
+            members.append(pc)
+    function = _function_of(figure, degree, secondary)
+    return ChordSpec(figure, canon, tuple(members), root, third, fifth, seventh, bass, int(inversion), function)

@@ -28,9 +28,11 @@ EPILOG = """examples:
 
 #: Modules that contribute sub-commands through ``register(subparsers)``, in help order.
 COMMAND_MODULES = (
-    "partimento.hybrid.commands",
-    "partimento.grammar.commands",
-    "partimento.neural.commands",
+    "partimento.hybrid.commands",  # compose, realize, harmonize, infill
+    "partimento.hybrid.render_commands",  # render
+    "partimento.grammar.commands",  # plan, parse, grammar fit|check
+    "partimento.grammar.rules.commands",  # check
+    "partimento.neural.commands",  # data, train, evaluate
 )
 
 

@@ -8,7 +8,7 @@ quarter notes from the start of the piece (the pickup, if any, starts at 0).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
@@ -71,6 +71,30 @@ class Section:
     end: float
 
 
+class _LazyDerivation:
+    """The ``Plan.derivation`` attribute: a networkx DiGraph, built on first access.
+
+    A sampler can leave a zero-argument ``_derivation_factory`` on the plan instead of
+    building the graph for every draw (thousands of plans per second); reading
+    ``plan.derivation`` builds and keeps it. Assigning works as for a plain field.
+    """
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return None  # the dataclass default
+        graph = obj.__dict__.get("_derivation_graph")
+        if graph is None:
+            factory = obj.__dict__.pop("_derivation_factory", None)
+            if factory is not None:
+                graph = obj.__dict__["_derivation_graph"] = factory()
+        return graph
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__["_derivation_graph"] = value
+        if value is not None:
+            obj.__dict__.pop("_derivation_factory", None)
+
+
 @dataclass
 class Plan:
     """Form, keys, metre and harmony of a piece; see the module docstring."""
@@ -85,7 +109,7 @@ class Plan:
     grammar: str = ""  # name or path of the grammar that made or parsed it
     seed: int | None = None  # seed it was sampled with
     tempo: float = 80.0  # quarter notes per minute, for audio and MIDI
-    derivation: nx.DiGraph | None = field(default=None, compare=False, repr=False)
+    derivation: nx.DiGraph | None = field(default=None, compare=False, repr=False)  # see _LazyDerivation
 
     # ----------------------------------------------------------------- derived facts
     @property
@@ -157,7 +181,10 @@ class Plan:
 
     # ----------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in asdict(self).items() if k != "derivation"}
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "derivation"}
+        d["chords"] = [asdict(c) for c in self.chords]
+        d["phrases"] = [asdict(p) for p in self.phrases]
+        d["sections"] = [asdict(s) for s in self.sections]
         if self.derivation is not None:
             d["derivation"] = nx.node_link_data(self.derivation, edges="edges")
         return d
@@ -274,6 +301,9 @@ class Plan:
 
     def events(self) -> Iterator[ChordEvent]:
         return iter(self.chords)
+
+
+Plan.derivation = _LazyDerivation()  # type: ignore[assignment]  # lazy, see _LazyDerivation
 
 
 def _fmt_beat(b: float) -> str:

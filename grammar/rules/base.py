@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -58,6 +58,14 @@ class Violation:
     message: str  # one sentence: what happened, with the notes named
     offset: float = 0.0  # quarter-note offset of the sonority
     file: str | None = None
+    # set by the checker's Report so that context() can draw the bar; not part of equality
+    context_source: Any = field(default=None, repr=False, compare=False)
+
+    def context(self) -> str:
+        """The bar around this violation, one line per voice, the spot marked."""
+        if self.context_source is None:
+            return f"measure {self.measure}, beat {self.beat:g}: {self.rule} ({', '.join(self.voices)}): {self.message}"
+        return self.context_source.bar_text(self)
 
     @property
     def location(self) -> Location:
@@ -112,6 +120,7 @@ class Context:
     keys: list[KeyInfo]  # local key at each sonority, len N
     chords: list[ChordSpec | None] | None = None  # plan chord at each sonority; None = infer from notes
     file: str | None = None  # for locations in messages
+    chords_inferred: bool = False  # chords were guessed from the notes (not a plan): they explain no chromatic note by themselves
 
     def chord(self, i: int) -> ChordSpec | None:
         return None if self.chords is None else self.chords[i]
@@ -154,6 +163,9 @@ class Rule:
     description: ClassVar[str] = ""  # one line for docs and `--help`
     default_severity: ClassVar[Severity] = Severity.ERROR
 
+    def __init__(self, severity: Severity | None = None) -> None:
+        self.severity = Severity(severity) if severity is not None else self.default_severity
+
     def check(self, sonorities: SonorityArray, ctx: Context) -> list[Violation]:  # pragma: no cover
         raise NotImplementedError
 
@@ -175,7 +187,7 @@ class Rule:
                   severity: Severity | None = None, ctx: Context | None = None) -> Violation:
         return Violation(
             rule=self.id,
-            severity=severity or self.default_severity,
+            severity=severity or getattr(self, "severity", None) or self.default_severity,
             index=i,
             measure=int(sonorities.measure[i]),
             beat=float(sonorities.beat[i]),

@@ -1,0 +1,44 @@
+"""Check a score against a profile: parse once to arrays, run every rule, collect a Report."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from .base import Context, SonorityArray
+from .chords import infer_chords
+from .profiles import RULE_ORDER, Profile, get_profile
+from .report import Report
+from .sonority import parse_score
+
+__all__ = ["check", "check_arrays"]
+
+_ORDER = {r: i for i, r in enumerate(RULE_ORDER)}
+
+
+def check_arrays(sonorities: SonorityArray, ctx: Context, profile: str | Profile = "strict") -> Report:
+    """Check sonority arrays (a decoder's output, no music21 needed) under ``profile``.
+
+    Chords are inferred once here when the context has none, so that every rule sees the
+    same analysis.
+    """
+    prof = get_profile(profile)
+    if ctx.chords is None:
+        ctx = replace(ctx, chords=infer_chords(sonorities, ctx.keys), chords_inferred=True)
+    violations = []
+    for rule in prof.rules():
+        violations.extend(rule.check(sonorities, ctx))
+    violations.sort(key=lambda v: (v.index, _ORDER.get(v.rule, len(_ORDER)), v.rule, v.voices))
+    return Report(ctx.file, prof.name, violations, sonorities, ctx)
+
+
+def check(score_or_path: Any, profile: str | Profile = "strict", key: str | None = None, plan: Any = None) -> Report:
+    """Check a four-voice score (a music21 stream or a file path) and locate every violation.
+
+    ``key`` forces one key for the whole score; ``plan`` (a :class:`~partimento.grammar.plan.Plan`)
+    gives keys and chords per sonority. Bad input raises :class:`~partimento.grammar.errors.ScoreError`.
+    """
+    prof = get_profile(profile)
+    parsed = parse_score(score_or_path, key=key, plan=plan)
+    report = check_arrays(parsed.sonorities, parsed.ctx, prof)
+    report.parsed = parsed
+    return report

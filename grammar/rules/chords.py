@@ -1,0 +1,172 @@
+"""Chords guessed from the notes, and the harmonic facts rules ask of any chord.
+
+When a score comes without a plan (a Bach chorale, a student's exercise) the rules still
+need to know which chord sounds at each sonority: which note is the leading tone of a
+dominant, which is a chord seventh, which is a non-chord tone. :func:`infer_chords`
+names one chord per sonority from its pitch classes alone (a cached table lookup per
+(pitch-class set, bass, key)), preferring the template that covers most notes, then
+the one with fewest missing members, then root in the bass. Notes it leaves out are
+treated as non-chord tones. It is deliberately per sonority, so that the chord of one
+row never depends on the notes of another (the decoder's masks rely on that).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ..theory import ChordSpec, KeyInfo, key_info, pc_name
+from .base import REST, Context, SonorityArray
+
+__all__ = [
+    "infer_chord",
+    "infer_chords",
+    "chords_for",
+    "leading_tone_of",
+    "explains_chromatic",
+    "same_harmony",
+]
+
+# (suffix, intervals above the root, root first); sevenths without fifth are common in four parts
+_TEMPLATES: tuple[tuple[str, tuple[int, ...]], ...] = (
+    ("", (0, 4, 7)),
+    ("m", (0, 3, 7)),
+    ("o", (0, 3, 6)),
+    ("+", (0, 4, 8)),
+    ("7", (0, 4, 7, 10)),
+    ("m7", (0, 3, 7, 10)),
+    ("ø7", (0, 3, 6, 10)),
+    ("o7", (0, 3, 6, 9)),
+    ("7", (0, 4, 10)),
+)
+_DIM_FAMILY = ("o", "ø7", "o7")
+
+
+def _degree_function(root: int, quality: str, key: KeyInfo) -> str:
+    """Function of an inferred chord in ``key``; applied dominants count as dominants."""
+    deg = (root - key.tonic) % 12
+    major_like = quality in ("", "7")
+    dim_like = quality in _DIM_FAMILY
+    if (deg == 7 and major_like) or (deg == 11 and dim_like):
+        return "dominant"
+    if deg in (0, 3, 4, 8, 9) and not dim_like:
+        return "tonic"
+    if deg in (1, 2, 5):
+        return "predominant"
+    # applied dominants: a major(-minor seventh) chord a fifth above, or a diminished chord a
+    # semitone below, a diatonic degree other than the tonic
+    if major_like and (root + 5) % 12 in key.scale and (root + 5) % 12 != key.tonic:
+        return "dominant"
+    if dim_like and (root + 1) % 12 in key.scale and (root + 1) % 12 != key.tonic:
+        return "dominant"
+    return "other"
+
+
+@lru_cache(maxsize=65536)
+def infer_chord(pc_mask: int, bass_pc: int, key_name: str) -> ChordSpec | None:
+    """The chord best explaining a set of pitch classes (bit ``pc`` of ``pc_mask``), or None if empty."""
+    if pc_mask == 0:
+        return None
+    key = key_info(key_name)
+    best = None
+    best_score = None
+    for root in range(12):
+        if not pc_mask >> root & 1:
+            continue  # the root must sound
+        for suffix, ivs in _TEMPLATES:
+            tmask = 0
+            for iv in ivs:
+                tmask |= 1 << ((root + iv) % 12)
+            covered = bin(pc_mask & tmask).count("1")
+            missing = len(ivs) - covered
+            score = (
+                covered,
+                -missing,
+                suffix in _DIM_FAMILY and root == key.leading_tone,
+                root == bass_pc,
+                root in key.scale,
+                -len(ivs),
+            )
+            if best_score is None or score > best_score:
+                best_score, best = score, (root, suffix, ivs)
+    root, suffix, ivs = best
+    members = tuple((root + iv) % 12 for iv in ivs)
+    third = members[1]
+    fifth = next(((root + iv) % 12 for iv in ivs if iv in (6, 7, 8)), None)
+    seventh = next(((root + iv) % 12 for iv in ivs if iv in (9, 10)), None)
+    bass = bass_pc if bass_pc in members else root
+    position = [root, third, fifth, seventh]
+    inversion = position.index(bass) if bass in position else 0
+    function = _degree_function(root, suffix, key)
+    return ChordSpec(pc_name(root) + suffix, key.name, members, root, third, fifth, seventh,
+                     bass, inversion, function)
+
+
+def infer_chords(sonorities: SonorityArray, keys: list[KeyInfo]) -> list[ChordSpec | None]:
+    """One inferred chord per sonority (None where nothing sounds)."""
+    pitch = sonorities.pitch
+    sounding = pitch != REST
+    bits = np.where(sounding, 1 << (np.where(sounding, pitch, 0) % 12), 0)
+    masks = np.bitwise_or.reduce(bits, axis=1)
+    low = np.where(sounding, pitch, 999).min(axis=1)
+    out: list[ChordSpec | None] = []
+    for i in range(len(sonorities)):
+        out.append(infer_chord(int(masks[i]), int(low[i]) % 12 if low[i] != 999 else 0, keys[i].name))
+    return out
+
+
+def chords_for(sonorities: SonorityArray, ctx: Context) -> tuple[list[ChordSpec | None], bool]:
+    """(chords per sonority, inferred?): the plan's chords, else chords guessed from the notes."""
+    if ctx.chords is not None:
+        return list(ctx.chords), ctx.chords_inferred
+    return infer_chords(sonorities, ctx.keys), True
+
+
+def leading_tone_of(chord: ChordSpec | None, key: KeyInfo) -> int | None:
+    """Pitch class of the leading tone a dominant-function chord contains (None otherwise).
+
+    V-type chords (major third above the root) lead with their third, vii-type
+    (diminished) chords with their root; a cadential 6/4 points at the key's leading tone.
+    """
+    if chord is None or chord.function != "dominant":
+        return None
+    if chord.figure.startswith("Cad"):
+        return key.leading_tone
+    if chord.third is None:
+        return None
+    q3 = (chord.third - chord.root) % 12
+    if q3 == 4:
+        return chord.third
+    if q3 == 3 and chord.fifth is not None and (chord.fifth - chord.root) % 12 == 6:
+        return chord.root
+    return None
+
+
+def same_harmony(a: ChordSpec | None, b: ChordSpec | None) -> bool:
+    """Two chords are the same harmony when they share a root (inversions and added sevenths alike)."""
+    return a is not None and b is not None and a.root == b.root
+
+
+def explains_chromatic(chord: ChordSpec | None, key: KeyInfo, inferred: bool) -> bool:
+    """Does this chord license its own notes that lie outside ``key``?
+
+    A plan's chord always does (the plan names it). An inferred chord does when it is an
+    applied dominant, a chord borrowed from the parallel mode, a Neapolitan or an
+    augmented sixth.
+    """
+    if chord is None:
+        return False
+    if not inferred:
+        return True
+    if chord.function == "dominant":  # V, viio and applied dominants
+        return True
+    t = key.tonic
+    parallel = key_info(key.name.upper() if key.is_minor else key.name.lower()).scale
+    if all(pc in parallel for pc in chord.members):  # mixture
+        return True
+    if chord.root == (t + 1) % 12 and chord.third == (t + 5) % 12:  # Neapolitan
+        return True
+    pcs = set(chord.members)
+    if (t + 8) % 12 in pcs and (t + 6) % 12 in pcs:  # augmented sixth (It, Fr, Ger)
+        return True
+    return False

@@ -1,0 +1,64 @@
+"""``partimento check FILE… [--profile strict|chorale] [--format text|json] [--annotate OUT.musicxml]``.
+
+Exit status: 0 when no errors were found (warnings allowed), 1 when there were errors,
+2 when a file could not be checked (its message names the file and what is wrong).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import InputError, PartimentoError
+from .profiles import PROFILES
+
+__all__ = ["register", "run_check"]
+
+
+def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
+    p = subparsers.add_parser(
+        "check",
+        help="check four-part scores for voice-leading and key errors",
+        description="Check four-voice scores (MusicXML, MIDI, anything music21 reads) and locate every "
+                    "violation. Exit 0: no errors; 1: errors found; 2: a file could not be checked.",
+        formatter_class=formatter_class,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="score files to check")
+    p.add_argument("--profile", choices=sorted(PROFILES), default="strict", help="rule set and severities")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.add_argument("--key", default=None, help="force one key for the whole score (e.g. G, f#)")
+    p.add_argument("--annotate", metavar="OUT.musicxml", default=None,
+                   help="write the (single) checked score with violations coloured and named")
+    p.set_defaults(func=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from .annotate import write_annotated
+    from .checker import check
+
+    if args.annotate and len(args.files) != 1:
+        raise InputError("--annotate takes exactly one input file", hint=f"got {len(args.files)} files")
+    reports = []
+    bad = False
+    for f in args.files:
+        try:
+            reports.append(check(f, profile=args.profile, key=args.key))
+        except PartimentoError as e:
+            bad = True
+            print(f"partimento check: error: {e.describe()}", file=sys.stderr)
+    if args.format == "json":
+        data = [r.to_dict() for r in reports]
+        print(json.dumps(data[0] if len(args.files) == 1 and data else data, indent=1, ensure_ascii=False))
+    else:
+        for r in reports:
+            for line in r.text_lines():
+                print(line)
+        for r in reports:
+            print(f"{r.file}: {len(r.errors)} error(s), {len(r.warnings)} warning(s) ({r.profile})", file=sys.stderr)
+    if args.annotate and reports:
+        out = write_annotated(reports[0], Path(args.annotate))
+        print(f"annotated score written to {out}", file=sys.stderr)
+    if bad:
+        return 2
+    return 1 if any(r.errors for r in reports) else 0

@@ -1,0 +1,83 @@
+"""One voice's line: augmented melodic intervals and large leaps (reported where the leap lands)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..theory import VOICES
+from .base import REST, Context, DecodeState, Rule, SonorityArray, Violation, register
+from .masks import PITCHES, all_allowed, last_two
+from .spelling import augmented_table, interval_name, note_name
+
+__all__ = ["MelodicAugmentedInterval", "LargeLeap"]
+
+
+@register
+class MelodicAugmentedInterval(Rule):
+    """An augmented melodic interval (second, fourth, fifth, ...) in one voice.
+
+    Pitches are spelled from the local key (see :mod:`.spelling`), so the same MIDI
+    numbers are judged alike in a parsed score and while decoding; chromatic semitones
+    (augmented unisons) are allowed. Mask: one row of the cached 128x128 table of the key.
+    """
+
+    id = "melodic-augmented-interval"
+    description = "an augmented second, fourth or other augmented melodic interval in one voice"
+
+    def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
+        out: list[Violation] = []
+        p = s.pitch.astype(np.int32)
+        for i in range(1, len(s)):
+            k = ctx.keys[i]
+            table = augmented_table(k.name)
+            for v in range(4):
+                a, b = int(p[i - 1, v]), int(p[i, v])
+                if a == REST or b == REST or a == b or not table[a, b]:
+                    continue
+                out.append(self.violation(s, i, [v], (
+                    f"{VOICES[v]} moves {note_name(a, k)}–{note_name(b, k)}, "
+                    f"an {interval_name(a, b, k.name)}"), ctx=ctx))
+        return out
+
+    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
+        prev, _ = last_two(state)
+        if prev is None or prev[voice] == REST:
+            return all_allowed()
+        return ~augmented_table(state.ctx.keys[state.index].name)[prev[voice]]
+
+
+def _leap_too_large(d: np.ndarray | int):
+    d = np.abs(d)
+    return (d > 12) | (d == 10) | (d == 11)
+
+
+@register
+class LargeLeap(Rule):
+    """A melodic leap larger than an octave, or a seventh (10 or 11 semitones).
+
+    Mask: every pitch whose distance from the voice's previous pitch is one of those.
+    """
+
+    id = "large-leap"
+    description = "a melodic leap larger than an octave, or a seventh"
+
+    def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
+        out: list[Violation] = []
+        if len(s) < 2:
+            return out
+        p = s.pitch.astype(np.int32)
+        prev, cur = p[:-1], p[1:]
+        bad = (prev != REST) & (cur != REST) & _leap_too_large(cur - prev)
+        for r, v in zip(*np.nonzero(bad)):
+            i, v = int(r) + 1, int(v)
+            k = ctx.keys[i]
+            a, b = int(p[i - 1, v]), int(p[i, v])
+            what = "more than an octave" if abs(b - a) > 12 else "a seventh"
+            out.append(self.violation(s, i, [v], (
+                f"{VOICES[v]} leaps {note_name(a, k)}–{note_name(b, k)}, {what}"), ctx=ctx))
+        return out
+
+    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
+        prev, _ = last_two(state)
+        if prev is None or prev[voice] == REST:
+            return all_allowed()
+        return ~_leap_too_large(PITCHES - prev[voice])

@@ -1,0 +1,161 @@
+"""Motion between two voices: parallel and hidden fifths and octaves.
+
+All four rules are reported at the second sonority of the motion. A voice "moves" when
+it sounds at both sonorities and its pitch changes; a held or re-struck note does not
+move, so holding and re-striking are judged alike.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from .base import REST, Context, DecodeState, Rule, Severity, SonorityArray, Violation, register
+from .masks import PAIRS, PITCHES, all_allowed, last_two, sign
+from .spelling import note_name
+from ..theory import VOICES
+
+__all__ = ["ParallelFifths", "ParallelOctaves", "HiddenFifths", "HiddenOctaves"]
+
+_INTERVAL = {7: "fifths", 0: "octaves"}
+
+
+class _Parallel(Rule):
+    """Both voices move and the perfect interval class (``ic``, mod 12) is kept.
+
+    Compound intervals and unisons count; P5 -> d5 does not (6 semitones is not class 7),
+    and contrary-motion fifths/octaves do count (the interval class is kept).
+    Mask: for each other voice w that sounded a perfect ``ic`` with this voice in the
+    previous row and moves now, forbid every p != previous pitch with |p - w| % 12 == ic.
+    """
+
+    ic: ClassVar[int] = 7
+
+    def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
+        out: list[Violation] = []
+        if len(s) < 2:
+            return out
+        p = s.pitch.astype(np.int32)
+        prev, cur = p[:-1], p[1:]
+        for u, l in PAIRS:
+            ok = (prev[:, u] != REST) & (prev[:, l] != REST) & (cur[:, u] != REST) & (cur[:, l] != REST)
+            moved = (prev[:, u] != cur[:, u]) & (prev[:, l] != cur[:, l])
+            before = np.abs(prev[:, u] - prev[:, l]) % 12 == self.ic
+            after = np.abs(cur[:, u] - cur[:, l]) % 12 == self.ic
+            for r in np.flatnonzero(ok & moved & before & after):
+                i = int(r) + 1
+                k = ctx.keys[i]
+                out.append(self.violation(s, i, [u, l], (
+                    f"parallel {_INTERVAL[self.ic]} between {VOICES[u]} and {VOICES[l]}: "
+                    f"{note_name(int(p[i-1, u]), k)}–{note_name(int(p[i-1, l]), k)} to "
+                    f"{note_name(int(p[i, u]), k)}–{note_name(int(p[i, l]), k)}"), ctx=ctx))
+        out.sort(key=lambda v: v.index)
+        return out
+
+    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
+        mask = all_allowed()
+        prev, cur = last_two(state)
+        if prev is None or prev[voice] == REST:
+            return mask
+        pv = prev[voice]
+        for w in range(4):
+            if w == voice or cur[w] == REST or prev[w] == REST or cur[w] == prev[w]:
+                continue
+            if abs(pv - prev[w]) % 12 == self.ic:
+                mask &= ~((np.abs(PITCHES - cur[w]) % 12 == self.ic) & (PITCHES != pv))
+        return mask
+
+
+@register
+class ParallelFifths(_Parallel):
+    id = "parallel-fifths"
+    description = "two voices move in parallel (or contrary) perfect fifths, compound included"
+    ic = 7
+
+
+@register
+class ParallelOctaves(_Parallel):
+    id = "parallel-octaves"
+    description = "two voices move in parallel (or contrary) octaves or unisons, compound included"
+    ic = 0
+
+
+class _Hidden(Rule):
+    """Similar motion into a perfect interval with the upper voice leaping (> 2 semitones).
+
+    Textbook form (``strict``): soprano and bass only. With ``all_pairs`` (the ``chorale``
+    profile) every pair is checked and pairs other than soprano-bass get
+    ``inner_severity``. Motion that keeps the interval class is parallel, not hidden.
+    Mask: for each pair with this voice, the other voice's move fixes a direction; forbid
+    pitches moving the same way into the interval class (with the upper voice leaping).
+    """
+
+    ic: ClassVar[int] = 7
+
+    def __init__(self, severity: Severity | None = None, all_pairs: bool = False,
+                 inner_severity: Severity = Severity.WARNING) -> None:
+        super().__init__(severity)
+        self.all_pairs = all_pairs
+        self.inner_severity = Severity(inner_severity)
+        self.pairs = PAIRS if all_pairs else ((0, 3),)
+
+    def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
+        out: list[Violation] = []
+        if len(s) < 2:
+            return out
+        p = s.pitch.astype(np.int32)
+        prev, cur = p[:-1], p[1:]
+        for u, l in self.pairs:
+            ok = (prev[:, u] != REST) & (prev[:, l] != REST) & (cur[:, u] != REST) & (cur[:, l] != REST)
+            du, dl = cur[:, u] - prev[:, u], cur[:, l] - prev[:, l]
+            similar = (np.sign(du) == np.sign(dl)) & (du != 0)
+            leap = np.abs(du) > 2
+            before = np.abs(prev[:, u] - prev[:, l]) % 12 == self.ic
+            after = np.abs(cur[:, u] - cur[:, l]) % 12 == self.ic
+            sev = None if (u, l) == (0, 3) else self.inner_severity
+            for r in np.flatnonzero(ok & similar & leap & after & ~before):
+                i = int(r) + 1
+                k = ctx.keys[i]
+                out.append(self.violation(s, i, [u, l], (
+                    f"hidden {_INTERVAL[self.ic]} between {VOICES[u]} and {VOICES[l]}: similar motion into "
+                    f"{note_name(int(p[i, u]), k)}–{note_name(int(p[i, l]), k)} with the {VOICES[u]} leaping "
+                    f"from {note_name(int(p[i-1, u]), k)}"), severity=sev, ctx=ctx))
+        out.sort(key=lambda v: v.index)
+        return out
+
+    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
+        mask = all_allowed()
+        prev, cur = last_two(state)
+        if prev is None or prev[voice] == REST:
+            return mask
+        pv = prev[voice]
+        for u, l in self.pairs:
+            if voice not in (u, l):
+                continue
+            w = l if voice == u else u
+            if cur[w] == REST or prev[w] == REST or abs(prev[u] - prev[l]) % 12 == self.ic:
+                continue
+            dw = sign(cur[w] - prev[w])
+            if dw == 0:
+                continue
+            bad = (np.sign(PITCHES - pv) == dw) & (np.abs(PITCHES - cur[w]) % 12 == self.ic)
+            if voice == u:
+                bad &= np.abs(PITCHES - pv) > 2
+            elif abs(cur[w] - prev[w]) <= 2:
+                continue
+            mask &= ~bad
+        return mask
+
+
+@register
+class HiddenFifths(_Hidden):
+    id = "hidden-fifths"
+    description = "soprano and bass move in similar motion into a fifth with the soprano leaping"
+    ic = 7
+
+
+@register
+class HiddenOctaves(_Hidden):
+    id = "hidden-octaves"
+    description = "soprano and bass move in similar motion into an octave with the soprano leaping"
+    ic = 0

@@ -1,0 +1,80 @@
+"""Profiles: which rules run, at which severity, with which tolerances.
+
+``strict`` is textbook four-part writing: every rule is an error except
+``unprepared-dissonance`` (a warning). ``chorale`` keeps those severities and adds Bach's
+tolerances: hidden fifths/octaves are also looked for between every pair of voices but
+only soprano–bass ones are errors (the rest are warnings), and an alto–tenor crossing
+lasting at most one beat (a quarter note) is a warning. Rules a user registers run at
+their own ``default_severity`` in every profile.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from . import crossing, dissonance, key_rules, melodic, motion, spacing_range, tendency  # noqa: F401  (register rules)
+from .base import RULES, Rule, Severity
+
+__all__ = ["Profile", "PROFILES", "RULE_ORDER", "get_profile", "hard_rules"]
+
+#: Built-in rules in report order.
+RULE_ORDER: tuple[str, ...] = (
+    "parallel-fifths", "parallel-octaves", "hidden-fifths", "hidden-octaves",
+    "voice-crossing", "voice-overlap", "spacing", "range",
+    "doubled-leading-tone", "leading-tone-resolution", "seventh-resolution",
+    "melodic-augmented-interval", "large-leap", "out-of-key", "unprepared-dissonance",
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of rule severities and options."""
+
+    name: str
+    description: str
+    severities: dict[str, Severity] = field(default_factory=dict)  # overrides of default_severity
+    options: dict[str, dict] = field(default_factory=dict)  # keyword arguments per rule id
+
+    def rule_ids(self) -> list[str]:
+        extra = [r for r in RULES if r not in RULE_ORDER]
+        return [r for r in RULE_ORDER if r in RULES] + extra
+
+    def rules(self) -> list[Rule]:
+        """Fresh rule instances, severities and options applied; rules turned off are left out."""
+        out: list[Rule] = []
+        for rid in self.rule_ids():
+            cls = RULES[rid]
+            sev = self.severities.get(rid, cls.default_severity)
+            if sev == Severity.OFF:
+                continue
+            out.append(cls(severity=sev, **self.options.get(rid, {})))
+        return out
+
+
+PROFILES: dict[str, Profile] = {
+    "strict": Profile("strict", "textbook four-part writing: every rule an error except unprepared dissonance"),
+    "chorale": Profile(
+        "chorale",
+        "Bach-style tolerances: hidden intervals in inner voices and brief inner-voice crossings are warnings",
+        options={
+            "hidden-fifths": {"all_pairs": True, "inner_severity": Severity.WARNING},
+            "hidden-octaves": {"all_pairs": True, "inner_severity": Severity.WARNING},
+            "voice-crossing": {"brief_inner": 1.0},
+        },
+    ),
+}
+
+
+def get_profile(name: str | Profile) -> Profile:
+    """The profile called ``name`` (``strict`` or ``chorale``); InputError names the choices."""
+    if isinstance(name, Profile):
+        return name
+    try:
+        return PROFILES[str(name).lower()]
+    except KeyError:
+        raise InputError(f"unknown profile {name!r}", expected=sorted(PROFILES)) from None
+
+
+def hard_rules(profile: str | Profile = "strict") -> list[Rule]:
+    """Rule instances whose severity is error in ``profile``: the decoder's masks."""
+    return [r for r in get_profile(profile).rules() if r.severity == Severity.ERROR]

@@ -1,0 +1,78 @@
+"""Static rules on one sonority: spacing of the upper voices and each voice's range."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..theory import VOICE_RANGES, VOICES
+from .base import REST, Context, DecodeState, Rule, SonorityArray, Violation, register
+from .masks import PITCHES, all_allowed, last_two
+from .spelling import note_name
+
+__all__ = ["Spacing", "Range"]
+
+
+@register
+class Spacing(Rule):
+    """More than an octave between soprano and alto, or between alto and tenor.
+
+    Mask: the written neighbours bound p (alto within an octave below the soprano and
+    above the tenor, and so on).
+    """
+
+    id = "spacing"
+    description = "more than an octave between soprano and alto or alto and tenor"
+
+    def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
+        out: list[Violation] = []
+        p = s.pitch.astype(np.int32)
+        for u, l in ((0, 1), (1, 2)):
+            bad = (p[:, u] != REST) & (p[:, l] != REST) & (p[:, u] - p[:, l] > 12)
+            for r in np.flatnonzero(bad):
+                i = int(r)
+                k = ctx.keys[i]
+                out.append(self.violation(s, i, [u, l], (
+                    f"more than an octave between {VOICES[u]} {note_name(int(p[i, u]), k)} and "
+                    f"{VOICES[l]} {note_name(int(p[i, l]), k)}"), ctx=ctx))
+        out.sort(key=lambda v: v.index)
+        return out
+
+    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
+        mask = all_allowed()
+        _, cur = last_two(state)
+        if voice in (1, 2) and cur[voice - 1] != REST:  # the voice above bounds p from below
+            mask &= PITCHES >= cur[voice - 1] - 12
+        if voice in (0, 1) and cur[voice + 1] != REST:  # the voice below bounds p from above
+            mask &= PITCHES <= cur[voice + 1] + 12
+        return mask
+
+
+_LO = np.asarray([VOICE_RANGES[v][0] for v in VOICES])
+_HI = np.asarray([VOICE_RANGES[v][1] for v in VOICES])
+_RANGE_MASKS = [(PITCHES >= VOICE_RANGES[v][0]) & (PITCHES <= VOICE_RANGES[v][1]) for v in VOICES]
+
+
+@register
+class Range(Rule):
+    """A voice outside its textbook range: soprano C4–G5, alto G3–D5, tenor C3–G4, bass E2–C4.
+
+    Mask: a constant interval per voice.
+    """
+
+    id = "range"
+    description = "a voice outside soprano C4–G5, alto G3–D5, tenor C3–G4, bass E2–C4"
+
+    def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
+        out: list[Violation] = []
+        p = s.pitch.astype(np.int32)
+        bad = (p != REST) & ((p < _LO) | (p > _HI))
+        for i, v in zip(*np.nonzero(bad)):
+            i, v = int(i), int(v)
+            k = ctx.keys[i]
+            lo, hi = VOICE_RANGES[VOICES[v]]
+            out.append(self.violation(s, i, [v], (
+                f"{VOICES[v]} {note_name(int(p[i, v]), k)} is outside its range "
+                f"{note_name(lo, 'C')}–{note_name(hi, 'C')}"), ctx=ctx))
+        return out
+
+    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
+        return _RANGE_MASKS[voice].copy()

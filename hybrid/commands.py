@@ -1,0 +1,191 @@
+"""CLI sub-commands compose, realize, harmonize and infill (registered by ``hybrid/cli.py``).
+
+Handlers parse options into the API's arguments, write the outputs atomically (an
+output file is complete or absent) and print one summary line. Bad input raises a
+:class:`~partimento.grammar.errors.PartimentoError` that the CLI turns into exit 2;
+an unrealizable plan raises ``UnsatisfiableError``, exit 3. Heavy imports (torch,
+music21) happen inside the handlers so ``partimento --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from partimento.grammar.errors import InputError
+
+__all__ = ["register", "parse_measures", "parse_voices"]
+
+_VOICE_NAMES = ("soprano", "alto", "tenor", "bass")
+
+
+def parse_measures(text: str) -> tuple[int, int]:
+    """``"3-4"`` -> (3, 4); ``"5"`` -> (5, 5)."""
+    parts = str(text).replace("–", "-").split("-")
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        nums = []
+    if len(nums) not in (1, 2) or nums[0] < 0 or nums[-1] < nums[0]:
+        raise InputError(f"--measures must look like 3-4 or 5 (first <= last), got {text!r}")
+    return nums[0], nums[-1]
+
+
+def parse_voices(text: str) -> tuple[str, ...]:
+    """``"alto,tenor"`` -> ("alto", "tenor"); names or initials (s, a, t, b)."""
+    out = []
+    for raw in str(text).split(","):
+        name = raw.strip().lower()
+        full = next((v for v in _VOICE_NAMES if v == name or v[0] == name), None)
+        if full is None:
+            raise InputError(f"unknown voice {raw.strip()!r}", expected=list(_VOICE_NAMES))
+        if full not in out:
+            out.append(full)
+    if not out:
+        raise InputError("--voices needs at least one voice", expected=list(_VOICE_NAMES))
+    return tuple(out)
+
+
+def _add_sampling(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("decoding")
+    g.add_argument("--seed", type=int, default=0, help="random seed (same seed, same music)")
+    g.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (0 = greedy)")
+    g.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass")
+    g.add_argument("--strategy", choices=("sample", "greedy", "beam"), default="sample", help="how tokens are chosen")
+    g.add_argument("--beam", type=int, default=4, help="beam width for --strategy beam")
+    g.add_argument("--no-constraints", action="store_true",
+                   help="turn every rule and plan mask off (ablation: the bare model)")
+    g.add_argument("--checkpoint", default=None, help="model checkpoint (.safetensors); default: the shipped one")
+    g.add_argument("--profile", default="strict", help="rule profile whose hard rules become masks")
+    g.add_argument("--out", default=None,
+                   help="output file: .musicxml, .mxl, .mid, .json (default: MusicXML on stdout)")
+
+
+def _sampling(args: argparse.Namespace) -> dict:
+    return {"temperature": args.temperature, "top_p": args.top_p, "strategy": args.strategy,
+            "beam": args.beam, "constraints": not args.no_constraints}
+
+
+def _finish(result, args: argparse.Namespace, what: str) -> int:
+    """Write the outputs (each atomically) and print a one-line summary."""
+    if args.out:
+        result.write(args.out)
+    plan_out = getattr(args, "plan_out", None)
+    if plan_out:
+        result.plan.write(plan_out)
+    errors = result.errors
+    summary = (f"{what}: {result.plan.bars} bars in {result.plan.key}, {result.plan.metre}, "
+               f"{len(errors)} {args.profile} error(s)")
+    if args.no_constraints:
+        summary += " (unconstrained)"
+    for w in result.warnings:
+        print(f"partimento {args.command}: warning: {w}", file=sys.stderr)
+    if args.out:
+        print(f"wrote {args.out} — {summary}")
+    else:
+        sys.stdout.write(result.musicxml())
+        print(summary, file=sys.stderr)
+    return 0
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """Refuse an unwritable output before spending time on decoding."""
+    from .result import WRITE_FORMATS
+
+    for opt, allowed in (("out", WRITE_FORMATS), ("plan_out", (".rntxt", ".json"))):
+        path = getattr(args, opt, None)
+        if not path:
+            continue
+        ext = Path(path).suffix.lower()
+        if ext not in allowed:
+            raise InputError(f"--{opt.replace('_', '-')} {path}: cannot write {ext or 'a file without extension'}",
+                             expected=list(allowed))
+        if not Path(path).resolve().parent.is_dir():
+            raise InputError(f"--{opt.replace('_', '-')} {path}: the folder does not exist")
+
+
+def _compose(args: argparse.Namespace) -> int:
+    from .api import compose
+
+    _check_out(args)
+    result = compose(args.grammar, key=args.key, bars=args.bars, seed=args.seed, metre=args.metre,
+                     checkpoint=args.checkpoint, profile=args.profile, **_sampling(args))
+    return _finish(result, args, "composed")
+
+
+def _realize(args: argparse.Namespace) -> int:
+    from .api import realize
+
+    _check_out(args)
+    result = realize(args.plan, seed=args.seed, checkpoint=args.checkpoint, profile=args.profile, **_sampling(args))
+    return _finish(result, args, "realized")
+
+
+def _harmonize(args: argparse.Namespace) -> int:
+    from .api import harmonize
+
+    _check_out(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the warnings travel in result.warnings and are printed once
+        result = harmonize(args.melody, key=args.key, grammar=args.grammar, seed=args.seed,
+                           checkpoint=args.checkpoint, profile=args.profile, **_sampling(args))
+    return _finish(result, args, "harmonized")
+
+
+def _infill(args: argparse.Namespace) -> int:
+    from .api import infill
+
+    _check_out(args)
+    result = infill(args.score, measures=parse_measures(args.measures), voices=parse_voices(args.voices),
+                    seed=args.seed, checkpoint=args.checkpoint, profile=args.profile, **_sampling(args))
+    return _finish(result, args, "infilled")
+
+
+def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
+    """Add compose, realize, harmonize and infill to the ``partimento`` parser."""
+    p = subparsers.add_parser(
+        "compose", help="sample a plan from a grammar and write it in four voices",
+        description="Sample a plan (form, keys, cadences, chords) from a grammar and realize it as SATB "
+                    "with the model under the hard rules' masks.",
+        epilog="example:\n  partimento compose --grammar chorale --key G --bars 8 --seed 1 --out chorale.musicxml",
+        formatter_class=formatter_class)
+    p.add_argument("--grammar", default="chorale", help="shipped grammar name or a .lark file")
+    p.add_argument("--key", default="C", help="home key (C, G, B-, f#, 'D minor')")
+    p.add_argument("--bars", type=int, default=16, help="number of bars")
+    p.add_argument("--metre", default=None, help="time signature (default: the grammar's)")
+    p.add_argument("--plan-out", default=None, help="also write the plan (.rntxt or .json)")
+    _add_sampling(p)
+    p.set_defaults(func=_compose)
+
+    p = subparsers.add_parser(
+        "realize", help="write a given plan (RomanText or JSON) in four voices",
+        description="Realize a plan (.rntxt RomanText or a plan .json) as SATB under the hard rules.",
+        epilog="example:\n  partimento realize plan.rntxt --out plan.musicxml", formatter_class=formatter_class)
+    p.add_argument("plan", help="PLAN.rntxt or PLAN.json")
+    _add_sampling(p)
+    p.set_defaults(func=_realize)
+
+    p = subparsers.add_parser(
+        "harmonize", help="add alto, tenor and bass under a melody",
+        description="Keep the melody exactly as the soprano (pitches, rhythm, pickup, ties), propose a harmony "
+                    "that fits it and write the lower voices under the rules.",
+        epilog="example:\n  partimento harmonize melody.musicxml --out harmonized.musicxml --seed 2",
+        formatter_class=formatter_class)
+    p.add_argument("melody", help="melody file (MusicXML, MIDI, ABC, ... anything music21 reads)")
+    p.add_argument("--key", default=None, help="key of the melody (default: analysed)")
+    p.add_argument("--grammar", default="harmony", help="grammar whose transition weights guide the harmony")
+    _add_sampling(p)
+    p.set_defaults(func=_harmonize)
+
+    p = subparsers.add_parser(
+        "infill", help="rewrite some voices in some measures, keeping the rest",
+        description="Rewrite the chosen voices in the chosen measures; everything else stays, and the joins "
+                    "obey the rules.",
+        epilog="example:\n  partimento infill chorale.musicxml --measures 3-4 --voices alto,tenor --out new.musicxml",
+        formatter_class=formatter_class)
+    p.add_argument("score", help="a four-part score (MusicXML, or a result .json)")
+    p.add_argument("--measures", default="3-4", help="measure span as printed, e.g. 3-4")
+    p.add_argument("--voices", default="alto,tenor", help="comma-separated voices to rewrite")
+    _add_sampling(p)
+    p.set_defaults(func=_infill)

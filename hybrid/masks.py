@@ -1,0 +1,362 @@
+"""Constraint masks for the decoder: the plan's and the rules' say over the next token.
+
+A token mask is ``bool[VOCAB_SIZE]`` over (HOLD, REST, attack of MIDI 0..127). It is the
+AND of three kinds of constraint, cheapest first:
+
+* **plan masks** (:class:`PlanMasks`), precomputed per chord and voice: chord tones of
+  the plan chord at its onset, the inversion's pitch class in the bass, root and third
+  present once the sonority is complete (a pitch-class look-ahead over the voices still
+  to write), non-chord tones only as passing or neighbour notes (approached by step,
+  left by step to a chord tone), fermata chords held, the soprano on the tonic at a
+  perfect authentic cadence;
+* **voice geometry**, a single pitch interval per token: range, no crossing, no overlap
+  with the previous sonority, spacing of an octave between adjacent upper voices;
+* **rule masks** (:class:`RuleMasks`): every hard rule's decoder face
+  ``Rule.allowed(state, voice)`` on a short window of the prefix. A held note is judged
+  like the same pitch re-struck, so HOLD is allowed iff the rule allows the held pitch.
+
+Everything in the per-token path works on small numpy integer/boolean arrays; music21
+is touched once per chord (through :func:`partimento.grammar.theory.chord_spec`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from partimento.grammar.metre import STEPS_PER_QUARTER
+from partimento.grammar.plan import Plan
+from partimento.grammar.rules.base import Context, DecodeState, Rule, SonorityArray
+from partimento.grammar.theory import VOICE_RANGES, VOICES, ChordSpec, KeyInfo, key_info
+from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
+
+__all__ = ["GridState", "ChordMasks", "PlanMasks", "RuleMasks", "MaskResult", "PITCH_PC"]
+
+SILENT = -1  # sounding pitch of a silent or undecided voice
+PITCH_PC = np.arange(128) % 12  # pitch class of every MIDI number
+_RANGES = np.array([VOICE_RANGES[v] for v in VOICES], dtype=np.int64)  # (4, 2) inclusive
+_SPACING = 12  # semitones allowed between adjacent upper voices (S-A, A-T)
+_BASS = 3
+
+
+@dataclass
+class GridState:
+    """The decoding prefix on the sixteenth grid, as the masks read it.
+
+    Rows are steps, columns voices S, A, T, B. ``pitch`` is the pitch sounding after
+    the voice's token at that step (SILENT where undecided or resting); ``attack`` is
+    True where the token struck a note; ``nct`` marks a sounding non-chord tone;
+    ``start`` is the step where the sounding note was struck.
+    """
+
+    pitch: np.ndarray  # (T, 4) int16
+    attack: np.ndarray  # (T, 4) bool
+    nct: np.ndarray  # (T, 4) bool
+    start: np.ndarray  # (T, 4) int32
+    decided: np.ndarray  # (T, 4) bool, the token at (t, v) has been chosen
+
+    @classmethod
+    def empty(cls, steps: int) -> "GridState":
+        return cls(np.full((steps, 4), SILENT, np.int16), np.zeros((steps, 4), bool),
+                   np.zeros((steps, 4), bool), np.full((steps, 4), -1, np.int32),
+                   np.zeros((steps, 4), bool))
+
+    def clear_from(self, step: int, voice: int) -> None:
+        """Forget the tokens at (step, voice) and after (decoding order S, A, T, B)."""
+        for arr, fill in ((self.pitch, SILENT), (self.attack, False), (self.nct, False),
+                          (self.start, -1), (self.decided, False)):
+            arr[step, voice:] = fill
+            arr[step + 1:] = fill
+
+    def previous(self, step: int, voice: int) -> int:
+        """Pitch ``voice`` sounds just before ``step`` (SILENT at the start)."""
+        return int(self.pitch[step - 1, voice]) if step > 0 else SILENT
+
+
+@dataclass
+class ChordMasks:
+    """What one plan chord allows each voice, precomputed once per chord event."""
+
+    spec: ChordSpec
+    key: KeyInfo
+    tones: np.ndarray  # (4, 128) bool: chord tones in range; the bass row holds only the inversion's pc
+    tones_any: np.ndarray  # (4, 128) bool: any chord tone in range (bass re-attacks stay on its pc)
+    nct: np.ndarray  # (4, 128) bool: diatonic non-chord tones in range
+    pcs: np.ndarray  # (12,) bool chord pitch classes
+    required: tuple[int, ...]  # pitch classes the upper voices must supply (root, third minus bass)
+
+
+@dataclass
+class MaskResult:
+    """A token mask and, when it is empty, who emptied it."""
+
+    mask: np.ndarray  # bool[VOCAB_SIZE]
+    blocked_by: list[str]  # constraint names that removed the last candidates (diagnostics)
+
+
+class PlanMasks:
+    """Plan and voice-geometry constraints for every (step, voice) of one plan.
+
+    ``forced`` (optional, (T, 4) tokens or -1) fixes tokens the user gave (a melody, the
+    outside of an infill span); forced voices still count for the look-ahead and the
+    geometry of the voices around them.
+    """
+
+    def __init__(self, plan: Plan, forced: np.ndarray | None = None) -> None:
+        self.plan = plan
+        self.steps = plan.steps
+        self.chord_index = np.asarray(plan.chord_per_step(), dtype=np.int32)  # (T,)
+        self.onset = np.zeros(self.steps, bool)
+        self.fermata_hold = np.zeros(self.steps, bool)  # inside a fermata chord after its onset
+        self.pac_soprano = np.full(self.steps, -1, np.int16)  # required soprano pc at a PAC onset
+        self.chords: list[ChordMasks] = [self._chord_masks(c.spec) for c in plan.chords]
+        for i, c in enumerate(plan.chords):
+            a = int(round(c.onset * STEPS_PER_QUARTER))
+            b = min(int(round(c.end * STEPS_PER_QUARTER)), self.steps)
+            if 0 <= a < self.steps:
+                self.onset[a] = True
+                if c.cadence == "PAC":
+                    self.pac_soprano[a] = c.spec.root
+            if c.fermata:
+                self.fermata_hold[a + 1:b] = True
+        self.forced = forced if forced is not None else np.full((self.steps, 4), -1, np.int64)
+        self.forced_pitch = _forced_sounding(self.forced)
+
+    @staticmethod
+    def _chord_masks(spec: ChordSpec) -> ChordMasks:
+        k = key_info(spec.key)
+        pcs = np.zeros(12, bool)
+        pcs[list(spec.members)] = True
+        scale = np.zeros(12, bool)
+        scale[list(k.scale)] = True
+        tones = np.zeros((4, 128), bool)
+        tones_any = np.zeros((4, 128), bool)
+        nct = np.zeros((4, 128), bool)
+        for v in range(4):
+            lo, hi = _RANGES[v]
+            inrange = np.zeros(128, bool)
+            inrange[lo:hi + 1] = True
+            tones_any[v] = inrange & pcs[PITCH_PC]
+            tones[v] = tones_any[v] if v != _BASS else inrange & (PITCH_PC == spec.bass)
+            if v == _BASS:  # bass re-attacks inside a chord keep the inversion's pitch class
+                tones_any[v] = tones[v]
+            nct[v] = inrange & scale[PITCH_PC] & ~pcs[PITCH_PC]
+        required = tuple(sorted(pc for pc in spec.required if pc != spec.bass))
+        return ChordMasks(spec, k, tones, tones_any, nct, pcs, required)
+
+    # ------------------------------------------------------------------ geometry
+    def interval(self, t: int, v: int, g: GridState) -> tuple[int, int]:
+        """Inclusive pitch interval for ``voice`` at ``t``: range, crossing, spacing, overlap."""
+        lo, hi = int(_RANGES[v, 0]), int(_RANGES[v, 1])
+        row = g.pitch[t]
+        for u in range(4):
+            p = int(row[u]) if g.decided[t, u] else int(self.forced_pitch[t, u])
+            if u == v or p < 0:
+                continue
+            if u < v:
+                hi = min(hi, p)  # no crossing
+                if u == v - 1 and v <= 2:
+                    lo = max(lo, p - _SPACING)
+            else:
+                lo = max(lo, p)
+                if u == v + 1 and u <= 2:
+                    hi = min(hi, p + _SPACING)
+        if t > 0:  # no overlap with the neighbours' previous notes
+            if v > 0 and g.pitch[t - 1, v - 1] >= 0:
+                hi = min(hi, int(g.pitch[t - 1, v - 1]))
+            if v < 3 and g.pitch[t - 1, v + 1] >= 0:
+                lo = max(lo, int(g.pitch[t - 1, v + 1]))
+        return lo, hi
+
+    # ------------------------------------------------------------------ plan
+    def token_mask(self, t: int, v: int, g: GridState) -> MaskResult:
+        """Plan and geometry mask for the token of ``voice`` at step ``t``."""
+        mask = np.zeros(VOCAB_SIZE, bool)
+        ci = int(self.chord_index[t])
+        if ci < 0:  # no chord planned here: silence
+            mask[REST] = True
+            return MaskResult(mask, [])
+        cm = self.chords[ci]
+        prev = g.previous(t, v)
+        prev_nct = bool(g.nct[t - 1, v]) if t > 0 else False
+        lo, hi = self.interval(t, v, g)
+        if lo > hi:
+            return MaskResult(mask, ["voice-geometry"])
+        if self.fermata_hold[t]:  # a fermata chord is held to its end
+            mask[HOLD] = prev >= 0
+            return MaskResult(mask, [] if prev >= 0 else ["fermata"])
+        pitches = np.zeros(128, bool)
+        if self.onset[t]:
+            pitches[lo:hi + 1] = cm.tones[v, lo:hi + 1]
+            if v == 0 and self.pac_soprano[t] >= 0:
+                pitches &= PITCH_PC == self.pac_soprano[t]
+            if v != _BASS and cm.required:
+                pitches &= self._coverage(t, v, g, cm)[PITCH_PC]
+            if prev_nct:  # a non-chord tone before the onset resolves by step into it
+                step_ok = np.zeros(128, bool)
+                for d in (-2, -1, 1, 2):
+                    if 0 <= prev + d < 128:
+                        step_ok[prev + d] = True
+                pitches &= step_ok
+            hold_ok = prev >= 0 and not prev_nct and bool(pitches[prev])
+        elif prev_nct:  # a non-chord tone leaves by step to a chord tone
+            hold_ok = t - int(g.start[t - 1, v]) < 2 and self._resolvable(t, v, prev, prev)
+            for d in (-2, -1, 1, 2):
+                p = prev + d
+                if lo <= p <= hi and self._tone_here(t, v, p, cm):
+                    pitches[p] = True
+        else:
+            hold_ok = prev >= 0
+            pitches[lo:hi + 1] = cm.tones_any[v, lo:hi + 1]
+            if prev >= 0:  # passing or neighbour notes: by step from a chord tone
+                for d in (-2, -1, 1, 2):
+                    p = prev + d
+                    if lo <= p <= hi and cm.nct[v, p] and self._resolvable(t, v, p, prev):
+                        pitches[p] = True
+        mask[HOLD] = hold_ok
+        mask[PITCH_OFFSET:] = pitches
+        blocked = [] if mask.any() else [self._why_empty(t)]
+        return MaskResult(mask, blocked)
+
+    def is_nct(self, t: int, v: int, pitch: int) -> bool:
+        """Whether ``pitch`` struck by ``voice`` at ``t`` is a non-chord tone of the plan chord."""
+        ci = int(self.chord_index[t])
+        return ci >= 0 and not self.chords[ci].pcs[pitch % 12]
+
+    def _why_empty(self, t: int) -> str:
+        if self.onset[t]:
+            return "plan-chord-tones"
+        return "plan-non-chord-tones"
+
+    def _tone_here(self, t: int, v: int, p: int, cm: ChordMasks) -> bool:
+        return bool(cm.tones[v, p]) if self.onset[t] else bool(cm.tones_any[v, p])
+
+    def _resolvable(self, t: int, v: int, p: int, came_from: int) -> bool:
+        """A non-chord tone at ``t`` can step to a chord tone of the next onset's chord or this one."""
+        nxt = t + 1
+        while nxt < self.steps and not self.onset[nxt]:
+            nxt += 1
+        cands = []
+        if nxt > t + 1:  # a step left inside this chord: resolve to one of its tones
+            cands.append(self.chords[int(self.chord_index[t])].tones_any[v])
+        if nxt < self.steps and self.chord_index[nxt] >= 0:  # or into the next chord's onset
+            cands.append(self.chords[int(self.chord_index[nxt])].tones[v])
+        lo, hi = _RANGES[v]
+        for d in (-2, -1, 1, 2):
+            q = p + d
+            if lo <= q <= hi and any(m[q] for m in cands):
+                return True
+        return False
+
+    def _coverage(self, t: int, v: int, g: GridState, cm: ChordMasks) -> np.ndarray:
+        """bool[12]: pitch classes ``voice`` may take so that root and third can still appear."""
+        have: set[int] = set()
+        free = 0
+        for u in range(3):  # upper voices; the bass brings the inversion's pc itself
+            if u == v:
+                continue
+            if g.decided[t, u] and g.pitch[t, u] >= 0:
+                have.add(int(g.pitch[t, u]) % 12)
+            elif self.forced[t, u] >= 0 and self.forced_pitch[t, u] >= 0:
+                have.add(int(self.forced_pitch[t, u]) % 12)
+            elif not g.decided[t, u]:
+                free += 1
+        missing = [pc for pc in cm.required if pc not in have]
+        ok = np.zeros(12, bool)
+        if len(missing) <= free:
+            ok[:] = True
+        elif len(missing) == free + 1:
+            ok[missing] = True
+        return ok
+
+
+def _forced_sounding(forced: np.ndarray) -> np.ndarray:
+    """Pitches the forced tokens sound at each step (-1 where not forced or silent)."""
+    out = np.full(forced.shape, -1, np.int64)
+    for v in range(forced.shape[1]):
+        cur = -1
+        for t in range(forced.shape[0]):
+            tok = int(forced[t, v])
+            if tok < 0:
+                cur = -1
+            elif tok == REST:
+                cur = -1
+            elif tok >= PITCH_OFFSET:
+                cur = tok - PITCH_OFFSET
+            out[t, v] = cur
+    return out
+
+
+class RuleMasks:
+    """The hard rules' decoder faces over a short window of the decoding prefix.
+
+    Sonorities are the steps where some voice strikes a note (plus the one being
+    written). Rules see the last ``window`` of them with keys and plan chords, so the
+    per-token cost does not grow with the length of the piece.
+    """
+
+    def __init__(self, rules: Sequence[Rule], plan: Plan, window: int = 4) -> None:
+        self.rules = list(rules)
+        self.window = window
+        metre = plan.metre_obj
+        steps = plan.steps
+        offsets = np.arange(steps) / STEPS_PER_QUARTER
+        mb = [metre.measure_beat(o, plan.pickup) for o in offsets]
+        self.offset = offsets.astype(np.float64)
+        self.measure = np.array([m for m, _ in mb], np.int32)
+        self.beat = np.array([b for _, b in mb], np.float64)
+        idx = plan.chord_per_step()
+        self.spec = [plan.chords[i].spec if i >= 0 else None for i in idx]
+        self.key = [key_info(plan.chords[i].key) if i >= 0 else key_info(plan.key) for i in idx]
+        fer = np.zeros(steps, bool)
+        for c in plan.chords:
+            if c.fermata:
+                a = int(round(c.onset * STEPS_PER_QUARTER))
+                fer[a:min(steps, int(round(c.end * STEPS_PER_QUARTER)))] = True
+        self.fermata = fer
+        self.row_steps: list[int] = []  # steps that are sonorities, in order (committed rows)
+
+    def reset_from(self, t: int, g: GridState) -> None:
+        """Drop committed rows at or after ``t`` (after a rewind); keep ``t`` if it still has an attack."""
+        while self.row_steps and self.row_steps[-1] >= t:
+            self.row_steps.pop()
+        if g.attack[t].any():
+            self.row_steps.append(t)
+
+    def commit(self, t: int) -> None:
+        """Record that step ``t`` is a sonority (some voice struck a note)."""
+        if not self.row_steps or self.row_steps[-1] != t:
+            self.row_steps.append(t)
+
+    def state(self, t: int, g: GridState, keep: Sequence[int] | None = None) -> DecodeState:
+        """The window ending at step ``t`` (the sonority being written)."""
+        prev = [s for s in self.row_steps[-self.window:] if s < t][-(self.window - 1):]
+        steps = prev + [t]
+        pitch = g.pitch[steps].astype(np.int16)
+        attack = g.attack[steps].copy()
+        dec = g.decided[steps]
+        pitch[~dec] = SILENT
+        if keep is not None:  # only these voices are visible (intrinsic checks)
+            hide = np.ones(4, bool)
+            hide[list(keep)] = False
+            pitch[:, hide] = SILENT
+            attack[:, hide] = False
+        off = self.offset[steps]
+        dur = np.diff(np.append(off, off[-1] + 1 / STEPS_PER_QUARTER))
+        son = SonorityArray(pitch, attack, off, dur, self.measure[steps], self.beat[steps], self.fermata[steps])
+        ctx = Context(keys=[self.key[s] for s in steps], chords=[self.spec[s] for s in steps])
+        return DecodeState(son, ctx)
+
+    def pitch_mask(self, state: DecodeState, v: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """AND of every rule's ``allowed`` and the per-rule masks (for diagnostics)."""
+        out = np.ones(128, bool)
+        each = []
+        for r in self.rules:
+            m = np.asarray(r.allowed(state, v), bool)
+            each.append(m)
+            out &= m
+        return out, each
+
+    def names(self) -> list[str]:
+        return [r.id for r in self.rules]

@@ -1,0 +1,200 @@
+"""What compose / realize / harmonize / infill return: the music, its plan and its report.
+
+:class:`Result` keeps the decoded grid (tokens, sounding pitches, attacks) as numpy
+arrays — the form the checker and the benchmarks read — and builds the music21 score
+from it on first use: four parts named Soprano, Alto, Tenor, Bass with treble, treble,
+treble-8vb and bass clefs, the plan's key and metre, the Roman numerals as lyrics under
+the bass and fermatas where the plan puts them. ``write(path)`` picks the format by
+extension and writes atomically (a file is complete or absent).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from partimento.grammar.errors import InputError, Location
+from partimento.grammar.fileio import write_text_atomic, write_with
+from partimento.grammar.metre import STEPS_PER_QUARTER
+from partimento.grammar.plan import Plan
+from partimento.grammar.theory import VOICES
+
+__all__ = ["Result", "score_from_grid", "WRITE_FORMATS"]
+
+#: extension -> what is written
+WRITE_FORMATS = {
+    ".musicxml": "MusicXML", ".xml": "MusicXML", ".mxl": "compressed MusicXML",
+    ".mid": "MIDI", ".midi": "MIDI", ".json": "result JSON (plan, tokens, report)",
+    ".rntxt": "the plan as RomanText",
+}
+_PART_NAMES = ("Soprano", "Alto", "Tenor", "Bass")
+
+
+@dataclass
+class Result:
+    """Four decoded voices with the plan they realize and the checker's verdict."""
+
+    plan: Plan
+    tokens: np.ndarray  # (T, 4) int64 voice tokens (HOLD, REST, PITCH_OFFSET + midi)
+    pitch: np.ndarray  # (T, 4) int16 sounding MIDI pitch per sixteenth step, -1 silent
+    attack: np.ndarray  # (T, 4) bool, a note is struck here
+    report: Any = None  # the checker's Report (None when no checker ran)
+    stats: dict = field(default_factory=dict)  # decoding statistics (time, retries, ...)
+    warnings: list[str] = field(default_factory=list)  # what was adjusted in the input (transposed melody, ...)
+    _score: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def score(self):
+        """The music21 Score (built once, on first use)."""
+        if self._score is None:
+            self._score = score_from_grid(self.pitch, self.attack, self.plan)
+        return self._score
+
+    @property
+    def errors(self) -> list:
+        """Violations of severity error in the report ([] when none or no report)."""
+        if self.report is None:
+            return []
+        return [v for v in self.report.violations if getattr(v.severity, "value", v.severity) == "error"]
+
+    # ------------------------------------------------------------------ output
+    def to_dict(self) -> dict[str, Any]:
+        report = None
+        if self.report is not None:
+            report = [v.to_dict() for v in self.report.violations]
+        return {
+            "plan": self.plan.to_dict(),
+            "voices": list(VOICES),
+            "tokens": self.tokens.T.tolist(),  # per voice
+            "pitch": self.pitch.T.tolist(),
+            "attack": self.attack.T.astype(int).tolist(),
+            "violations": report,
+            "stats": {k: v for k, v in self.stats.items() if isinstance(v, (int, float, str))},
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Result":
+        """Read back :meth:`to_dict` output (the report is recomputed by whoever needs it)."""
+        try:
+            return cls(plan=Plan.from_dict(d["plan"]), tokens=np.array(d["tokens"], np.int64).T,
+                       pitch=np.array(d["pitch"], np.int16).T, attack=np.array(d["attack"], bool).T,
+                       warnings=list(d.get("warnings", [])))
+        except (KeyError, TypeError, ValueError) as e:
+            from partimento.grammar.errors import ScoreError
+
+            raise ScoreError(f"not a partimento result JSON: {e}") from None
+
+    def write(self, path: str | Path) -> Path:
+        """Write by extension (see :data:`WRITE_FORMATS`); atomic."""
+        path = Path(path)
+        ext = path.suffix.lower()
+        if ext == ".rntxt":
+            return self.plan.write(path)
+        if ext == ".json":
+            return write_text_atomic(path, json.dumps(self.to_dict()))
+        fmt = {".musicxml": "musicxml", ".xml": "musicxml", ".mxl": "mxl", ".mid": "midi", ".midi": "midi"}.get(ext)
+        if fmt is None:
+            raise InputError(f"cannot write {ext or 'a file without extension'}", Location(file=str(path)),
+                             expected=list(WRITE_FORMATS))
+        score = self.score
+        return write_with(path, lambda tmp: score.write(fmt, fp=str(tmp)))
+
+    def musicxml(self) -> str:
+        """The score as a MusicXML string (for printing to stdout)."""
+        from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+        return GeneralObjectExporter(self.score).parse().decode("utf-8")
+
+
+# ---------------------------------------------------------------------- score building
+def _notes_of(pitch: np.ndarray, attack: np.ndarray, v: int) -> list[tuple[int, int, int]]:
+    """(start step, end step, midi) per note of voice ``v``; rests are gaps."""
+    out: list[tuple[int, int, int]] = []
+    T = pitch.shape[0]
+    t = 0
+    while t < T:
+        p = int(pitch[t, v])
+        if p < 0:
+            t += 1
+            continue
+        s = t
+        t += 1
+        while t < T and not attack[t, v] and int(pitch[t, v]) == p:
+            t += 1
+        out.append((s, t, p))
+    return out
+
+
+def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan):
+    """A music21 Score of four named parts from the grid, with the plan's labels."""
+    from music21 import clef, expressions, key, meter, note, stream, tempo
+
+    metre = plan.metre_obj
+    T = pitch.shape[0]
+    q = STEPS_PER_QUARTER
+    pickup = int(round(plan.pickup * q))
+    bar = metre.bar_steps
+    bounds = ([0] if pickup else []) + list(range(pickup, T, bar))
+    bounds = sorted(set(b for b in bounds if b < T)) + [T]
+    measures = [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+    first_number = 0 if pickup else 1
+    chord_onsets = {int(round(c.onset * q)): c for c in plan.chords}
+    fermata_onsets = {s for s, c in chord_onsets.items() if c.fermata}
+    labels: dict[int, str] = {}
+    current_key = None
+    for s in sorted(chord_onsets):
+        c = chord_onsets[s]
+        labels[s] = (f"{c.key}: " if c.key != current_key else "") + c.figure
+        current_key = c.key
+    clefs = (clef.TrebleClef, clef.TrebleClef, clef.Treble8vbClef, clef.BassClef)
+    score = stream.Score()
+    for v in range(4):
+        part = stream.Part(id=VOICES[v])
+        part.partName = _PART_NAMES[v]
+        part.partAbbreviation = _PART_NAMES[v][0]
+        cuts = set(b for b, _ in measures) | fermata_onsets | (set(chord_onsets) if v == 3 else set())
+        pieces: list[tuple[int, int, int, str | None]] = []  # start, end, midi, tie type
+        for s, e, p in _notes_of(pitch, attack, v):
+            inner = sorted(c for c in cuts if s < c < e)
+            edges = [s] + inner + [e]
+            n = len(edges) - 1
+            for i in range(n):
+                tie = None if n == 1 else ("start" if i == 0 else "stop" if i == n - 1 else "continue")
+                pieces.append((edges[i], edges[i + 1], p, tie))
+        k = 0
+        for mi, (a, b) in enumerate(measures):
+            m = stream.Measure(number=first_number + mi)
+            if mi == 0:
+                m.insert(0, clefs[v]())
+                m.insert(0, key.Key(plan.key))
+                m.insert(0, meter.TimeSignature(plan.metre))
+                if v == 0:
+                    m.insert(0, tempo.MetronomeMark(number=plan.tempo))
+                if pickup and b - a < bar:
+                    m.paddingLeft = (bar - (b - a)) / q
+            cursor = a
+            while k < len(pieces) and pieces[k][0] < b:
+                s, e, p, tie = pieces[k]
+                if s > cursor:
+                    m.insert((cursor - a) / q, note.Rest(quarterLength=(s - cursor) / q))
+                n = note.Note(p, quarterLength=(e - s) / q)
+                if tie:
+                    from music21 import tie as m21tie
+
+                    n.tie = m21tie.Tie(tie)
+                if s in fermata_onsets:
+                    n.expressions.append(expressions.Fermata())
+                if v == 3 and s in labels:
+                    n.addLyric(labels[s])
+                m.insert((s - a) / q, n)
+                cursor = e
+                k += 1
+            if cursor < b:
+                m.insert((cursor - a) / q, note.Rest(quarterLength=(b - cursor) / q))
+            part.append(m)
+        score.insert(0, part)
+    return score

@@ -1,0 +1,313 @@
+"""The chorale transformer: a small decoder over interleaved conditioning and voice tokens.
+
+Read top to bottom: config, the two embeddings (plan conditioning, factorized voice
+tokens), attention with ALiBi over step distance, the block, the model. Per sixteenth
+step ``t`` the sequence holds five positions ``[C_t, S_t, A_t, T_t, B_t]``; the hidden
+state at position ``5t + v`` predicts voice ``v`` of step ``t`` (so ``C_t`` predicts the
+soprano, ``S_t`` the alto, ...), and the output of ``B_t`` is unused. Loss is only on
+voice tokens. Positions enter only as distances in steps (ALiBi) and as the position in
+the bar, so a model trained on 8-bar windows decodes 64-bar plans.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .conditioning import FIELD_SIZES, FIELDS, Conditioning
+from .encoding import HOLD, N_VOICES, PITCH_OFFSET, REST, VOCAB_SIZE
+
+__all__ = ["ModelConfig", "CONFIGS", "ConditioningEmbedding", "SmartEmbedding", "PlainEmbedding",
+           "ChoraleModel", "sounding_pitch_tensor", "museformer_allowed"]
+
+SLOTS = N_VOICES + 1  # positions per step: conditioning + four voices
+
+
+@dataclass
+class ModelConfig:
+    n_layer: int = 4  # transformer blocks
+    n_head: int = 4  # attention heads per block
+    d_model: int = 128  # width of the residual stream
+    d_ff: int = 512  # hidden width of each block's MLP
+    dropout: float = 0.1  # dropout on attention output and MLP (training only)
+    embedding: str = "factorized"  # "factorized" (pitch class + octave + kind) or "plain" (one row per token)
+    attention: str = "full"  # "full" causal attention, or "museformer" fine/coarse bar attention
+    cond_dropout: float = 0.15  # training: probability a whole piece window sees the null conditioning
+    window_steps: int = 128  # training crop length in sixteenth steps
+    vocab_size: int = VOCAB_SIZE  # voice-token vocabulary (HOLD, REST, 128 pitches)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+#: Named configs for ``partimento train --config``.
+CONFIGS: dict[str, ModelConfig] = {
+    "tiny": ModelConfig(n_layer=1, n_head=2, d_model=32, d_ff=64, window_steps=32),
+    "small": ModelConfig(),
+    "medium": ModelConfig(n_layer=6, n_head=6, d_model=192, d_ff=768),
+}
+
+
+def sounding_pitch_tensor(tokens: torch.Tensor) -> torch.Tensor:
+    """(..., T, V) tokens -> (..., T, V) pitch sounding after each token (-1 silent); torch version."""
+    steps = tokens.shape[-2]
+    idx = torch.arange(steps, device=tokens.device).view(-1, 1).expand_as(tokens)
+    setter = torch.where(tokens != HOLD, idx, torch.full_like(idx, -1))
+    last = torch.cummax(setter, dim=-2).values  # (..., T, V) step that last set the pitch
+    pitch = torch.where(tokens >= PITCH_OFFSET, tokens - PITCH_OFFSET, torch.full_like(tokens, -1))
+    gathered = torch.gather(pitch, -2, last.clamp(min=0))
+    return torch.where(last >= 0, gathered, torch.full_like(gathered, -1))
+
+
+class ConditioningEmbedding(nn.Module):
+    """One vector per step from the plan fields (see :mod:`.conditioning`).
+
+    Categorical fields get small tables that are summed; the two chord masks are fed as
+    bits both relative to the tonic and rotated to absolute pitch classes, so the model
+    sees "the third of the key" and "E natural" without learning the rotation. A learned
+    null vector replaces everything but the bar position when conditioning is dropped.
+    """
+
+    BIT_FIELDS = ("pcs", "next_pcs")
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.tables = nn.ModuleDict({name: nn.Embedding(FIELD_SIZES[name], d_model)
+                                     for name in FIELDS if name not in self.BIT_FIELDS})
+        self.bits = nn.Linear(4 * 12, d_model)
+        self.null = nn.Parameter(torch.zeros(d_model))
+        self.register_buffer("bit_index", torch.arange(12), persistent=False)
+
+    def forward(self, cond: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        # cond: (B, T, F) long; keep: (B,) bool, False = null conditioning
+        col = {name: i for i, name in enumerate(FIELDS)}
+        out = self.tables["bar_pos"](cond[..., col["bar_pos"]])  # (B, T, C)
+        cond_part = 0
+        for name, table in self.tables.items():
+            if name != "bar_pos":
+                cond_part = cond_part + table(cond[..., col[name]])
+        tonic = cond[..., col["tonic"]].unsqueeze(-1)  # (B, T, 1)
+        absolute = (self.bit_index - tonic) % 12  # (B, T, 12): bit j of absolute = bit (j - tonic) of relative
+        feats = []
+        for name in self.BIT_FIELDS:
+            rel = (cond[..., col[name]].unsqueeze(-1) >> self.bit_index) & 1  # (B, T, 12)
+            feats += [rel, torch.gather(rel, -1, absolute)]
+        cond_part = cond_part + self.bits(torch.cat(feats, -1).float())  # (B, T, C)
+        if keep is not None:
+            cond_part = torch.where(keep.view(-1, 1, 1), cond_part, self.null)
+        return out + cond_part
+
+
+class SmartEmbedding(nn.Module):
+    """Factorized voice-token embedding after the "smart embedding" idea.
+
+    A token is embedded as kind (hold / rest / attack) + pitch class + octave of the pitch
+    sounding after it + voice + position in bar, instead of one row per pitch: octave
+    equivalence and held pitches are given rather than learned, with 48 rows instead of
+    130 and the held pitch visible at every HOLD.
+    """
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.kind = nn.Embedding(3, d_model)  # 0 hold, 1 rest, 2 attack
+        self.pitch_class = nn.Embedding(13, d_model)  # 12 = silent
+        self.octave = nn.Embedding(12, d_model)  # 11 = silent
+        self.voice = nn.Embedding(N_VOICES, d_model)
+        self.bar_pos = nn.Embedding(FIELD_SIZES["bar_pos"], d_model)
+
+    def forward(self, tokens: torch.Tensor, pitch: torch.Tensor, bar_pos: torch.Tensor) -> torch.Tensor:
+        # tokens, pitch: (B, T, V); bar_pos: (B, T)
+        kind = torch.clamp(tokens, max=2)  # HOLD 0, REST 1, attacks 2
+        silent = pitch < 0
+        pc = torch.where(silent, torch.full_like(pitch, 12), pitch % 12)
+        octv = torch.where(silent, torch.full_like(pitch, 11), torch.clamp(pitch // 12, max=10))
+        voices = torch.arange(tokens.shape[-1], device=tokens.device)
+        return (self.kind(kind) + self.pitch_class(pc) + self.octave(octv) + self.voice(voices)
+                + self.bar_pos(bar_pos).unsqueeze(-2))  # (B, T, V, C)
+
+
+class PlainEmbedding(nn.Module):
+    """Baseline for the ablation: one row per token (+ voice + position in bar)."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.token = nn.Embedding(VOCAB_SIZE, d_model)
+        self.voice = nn.Embedding(N_VOICES, d_model)
+        self.bar_pos = nn.Embedding(FIELD_SIZES["bar_pos"], d_model)
+
+    def forward(self, tokens: torch.Tensor, pitch: torch.Tensor, bar_pos: torch.Tensor) -> torch.Tensor:
+        voices = torch.arange(tokens.shape[-1], device=tokens.device)
+        return self.token(tokens) + self.voice(voices) + self.bar_pos(bar_pos).unsqueeze(-2)
+
+
+def alibi_slopes(n_head: int) -> torch.Tensor:
+    """ALiBi head slopes (per step of distance): a geometric series from 1/2 down."""
+    return torch.tensor([2.0 ** (-8.0 * (h + 1) / n_head) for h in range(n_head)]) * 4.0
+
+
+def museformer_allowed(q_bar: torch.Tensor, k_bar: torch.Tensor) -> torch.Tensor:
+    """Museformer fine attention: keys in the query's bar or bars -1, -2, -4, -8 before it."""
+    d = q_bar.unsqueeze(-1) - k_bar.unsqueeze(-2)  # (Lq, Lk) bar distance
+    return (d == 0) | (d == 1) | (d == 2) | (d == 4) | (d == 8)
+
+
+class Attention(nn.Module):
+    """Causal self-attention with an ALiBi bias on step distance and an optional KV cache."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.n_head, self.d_head = cfg.n_head, cfg.d_model // cfg.n_head
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.dropout = cfg.dropout
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None = None,
+                at: int = 0) -> torch.Tensor:
+        # x: (B, L, C); bias: (H, L, Lk) additive (−inf where masked); cache: (k, v) each (B, H, Lmax, Dh)
+        B, L, C = x.shape
+        q, k, v = self.qkv(x).view(B, L, 3, self.n_head, self.d_head).permute(2, 0, 3, 1, 4)  # 3 x (B, H, L, Dh)
+        if cache is not None:  # write this chunk into the cache, attend to everything so far
+            cache[0][:, :, at:at + L] = k
+            cache[1][:, :, at:at + L] = v
+            k, v = cache[0][:, :, :at + L], cache[1][:, :, :at + L]
+        p = self.dropout if self.training else 0.0
+        if L == 1 and not self.training:  # decoding one position: plain matmuls beat SDPA's dispatch on CPU
+            att = torch.softmax(q @ k.transpose(-1, -2) * self.d_head ** -0.5 + bias, dim=-1)  # (B, H, 1, Lk)
+            y = att @ v  # (B, H, 1, Dh)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=p)  # (B, H, L, Dh)
+        y = y.transpose(1, 2).reshape(B, L, C)
+        y = self.proj(y)
+        return F.dropout(y, p) if self.training else y
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.d_model)
+        self.attn = Attention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.d_model)
+        self.fc = nn.Linear(cfg.d_model, cfg.d_ff)
+        self.out = nn.Linear(cfg.d_ff, cfg.d_model)
+        self.dropout = cfg.dropout
+
+    def forward(self, x, bias, cache=None, at: int = 0):
+        x = x + self.attn(self.ln1(x), bias, cache, at)
+        h = self.out(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+        return x + (F.dropout(h, self.dropout) if self.training else h)
+
+
+class ChoraleModel(nn.Module):
+    """p(voice token | earlier tokens, plan conditioning), see the module docstring."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        if cfg.embedding not in ("factorized", "plain"):
+            raise ValueError(f"unknown embedding {cfg.embedding!r}")
+        if cfg.attention not in ("full", "museformer"):
+            raise ValueError(f"unknown attention {cfg.attention!r}")
+        if cfg.d_model % cfg.n_head:
+            raise ValueError("d_model must be a multiple of n_head")
+        self.cfg = cfg
+        self.cond_emb = ConditioningEmbedding(cfg.d_model)
+        self.voice_emb = SmartEmbedding(cfg.d_model) if cfg.embedding == "factorized" else PlainEmbedding(cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size)
+        self.register_buffer("slopes", alibi_slopes(cfg.n_head), persistent=False)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ------------------------------------------------------------------ masks
+    def attention_bias(self, q_pos: torch.Tensor, k_pos: torch.Tensor, bar_steps: int = 16,
+                       pickup_steps: int = 0) -> torch.Tensor:
+        """(H, Lq, Lk) additive bias: −slope·(step distance), −inf for future (or non-fine) keys."""
+        q_step, k_step = q_pos // SLOTS, k_pos // SLOTS
+        dist = (q_step.unsqueeze(-1) - k_step.unsqueeze(-2)).float()  # (Lq, Lk)
+        allowed = q_pos.unsqueeze(-1) >= k_pos.unsqueeze(-2)
+        if self.cfg.attention == "museformer":
+            bar = lambda s: torch.div(s - pickup_steps + bar_steps, bar_steps, rounding_mode="floor")
+            fine = museformer_allowed(bar(q_step), bar(k_step))
+            # coarse: the conditioning token of each earlier bar's downbeat summarizes that bar's plan
+            downbeat = ((k_step - pickup_steps) % bar_steps == 0) & (k_pos % SLOTS == 0)
+            allowed = allowed & (fine | downbeat.unsqueeze(-2))
+        bias = -self.slopes.view(-1, 1, 1) * dist  # (H, Lq, Lk)
+        return bias.masked_fill(~allowed, float("-inf"))
+
+    # ------------------------------------------------------------------ training / scoring
+    def embed(self, tokens: torch.Tensor, cond: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, 4) tokens + (B, T, F) cond -> (B, 5T, C) interleaved input embeddings."""
+        B, T, V = tokens.shape
+        bar_pos = cond[..., FIELDS.index("bar_pos")]
+        c = self.cond_emb(cond, keep).unsqueeze(2)  # (B, T, 1, C)
+        v = self.voice_emb(tokens, sounding_pitch_tensor(tokens), bar_pos)  # (B, T, 4, C)
+        return torch.cat([c, v], dim=2).reshape(B, T * SLOTS, -1)  # (B, 5T, C)
+
+    def forward(self, tokens: torch.Tensor, cond: torch.Tensor, keep: torch.Tensor | None = None,
+                bar_steps: int = 16, pickup_steps: int = 0) -> torch.Tensor:
+        """Logits (B, T, 4, vocab) for every voice token given everything before it."""
+        B, T, V = tokens.shape
+        x = self.embed(tokens, cond, keep)  # (B, L, C), L = 5T
+        pos = torch.arange(T * SLOTS, device=tokens.device)
+        chunk = 2048  # bound the (H, Lq, Lk) bias for long pieces: attend query chunk by query chunk
+        for block in self.blocks:
+            if x.shape[1] <= chunk:
+                x = block(x, self.attention_bias(pos, pos, bar_steps, pickup_steps))
+            else:
+                x = self._chunked_block(block, x, pos, chunk, bar_steps, pickup_steps)
+        h = self.ln_f(x).view(B, T, SLOTS, -1)[:, :, :N_VOICES]  # (B, T, 4, C): slot v predicts voice v
+        return self.head(h)  # (B, T, 4, vocab)
+
+    def _chunked_block(self, block: Block, x, pos, chunk, bar_steps, pickup_steps):
+        B, L, C = x.shape
+        dh = C // self.cfg.n_head
+        cache = (x.new_empty(B, self.cfg.n_head, L, dh), x.new_empty(B, self.cfg.n_head, L, dh))
+        outs = []
+        for a in range(0, L, chunk):
+            b = min(a + chunk, L)
+            outs.append(block(x[:, a:b], self.attention_bias(pos[a:b], pos[:b], bar_steps, pickup_steps), cache, a))
+        return torch.cat(outs, 1)
+
+    @torch.no_grad()
+    def token_nll(self, tokens: torch.Tensor, cond: Conditioning, conditioned: bool = True) -> torch.Tensor:
+        """Per-token NLL in nats, (T, 4), for a whole piece; ``conditioned=False`` uses the null plan."""
+        was = self.training
+        self.eval()
+        try:
+            dev = next(self.parameters()).device
+            tok = torch.as_tensor(tokens, dtype=torch.long, device=dev).unsqueeze(0)
+            c = torch.as_tensor(cond.values, dtype=torch.long, device=dev).unsqueeze(0)
+            if tok.shape[1] != c.shape[1]:
+                raise ValueError(f"tokens have {tok.shape[1]} steps, conditioning {c.shape[1]}")
+            keep = torch.tensor([conditioned], device=dev)
+            bar_steps = int(cond.field("bar_steps")[0]) if len(cond) else 16
+            pickup = int((-cond.field("bar_pos")[0]) % max(bar_steps, 1)) if len(cond) else 0
+            logits = self.forward(tok, c, keep, bar_steps, pickup)[0].float()  # (T, 4, vocab)
+            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok[0].reshape(-1),
+                                   reduction="none").view(tok.shape[1], N_VOICES)
+        finally:
+            self.train(was)
+
+    def session(self, cond: Conditioning, conditioned: bool = True):
+        """An incremental decoding session over this plan (see :mod:`.session`)."""
+        from .session import DecodeSession
+
+        return DecodeSession(self, cond, conditioned)

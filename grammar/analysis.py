@@ -55,7 +55,10 @@ def label_cadence(prev: str | None, last: str) -> str:
 
 
 def _boundaries_from_text(text: str) -> tuple[set[tuple[int, float]], set[tuple[int, float]]]:
-    """(measure, beat) of the chord that starts each new phrase, and of every written chord."""
+    """(measure, beat) of the chord that starts each new phrase, and of every written chord.
+
+    Raises :class:`PlanError` for a phrase with no chords (``||`` twice in a row).
+    """
     from music21.romanText import rtObjects
 
     handler = rtObjects.RTFile().readstr(text)
@@ -74,6 +77,9 @@ def _boundaries_from_text(text: str) -> tuple[set[tuple[int, float]], set[tuple[
                     except ValueError:
                         pass
                 elif isinstance(atom, rtObjects.RTPhraseBoundary):
+                    if pending:
+                        raise PlanError("a phrase with no chords (two phrase ends '||' with no chord between)",
+                                        Location(line=tok.lineNumber, measure=measure, beat=beat))
                     pending = True
                 elif isinstance(atom, rtObjects.RTChord):
                     written.add((measure, round(beat, 3)))
@@ -169,8 +175,9 @@ def plan_from_romantext(source: Any) -> Plan:
     try:
         starts, written = _boundaries_from_text(text)
         score = converter.parse(text, format="romanText")
-    except PlanError:
-        raise
+    except PlanError as e:
+        raise PlanError(e.message, Location(file=name, line=e.location.line, measure=e.location.measure,
+                                            beat=e.location.beat), hint=e.hint) from None
     except Exception as exc:  # music21 raises many types for unreadable RomanText
         line = getattr(exc, "lineNumber", None)
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -55,8 +55,9 @@ class Alternative:
 
     @property
     def text(self) -> str:
-        """The key a weights file uses for this alternative: its symbols joined by spaces."""
-        return " ".join(self.symbols)
+        """The key a weights file uses: symbols joined by spaces, then ``[minor]`` if mode-only."""
+        text = " ".join(self.symbols)
+        return f"{text} [{self.mode}]" if self.mode else text
 
 
 @dataclass

@@ -236,7 +236,7 @@ class Plan:
             if b != 1.0 or not by_measure.get(m):
                 tok.append(f"b{_fmt_beat(b)}" if b != 1.0 else "")
             if c.key != current_key:
-                tok.append(f"{c.key}:")
+                tok.append(f"{c.key.replace('-', 'b')}:")  # RomanText spells flats "Bb:", "eb:"
                 current_key = c.key
             tok.append(c.figure)
             if round(c.end, 6) in phrase_end_onsets and i < len(self.chords) - 1:

@@ -210,15 +210,41 @@ class Tables:
         self.beat_rules = [n for n in rules if n not in seen]
 
     # ----------------------------------------------------------------- solving
+    def _children_first(self) -> list[str]:
+        """Rules in depth-first post-order, so a sweep of the fixpoint sees fresh child values."""
+        order: list[str] = []
+        seen: set[str] = set()
+        for root in self.rules:
+            stack = [(root, iter(()))] if root in seen else [(root, None)]
+            if root in seen:
+                continue
+            seen.add(root)
+            stack = [(root, iter([s for a in self.rules[root].alternatives for s in a.symbols
+                                  if not is_literal(s)]))]
+            while stack:
+                node, it = stack[-1]
+                child = next(it, None)
+                if child is None:
+                    stack.pop()
+                    order.append(node)
+                elif child not in seen:
+                    seen.add(child)
+                    stack.append((child, iter([s for a in self.rules[child].alternatives for s in a.symbols
+                                               if not is_literal(s)])))
+        return order
+
     def _alt_prob(self, r, mode: int, allow_key: bool) -> list[tuple[Any, float]]:
         active = [a for a in r.alternatives if (a.mode is None or a.mode == MODES[mode])
                   and (allow_key or a.key is None) and a.weight > 0]
         total = sum(a.weight for a in active)
         return [(a, a.weight / total) for a in active] if total > 0 else []
 
-    def beat_tables(self, n_max: int, allow_key: bool = True) -> dict:
-        """Solve Z[(symbol, mode, final)] for lengths 0..n_max beats (cached)."""
-        ck = (n_max, allow_key)
+    def beat_tables(self, n_max: int, allow_key: bool = True, beats_per_bar: int = 4) -> dict:
+        """Solve Z[(symbol, mode, final)] for lengths 0..n_max beats (cached).
+
+        A phrase's last chord lasts at most one bar, so it starts inside the phrase's last bar.
+        """
+        ck = (n_max, allow_key, beats_per_bar)
         if ck in self._beat_cache:
             return self._beat_cache[ck]
         src = self.source
@@ -228,7 +254,7 @@ class Tables:
             if d < N:
                 dur[d] = p
         fin = np.zeros(N)
-        for d, p in _normalise(src.final_durations).items():
+        for d, p in _normalise(src.final_durations, cap=beats_per_bar).items():
             if d < N:
                 fin[d] = p
         marker = np.zeros(N)
@@ -247,9 +273,10 @@ class Tables:
             return Z.get((sym, mode, final), _ZERO(N))
 
         probs = {(n, m): self._alt_prob(rules[n], m, allow_key) for n in rules for m in (0, 1)}
+        order = self._children_first()
         for _ in range((N + 1) * (len(rules) + 2)):
             changed = False
-            for name in rules:
+            for name in order:
                 for m in (0, 1):
                     for f in (0, 1):
                         total = np.zeros(N)
@@ -275,7 +302,7 @@ class Tables:
         max_phrase = max(max((phrase_bars or r.bars or DEFAULT_PHRASE_BARS).keys())
                          for r in rules.values() if r.phrase)
         max_phrase = min(max_phrase, bars)
-        beat = self.beat_tables(max_phrase * beats_per_bar, allow_key)
+        beat = self.beat_tables(max_phrase * beats_per_bar, allow_key, beats_per_bar)
         N = bars + 1
         leaf_arrays: dict[tuple, np.ndarray] = {}
         for r in rules.values():

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from partimento.grammar.errors import InputError
+from partimento.grammar.errors import InputError, UnsatisfiableError
 from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import Plan
 from partimento.grammar.theory import key_info
@@ -24,6 +24,8 @@ from .decode import Decoded, Sampling, decode
 from .result import Result
 
 __all__ = ["compose", "realize", "harmonize", "infill", "load_default_model", "hard_rules_for", "report_for"]
+
+_PLAN_SEED_STRIDE = 100_003  # plan seeds of later draws: seed + stride * draw
 
 _SAMPLING_KEYS = {"temperature", "top_p", "strategy", "beam", "constraints", "max_backtrack_steps", "max_retries"}
 
@@ -105,29 +107,54 @@ def realize(plan: Plan | str | Path, seed: int = 0, *, model=None, checkpoint: s
 
 def compose(grammar: str = "chorale", key: str = "C", bars: int = 16, seed: int = 0, *,
             metre: str | None = None, model=None, checkpoint: str | None = None, profile: str = "strict",
-            check: bool = True, **sampling: Any) -> Result:
-    """Sample a plan from ``grammar`` (a shipped name or a ``.lark`` path) and realize it."""
+            check: bool = True, max_plan_draws: int = 10, **sampling: Any) -> Result:
+    """Sample a plan from ``grammar`` (a shipped name or a ``.lark`` path) and realize it.
+
+    A sampled plan the rules cannot realize (an ``UnsatisfiableError``) is replaced by the
+    next plan of the same seed's stream, up to ``max_plan_draws``; ``result.stats
+    ["plan_draws"]`` says how many were drawn and ``result.warnings`` says so when more
+    than one. The same seed always gives the same result.
+    """
     from partimento.grammar import load
 
     if bars <= 0:
         raise InputError(f"bars must be a positive number, got {bars}")
     g = load(grammar)
-    kwargs = {"key": key, "bars": bars, "seed": seed}
+    kwargs = {"key": key, "bars": bars}
     if metre is not None:
         kwargs["metre"] = metre
-    plan = g.sample(**kwargs)
-    return realize(plan, seed=seed, model=model, checkpoint=checkpoint, profile=profile, check=check, **sampling)
+    last: UnsatisfiableError | None = None
+    failures: list[str] = []
+    for draw in range(max_plan_draws):
+        plan_seed = seed if draw == 0 else seed + _PLAN_SEED_STRIDE * draw
+        plan = g.sample(seed=plan_seed, **kwargs)
+        try:
+            result = realize(plan, seed=seed, model=model, checkpoint=checkpoint, profile=profile, check=check,
+                             **sampling)
+        except UnsatisfiableError as e:
+            last = e
+            failures.append(e.describe())
+            continue
+        result.stats["plan_draws"] = draw + 1
+        result.stats["unrealized_plans"] = failures
+        if draw:
+            result.warnings.append(f"the first {draw} plan(s) drawn with seed {seed} could not be realized under "
+                                   f"the {profile} rules; this is plan draw {draw + 1} (plan seed {plan_seed})")
+        return result
+    raise last  # type: ignore[misc]
 
 
 def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", seed: int = 0, *,
               model=None, checkpoint: str | None = None, profile: str = "strict", check: bool = True,
-              **sampling: Any) -> Result:
+              max_plan_draws: int = 6, **sampling: Any) -> Result:
     """Keep ``melody`` (a path or music21 stream) as the soprano and write alto, tenor, bass.
 
     The melody's pitches, rhythm, pickup and ties are kept exactly (transposed by whole
     octaves only when it lies outside the soprano range, with a warning). A harmony is
     proposed to fit it (:mod:`partimento.hybrid.harmony`) and the lower voices are
-    decoded under the rules with the soprano tokens forced.
+    decoded under the rules with the soprano tokens forced. When no lower voices fit a
+    proposed harmony, the next proposal (next seed of the harmonizer) is tried, up to
+    ``max_plan_draws``.
     """
     from .melody import read_melody
     from .harmony import propose_plan
@@ -135,12 +162,21 @@ def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", see
     mel = read_melody(melody, key)
     for w in mel.warnings:
         warnings.warn(w, stacklevel=2)
-    plan = propose_plan(mel, grammar=grammar, seed=seed)
-    forced = np.full((plan.steps, 4), -1, np.int64)
-    forced[:, 0] = mel.tokens
     s = _split_sampling(sampling)
-    dec, report = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced, check=check)
-    return Result(plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed), list(mel.warnings))
+    last: UnsatisfiableError | None = None
+    for draw in range(max_plan_draws):
+        plan = propose_plan(mel, grammar=grammar, seed=seed + _PLAN_SEED_STRIDE * draw)
+        forced = np.full((plan.steps, 4), -1, np.int64)
+        forced[:, 0] = mel.tokens
+        try:
+            dec, report = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
+                               check=check)
+        except UnsatisfiableError as e:
+            last = e
+            continue
+        return Result(plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed, plan_draws=draw + 1),
+                      list(mel.warnings))
+    raise last  # type: ignore[misc]
 
 
 def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str] = ("alto", "tenor"),

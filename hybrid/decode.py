@@ -58,7 +58,7 @@ class Sampling:
     strategy: str = "sample"  # "sample" | "greedy" | "beam" (per-step beam over the four voices)
     beam: int = 4  # beam width for strategy="beam"
     constraints: bool = True  # False: the same model with every mask off (ablation)
-    max_backtrack_steps: int = 16  # how far back (sixteenth steps) a dead end may rewind
+    max_backtrack_steps: int = 32  # how far back (sixteenth steps) a dead end may rewind
     max_retries: int = 3000  # total re-decisions allowed before giving up
 
     def __post_init__(self) -> None:
@@ -107,6 +107,9 @@ class _Decoder:
         self.model_s = 0.0
         self.masked_tokens = 0
         self.rule_calls = 0
+        self._fail_candidates = None  # (state, candidate pitches, blocking rules) of the last rule dead end
+        self._fails: dict[int, int] = {}  # restarts per frontier step
+        self._onset_steps = [int(s) for s in np.flatnonzero(self.pm.onset)]
 
     # ------------------------------------------------------------------ distributions
     def _probs(self, t: int, v: int) -> np.ndarray:
@@ -156,8 +159,55 @@ class _Decoder:
             blocked = [n for n, m in zip(names, each) if len(cand) and not m[cand].any()]
             if not blocked:
                 blocked = [n for n, m in zip(names, each) if len(cand) and not m[cand].all()]
+            self._fail_candidates = (state, cand, blocked)
         self.mask_s += time.perf_counter() - t0
         return out, blocked
+
+    def _bass_feasible(self, t: int, v: int, token: int) -> bool:
+        """Forward check at a chord onset: after ``token``, can the bass still take the plan's note?
+
+        The bass is the most constrained voice (one pitch class) and is written last, so
+        an upper voice that leaves it no legal pitch (parallel octaves with the bass note
+        the plan requires, say) is refused here, before the model is run on it.
+        """
+        if (not self.rm.rules or v >= 3 or not self.pm.onset[t] or self.forced[t, 3] >= 0
+                or not self.s.constraints):
+            return True
+        t0 = time.perf_counter()
+        had_row = bool(self.rm.row_steps) and self.rm.row_steps[-1] == t
+        self._apply(t, v, token)
+        try:
+            plan_mask = self.pm.token_mask(t, 3, self.g).mask
+            state = self.rm.state(t, self.g)
+            pm, _ = self.rm.pitch_mask(state, 3)
+            prev = self.g.previous(t, 3)
+            ok = bool((plan_mask[PITCH_OFFSET:] & pm).any() or (plan_mask[HOLD] and prev >= 0 and pm[prev]))
+        finally:
+            self.g.clear_from(t, v)
+            self.tokens[t, v] = -1
+            if not had_row and self.rm.row_steps and self.rm.row_steps[-1] == t and not self.g.attack[t].any():
+                self.rm.row_steps.pop()
+            self.mask_s += time.perf_counter() - t0
+        return ok
+
+    def _jump_target(self, pos: int) -> int | None:
+        """Conflict-directed backjumping: the latest decision the blocking rules blame."""
+        if self._fail_candidates is None:
+            return None
+        state, cand, blocked = self._fail_candidates
+        self._fail_candidates = None
+        t, v = divmod(pos, 4)
+        t0 = time.perf_counter()
+        voices = self.rm.culprits(state, v, cand, blocked)
+        self.mask_s += time.perf_counter() - t0
+        targets = []
+        for u in voices:
+            if u < v:
+                targets.append(t * 4 + u)
+            elif u == v and t > 0 and self.g.start[t - 1, v] >= 0:
+                targets.append(int(self.g.start[t - 1, v]) * 4 + v)
+        targets = [b for b in targets if b < pos and self.forced[divmod(b, 4)] < 0]
+        return max(targets) if targets else None
 
     def _forced_ok(self, t: int, v: int, token: int) -> tuple[bool, list[str]]:
         """A forced token passes unless a rule forbids it *because of the free voices*."""
@@ -176,17 +226,18 @@ class _Decoder:
         return (p < 0 or not pm[p]), blocked
 
     def _choose(self, dist: np.ndarray) -> int:
+        """Argmax, or a seeded draw from the top-p nucleus of the (few) allowed tokens."""
+        idx = np.flatnonzero(dist)
+        w = dist[idx]
         if self.s.strategy != "sample" or self.s.temperature == 0:
-            return int(np.argmax(dist))
-        p = dist / dist.sum()
+            return int(idx[np.argmax(w)])
+        order = np.argsort(-w, kind="stable")
+        idx, w = idx[order], w[order]
+        cum = np.cumsum(w)
         if self.s.top_p < 1.0:
-            order = np.argsort(-p, kind="stable")
-            cum = np.cumsum(p[order])
-            keep = order[: int(np.searchsorted(cum, self.s.top_p) + 1)]
-            q = np.zeros_like(p)
-            q[keep] = p[keep]
-            p = q / q.sum()
-        return int(self.rng.choice(VOCAB_SIZE, p=p))
+            n = int(np.searchsorted(cum, self.s.top_p * cum[-1]) + 1)
+            idx, cum = idx[:n], cum[:n]
+        return int(idx[min(int(np.searchsorted(cum, self.rng.random() * cum[-1], side="right")), len(idx) - 1)])
 
     # ------------------------------------------------------------------ state
     def _apply(self, t: int, v: int, token: int) -> None:
@@ -221,7 +272,18 @@ class _Decoder:
         self.rm.reset_from(t, self.g)
 
     # ------------------------------------------------------------------ the loop
+    def _preflight(self) -> None:
+        """Refuse a plan the masks can already tell is unrealizable, naming the chord."""
+        conflicts = self.pm.static_conflicts() if self.s.constraints else []
+        if conflicts:
+            i, v, rule, why = conflicts[0]
+            c = self.plan.chords[i]
+            m, beat = self.plan.metre_obj.measure_beat(c.onset, self.plan.pickup)
+            raise UnsatisfiableError(why + ".", Location(measure=m, beat=beat, voice=VOICES[v]), rules=[rule],
+                                     hint="Change the chord after it (e.g. to a first-inversion chord) or the inversion.")
+
     def run(self) -> Decoded:
+        self._preflight()
         N = self.T * 4
         alts: list[np.ndarray | None] = [None] * N  # remaining (masked) distribution per position
         filtered = np.zeros(N, bool)  # alts[pos] already passed the rule masks
@@ -261,15 +323,22 @@ class _Decoder:
                 while dist.any():
                     cand = self._choose(dist)
                     if filtered[pos] or not self._needs_rules(t, v, cand):
-                        token = cand
-                        break
+                        if self._bass_feasible(t, v, cand):
+                            token = cand
+                            break
+                        dist = dist.copy()
+                        dist[cand] = 0.0
+                        alts[pos] = dist
+                        continue
                     dist, blocked = self._rule_filter(t, v, dist)
                     alts[pos] = dist
                     filtered[pos] = True
                     if not dist.any() and pos >= frontier.pos:
                         frontier = _Failure(pos, blocked)
                 if token < 0:
-                    pos = self._backtrack(pos, alts, frontier, retries)
+                    if pos > frontier.pos:
+                        frontier = _Failure(pos, ["lookahead"] if not self._fail_candidates else frontier.blocked_by)
+                    pos = self._backtrack(pos, alts, frontier, retries, self._jump_target(pos))
                     retries += 1
                     continue
                 alts[pos] = alts[pos].copy()
@@ -290,14 +359,42 @@ class _Decoder:
         }
         return Decoded(self.tokens.copy(), self.g.pitch.copy(), self.g.attack.copy(), stats)
 
-    def _backtrack(self, pos: int, alts: list, frontier: _Failure, retries: int) -> int:
-        """Rewind to the latest earlier position that still has an untried legal token."""
-        floor = max(0, frontier.pos - 4 * self.s.max_backtrack_steps)
-        b = pos - 1
-        while b >= floor and (alts[b] is None or not alts[b].any()):
-            b -= 1
-        if b < floor or retries >= self.s.max_retries:
+    def _backtrack(self, pos: int, alts: list, frontier: _Failure, retries: int, jump: int | None = None) -> int:
+        """Choose where to resume after a dead end at ``pos``; rewind the session there.
+
+        In order: the decision the blocking rules blame (``jump``), if it has an untried
+        token; else the latest decision of this step with an untried token; else a
+        restart from a chord onset, one chord further back each second time the same
+        frontier fails, within ``max_backtrack_steps`` of the frontier. Everything after
+        the resume point is decoded afresh (new samples from the model).
+        """
+        if retries >= self.s.max_retries:
             self._raise(frontier)
+        t, v = divmod(pos, 4)
+        floor = max(0, frontier.pos - 4 * self.s.max_backtrack_steps)
+
+        def open_(q: int) -> bool:
+            return alts[q] is not None and bool(alts[q].any())
+
+        b = None
+        if jump is not None and floor <= jump < pos and open_(jump):
+            b = jump
+        if b is None:
+            b = next((q for q in range(pos - 1, t * 4 - 1, -1) if open_(q)), None)
+        if b is None:
+            fstep = frontier.pos // 4
+            self._fails[fstep] = self._fails.get(fstep, 0) + 1
+            level = (self._fails[fstep] - 1) // 2
+            onsets = [s for s in self._onset_steps if s < t]  # this step's own decisions are exhausted
+            if level >= len(onsets):
+                self._raise(frontier)
+            step = onsets[-1 - level]
+            free = [step * 4 + u for u in range(4) if self.forced[step, u] < 0]
+            if not free or free[0] < floor:
+                self._raise(frontier)
+            b = free[0]
+            if self.s.strategy == "sample" or not open_(b):
+                alts[b] = None  # decode it afresh: new samples (greedy keeps the DFS exclusion)
         for q in range(b + 1, pos + 1):
             alts[q] = None
         self._rewind(b)

@@ -22,6 +22,8 @@ from partimento.grammar.metre import STEPS_PER_QUARTER, parse_metre
 from partimento.grammar.plan import ChordEvent, Phrase, Plan
 from partimento.grammar.theory import ChordSpec, chord_spec
 
+from partimento.neural.encoding import PITCH_OFFSET
+
 from .melody import Melody
 
 __all__ = ["CHORD_VOCABULARY", "propose_plan"]
@@ -79,6 +81,54 @@ def _transition(a: _Chord, b: _Chord) -> float:
     return w
 
 
+class _OuterVoices:
+    """What the strict rules make of a chord change under a given melody step, as penalties.
+
+    The soprano is fixed and the bass has one pitch class per chord, so some changes are
+    unrealizable whatever the inner voices do: parallel fifths or octaves between the
+    outer voices, hidden ones under a leaping soprano, a soprano leading tone or seventh
+    that the melody does not resolve, a seventh in the bass without a step down.
+    """
+
+    def __init__(self, vocab: tuple[_Chord, ...]) -> None:
+        from partimento.grammar.rules.chords import leading_tone_of
+        from partimento.grammar.theory import key_info
+
+        self.bass = np.array([c.spec.bass for c in vocab])
+        self.root = np.array([c.spec.root for c in vocab])
+        self.seventh = np.array([c.spec.seventh if c.spec.seventh is not None else -1 for c in vocab])
+        lts = [leading_tone_of(c.spec, key_info(c.spec.key)) for c in vocab]
+        self.lt = np.array([lt if lt is not None else -1 for lt in lts])
+        self.members = np.zeros((len(vocab), 12), bool)
+        for j, c in enumerate(vocab):
+            self.members[j, list(c.pcs)] = True
+        change = self.root[:, None] != self.root[None, :]
+        bass_step_down = np.isin((self.bass[:, None] - self.bass[None, :]) % 12, (1, 2))
+        self.static = np.where((self.seventh[:, None] == self.bass[:, None]) & change & ~bass_step_down, -8.0, 0.0)
+        self.change = change
+
+    def penalty(self, sa: int, sb: int) -> np.ndarray:
+        """(V, V) penalties for going from chord a (soprano ``sa`` at its end) to chord b (soprano ``sb``)."""
+        pen = self.static.copy()
+        if sa < 0 or sb < 0:
+            return pen
+        bass_moves = self.bass[:, None] != self.bass[None, :]
+        ia = ((sa - self.bass) % 12)[:, None]
+        ib = ((sb - self.bass) % 12)[None, :]
+        perfect_b = np.isin(ib, (0, 7))
+        if sa != sb:
+            pen += np.where((ia == ib) & perfect_b & bass_moves, -6.0, 0.0)
+        if abs(sb - sa) > 2:
+            pen += np.where(perfect_b & bass_moves & (ia != ib), -2.0, 0.0)
+        to_tonic = self.root[None, :] == (self.lt[:, None] + 1) % 12
+        if sb != sa + 1:
+            pen += np.where((self.lt[:, None] == sa % 12) & to_tonic, -6.0, 0.0)
+        if sa - sb not in (1, 2):
+            held_ok = (sb == sa) & self.members[:, sb % 12][None, :]
+            pen += np.where((self.seventh[:, None] == sa % 12) & self.change & ~held_ok, -6.0, 0.0)
+        return pen
+
+
 def _slots(mel: Melody) -> list[tuple[int, int]]:
     """Beat-long spans (steps) aligned to the barlines; the pickup forms its own slots."""
     metre = parse_metre(mel.metre)
@@ -121,6 +171,10 @@ def propose_plan(mel: Melody, grammar: str = "harmony", seed: int = 0) -> Plan:
                 fermata_slot[s] = True
             if f < a < end:
                 inside_fermata[s] = True
+    final_attack = int(np.flatnonzero(mel.tokens >= PITCH_OFFSET)[-1])  # the last melody note keeps one chord
+    for s, (a, b) in enumerate(slots):
+        if a > final_attack:
+            inside_fermata[s] = True
     is_tonic_root = np.array([c.spec.function == "tonic" and c.spec.inversion == 0 and c.spec.root == c.spec.bass
                               and c.figure.upper().startswith("I") and "/" not in c.figure for c in vocab])
     is_dom_root = np.array([c.figure in ("V", "V7") for c in vocab])
@@ -137,6 +191,7 @@ def propose_plan(mel: Melody, grammar: str = "harmony", seed: int = 0) -> Plan:
         emit[0] += np.where(is_tonic_root, 2.0, 0.0)
     emit += _NOISE * rng.gumbel(size=emit.shape)
     trans = np.array([[_transition(a, b) for b in vocab] for a in vocab])  # (V, V)
+    outer = _OuterVoices(vocab)
     # Viterbi; slots under a held fermata must keep the chord
     score = emit[0].copy()
     back = np.zeros((S, V), np.int64)
@@ -144,7 +199,8 @@ def propose_plan(mel: Melody, grammar: str = "harmony", seed: int = 0) -> Plan:
         if inside_fermata[s]:
             back[s] = np.arange(V)
             continue
-        total = score[:, None] + trans + emit[s][None, :]
+        a0 = slots[s][0]
+        total = score[:, None] + trans + outer.penalty(int(mel.pitch[a0 - 1]), int(mel.pitch[a0])) + emit[s][None, :]
         back[s] = np.argmax(total, axis=0)
         score = total[back[s], np.arange(V)]
     path = [int(np.argmax(score))]

@@ -85,6 +85,7 @@ class ChordMasks:
     nct: np.ndarray  # (4, 128) bool: diatonic non-chord tones in range
     pcs: np.ndarray  # (12,) bool chord pitch classes
     required: tuple[int, ...]  # pitch classes the upper voices must supply (root, third minus bass)
+    tendency_ok: np.ndarray | None = None  # (4, 128) bool: False for a seventh / leading tone the next chord cannot resolve
 
 
 @dataclass
@@ -118,10 +119,32 @@ class PlanMasks:
                 self.onset[a] = True
                 if c.cadence == "PAC":
                     self.pac_soprano[a] = c.spec.root
+                    self.chords[i].tones[0] &= PITCH_PC == c.spec.root
             if c.fermata:
                 self.fermata_hold[a + 1:b] = True
+        for i, cm in enumerate(self.chords):  # tendency tones must find their resolution in the next chord
+            if i + 1 < len(self.chords):
+                cm.tendency_ok = _tendency_ok(cm, self.chords[i + 1])
         self.forced = forced if forced is not None else np.full((self.steps, 4), -1, np.int64)
         self.forced_pitch = _forced_sounding(self.forced)
+
+    def static_conflicts(self) -> list[tuple[int, int, str, str]]:
+        """Plan chords whose bass note cannot be written at all: (chord index, voice, rule, why).
+
+        The bass has one pitch class per chord, so a seventh in the bass that the next
+        chord gives no step down to (``V2`` to a root-position tonic, say) makes the plan
+        unrealizable before any note is chosen.
+        """
+        out = []
+        for i, cm in enumerate(self.chords):
+            if cm.tendency_ok is None or i + 1 >= len(self.chords):
+                continue
+            if not (cm.tones[_BASS] & cm.tendency_ok[_BASS]).any():
+                nxt = self.plan.chords[i + 1]
+                out.append((i, _BASS, "seventh-resolution",
+                            f"the seventh of {self.plan.chords[i].figure} is in the bass and must fall by step, "
+                            f"but the next chord {nxt.figure} has no bass note a step below it"))
+        return out
 
     @staticmethod
     def _chord_masks(spec: ChordSpec) -> ChordMasks:
@@ -209,11 +232,15 @@ class PlanMasks:
         else:
             hold_ok = prev >= 0
             pitches[lo:hi + 1] = cm.tones_any[v, lo:hi + 1]
-            if prev >= 0:  # passing or neighbour notes: by step from a chord tone
+            if prev >= 0:  # passing or neighbour notes: by step from a chord tone, never doubled
+                taken = {int(x) % 12 for u, x in enumerate(g.pitch[t]) if u != v and g.decided[t, u] and x >= 0}
                 for d in (-2, -1, 1, 2):
                     p = prev + d
-                    if lo <= p <= hi and cm.nct[v, p] and self._resolvable(t, v, p, prev):
+                    if lo <= p <= hi and cm.nct[v, p] and p % 12 not in taken and self._resolvable(t, v, p, prev):
                         pitches[p] = True
+        if cm.tendency_ok is not None:
+            pitches &= cm.tendency_ok[v]
+            hold_ok = hold_ok and bool(cm.tendency_ok[v, prev])
         mask[HOLD] = hold_ok
         mask[PITCH_OFFSET:] = pitches
         blocked = [] if mask.any() else [self._why_empty(t)]
@@ -271,6 +298,28 @@ class PlanMasks:
         return ok
 
 
+def _tendency_ok(cm: ChordMasks, nxt: ChordMasks) -> np.ndarray:
+    """Which pitches of chord ``cm`` leave a resolution in ``nxt`` (seventh down by step, soprano leading tone up).
+
+    Mirrors the checker's seventh-resolution and leading-tone-resolution rules, one chord
+    ahead, so the decoder does not walk into a seventh or leading tone that the next
+    plan chord cannot resolve.
+    """
+    ok = np.ones((4, 128), bool)
+    spec, nspec = cm.spec, nxt.spec
+    if spec.seventh is not None and spec.root != nspec.root:
+        for v in range(4):
+            for p in np.flatnonzero(PITCH_PC == spec.seventh):
+                down = [q for q in (p - 1, p - 2) if 0 <= q < 128]
+                stay = p % 12 in nspec.members and nxt.tones[v, p]
+                ok[v, p] = stay or any(nxt.tones[v, q] for q in down)
+    if spec.function == "dominant" and spec.third is not None and (spec.third - spec.root) % 12 == 4 \
+            and nspec.root == (spec.third + 1) % 12:
+        for p in np.flatnonzero(PITCH_PC == spec.third):
+            ok[0, p] = p + 1 < 128 and bool(nxt.tones[0, p + 1])
+    return ok
+
+
 def _forced_sounding(forced: np.ndarray) -> np.ndarray:
     """Pitches the forced tokens sound at each step (-1 where not forced or silent)."""
     out = np.full(forced.shape, -1, np.int64)
@@ -316,6 +365,8 @@ class RuleMasks:
                 fer[a:min(steps, int(round(c.end * STEPS_PER_QUARTER)))] = True
         self.fermata = fer
         self.row_steps: list[int] = []  # steps that are sonorities, in order (committed rows)
+        self._cached_step = -1  # step whose window is cached (previous rows do not change within a step)
+        self._cached: DecodeState | None = None
 
     def reset_from(self, t: int, g: GridState) -> None:
         """Drop committed rows at or after ``t`` (after a rewind); keep ``t`` if it still has an attack."""
@@ -323,6 +374,8 @@ class RuleMasks:
             self.row_steps.pop()
         if g.attack[t].any():
             self.row_steps.append(t)
+        self._cached_step = -1
+        self._cached = None
 
     def commit(self, t: int) -> None:
         """Record that step ``t`` is a sonority (some voice struck a note)."""
@@ -330,7 +383,18 @@ class RuleMasks:
             self.row_steps.append(t)
 
     def state(self, t: int, g: GridState, keep: Sequence[int] | None = None) -> DecodeState:
-        """The window ending at step ``t`` (the sonority being written)."""
+        """The window ending at step ``t`` (the sonority being written).
+
+        Within one step only the last row changes, so the window is built once per step
+        and its last row refreshed from ``g`` on later calls.
+        """
+        if keep is None and self._cached_step == t and self._cached is not None:
+            son = self._cached.sonorities
+            row = g.pitch[t].astype(np.int16)
+            row[~g.decided[t]] = SILENT
+            son.pitch[-1] = row
+            son.attack[-1] = g.attack[t]
+            return self._cached
         prev = [s for s in self.row_steps[-self.window:] if s < t][-(self.window - 1):]
         steps = prev + [t]
         pitch = g.pitch[steps].astype(np.int16)
@@ -346,7 +410,25 @@ class RuleMasks:
         dur = np.diff(np.append(off, off[-1] + 1 / STEPS_PER_QUARTER))
         son = SonorityArray(pitch, attack, off, dur, self.measure[steps], self.beat[steps], self.fermata[steps])
         ctx = Context(keys=[self.key[s] for s in steps], chords=[self.spec[s] for s in steps])
-        return DecodeState(son, ctx)
+        state = DecodeState(son, ctx)
+        if keep is None:
+            self._cached_step, self._cached = t, state
+        return state
+
+    def culprits(self, state: DecodeState, v: int, candidates: np.ndarray, names: Sequence[str]) -> set[int]:
+        """Voices the named rules blame when ``voice`` takes each candidate pitch (for backjumping)."""
+        last = state.index
+        out: set[int] = set()
+        wanted = set(names)
+        for p in candidates[:8]:
+            trial = state.with_pitch(v, int(p))
+            for r in self.rules:
+                if r.id not in wanted:
+                    continue
+                for viol in r.check(trial.sonorities, trial.ctx):
+                    if viol.index == last:
+                        out.update(VOICES.index(name) for name in viol.voices)
+        return out
 
     def pitch_mask(self, state: DecodeState, v: int) -> tuple[np.ndarray, list[np.ndarray]]:
         """AND of every rule's ``allowed`` and the per-rule masks (for diagnostics)."""

@@ -159,9 +159,10 @@ def _children(graph, node) -> list:
         return kids
 
 
-def tree_layout(graph) -> dict[Any, tuple[float, float]]:
+def tree_layout(graph, leaves_at_bottom: bool = False) -> dict[Any, tuple[float, float]]:
     """(x, y) per node: leaves one unit apart left to right, parents centred over children,
-    y = -depth. Several roots are placed side by side; shared nodes are placed once."""
+    y = -depth (all leaves on the lowest row with ``leaves_at_bottom``). Several roots are
+    placed side by side; shared nodes are placed once."""
     roots = [n for n in graph.nodes if graph.in_degree(n) == 0] or list(graph.nodes)[:1]
     pos: dict[Any, tuple[float, float]] = {}
     next_x = [0.0]
@@ -185,6 +186,9 @@ def tree_layout(graph) -> dict[Any, tuple[float, float]]:
     for n in graph.nodes:  # anything unreachable from a root
         if n not in pos:
             place(n, 0)
+    if leaves_at_bottom:  # chords on one line, read left to right as the progression
+        bottom = min(y for _, y in pos.values())
+        pos = {n: (x, bottom if graph.out_degree(n) == 0 else y) for n, (x, y) in pos.items()}
     return pos
 
 
@@ -201,10 +205,12 @@ def derivation_tree(plan_or_graph, *, ax=None, max_label: int = 16):
         raise InputError("this plan has no derivation tree (it was not sampled or parsed by a grammar)")
     if graph.number_of_nodes() == 0:
         raise InputError("the derivation tree is empty")
-    pos = tree_layout(graph)
+    pos = tree_layout(graph, leaves_at_bottom=True)
     width = max(x for x, _ in pos.values()) + 1
     depth = -min(y for _, y in pos.values()) + 1
-    ax = _axes(ax, (max(6.0, min(30.0, width * 0.55)), max(3.0, min(14.0, depth * 0.8))))
+    longest = max(min(len(_node_label(graph, n)), max_label) for n in graph.nodes)
+    per_leaf = max(0.45, 0.075 * longest)  # inches per leaf, so neighbouring boxes do not touch
+    ax = _axes(ax, (max(6.0, min(40.0, width * per_leaf)), max(3.0, min(14.0, depth * 0.7))))
     for a, b in graph.edges:
         (x0, y0), (x1, y1) = pos[a], pos[b]
         ax.plot([x0, x1], [y0, y1], color="0.6", linewidth=0.8, zorder=1)
@@ -214,7 +220,7 @@ def derivation_tree(plan_or_graph, *, ax=None, max_label: int = 16):
             label = label[: max_label - 1] + "…"
         leaf = graph.out_degree(n) == 0
         ax.text(x, y, label, ha="center", va="center", fontsize=7 if not leaf else 8,
-                fontweight="bold" if leaf else "normal", rotation=90 if leaf and width > 24 else 0,
+                fontweight="bold" if leaf else "normal", rotation=90 if leaf and width > 60 else 0,
                 bbox=None if leaf else dict(boxstyle="round,pad=0.25", facecolor="#eef3fb", edgecolor="#9db4d8"),
                 zorder=2)
     ax.set_xlim(-1, width)

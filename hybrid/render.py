@@ -31,6 +31,7 @@ __all__ = [
     "ERROR_COLOUR",
     "WARNING_COLOUR",
     "score_to_musicxml",
+    "tidy_accidentals",
     "read_score",
     "svg_pages",
     "score_svg",
@@ -61,13 +62,44 @@ _MOTION_RULE_WORDS = ("parallel", "hidden", "direct", "leap", "resolution", "res
 
 # --------------------------------------------------------------------------- I/O
 def score_to_musicxml(score) -> str:
-    """MusicXML text of a music21 stream (what verovio reads)."""
+    """MusicXML text of a music21 stream (what verovio reads), accidentals tidied."""
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
+    score = tidy_accidentals(score)
     try:
         return GeneralObjectExporter(score).parse().decode("utf-8")
     except Exception as e:  # music21 raises many types for scores it cannot notate
         raise ScoreError(f"music21 could not write this score as MusicXML: {e}") from None
+
+
+def tidy_accidentals(score):
+    """A copy of ``score`` whose accidentals are shown as a musician would write them.
+
+    Notes made from MIDI numbers (``note.Note(62)``: decoded grids, MIDI files) carry a
+    natural sign music21 marks as inferred; a score that already has measures is not
+    re-notated on export, so every such natural would be engraved. Here inferred
+    naturals are dropped and music21 decides per measure, against the key signature
+    and earlier notes in the bar, which accidentals to show. A score without inferred
+    spellings is returned as it is.
+    """
+    from music21 import stream
+    from music21.stream.makeNotation import makeAccidentalsInMeasureStream
+
+    notes = list(score.recurse().notes)
+    if not any(p.spellingIsInferred and p.accidental is not None and p.accidental.name == "natural"
+               for n in notes for p in n.pitches):
+        return score
+    score = copy.deepcopy(score)
+    for n in score.recurse().notes:
+        for p in n.pitches:
+            if p.spellingIsInferred and p.accidental is not None and p.accidental.name == "natural" \
+                    and p.accidental.displayStatus is None:
+                p.accidental = None
+    parts = list(score.parts) if isinstance(score, stream.Score) else [score]
+    for part in parts:
+        if part.hasMeasures():
+            makeAccidentalsInMeasureStream(part)
+    return score
 
 
 def read_score(path: str | Path):
@@ -229,17 +261,18 @@ def _severity_name(v) -> str:
     return str(getattr(sev, "value", sev)).lower()
 
 
-def with_violations(score, violations: Iterable[Any]) -> Any:
+def with_violations(score, violations: Iterable[Any], *, labels: bool = True) -> Any:
     """A copy of ``score`` with each violation's notes coloured and its rule id above them.
 
     Errors are red, warnings orange. For rules about motion (parallels, leaps,
     resolutions ...) the notes leading into the flagged sonority are coloured too.
+    ``labels=False`` colours without naming (for scores with very many violations).
     """
     from music21 import expressions, stream
 
     score = copy.deepcopy(score)
     voices = voice_events(score)
-    labelled: set[tuple[int, float, str]] = set()
+    spots: dict[tuple[int, float], tuple[Any, list[str], str]] = {}  # (voice, offset) -> note, rules, colour
     for v in violations:
         colour = WARNING_COLOUR if _severity_name(v) == "warning" else ERROR_COLOUR
         offset = _violation_offset(v, score)
@@ -262,16 +295,20 @@ def with_violations(score, violations: Iterable[Any]) -> Any:
                     n.style.color = colour
         top = min(idx)
         e = _sounding(voices[top], offset)
-        key = (top, round(offset, 4), str(v.rule))
-        if e is not None and key not in labelled:
-            labelled.add(key)
-            text = expressions.TextExpression(str(v.rule))
-            text.style.color = colour
-            text.placement = "above"
-            n = e.notes[0]
-            measure = n.getContextByClass(stream.Measure)
-            if measure is not None:
-                measure.insert(n.getOffsetInHierarchy(measure), text)
+        if e is not None:
+            rules = spots.setdefault((top, round(e.onset, 4)), (e.notes[0], [], colour))[1]
+            if str(v.rule) not in rules:
+                rules.append(str(v.rule))
+    # one label per spot, naming every rule broken there
+    for note_, rules, colour in (spots.values() if labels else ()):
+        text = expressions.TextExpression(", ".join(rules))
+        text.style.color = colour
+        text.placement = "above"
+        measure = note_.getContextByClass(stream.Measure)
+        if measure is not None:
+            measure.insert(note_.getOffsetInHierarchy(measure), text)
+        elif note_.activeSite is not None:
+            note_.activeSite.insert(note_.getOffsetBySite(note_.activeSite), text)
     return score
 
 
@@ -343,6 +380,14 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table style='font-size:90%'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _violation_table(violations: list[Any], open_up_to: int = 12) -> str:
+    """The violations as a table; folded away under a summary line when there are many."""
+    table = _table(["measure", "beat", "rule", "severity", "voices", "message"], _violation_rows(violations))
+    if len(violations) <= open_up_to:
+        return table
+    return f"<details><summary>{len(violations)} violations</summary>{table}</details>"
+
+
 def _violation_rows(violations: list[Any]) -> list[list[str]]:
     rows = []
     for v in violations:
@@ -393,8 +438,7 @@ def result_html(result) -> str:
     if report is not None:
         parts.append(_report_summary(violations))
         if violations:
-            parts.append(_table(["measure", "beat", "rule", "severity", "voices", "message"],
-                                _violation_rows(violations)))
+            parts.append(_violation_table(violations))
     return "".join(parts)
 
 
@@ -421,6 +465,5 @@ def report_html(report, score=None) -> str:
         parts.append(_svg_block(score_svg(with_violations(score, violations))))
     parts.append(_report_summary(violations))
     if violations:
-        parts.append(_table(["measure", "beat", "rule", "severity", "voices", "message"],
-                            _violation_rows(violations)))
+        parts.append(_violation_table(violations))
     return "".join(parts)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from .conditioning import FIELDS, Conditioning
 from .encoding import N_VOICES, PITCH_OFFSET, sounding_pitches, transpose_tokens
 
 __all__ = ["CODE_VERSION", "CORPUS", "SPLIT_PATH", "SHIFTS", "ChoraleData", "Piece", "read_split",
-           "build_cache", "load_cache", "default_cache_path", "from_pieces", "sample_batch"]
+           "build_cache", "write_cache", "load_cache", "default_cache_path", "from_pieces", "sample_batch"]
 
 CODE_VERSION = "chorale-encoding-1"  # bump when tokens or conditioning change meaning
 CORPUS = "music21-bach-chorales"
@@ -124,8 +124,6 @@ def build_cache(out: str | Path, split_path: str | Path = SPLIT_PATH, limit: int
     from music21 import corpus
     from tqdm import tqdm
 
-    from partimento.grammar.fileio import write_with
-
     from .score_analysis import encode_score
 
     split = read_split(split_path)
@@ -143,13 +141,20 @@ def build_cache(out: str | Path, split_path: str | Path = SPLIT_PATH, limit: int
         named.append((name, s, enc.tokens, enc.cond))
     if not named:
         raise DataError("no chorale could be encoded: " + "; ".join(skipped[:3]))
+    return write_cache(named, out, {"music21": music21.__version__, "skipped": skipped})
+
+
+def write_cache(named: Sequence[tuple[str, str, np.ndarray, Conditioning]], out: str | Path,
+                extra_meta: dict | None = None) -> Path:
+    """Write (name, split, tokens, cond) pieces as a cache file, atomically; numpy only."""
+    from partimento.grammar.fileio import write_with
+
     data = from_pieces(named)
-    lengths = np.array([len(p.tokens) for p in data.pieces])
+    lengths = np.array([len(p.tokens) for p in data.pieces], dtype=np.int64)
     shifts = np.zeros((len(data.pieces), len(SHIFTS)), dtype=bool)
     for i, p in enumerate(data.pieces):
         shifts[i, [SHIFTS.index(s) for s in p.shifts]] = True
-    meta = {"code_version": CODE_VERSION, "corpus": CORPUS, "music21": music21.__version__,
-            "fields": list(FIELDS), "skipped": skipped}
+    meta = {"code_version": CODE_VERSION, "corpus": CORPUS, "fields": list(FIELDS), **(extra_meta or {})}
     arrays = dict(
         meta=np.array(json.dumps(meta)),
         names=np.array([p.name for p in data.pieces]),
@@ -238,6 +243,3 @@ def sample_batch(pieces: Sequence[Piece], batch: int, window: int, rng: np.rando
         mask[b, :stop - start] = True
     return tok, cond, mask
 
-
-def iterate_pieces(pieces: Sequence[Piece]) -> Iterator[Piece]:
-    return iter(pieces)

@@ -20,10 +20,11 @@ import torch.nn.functional as F
 from .conditioning import FIELD_SIZES, FIELDS, Conditioning
 from .encoding import HOLD, N_VOICES, PITCH_OFFSET, REST, VOCAB_SIZE
 
-__all__ = ["ModelConfig", "CONFIGS", "ConditioningEmbedding", "SmartEmbedding", "PlainEmbedding",
+__all__ = ["SLOTS", "ATTENTION_CHUNK", "ModelConfig", "CONFIGS", "ConditioningEmbedding", "SmartEmbedding", "PlainEmbedding",
            "ChoraleModel", "sounding_pitch_tensor", "museformer_allowed"]
 
 SLOTS = N_VOICES + 1  # positions per step: conditioning + four voices
+ATTENTION_CHUNK = 2048  # longer sequences attend query chunk by query chunk (bounds the (H, Lq, Lk) bias)
 
 
 @dataclass
@@ -32,7 +33,7 @@ class ModelConfig:
     n_head: int = 4  # attention heads per block
     d_model: int = 128  # width of the residual stream
     d_ff: int = 512  # hidden width of each block's MLP
-    dropout: float = 0.1  # dropout on attention output and MLP (training only)
+    dropout: float = 0.1  # dropout on each block's attention and MLP outputs (training only; none on attention weights, which is slow on CPU)
     embedding: str = "factorized"  # "factorized" (pitch class + octave + kind) or "plain" (one row per token)
     attention: str = "full"  # "full" causal attention, or "museformer" fine/coarse bar attention
     cond_dropout: float = 0.15  # training: probability a whole piece window sees the null conditioning
@@ -178,15 +179,14 @@ class Attention(nn.Module):
             cache[0][:, :, at:at + L] = k
             cache[1][:, :, at:at + L] = v
             k, v = cache[0][:, :, :at + L], cache[1][:, :, :at + L]
-        p = self.dropout if self.training else 0.0
         if L == 1 and not self.training:  # decoding one position: plain matmuls beat SDPA's dispatch on CPU
             att = torch.softmax(q @ k.transpose(-1, -2) * self.d_head ** -0.5 + bias, dim=-1)  # (B, H, 1, Lk)
             y = att @ v  # (B, H, 1, Dh)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=p)  # (B, H, L, Dh)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))  # (B, H, L, Dh)
         y = y.transpose(1, 2).reshape(B, L, C)
         y = self.proj(y)
-        return F.dropout(y, p) if self.training else y
+        return F.dropout(y, self.dropout) if self.training else y
 
 
 class Block(nn.Module):
@@ -267,7 +267,7 @@ class ChoraleModel(nn.Module):
         B, T, V = tokens.shape
         x = self.embed(tokens, cond, keep)  # (B, L, C), L = 5T
         pos = torch.arange(T * SLOTS, device=tokens.device)
-        chunk = 2048  # bound the (H, Lq, Lk) bias for long pieces: attend query chunk by query chunk
+        chunk = ATTENTION_CHUNK
         for block in self.blocks:
             if x.shape[1] <= chunk:
                 x = block(x, self.attention_bias(pos, pos, bar_steps, pickup_steps))

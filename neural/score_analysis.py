@@ -146,13 +146,32 @@ def _cadence(prev_root: int | None, root: int, tonic: int, minor: bool, soprano_
     return None
 
 
+def _satb_parts(score) -> list | None:
+    """The four sung parts: exactly four parts, or the first named Soprano*, Alto*, Tenor*, Bass*.
+
+    Cantata chorales in the corpus carry doubling instruments (horns, oboes, continuo)
+    as extra parts; the voices are the parts named after them.
+    """
+    parts = list(score.parts)
+    if len(parts) == N_VOICES:
+        return parts
+    chosen = []
+    for voice in ("soprano", "alto", "tenor", "bass"):
+        match = [p for p in parts if str(p.partName or p.id or "").strip().lower().startswith(voice)]
+        if not match:
+            return None
+        chosen.append(match[0])
+    return chosen
+
+
 def encode_score(score, name: str = "") -> EncodedChorale:
     """Tokens and analysed conditioning of a four-part music21 score (see module docstring)."""
     from music21 import expressions, key as m21key, meter, note as m21note
 
-    parts = list(score.parts)
-    if len(parts) != N_VOICES:
-        raise DataError(f"{name or 'score'}: expected 4 parts (SATB), found {len(parts)}")
+    parts = _satb_parts(score)
+    if parts is None:
+        raise DataError(f"{name or 'score'}: expected four parts named soprano, alto, tenor, bass "
+                        f"(or exactly four parts), found {len(score.parts)}")
     q = STEPS_PER_QUARTER
     ts = next(iter(score.recurse().getElementsByClass(meter.TimeSignature)), None)
     bar_q = float(ts.barDuration.quarterLength) if ts is not None else 4.0
@@ -192,7 +211,9 @@ def encode_score(score, name: str = "") -> EncodedChorale:
     if not ends or ends[-1] != T:
         ends.append(T)
     bounds = list(zip([0] + ends[:-1], ends))
-    k = score.analyze("key")
+    from music21 import stream
+
+    k = stream.Score(parts).analyze("key") if len(score.parts) != N_VOICES else score.analyze("key")
     global_key = (int(k.tonic.pitchClass), k.mode == "minor")
     keys = analyse_keys(pitches, bounds, global_key)
     tonic = np.zeros(T, dtype=np.int64)

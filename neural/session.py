@@ -47,6 +47,7 @@ class DecodeSession:
         self._hidden = np.zeros((self._max, cfg.d_model), dtype=np.float32)  # ln_f output per fed position
         self.tokens = np.full((self.steps, N_VOICES), -1, dtype=np.int64)  # written tokens, -1 = not yet
         self._n = 0  # positions fed into the cache
+        self._pitch = [-1] * N_VOICES  # pitch each voice sounds after its last written token
         self._logits: torch.Tensor | None = None
         self.bar_steps = int(cond.field("bar_steps")[0])
         self.pickup_steps = int((-cond.field("bar_pos")[0]) % max(self.bar_steps, 1))
@@ -59,6 +60,8 @@ class DecodeSession:
         pos = np.arange(self._max)
         self._k_steps = (pos // SLOTS).astype(np.float32)  # step of every position
         self._slopes = model.slopes.cpu().numpy().astype(np.float32).reshape(-1, 1)  # (H, 1)
+        # ALiBi bias −slope·(q_step − k_step) up to a per-row constant, which softmax ignores
+        self._alibi = self._slopes * self._k_steps  # (H, Lmax)
         if cfg.attention == "museformer":
             step = pos // SLOTS
             self._bar = (step - self.pickup_steps + self.bar_steps) // self.bar_steps
@@ -93,7 +96,7 @@ class DecodeSession:
         if not 0 <= token < VOCAB_SIZE:
             raise ValueError(f"token {token} outside the vocabulary 0..{VOCAB_SIZE - 1}")
         t, v = self.position
-        prev = self._previous_pitch(t, v)
+        prev = self._pitch[v]
         if token == HOLD:
             row = _HOLD_BASE + prev if prev >= 0 else _HOLD_SILENT_ROW
         elif token == REST:
@@ -101,6 +104,7 @@ class DecodeSession:
         else:
             row = token - PITCH_OFFSET
         self.tokens[t, v] = token
+        self._pitch[v] = pitch_of(token, prev)
         self._feed(self._token_rows[row, v] + self._bar_rows[t])
         if v == N_VOICES - 1 and t + 1 < self.steps:
             self._feed(self._cond_rows[t + 1])
@@ -112,13 +116,13 @@ class DecodeSession:
             raise ValueError(f"cannot rewind to {(step, voice)}: the session is at {cur}")
         self._n = step * SLOTS + voice + 1
         self.tokens[step, voice:] = -1
+        self._pitch = [self._previous_pitch(step + (u < voice), u) for u in range(N_VOICES)]
         self.tokens[step + 1:] = -1
         self._logits = None
 
     def current_pitches(self) -> list[int]:
         """MIDI pitch each voice sounds just before :attr:`position` (-1 silent)."""
-        t, v = self.position
-        return [self._previous_pitch(t, u) if u >= v else self._previous_pitch(t + 1, u) for u in range(N_VOICES)]
+        return list(self._pitch)
 
     # ------------------------------------------------------------------ internals
     def _previous_pitch(self, step: int, voice: int) -> int:
@@ -145,8 +149,7 @@ class DecodeSession:
         """Run one position (C,) through the blocks, writing its keys and values at ``_n``."""
         n, w, H, dh = self._n, self._w, self._H, self._dh
         x = x.astype(np.float32, copy=False)
-        dist = self._k_steps[n] - self._k_steps[:n + 1]  # (n+1,) steps back to every key
-        bias = -self._slopes * dist  # (H, n+1)
+        bias = self._alibi[:, :n + 1]  # (H, n+1)
         if self.model.cfg.attention == "museformer":
             d = self._bar[n] - self._bar[:n + 1]
             fine = (d == 0) | (d == 1) | (d == 2) | (d == 4) | (d == 8)

@@ -39,7 +39,7 @@ class TrainConfig:
     weight_decay: float = 0.05  # AdamW weight decay on matrices
     warmup_steps: int = 100  # linear warmup before cosine decay
     grad_clip: float = 1.0  # max global gradient norm
-    max_minutes: float = 0.0  # stop (keeping the best checkpoint) after this wall time; 0 = no limit
+    max_minutes: float = 0.0  # wall-time budget: the LR anneals over it and training stops there; 0 = none
     seed: int = 0  # seeds windows, transpositions, dropout and init
     threads: int = 0  # torch CPU threads; 0 = torch's default
     eval_max_pieces: int = 0  # validation pieces per epoch; 0 = all
@@ -71,10 +71,14 @@ def evaluate_pieces(model: ChoraleModel, pieces: list[Piece], conditioned: bool 
             "tokens": int(count * N_VOICES), "chorales": len(pieces)}
 
 
-def _lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+def _lr_at(step: int, total: int, cfg: TrainConfig, elapsed_s: float = 0.0) -> float:
+    """Linear warmup, then cosine decay to 5 % over the steps or the time budget, whichever ends first."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    frac = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    frac = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+    if cfg.max_minutes:
+        frac = max(frac, elapsed_s / (cfg.max_minutes * 60))
+    frac = min(1.0, frac)
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
@@ -100,9 +104,10 @@ def _restore_optim(opt: torch.optim.Optimizer, model: torch.nn.Module, tensors: 
 def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | None = None,
           device: str = "auto", out: str | Path = "runs/chorale", resume: str | Path | None = None,
           tcfg: TrainConfig | None = None, progress: bool = True,
-          log: Callable[[str], None] = print) -> dict:
+          log: Callable[[str], None] | None = None) -> dict:
     """Train (or resume) a model; returns the run summary (also written to ``out/summary.json``)."""
     tcfg = tcfg or TrainConfig()
+    log = log or (lambda line: print(line, flush=True))
     # ---------------------------------------------------------------- step 1: processes and device
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -191,7 +196,7 @@ def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | 
             cond_t = torch.as_tensor(cond, device=dev)
             mask_t = torch.as_tensor(mask, device=dev).unsqueeze(-1).expand(-1, -1, N_VOICES)
             for g in opt.param_groups:
-                g["lr"] = _lr_at(state["step"], total_steps, tcfg)
+                g["lr"] = _lr_at(state["step"], total_steps, tcfg, time.time() - start_time)
             with amp:
                 logits = ddp(tok_t, cond_t, torch.as_tensor(keep, device=dev))  # (B, W, 4, vocab)
             nll = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tok_t.reshape(-1), reduction="none")

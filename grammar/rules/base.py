@@ -9,7 +9,9 @@ A rule has two faces over the same integer data:
 
 The contract, tested with hypothesis: for a state whose last sonority has ``voice``
 undecided, ``allowed(state, voice)[p]`` is True exactly when writing pitch ``p`` into
-that voice makes ``check`` report no violation of this rule at that last sonority.
+that voice makes ``check`` report no violation of this rule at that last sonority
+(beyond any the voices written before already caused there, which cannot happen while
+decoding under the masks).
 Undecided voices are ``REST`` (-1) and every rule ignores rests, so checking a
 partial sonority only judges the voices written so far.
 """
@@ -177,9 +179,13 @@ class Rule:
         """
         mask = np.zeros(128, dtype=bool)
         last = state.index
+
+        def at_last(st: "DecodeState") -> set:
+            return {(v.index, tuple(v.voices), v.message) for v in self.check(st.sonorities, st.ctx) if v.index == last}
+
+        before = at_last(state)  # already broken by earlier voices (never the case under masks)
         for p in range(128):
-            trial = state.with_pitch(voice, p)
-            mask[p] = not any(v.index == last for v in self.check(trial.sonorities, trial.ctx))
+            mask[p] = not (at_last(state.with_pitch(voice, p)) - before)
         return mask
 
     # helpers for subclasses

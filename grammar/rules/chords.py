@@ -42,23 +42,25 @@ _TEMPLATES: tuple[tuple[str, tuple[int, ...]], ...] = (
 _DIM_FAMILY = ("o", "ø7", "o7")
 
 
-def _degree_function(root: int, quality: str, key: KeyInfo) -> str:
+def _degree_function(root: int, quality: str, members: tuple[int, ...], key: KeyInfo) -> str:
     """Function of an inferred chord in ``key``; applied dominants count as dominants."""
     deg = (root - key.tonic) % 12
     major_like = quality in ("", "7")
     dim_like = quality in _DIM_FAMILY
+    chromatic = any(m not in key.scale for m in members)
     if (deg == 7 and major_like) or (deg == 11 and dim_like):
+        return "dominant"
+    # applied dominants: a chromatic major chord (or any major-minor seventh chord) a fifth
+    # above, or a chromatic diminished chord a semitone below, a diatonic degree other than the tonic
+    target_v, target_vii = (root + 5) % 12, (root + 1) % 12
+    if major_like and (chromatic or quality == "7") and target_v in key.scale and target_v != key.tonic:
+        return "dominant"
+    if dim_like and chromatic and target_vii in key.scale and target_vii != key.tonic:
         return "dominant"
     if deg in (0, 3, 4, 8, 9) and not dim_like:
         return "tonic"
     if deg in (1, 2, 5):
         return "predominant"
-    # applied dominants: a major(-minor seventh) chord a fifth above, or a diminished chord a
-    # semitone below, a diatonic degree other than the tonic
-    if major_like and (root + 5) % 12 in key.scale and (root + 5) % 12 != key.tonic:
-        return "dominant"
-    if dim_like and (root + 1) % 12 in key.scale and (root + 1) % 12 != key.tonic:
-        return "dominant"
     return "other"
 
 
@@ -97,7 +99,7 @@ def infer_chord(pc_mask: int, bass_pc: int, key_name: str) -> ChordSpec | None:
     bass = bass_pc if bass_pc in members else root
     position = [root, third, fifth, seventh]
     inversion = position.index(bass) if bass in position else 0
-    function = _degree_function(root, suffix, key)
+    function = _degree_function(root, suffix, members, key)
     return ChordSpec(pc_name(root) + suffix, key.name, members, root, third, fifth, seventh,
                      bass, inversion, function)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..theory import VOICES
 from .base import REST, Context, DecodeState, Rule, Severity, SonorityArray, Violation, register
-from .masks import PAIRS, PITCHES, all_allowed, last_two
+from .masks import LOWER, PAIRS, PITCHES, UPPER, all_allowed, last_two
 from .spelling import note_name
 
 __all__ = ["VoiceCrossing", "VoiceOverlap"]
@@ -35,26 +35,25 @@ class VoiceCrossing(Rule):
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
         p = s.pitch.astype(np.int32)
-        for u, l in PAIRS:
-            crossed = (p[:, u] != REST) & (p[:, l] != REST) & (p[:, u] < p[:, l])
-            rows = np.flatnonzero(crossed)
-            if len(rows) == 0:
-                continue
-            sev_of: dict[int, Severity | None] = {}
-            if self.brief_inner is not None and (u, l) == (1, 2):
-                # episodes of consecutive crossed rows; brief ones are warnings
-                breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-                for ep in np.split(rows, breaks):
-                    brief = float(s.duration[ep].sum()) <= self.brief_inner + 1e-9
-                    for r in ep:
-                        sev_of[int(r)] = Severity.WARNING if brief else None
-            for r in rows:
-                i = int(r)
-                k = ctx.keys[i]
-                out.append(self.violation(s, i, [u, l], (
-                    f"{VOICES[l]} {note_name(int(p[i, l]), k)} sounds above {VOICES[u]} "
-                    f"{note_name(int(p[i, u]), k)}"), severity=sev_of.get(i), ctx=ctx))
-        out.sort(key=lambda v: v.index)
+        pu, pl = p[:, UPPER], p[:, LOWER]  # (N, 6) one column per voice pair
+        crossed = (pu != REST) & (pl != REST) & (pu < pl)
+        if not crossed.any():
+            return out
+        sev_of: dict[int, Severity] = {}
+        k_inner = PAIRS.index((1, 2))
+        if self.brief_inner is not None and crossed[:, k_inner].any():
+            # episodes of consecutive crossed rows; brief ones are warnings
+            rows = np.flatnonzero(crossed[:, k_inner])
+            for ep in np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1):
+                if float(s.duration[ep].sum()) <= self.brief_inner + 1e-9:
+                    sev_of.update({int(r): Severity.WARNING for r in ep})
+        for r, c in zip(*np.nonzero(crossed)):
+            i = int(r)
+            u, l = PAIRS[c]
+            k = ctx.keys[i]
+            out.append(self.violation(s, i, [u, l], (
+                f"{VOICES[l]} {note_name(int(p[i, l]), k)} sounds above {VOICES[u]} "
+                f"{note_name(int(p[i, u]), k)}"), severity=sev_of.get(i) if c == k_inner else None, ctx=ctx))
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:

@@ -1,6 +1,8 @@
 """Notes foreign to the local key that no chromatic chord explains."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..theory import VOICES
@@ -27,20 +29,20 @@ class OutOfKey(Rule):
 
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
-        chords, inferred = chords_for(s, ctx)
         p = s.pitch
-        for i in range(len(s)):
-            k = ctx.keys[i]
-            ch = chords[i]
-            for v in range(4):
-                x = int(p[i, v])
-                if x == REST or x % 12 in k.scale:
-                    continue
-                if ch is not None and x % 12 in ch.members and explains_chromatic(ch, k, inferred):
-                    continue
-                what = f" over {ch.figure}" if ch is not None else ""
-                out.append(self.violation(s, i, [v], (
-                    f"{VOICES[v]} {note_name(x, k)} is foreign to {k.name} {k.mode}{what}"), ctx=ctx))
+        in_scale = np.stack([_pc_mask(k.scale)[np.clip(row, 0, 127)] for k, row in zip(ctx.keys, p)]) if len(s) else p
+        foreign = (p != REST) & ~in_scale.astype(bool)
+        if not foreign.any():
+            return out
+        chords, inferred = chords_for(s, ctx)
+        for i, v in zip(*np.nonzero(foreign)):
+            i, v = int(i), int(v)
+            k, ch, x = ctx.keys[i], chords[i], int(p[i, v])
+            if ch is not None and x % 12 in ch.members and explains_chromatic(ch, k, inferred):
+                continue
+            what = f" over {ch.figure}" if ch is not None else ""
+            out.append(self.violation(s, i, [v], (
+                f"{VOICES[v]} {note_name(x, k)} is foreign to {k.name} {k.mode}{what}"), ctx=ctx))
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
@@ -52,4 +54,10 @@ class OutOfKey(Rule):
         ok = set(k.scale)
         if ch is not None and explains_chromatic(ch, k, state.ctx.chords_inferred):
             ok |= set(ch.members)
-        return np.isin(PITCHES % 12, sorted(ok))
+        return _pc_mask(tuple(sorted(ok))).copy()  # callers may AND into it
+
+
+@lru_cache(maxsize=1024)
+def _pc_mask(pcs: tuple[int, ...]) -> np.ndarray:
+    """bool[128]: MIDI numbers whose pitch class is in ``pcs`` (cached; callers copy)."""
+    return np.isin(PITCHES % 12, pcs)

@@ -10,10 +10,12 @@ import numpy as np
 
 from .base import REST, DecodeState
 
-__all__ = ["PITCHES", "PAIRS", "last_two", "all_allowed", "sign"]
+__all__ = ["PITCHES", "PAIRS", "UPPER", "LOWER", "last_two", "all_allowed", "sign"]
 
 PITCHES = np.arange(128)  # candidate MIDI pitches for one voice
 PAIRS: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))  # (upper, lower)
+UPPER = np.asarray([u for u, _ in PAIRS])  # column index of each pair's upper voice
+LOWER = np.asarray([l for _, l in PAIRS])  # ... and of its lower voice
 
 
 def last_two(state: DecodeState) -> tuple[list[int] | None, list[int]]:

@@ -25,17 +25,23 @@ class MelodicAugmentedInterval(Rule):
 
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
+        if len(s) < 2:
+            return out
         p = s.pitch.astype(np.int32)
-        for i in range(1, len(s)):
+        prev, cur = p[:-1], p[1:]
+        moved = (prev != REST) & (cur != REST) & (prev != cur)
+        names = np.asarray([k.name for k in ctx.keys[1:]])
+        bad = np.zeros_like(moved)
+        for name in set(names.tolist()):  # one table lookup per key in use
+            rows = names == name
+            bad[rows] = augmented_table(name)[np.clip(prev[rows], 0, 127), np.clip(cur[rows], 0, 127)]
+        for r, v in zip(*np.nonzero(bad & moved)):
+            i, v = int(r) + 1, int(v)
             k = ctx.keys[i]
-            table = augmented_table(k.name)
-            for v in range(4):
-                a, b = int(p[i - 1, v]), int(p[i, v])
-                if a == REST or b == REST or a == b or not table[a, b]:
-                    continue
-                out.append(self.violation(s, i, [v], (
-                    f"{VOICES[v]} moves {note_name(a, k)}–{note_name(b, k)}, "
-                    f"an {interval_name(a, b, k.name)}"), ctx=ctx))
+            a, b = int(p[i - 1, v]), int(p[i, v])
+            out.append(self.violation(s, i, [v], (
+                f"{VOICES[v]} moves {note_name(a, k)}–{note_name(b, k)}, "
+                f"an {interval_name(a, b, k.name)}"), ctx=ctx))
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 
 from .base import REST, Context, DecodeState, Rule, Severity, SonorityArray, Violation, register
-from .masks import PAIRS, PITCHES, all_allowed, last_two, sign
+from .masks import LOWER, PAIRS, PITCHES, UPPER, all_allowed, last_two, sign
 from .spelling import note_name
 from ..theory import VOICES
 
@@ -36,20 +36,18 @@ class _Parallel(Rule):
         if len(s) < 2:
             return out
         p = s.pitch.astype(np.int32)
-        prev, cur = p[:-1], p[1:]
-        for u, l in PAIRS:
-            ok = (prev[:, u] != REST) & (prev[:, l] != REST) & (cur[:, u] != REST) & (cur[:, l] != REST)
-            moved = (prev[:, u] != cur[:, u]) & (prev[:, l] != cur[:, l])
-            before = np.abs(prev[:, u] - prev[:, l]) % 12 == self.ic
-            after = np.abs(cur[:, u] - cur[:, l]) % 12 == self.ic
-            for r in np.flatnonzero(ok & moved & before & after):
-                i = int(r) + 1
-                k = ctx.keys[i]
-                out.append(self.violation(s, i, [u, l], (
-                    f"parallel {_INTERVAL[self.ic]} between {VOICES[u]} and {VOICES[l]}: "
-                    f"{note_name(int(p[i-1, u]), k)}–{note_name(int(p[i-1, l]), k)} to "
-                    f"{note_name(int(p[i, u]), k)}–{note_name(int(p[i, l]), k)}"), ctx=ctx))
-        out.sort(key=lambda v: v.index)
+        pu, pl = p[:, UPPER], p[:, LOWER]  # (N, 6) one column per voice pair
+        ok = (pu[:-1] != REST) & (pl[:-1] != REST) & (pu[1:] != REST) & (pl[1:] != REST)
+        moved = (pu[:-1] != pu[1:]) & (pl[:-1] != pl[1:])
+        ic = np.abs(pu - pl) % 12 == self.ic
+        for r, k in zip(*np.nonzero(ok & moved & ic[:-1] & ic[1:])):
+            i = int(r) + 1
+            u, l = PAIRS[k]
+            key = ctx.keys[i]
+            out.append(self.violation(s, i, [u, l], (
+                f"parallel {_INTERVAL[self.ic]} between {VOICES[u]} and {VOICES[l]}: "
+                f"{note_name(int(p[i-1, u]), key)}–{note_name(int(p[i-1, l]), key)} to "
+                f"{note_name(int(p[i, u]), key)}–{note_name(int(p[i, l]), key)}"), ctx=ctx))
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
@@ -104,23 +102,21 @@ class _Hidden(Rule):
         if len(s) < 2:
             return out
         p = s.pitch.astype(np.int32)
-        prev, cur = p[:-1], p[1:]
-        for u, l in self.pairs:
-            ok = (prev[:, u] != REST) & (prev[:, l] != REST) & (cur[:, u] != REST) & (cur[:, l] != REST)
-            du, dl = cur[:, u] - prev[:, u], cur[:, l] - prev[:, l]
-            similar = (np.sign(du) == np.sign(dl)) & (du != 0)
-            leap = np.abs(du) > 2
-            before = np.abs(prev[:, u] - prev[:, l]) % 12 == self.ic
-            after = np.abs(cur[:, u] - cur[:, l]) % 12 == self.ic
+        cols = list(range(6)) if self.all_pairs else [PAIRS.index((0, 3))]
+        pu, pl = p[:, UPPER[cols]], p[:, LOWER[cols]]  # (N, pairs)
+        ok = (pu[:-1] != REST) & (pl[:-1] != REST) & (pu[1:] != REST) & (pl[1:] != REST)
+        du, dl = pu[1:] - pu[:-1], pl[1:] - pl[:-1]
+        similar = (np.sign(du) == np.sign(dl)) & (du != 0)
+        ic = np.abs(pu - pl) % 12 == self.ic
+        for r, c in zip(*np.nonzero(ok & similar & (np.abs(du) > 2) & ic[1:] & ~ic[:-1])):
+            i = int(r) + 1
+            u, l = PAIRS[cols[c]]
             sev = None if (u, l) == (0, 3) else self.inner_severity
-            for r in np.flatnonzero(ok & similar & leap & after & ~before):
-                i = int(r) + 1
-                k = ctx.keys[i]
-                out.append(self.violation(s, i, [u, l], (
-                    f"hidden {_INTERVAL[self.ic]} between {VOICES[u]} and {VOICES[l]}: similar motion into "
-                    f"{note_name(int(p[i, u]), k)}–{note_name(int(p[i, l]), k)} with the {VOICES[u]} leaping "
-                    f"from {note_name(int(p[i-1, u]), k)}"), severity=sev, ctx=ctx))
-        out.sort(key=lambda v: v.index)
+            k = ctx.keys[i]
+            out.append(self.violation(s, i, [u, l], (
+                f"hidden {_INTERVAL[self.ic]} between {VOICES[u]} and {VOICES[l]}: similar motion into "
+                f"{note_name(int(p[i, u]), k)}–{note_name(int(p[i, l]), k)} with the {VOICES[u]} leaping "
+                f"from {note_name(int(p[i-1, u]), k)}"), severity=sev, ctx=ctx))
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:

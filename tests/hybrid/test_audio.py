@@ -139,3 +139,38 @@ def test_notebook_player():
     pytest.importorskip("IPython")
     player = audio.audio(satb([[60]] * 4))
     assert player.data[:4] == b"RIFF"
+
+
+@pytest.fixture(scope="module")
+def composed():
+    from hybrid_fakes import FakeModel
+
+    from partimento.hybrid import compose
+
+    return compose("chorale", key="G", bars=4, seed=3, model=FakeModel(3))
+
+
+def test_composed_chorale_lasts_its_plan_length_at_its_tempo(composed):
+    plan = composed.plan
+    samples = audio.synthesize(composed.score)
+    expected = plan.length * 60.0 / plan.tempo  # 16 quarters at 80 = 12 s
+    assert abs(len(samples) / SR - expected) / expected < 0.01
+
+
+def test_composed_chorale_voices_are_separate_partials(composed):
+    # the longest stretch where all four voices hold the same notes
+    rows = [tuple(int(p) for p in r) for r in composed.pitch]
+    best, start = (0, 0), 0
+    for t in range(1, len(rows) + 1):
+        if t == len(rows) or rows[t] != rows[start] or min(rows[start]) < 0:
+            if min(rows[start]) >= 0 and t - start > best[1] - best[0]:
+                best = (start, t)
+            start = t
+    a, b = best
+    seconds_per_step = 60.0 / composed.plan.tempo / 4
+    assert (b - a) * seconds_per_step >= 0.3
+    x = audio.synthesize(composed.score)[int((a * seconds_per_step + 0.05) * SR):int((b * seconds_per_step - 0.05) * SR)]
+    freqs, mag = spectrum(x)
+    floor = np.median(mag)
+    for midi in set(rows[a]):
+        assert peak_near(freqs, mag, audio.midi_to_hz(midi), tol=3.0) > 50 * floor

@@ -121,3 +121,12 @@ def test_loss_curves_errors(tmp_path):
     bad.write_text("{not json\n")
     with pytest.raises(InputError, match="not a JSON training log"):
         plots.loss_curves(bad)
+
+
+def test_tree_layout_can_put_every_chord_on_the_bottom_row():
+    g = _tree()
+    g.add_node("c0", label="I6")
+    g.add_edge("r", "c0")  # a leaf right under the root
+    pos = plots.tree_layout(g, leaves_at_bottom=True)
+    assert {pos[c][1] for c in ("c0", "c1", "c2", "c3", "c4", "c5")} == {-2}
+    assert pos["p1"][1] == -1 and pos["r"][1] == 0

@@ -141,3 +141,51 @@ def test_png_without_resvg_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "resvg_py", None)
     with pytest.raises(InputError, match="resvg-py"):
         render.svg_to_png("<svg xmlns='http://www.w3.org/2000/svg'/>")
+
+
+def test_rules_broken_at_one_spot_share_one_label(chorale):
+    vs = [Violation("parallel-fifths", Severity.ERROR, 5, 2, 1.0, ["tenor", "bass"], "fifths"),
+          Violation("spacing", Severity.ERROR, 5, 2, 1.0, ["tenor", "bass"], "too far apart")]
+    marked = render.with_violations(chorale, vs)
+    labels = [t.content for t in marked.recurse().getElementsByClass("TextExpression")]
+    assert labels == ["parallel-fifths, spacing"]
+    quiet = render.with_violations(chorale, vs, labels=False)
+    assert not list(quiet.recurse().getElementsByClass("TextExpression"))
+    assert any(n.style.color == render.ERROR_COLOUR for n in quiet.parts[2].recurse().notes)
+
+
+def test_naturals_inferred_from_midi_numbers_are_not_engraved():
+    from music21 import key, meter, note, stream
+
+    part = stream.Part()
+    m = stream.Measure(number=1)
+    m.append([key.Key("C"), meter.TimeSignature("4/4")])
+    m.append([note.Note(62), note.Note(61), note.Note(62), note.Note(60)])  # D C# D C
+    part.append(m)
+    score = stream.Score([part])
+    assert list(score.recurse().notes)[0].pitch.accidental.name == "natural"  # music21's inference
+    xml = render.score_to_musicxml(score)
+    # of D C# D C only the sharp and the natural cancelling it (on the last C) are engraved
+    assert xml.count("<accidental>sharp</accidental>") == 1
+    assert xml.count("<accidental>natural</accidental>") == 1
+    assert list(score.recurse().notes)[0].pitch.accidental.name == "natural"  # the input is untouched
+
+
+def test_composed_chorale_renders_to_one_svg_with_every_note():
+    from hybrid_fakes import FakeModel
+
+    from partimento.hybrid import compose
+
+    result = compose("chorale", key="G", bars=4, seed=3, model=FakeModel(3))
+    svg = render.score_svg(result.score)
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG_NS}svg"
+    # every pitched <note> of the MusicXML is drawn (music21 splits notes of complex
+    # durations into tied notes on export, so count there rather than in the stream)
+    xml = ET.fromstring(render.score_to_musicxml(result.score).encode())
+    pitched = [n for n in xml.iter("note") if n.find("rest") is None]
+    assert len(_classes(root, "note")) == len(pitched) >= len(list(result.score.recurse().notes)) > 16
+    figures = _texts(root)
+    assert all(c.figure in figures for c in result.plan.chords)
+    html = render.result_html(result)
+    assert "<svg" in html and "No rule violations" in html

@@ -1,6 +1,8 @@
 """Test doubles: a model session with seeded random logits and small hand-built plans."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from partimento.grammar.plan import ChordEvent, Phrase, Plan
@@ -66,9 +68,11 @@ def cadence_plan(key: str = "C", figures: tuple[str, ...] = ("I", "IV", "V", "I"
     chords = [ChordEvent(onset=i * beats, duration=beats, figure=f, key=key) for i, f in enumerate(figures)]
     chords[-1].cadence = "PAC"
     chords[-1].fermata = fermata_last
-    total = len(figures) * beats
     from partimento.grammar.metre import parse_metre
 
-    bars = int(round(total / float(parse_metre(metre).bar_quarters)))
+    bar = float(parse_metre(metre).bar_quarters)
+    bars = max(1, math.ceil(len(figures) * beats / bar - 1e-9))
+    total = bars * bar
+    chords[-1].duration = total - chords[-1].onset  # the last chord fills the bar
     return Plan(key=key, metre=metre, bars=bars, chords=chords,
                 phrases=[Phrase(0.0, total, key, "PAC")]).validate()

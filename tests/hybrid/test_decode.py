@@ -1,0 +1,158 @@
+"""The constrained decoder: plan adherence, rules, seeds, backtracking, unsatisfiable plans."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hybrid_fakes import FakeSession, cadence_plan
+
+from partimento.grammar.errors import InputError, UnsatisfiableError
+from partimento.grammar.metre import STEPS_PER_QUARTER
+from partimento.grammar.plan import ChordEvent, Plan
+from partimento.grammar.rules import hard_rules
+from partimento.grammar.rules.base import Rule, Severity
+from partimento.hybrid.api import report_for
+from partimento.hybrid.decode import Sampling, decode
+from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, sounding_pitches
+
+FIGURES = ("I", "vi", "ii6", "V7", "I", "IV", "V", "I")
+
+
+def plan_adherence(pitch: np.ndarray, plan: Plan) -> list[str]:
+    """Problems at chord onsets: foreign pitch classes, missing root/third, wrong bass."""
+    bad = []
+    for c in plan.chords:
+        t = int(round(c.onset * STEPS_PER_QUARTER))
+        row = [int(p) for p in pitch[t] if p >= 0]
+        pcs = {p % 12 for p in row}
+        spec = c.spec
+        if not pcs <= set(spec.members) or not spec.required <= pcs or pitch[t, 3] % 12 != spec.bass:
+            bad.append(f"{c.figure} at {c.onset}: {row}")
+    return bad
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_output_follows_the_plan_and_the_hard_rules(seed):
+    plan = cadence_plan(figures=FIGURES)
+    d = decode(FakeSession(plan.steps, seed), plan, hard_rules("strict"), seed=seed)
+    assert (d.tokens >= 0).all()
+    assert np.array_equal(sounding_pitches(d.tokens), d.pitch)
+    assert plan_adherence(d.pitch, plan) == []
+    report = report_for(d.pitch, d.attack, plan, "strict")
+    assert report.errors == [], [str(v.to_dict()) for v in report.errors]
+
+
+def test_same_seed_same_music_other_seed_other_music():
+    plan = cadence_plan(figures=FIGURES)
+    rules = hard_rules("strict")
+    a = decode(FakeSession(plan.steps, 5), plan, rules, seed=3)
+    b = decode(FakeSession(plan.steps, 5), plan, rules, seed=3)
+    c = decode(FakeSession(plan.steps, 5), plan, rules, seed=4)
+    assert np.array_equal(a.tokens, b.tokens)
+    assert not np.array_equal(a.tokens, c.tokens)
+
+
+def test_greedy_ignores_the_seed():
+    plan = cadence_plan(figures=FIGURES[:4])
+    rules = hard_rules("strict")
+    a = decode(FakeSession(plan.steps, 1), plan, rules, seed=0, sampling=Sampling(strategy="greedy"))
+    b = decode(FakeSession(plan.steps, 1), plan, rules, seed=9, sampling=Sampling(strategy="greedy"))
+    assert np.array_equal(a.tokens, b.tokens)
+
+
+def test_without_constraints_the_model_writes_what_it_likes():
+    plan = cadence_plan(figures=FIGURES)
+    d = decode(FakeSession(plan.steps, 0, uniform=True), plan, hard_rules("strict"), seed=0,
+               sampling=Sampling(constraints=False))
+    assert d.stats["rule_calls"] == 0
+    assert plan_adherence(d.pitch, plan) != []  # uniform logits, no masks: far from the plan
+
+
+class ForbidAltoOnBeatTwo(Rule):
+    """A test rule: the alto may not sound at all on beat 2."""
+
+    id = "test-no-alto-on-beat-two"
+    default_severity = Severity.ERROR
+
+    def check(self, s, ctx):
+        return [self.violation(s, i, [1], "alto on beat 2") for i in range(len(s))
+                if s.beat[i] == 2.0 and s.pitch[i, 1] >= 0]
+
+    def allowed(self, state, voice):
+        if voice == 1 and state.sonorities.beat[-1] == 2.0:
+            return np.zeros(128, bool)
+        return np.ones(128, bool)
+
+
+def test_an_impossible_spot_raises_unsatisfiable_with_its_location_and_rule():
+    plan = cadence_plan(figures=FIGURES[:4])
+    with pytest.raises(UnsatisfiableError) as e:
+        decode(FakeSession(plan.steps, 0), plan, [ForbidAltoOnBeatTwo()], seed=0,
+               sampling=Sampling(max_retries=200))
+    err = e.value
+    assert err.exit_code == 3
+    assert (err.location.measure, err.location.beat, err.location.voice) == (1, 2.0, "alto")
+    assert "test-no-alto-on-beat-two" in err.rules
+
+
+class NoRepeatedSopranoPitch(Rule):
+    """A test rule that forces backtracking: the soprano never strikes the pitch it struck last."""
+
+    id = "test-no-repeat"
+    default_severity = Severity.ERROR
+
+    def check(self, s, ctx):
+        out = []
+        last = {}
+        for i in range(len(s)):
+            if s.attack[i, 0]:
+                if last.get(0) == s.pitch[i, 0]:
+                    out.append(self.violation(s, i, [0], "repeated"))
+                last[0] = s.pitch[i, 0]
+        return out
+
+    def allowed(self, state, voice):
+        m = np.ones(128, bool)
+        if voice == 0 and len(state.sonorities) > 1:
+            m[int(state.sonorities.pitch[-2, 0])] = False
+        return m
+
+
+def test_a_static_conflict_is_refused_before_decoding():
+    plan = Plan(key="C", bars=1, chords=[ChordEvent(0, 2, "V42", "C"), ChordEvent(2, 2, "I", "C")]).validate()
+    session = FakeSession(plan.steps, 0)
+    with pytest.raises(UnsatisfiableError) as e:
+        decode(session, plan, hard_rules("strict"), seed=0)
+    assert e.value.location.voice == "bass" and e.value.rules == ["seventh-resolution"]
+    assert session.n == 0
+
+
+def test_extra_rules_are_obeyed_and_dead_ends_rewind_the_session():
+    plan = cadence_plan(figures=FIGURES)
+    rules = hard_rules("strict") + [NoRepeatedSopranoPitch()]
+    session = FakeSession(plan.steps, 0)
+    d = decode(session, plan, rules, seed=0)
+    attacks = [int(p) for t, p in enumerate(d.pitch[:, 0]) if d.attack[t, 0]]
+    assert all(a != b for a, b in zip(attacks, attacks[1:]))
+    assert session.tokens == d.tokens.reshape(-1).tolist()
+    assert session.rewinds == d.stats["retries"] > 0
+
+
+def test_forced_tokens_are_kept():
+    plan = cadence_plan(figures=FIGURES[:4])
+    forced = np.full((plan.steps, 4), -1, np.int64)
+    melody = [72, 74, 76, 72]
+    for i, p in enumerate(melody):
+        forced[i * 4, 0] = PITCH_OFFSET + p
+        forced[i * 4 + 1:i * 4 + 4, 0] = HOLD
+    forced[16:, 0] = HOLD
+    d = decode(FakeSession(plan.steps, 0), plan, hard_rules("strict"), seed=0, forced=forced)
+    assert np.array_equal(d.tokens[:, 0], forced[:, 0])
+
+
+def test_bad_sampling_options_are_input_errors():
+    with pytest.raises(InputError):
+        Sampling(top_p=0)
+    with pytest.raises(InputError):
+        Sampling(strategy="nucleus")
+    with pytest.raises(InputError):
+        Sampling(temperature=-1)

@@ -1,0 +1,67 @@
+"""Result: the score's parts, clefs, labels and fermatas; writing by extension, atomically."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hybrid_fakes import FakeModel, cadence_plan
+from music21 import clef, converter, expressions
+
+from partimento.grammar.errors import InputError
+from partimento.grammar.plan import Plan
+from partimento.hybrid import Result, realize
+
+
+@pytest.fixture(scope="module")
+def result() -> Result:
+    plan = cadence_plan(key="G", figures=("I", "IV", "V7", "I", "vi", "ii6", "V", "I"))
+    return realize(plan, seed=1, model=FakeModel(1))
+
+
+def test_score_has_four_named_parts_with_their_clefs_key_and_metre(result):
+    parts = list(result.score.parts)
+    assert [p.partName for p in parts] == ["Soprano", "Alto", "Tenor", "Bass"]
+    clefs = [type(p.recurse().getElementsByClass(clef.Clef)[0]) for p in parts]
+    assert clefs == [clef.TrebleClef, clef.TrebleClef, clef.Treble8vbClef, clef.BassClef]
+    assert parts[0].recurse().getElementsByClass("KeySignature")[0].sharps == 1
+    assert parts[0].recurse().getElementsByClass("TimeSignature")[0].ratioString == "4/4"
+
+
+def test_bass_carries_the_roman_numerals_and_the_last_chord_a_fermata(result):
+    bass = list(result.score.parts[3].recurse().notes)
+    lyrics = [n.lyric for n in bass if n.lyric]
+    assert lyrics == ["G: I", "IV", "V7", "I", "vi", "ii6", "V", "I"]
+    for part in result.score.parts:
+        sounding = [n for n in part.recurse().notes if n.getOffsetInHierarchy(result.score) == 7.0]
+        assert sounding and any(isinstance(e, expressions.Fermata) for e in sounding[0].expressions)
+
+
+def test_notes_match_the_grid(result):
+    for v, part in enumerate(result.score.parts):
+        starts = [(float(n.getOffsetInHierarchy(result.score)), n.pitch.midi) for n in part.recurse().notes
+                  if n.tie is None or n.tie.type == "start"]
+        grid = [(t / 4, int(result.pitch[t, v])) for t in range(result.plan.steps) if result.attack[t, v]]
+        assert starts == grid
+
+
+@pytest.mark.parametrize("ext", [".musicxml", ".mxl", ".mid", ".json", ".rntxt"])
+def test_write_by_extension(result, tmp_path, ext):
+    path = result.write(tmp_path / f"out{ext}")
+    assert path.is_file() and path.stat().st_size > 0
+    assert [p.name for p in tmp_path.iterdir()] == [f"out{ext}"]  # no temporary file left behind
+    if ext == ".musicxml":
+        back = converter.parse(str(path))
+        assert [p.partName for p in back.parts] == ["Soprano", "Alto", "Tenor", "Bass"]
+    if ext == ".json":
+        again = Result.from_dict(json.loads(path.read_text()))
+        assert (again.tokens == result.tokens).all() and again.plan == result.plan
+    if ext == ".rntxt":
+        assert [c.figure for c in Plan.read(path).chords] == [c.figure for c in result.plan.chords]
+
+
+def test_unknown_extension_and_missing_folder_write_nothing(result, tmp_path):
+    with pytest.raises(InputError):
+        result.write(tmp_path / "out.pdf")
+    with pytest.raises(InputError):
+        result.write(tmp_path / "missing" / "out.musicxml")
+    assert list(tmp_path.iterdir()) == []

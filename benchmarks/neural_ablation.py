@@ -1,6 +1,6 @@
 """Ablations of the chorale model under one fixed training budget.
 
-Variants (same seed, same data order, same optimizer steps):
+Variants (same seed, same data order, same wall-time budget when run side by side):
   factorized-full   the shipped design: factorized "smart" embedding, full attention
   plain-full        one embedding row per token instead of pitch class + octave + kind
   factorized-museformer  Museformer-style fine (bars 0, -1, -2, -4, -8) + coarse attention
@@ -10,7 +10,7 @@ valid split, whole pieces) and wall time, and merges them into
 benchmarks/results/neural_ablation.json. Short runs: the numbers compare designs at a
 small budget, they are not the shipped model's losses.
 
-    python benchmarks/neural_ablation.py --data runs/chorales.npz --variant plain-full --epochs 1
+    python benchmarks/neural_ablation.py --data runs/chorales.npz --variant plain-full --minutes 8
 """
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None)
     ap.add_argument("--variant", choices=sorted(VARIANTS), action="append")
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument("--minutes", type=float, default=8.0, help="wall-time budget per variant (LR anneals over it)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--window", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
@@ -50,11 +51,11 @@ def main() -> None:
         t0 = time.time()
         s = train(cfg, args.data, "cpu", Path(args.out) / name,
                   tcfg=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, warmup_steps=20, seed=0,
-                                   threads=args.threads), progress=False)
+                                   threads=args.threads, max_minutes=args.minutes), progress=False)
         row = {"variant": name, **VARIANTS[name], "params": model.num_params(),
                "voice_embedding_params": sum(p.numel() for p in model.voice_emb.parameters()),
                "valid_nll": s["best_valid"], "steps": s["steps"], "epochs": s["epochs"],
-               "batch_size": args.batch_size, "window_steps": args.window, "wall_s": time.time() - t0,
+               "budget_minutes": args.minutes, "batch_size": args.batch_size, "window_steps": args.window, "wall_s": time.time() - t0,
                "train_tokens_per_s": s["history"][-1]["train_tokens_per_s"], "threads": args.threads,
                "hardware": "shared 2-core CPU (other jobs running)"}
         print(json.dumps(row))

@@ -274,6 +274,15 @@ class Tables:
 
         probs = {(n, m): self._alt_prob(rules[n], m, allow_key) for n in rules for m in (0, 1)}
         order = self._children_first()
+        # chord-class rules (every alternative one chord) are solved at once: P(n) = P(duration n)
+        for name in list(order):
+            alts = rules[name].alternatives
+            if all(len(a.symbols) == 1 and is_chord_literal(a.symbols[0]) for a in alts):
+                for m in (0, 1):
+                    mass = sum(p for _, p in probs[(name, m)])
+                    Z[(name, m, 0)] = dur * mass
+                    Z[(name, m, 1)] = fin * mass
+                order.remove(name)
         for _ in range((N + 1) * (len(rules) + 2)):
             changed = False
             for name in order:

@@ -103,12 +103,14 @@ class _Decoder:
         self.rm = RuleMasks(rules if sampling.constraints else [], plan)
         self.g = GridState.empty(self.T)
         self.tokens = np.full((self.T, 4), -1, np.int64)
+        self.given = np.zeros((self.T, 4), bool)  # the sounding note was given (forced), not chosen
         self.mask_s = 0.0
         self.model_s = 0.0
         self.masked_tokens = 0
         self.rule_calls = 0
         self._fail_candidates = None  # (state, candidate pitches, blocking rules) of the last rule dead end
         self._fails: dict[int, int] = {}  # restarts per frontier step
+        self._beam_plan: dict[int, tuple[int, ...]] = {}  # step -> the beam's tokens (strategy="beam")
         self._onset_steps = [int(s) for s in np.flatnonzero(self.pm.onset)]
 
     # ------------------------------------------------------------------ distributions
@@ -202,10 +204,11 @@ class _Decoder:
         self.mask_s += time.perf_counter() - t0
         targets = []
         for u in voices:
-            if u < v:
+            if u < v:  # written earlier in this sonority
                 targets.append(t * 4 + u)
-            elif u == v and t > 0 and self.g.start[t - 1, v] >= 0:
-                targets.append(int(self.g.start[t - 1, v]) * 4 + v)
+            if u >= v or self.forced[t, u] >= 0:  # blamed for the note it sounded before (its motion)
+                if t > 0 and self.g.start[t - 1, u] >= 0:
+                    targets.append(int(self.g.start[t - 1, u]) * 4 + u)
         targets = [b for b in targets if b < pos and self.forced[divmod(b, 4)] < 0]
         return max(targets) if targets else None
 
@@ -218,9 +221,10 @@ class _Decoder:
         out, blocked = self._rule_filter(t, v, one)
         if out[token] > 0:
             return True, []
-        # intrinsic to the given material? judge with only the forced voices visible
-        keep = [u for u in range(4) if self.forced[t, u] >= 0 or u == v]
-        state = self.rm.state(t, self.g, keep=keep)
+        # intrinsic to the given material? judge with only the given notes visible
+        visible = self.given.copy()
+        visible[t, v] = True
+        state = self.rm.state(t, self.g, visible=visible)
         pm, _ = self.rm.pitch_mask(state, v)
         p = token - PITCH_OFFSET if token >= PITCH_OFFSET else self.g.previous(t, v)
         return (p < 0 or not pm[p]), blocked
@@ -238,6 +242,47 @@ class _Decoder:
             n = int(np.searchsorted(cum, self.s.top_p * cum[-1]) + 1)
             idx, cum = idx[:n], cum[:n]
         return int(idx[min(int(np.searchsorted(cum, self.rng.random() * cum[-1], side="right")), len(idx) - 1)])
+
+    def _beam_step(self, t: int) -> tuple[int, ...] | None:
+        """The best legal (S, A, T, B) tokens for step ``t`` by a beam over the four voices.
+
+        Each hypothesis is scored by the model's log-probabilities (before masking, so a
+        voicing the model finds unlikely ranks low); every expansion goes through the
+        same plan, rule and look-ahead masks as sampling. The session and the grid are
+        left at (t, soprano) afterwards.
+        """
+        k = self.s.beam
+        beams: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
+        for v in range(4):
+            grown: list[tuple[tuple[int, ...], float]] = []
+            for toks, score in beams:
+                self._rewind(t * 4)
+                for u, tok in enumerate(toks):
+                    self._apply(t, u, tok)
+                    self.session.push(tok)
+                forced = int(self.forced[t, v])
+                if forced >= 0:
+                    if self._forced_ok(t, v, forced)[0]:
+                        grown.append((toks + (forced,), score))
+                    continue
+                mask, _ = self._plan_mask(t, v)
+                if not mask.any():
+                    continue
+                p = self._probs(t, v)
+                dist = p * mask
+                if self.rm.rules:
+                    dist, _ = self._rule_filter(t, v, dist)
+                self._fail_candidates = None
+                for tok in np.argsort(-dist)[: 2 * k]:
+                    if dist[tok] <= 0:
+                        break
+                    if self._bass_feasible(t, v, int(tok)):
+                        grown.append((toks + (int(tok),), score + float(np.log(p[tok] + 1e-30))))
+            beams = sorted(grown, key=lambda b: -b[1])[:k]
+            if not beams:
+                break
+        self._rewind(t * 4)
+        return beams[0][0] if beams and len(beams[0][0]) == 4 else None
 
     # ------------------------------------------------------------------ state
     def _apply(self, t: int, v: int, token: int) -> None:
@@ -262,6 +307,10 @@ class _Decoder:
             self.rm.commit(t)
         g.decided[t, v] = True
         self.tokens[t, v] = token
+        if token == HOLD and t > 0:
+            self.given[t, v] = self.given[t - 1, v]
+        else:
+            self.given[t, v] = self.forced[t, v] >= 0
 
     def _rewind(self, pos: int) -> None:
         t, v = divmod(pos, 4)
@@ -295,6 +344,10 @@ class _Decoder:
             t, v = divmod(pos, 4)
             token = -1
             forced = int(self.forced[t, v])
+            if self.s.strategy == "beam" and v == 0 and alts[pos] is None and t not in self._beam_plan:
+                best = self._beam_step(t)
+                if best is not None:
+                    self._beam_plan[t] = best
             if alts[pos] is None:
                 if forced >= 0:
                     ok, blocked = (True, []) if not self.s.constraints else self._forced_ok(t, v, forced)
@@ -320,8 +373,11 @@ class _Decoder:
                         frontier = _Failure(pos, blocked)
             if token < 0:
                 dist = alts[pos]
+                preferred = self._beam_plan.get(t)
                 while dist.any():
                     cand = self._choose(dist)
+                    if preferred is not None and dist[preferred[v]] > 0:
+                        cand = preferred[v]  # the beam's choice while it is still legal
                     if filtered[pos] or not self._needs_rules(t, v, cand):
                         if self._bass_feasible(t, v, cand):
                             token = cand
@@ -397,6 +453,8 @@ class _Decoder:
                 alts[b] = None  # decode it afresh: new samples (greedy keeps the DFS exclusion)
         for q in range(b + 1, pos + 1):
             alts[q] = None
+        for s in [s for s in self._beam_plan if s >= b // 4]:
+            del self._beam_plan[s]
         self._rewind(b)
         return b
 
@@ -423,8 +481,4 @@ def decode(session: Session, plan: Plan, rules: Sequence[Rule] = (), *, seed: in
     Raises :class:`UnsatisfiableError` when the backtracking budget runs out.
     """
     sampling = sampling or Sampling()
-    if sampling.strategy == "beam":
-        from .beam import beam_decode
-
-        return beam_decode(session, plan, rules, seed=seed, sampling=sampling, forced=forced)
     return _Decoder(session, plan, rules, sampling, seed, forced).run()

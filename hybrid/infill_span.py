@@ -59,7 +59,7 @@ def _grid_of_stream(source: Any) -> ScoreGrid:
     from music21 import chord, meter, note, roman, stream
 
     s, file = load_stream(source)
-    parts = list(s.parts)
+    parts = list(s.parts) if isinstance(s, stream.Score) else [s]
     if len(parts) != 4:
         raise ScoreError(f"infill needs a four-part score (soprano, alto, tenor, bass); this one has {len(parts)} "
                          "part(s)", Location(file=file))

@@ -190,6 +190,11 @@ class PlanMasks:
                 hi = min(hi, int(g.pitch[t - 1, v - 1]))
             if v < 3 and g.pitch[t - 1, v + 1] >= 0:
                 lo = max(lo, int(g.pitch[t - 1, v + 1]))
+        if t + 1 < self.steps:  # nor with the given (forced) next notes of the neighbours
+            if v > 0 and self.forced_pitch[t + 1, v - 1] >= 0:
+                hi = min(hi, int(self.forced_pitch[t + 1, v - 1]))
+            if v < 3 and self.forced_pitch[t + 1, v + 1] >= 0:
+                lo = max(lo, int(self.forced_pitch[t + 1, v + 1]))
         return lo, hi
 
     # ------------------------------------------------------------------ plan
@@ -382,13 +387,13 @@ class RuleMasks:
         if not self.row_steps or self.row_steps[-1] != t:
             self.row_steps.append(t)
 
-    def state(self, t: int, g: GridState, keep: Sequence[int] | None = None) -> DecodeState:
+    def state(self, t: int, g: GridState, visible: np.ndarray | None = None) -> DecodeState:
         """The window ending at step ``t`` (the sonority being written).
 
         Within one step only the last row changes, so the window is built once per step
         and its last row refreshed from ``g`` on later calls.
         """
-        if keep is None and self._cached_step == t and self._cached is not None:
+        if visible is None and self._cached_step == t and self._cached is not None:
             son = self._cached.sonorities
             row = g.pitch[t].astype(np.int16)
             row[~g.decided[t]] = SILENT
@@ -401,17 +406,16 @@ class RuleMasks:
         attack = g.attack[steps].copy()
         dec = g.decided[steps]
         pitch[~dec] = SILENT
-        if keep is not None:  # only these voices are visible (intrinsic checks)
-            hide = np.ones(4, bool)
-            hide[list(keep)] = False
-            pitch[:, hide] = SILENT
-            attack[:, hide] = False
+        if visible is not None:  # only these notes are seen (judging given material on its own)
+            hide = ~visible[steps]
+            pitch[hide] = SILENT
+            attack[hide] = False
         off = self.offset[steps]
         dur = np.diff(np.append(off, off[-1] + 1 / STEPS_PER_QUARTER))
         son = SonorityArray(pitch, attack, off, dur, self.measure[steps], self.beat[steps], self.fermata[steps])
         ctx = Context(keys=[self.key[s] for s in steps], chords=[self.spec[s] for s in steps])
         state = DecodeState(son, ctx)
-        if keep is None:
+        if visible is None:
             self._cached_step, self._cached = t, state
         return state
 

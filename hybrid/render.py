@@ -168,6 +168,11 @@ def score_svg(score, *, scale: int = 40, page_width: int = 2100) -> str:
     return svg_pages(score, one_page=True, scale=scale, page_width=page_width)[0]
 
 
+#: SMuFL metronome glyphs verovio writes in its embedded WOFF2 font (which resvg cannot
+#: load), and the Unicode music symbols DejaVu draws in their place.
+_SMUFL_TEXT = {"\ueca3": "\U0001d15e", "\ueca5": "\u2669", "\ueca7": "\u266a", "\uecb7": "."}
+
+
 def svg_to_png(svg: str, *, zoom: float = 1.0) -> bytes:
     """PNG bytes of an SVG, rasterized by resvg (the optional ``resvg-py`` package)."""
     try:
@@ -186,6 +191,9 @@ def svg_to_png(svg: str, *, zoom: float = 1.0) -> bytes:
         fonts = {"font_files": [path], "serif_family": "DejaVu Serif", "font_family": "DejaVu Serif"}
     except Exception:  # matplotlib missing or broken: render with system fonts only
         pass
+    if fonts:
+        for glyph, text in _SMUFL_TEXT.items():
+            svg = svg.replace(f'font-family="Leipzig" font-size="720px">{glyph}', f'font-size="480px">{text}')
     try:
         return bytes(resvg_py.svg_to_bytes(svg_string=svg, background="#ffffff", zoom=zoom, **fonts))
     except ValueError as e:

@@ -10,18 +10,17 @@ the bar, so a model trained on 8-bar windows decodes 64-bar plans.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .conditioning import FIELD_SIZES, FIELDS, Conditioning
-from .encoding import HOLD, N_VOICES, PITCH_OFFSET, REST, VOCAB_SIZE
+from .encoding import HOLD, N_VOICES, PITCH_OFFSET, VOCAB_SIZE
 
-__all__ = ["SLOTS", "ATTENTION_CHUNK", "ModelConfig", "CONFIGS", "ConditioningEmbedding", "SmartEmbedding", "PlainEmbedding",
-           "ChoraleModel", "sounding_pitch_tensor", "museformer_allowed"]
+__all__ = ["SLOTS", "ATTENTION_CHUNK", "ModelConfig", "CONFIGS", "ConditioningEmbedding", "SmartEmbedding",
+           "PlainEmbedding", "ChoraleModel", "sounding_pitch_tensor", "museformer_allowed"]
 
 SLOTS = N_VOICES + 1  # positions per step: conditioning + four voices
 ATTENTION_CHUNK = 2048  # longer sequences attend query chunk by query chunk (bounds the (H, Lq, Lk) bias)
@@ -33,9 +32,9 @@ class ModelConfig:
     n_head: int = 4  # attention heads per block
     d_model: int = 128  # width of the residual stream
     d_ff: int = 512  # hidden width of each block's MLP
-    dropout: float = 0.1  # dropout on each block's attention and MLP outputs (training only; none on attention weights, which is slow on CPU)
+    dropout: float = 0.1  # dropout on each block's attention and MLP outputs (none on attention weights: slow on CPU)
     embedding: str = "factorized"  # "factorized" (pitch class + octave + kind) or "plain" (one row per token)
-    attention: str = "full"  # "full" causal attention, or "museformer" fine/coarse bar attention
+    attention: str = "full"  # "full" causal, or "museformer" (fine: bars 0,-1,-2,-4,-8; coarse: other downbeats)
     cond_dropout: float = 0.15  # training: probability a whole piece window sees the null conditioning
     window_steps: int = 128  # training crop length in sixteenth steps
     vocab_size: int = VOCAB_SIZE  # voice-token vocabulary (HOLD, REST, 128 pitches)
@@ -239,7 +238,15 @@ class ChoraleModel(nn.Module):
     # ------------------------------------------------------------------ masks
     def attention_bias(self, q_pos: torch.Tensor, k_pos: torch.Tensor, bar_steps: int = 16,
                        pickup_steps: int = 0) -> torch.Tensor:
-        """(H, Lq, Lk) additive bias: −slope·(step distance), −inf for future (or non-fine) keys."""
+        """(H, Lq, Lk) additive bias: −slope·(step distance), −inf for future (or non-fine) keys.
+
+        Museformer option: a query sees every token of its own bar and of bars −1, −2,
+        −4, −8 (fine), and of every other earlier bar only the conditioning token of its
+        downbeat (coarse). Museformer learns a summary token per bar; here the plan's
+        downbeat token stands in for it, which keeps the sequence layout unchanged. The
+        mask is dense, so it saves no time in batched training; its point is what it
+        lets the model see on long pieces.
+        """
         q_step, k_step = q_pos // SLOTS, k_pos // SLOTS
         dist = (q_step.unsqueeze(-1) - k_step.unsqueeze(-2)).float()  # (Lq, Lk)
         allowed = q_pos.unsqueeze(-1) >= k_pos.unsqueeze(-2)

@@ -89,10 +89,10 @@ class LeadingToneResolution(Rule):
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
+        if state.ctx.chords is None:  # the inferred chords depend on every voice written
+            return super().allowed(state, voice)
         if voice != 0:
             return all_allowed()
-        if state.ctx.chords is None:
-            return super().allowed(state, voice)
         i = state.index
         prev, _ = last_two(state)
         if prev is None or not self._expects(state.ctx.chord(i - 1), state.ctx.chord(i), state.ctx.keys[i - 1], prev[0]):

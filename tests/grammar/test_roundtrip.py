@@ -1,7 +1,7 @@
 """Round trip for every shipped grammar: sample -> RomanText -> music21 -> parse succeeds.
 
 All 200 seeds per grammar go through plan -> RomanText -> plan (our reader) -> parse;
-music21's own reader, the slow part, checks every 25th seed.
+music21's own reader, the slow part, checks every 50th seed.
 """
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def test_sampled_plans_parse_with_their_grammar(grammars, name):
 def test_romantext_written_by_a_plan_reads_back_with_music21_and_parses(grammars, name):
     g = grammars[name]
     settings = SETTINGS.get(name, DEFAULT)
-    for seed in SEEDS[::25]:
-        key, bars, metre = settings[(seed // 25) % len(settings)]
+    for seed in SEEDS[::50]:
+        key, bars, metre = settings[(seed // 50 + 2) % len(settings)]
         plan = g.sample(key=key, bars=bars, metre=metre, seed=seed)
         back = plan_from_romantext(plan.to_rntxt())
         assert [(c.figure, c.key, c.onset, c.duration) for c in back.chords] == \

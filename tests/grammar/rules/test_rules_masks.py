@@ -108,7 +108,7 @@ def _assert_agrees(rule, state: DecodeState, voice: int) -> None:
             _at_last(rule, state.with_pitch(voice, prev, attack=True)), rule.id
 
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST

@@ -1,0 +1,56 @@
+"""Weights learned from a corpus move the sampled distribution towards the corpus."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from partimento.grammar import load
+from partimento.grammar.fit import fit_weights
+from partimento.hybrid.cli import main
+
+
+def _share_v7(grammar, seeds=range(40)) -> float:
+    counts = Counter()
+    for seed in seeds:
+        for c in grammar.sample(key="C", bars=4, seed=seed, modulate=False).chords:
+            if c.figure in ("V", "V7"):
+                counts[c.figure] += 1
+    return counts["V7"] / max(1, counts["V"] + counts["V7"])
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(v7=st.integers(min_value=0, max_value=12), v=st.integers(min_value=0, max_value=12))
+def test_fitted_weights_follow_corpus_counts(harmony, v7, v):
+    corpus = [["I", "IV", "V7", "I"]] * v7 + [["I", "IV", "V", "I"]] * v + [["I", "ii", "V", "vi"]]
+    result = fit_weights(harmony, corpus, smoothing=0.5)
+    w = result.weights["dom_root"]
+    assert result.counts["dom_root"]['"V7"'] == v7
+    assert (w['"V7"'] > w['"V"']) == (v7 > v + 1)  # one more "V" in the deceptive phrase
+    assert result.parsed == result.phrases == len(corpus)
+
+
+def test_learned_weights_change_sampling_in_the_expected_direction(harmony):
+    many_v7 = [["I", "IV", "V7", "I"]] * 12 + [["I", "ii65", "V7", "I"]] * 4
+    many_v = [["I", "IV", "V", "I"]] * 12 + [["I", "ii65", "V", "I"]] * 4
+    base = _share_v7(harmony)
+    up = _share_v7(harmony.with_weights(fit_weights(harmony, many_v7).weights))
+    down = _share_v7(harmony.with_weights(fit_weights(harmony, many_v).weights))
+    assert down < base < up
+
+
+def test_grammar_fit_command_writes_weights_the_sampler_uses(tmp_path, capsys):
+    corpus = tmp_path / "c.rntxt"
+    corpus.write_text("Time Signature: 4/4\n\nm1 C: I b2 IV b3 V7 b4 I ||\nm2 I b2 ii65 b3 V7 b4 I ||\n"
+                      "m3 I b2 IV b3 V b4 vi ||\nm4 I b2 IV b3 V b4 V\n")
+    out = tmp_path / "w.json"
+    assert main(["grammar", "fit", "harmony", str(corpus), "-o", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["grammar"] == "harmony" and data["parsed"] == 4 and data["phrases"] == 4
+    assert data["counts"]["dom_root"] == {'"V"': 3, '"V7"': 2}  # V in the HC twice, in the DC once
+    assert "start" not in data["weights"]  # no evidence above phrases: the file's own weights stay
+    weighted = load("harmony", weights=out)
+    assert weighted.rules["dom_root"].alternatives[1].weight == 2.5
+    assert main(["plan", "--weights", str(out), "--bars", "8"]) == 0
+    assert json.loads(capsys.readouterr().out)["bars"] == 8

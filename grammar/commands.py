@@ -36,7 +36,9 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                               description="Sample plans from a Lark grammar. Same seed, same plan.",
                               epilog=PLAN_EXAMPLES, formatter_class=formatter_class)
     p.add_argument("--grammar", default="harmony", help="shipped grammar name or a .lark file")
-    p.add_argument("--weights", default=None, help="weights.json from 'partimento grammar fit'")
+    p.add_argument("--weights", default=None,
+                   help="weights.json from 'partimento grammar fit' (default: the grammar's own NAME.weights.json "
+                        "if it has one; 'none': only the w= annotations of the .lark file)")
     p.add_argument("--key", default="C", help="home key as music21 names it (C, B-, Bb, f#; lowercase = minor)")
     p.add_argument("--bars", type=int, default=16, help="number of bars")
     p.add_argument("--metre", default="4/4", help="time signature")
@@ -96,7 +98,8 @@ def _plan(args) -> int:
         raise InputError(f"--count must be positive, got {args.count}")
     if args.count > 1 and args.format != "jsonl":
         raise InputError("--count above 1 needs --format jsonl (one plan per line)")
-    grammar = load(args.grammar, weights=args.weights)
+    weights = False if args.weights is not None and args.weights.lower() == "none" else args.weights
+    grammar = load(args.grammar, weights=weights)
     plans = [grammar.sample(key=args.key, bars=args.bars, metre=args.metre, seed=args.seed + i)
              for i in range(args.count)]
     if args.format == "jsonl":

@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 from .errors import GrammarError, GrammarSyntaxError, InputError, Location
 
-__all__ = ["Alternative", "RuleDef", "Grammar", "load", "available_grammars", "GRAMMAR_DIR"]
+__all__ = ["Alternative", "RuleDef", "Grammar", "load", "available_grammars", "companion_weights", "GRAMMAR_DIR"]
 
 GRAMMAR_DIR = Path(__file__).parent / "grammars"
 ALT_FLAGS = ("fermata", "repeat", "major", "minor")
@@ -376,13 +376,29 @@ class Grammar:
         return self._parser.parse(source)
 
 
-def load(name_or_path: str | Path, weights: str | Path | dict | None = None) -> Grammar:
-    """Load a shipped grammar by name (see :func:`available_grammars`) or a ``.lark`` file."""
+def companion_weights(path: str | Path) -> Path:
+    """Where a grammar's own learned weights live: ``name.weights.json`` beside ``name.lark``."""
+    path = Path(path)
+    return path.with_name(path.stem + ".weights.json")
+
+
+def load(name_or_path: str | Path, weights: str | Path | dict | bool | None = None) -> Grammar:
+    """Load a shipped grammar by name (see :func:`available_grammars`) or a ``.lark`` file.
+
+    ``weights``: a weights file or mapping (see :mod:`partimento.grammar.weights`); by
+    default the companion ``name.weights.json`` beside the grammar is used when it exists
+    (the shipped grammars carry weights fitted on Riemenschneider chorales 001-010);
+    ``weights=False`` uses only the ``w=`` annotations of the ``.lark`` file.
+    """
+    from .weights import read_weights
+
     name, path, text = _resolve(name_or_path)
     source = read_source(text, name, path)
     w = None
-    if weights is not None:
-        from .weights import read_weights
-
-        w = read_weights(weights) if not isinstance(weights, dict) else weights
+    if weights is None and path is not None and companion_weights(path).is_file():
+        w = read_weights(companion_weights(path))
+    elif isinstance(weights, dict):
+        w = weights
+    elif weights is not None and weights is not False and weights is not True:
+        w = read_weights(weights)
     return Grammar(source, w)

@@ -105,7 +105,11 @@ def _mode_of_numeral(numeral: str) -> int:
 
 
 def _normalise(weights: dict[int, float], cap: int | None = None) -> dict[int, float]:
-    items = {n: w for n, w in weights.items() if cap is None or n <= cap}
+    """Weights as probabilities; lengths above ``cap`` count as ``cap`` (a chord fills the bar)."""
+    items: dict[int, float] = {}
+    for n, w in weights.items():
+        n = n if cap is None else min(n, cap)
+        items[n] = items.get(n, 0.0) + w
     total = sum(items.values())
     return {n: w / total for n, w in items.items()} if total > 0 else {}
 
@@ -250,7 +254,7 @@ class Tables:
         src = self.source
         N = n_max + 1
         dur = np.zeros(N)
-        for d, p in _normalise(src.durations).items():
+        for d, p in _normalise(src.durations, cap=beats_per_bar).items():
             if d < N:
                 dur[d] = p
         fin = np.zeros(N)
@@ -411,6 +415,30 @@ class _Sampler:
         self.rng = rng
         self.k = beats_per_bar
         self.cdf = tables._cdf_cache
+        self.options = tables.__dict__.setdefault("_options_cache", {}).setdefault(id(self.beat), {})
+        self.lexical = tables.__dict__.setdefault("_lexical_cache", {}).get(id(self.beat))
+        if self.lexical is None:
+            self.lexical = tables.__dict__["_lexical_cache"][id(self.beat)] = self._lexical_draws()
+
+    def _lexical_draws(self) -> dict:
+        """Chord-class rules (every alternative one chord, no key change): figure draws by weight.
+
+        Their length does not depend on the figure, so the figure is drawn on its own.
+        """
+        out: dict = {}
+        for name, r in self.t.rules.items():
+            if not r.alternatives or not all(len(a.symbols) == 1 and is_chord_literal(a.symbols[0]) and not a.key
+                                             for a in r.alternatives):
+                continue
+            for m in (0, 1):
+                cum, alts, total = [], [], 0.0
+                for a, p in self.beat["probs"].get((name, m), []):
+                    total += p
+                    cum.append(total)
+                    alts.append(a)
+                if alts:
+                    out[(name, m)] = (cum, alts)
+        return out
 
     def _draw(self, key: tuple, make) -> Any:
         entry = self.cdf.get(key)
@@ -508,29 +536,91 @@ class _Sampler:
         out.append(remaining)
         return out
 
+    def _options(self, sym: str, mode: int, final: int, n: int) -> tuple[list[float], list]:
+        """Every (alternative, lengths of its symbols) that yields ``n`` beats, with cumulative weights.
+
+        One draw then picks the alternative and the split together; built once per
+        (symbol, mode, final, n) and cached, so a draw is a dictionary lookup and a bisection.
+        """
+        beat = self.beat
+        get = beat["get"]
+        opts: list = []
+        cum: list[float] = []
+        total = 0.0
+        for a, p in beat["probs"][(sym, mode)]:
+            if a.repeat and _repeated(a) is not None:
+                suf = _seq_cached(self.t, "beat", a, mode, final, get, beat["N"])
+                w = p * suf[0][n]
+                if w > 0:
+                    total += w
+                    cum.append(total)
+                    opts.append((a, None))
+                continue
+            cm = _child_mode(a, mode)
+            k = len(a.symbols)
+            arrays = [get(s, cm, final if i == k - 1 else 0) for i, s in enumerate(a.symbols)]
+            suf = _seq_cached(self.t, "beat", a, mode, final, get, beat["N"])
+            if suf[0][n] <= 0:
+                continue
+            stack = [(0, n, p, ())]
+            while stack:
+                i, rest, w, lens = stack.pop()
+                if i == k - 1:
+                    w *= arrays[i][rest]
+                    if w > 0:
+                        total += w
+                        cum.append(total)
+                        opts.append((a, lens + (rest,)))
+                    continue
+                zi = arrays[i]
+                nxt = suf[i + 1]
+                for m in range(rest + 1):
+                    if zi[m] > 0 and nxt[rest - m] > 0:
+                        stack.append((i + 1, rest - m, w * zi[m], lens + (m,)))
+        return cum, opts
+
     # events: [figure, key, beats, cadence, fermata]
     def phrase(self, sym: str, key: str, mode: int, n: int, final: int) -> tuple[list, tuple]:
         """Sample ``sym`` to exactly ``n`` beats; returns (events, derivation node)."""
-        if is_literal(sym):
-            v = literal_value(sym)
-            if v.startswith("@"):
+        if sym[0] == '"':
+            v = sym[1:-1]
+            if v[0] == "@":
                 return [], (v, key, ())
             return [[v, key, n, None, False]], (v, key, ())
-        a = self._choose("beat", self.beat, sym, mode, final, n)
-        lengths = self._split("beat", self.beat, a, mode, final, n)
+        lex = self.lexical.get((sym, mode))
+        if lex is not None:  # a chord-class rule: draw the figure directly
+            cum, alts = lex
+            a = alts[min(bisect_right(cum, self.rng.random() * cum[-1]), len(alts) - 1)]
+            v = a.symbols[0][1:-1]
+            return [[v, key, n, a.cadence, a.fermata]], (f"{sym}#{a.index}", key, ((v, key, ()),))
+        ck = (sym, mode, final, n)
+        entry = self.options.get(ck)
+        if entry is None:
+            entry = self.options[ck] = self._options(sym, mode, final, n)
+        cum, opts = entry
+        if not cum:
+            raise GrammarError("no derivation of the requested length")
+        a, lengths = opts[min(bisect_right(cum, self.rng.random() * cum[-1]), len(opts) - 1)]
+        if lengths is None:  # a let-binding: split as before
+            lengths = self._split("beat", self.beat, a, mode, final, n)
         ckey = relative_key(key, a.key) if a.key else key
         cm = _child_mode(a, mode)
+        syms = a.symbols
+        if len(syms) == 1 and syms[0][0] == '"' and syms[0][1] != "@":  # a chord: no recursion
+            v = syms[0][1:-1]
+            events = [[v, ckey, n, a.cadence, a.fermata]]
+            return events, (f"{sym}#{a.index}", key, ((v, ckey, ()),))
         events: list = []
         kids = []
-        memo: dict[str, tuple[list, tuple]] = {}
-        last = len(a.symbols) - 1
-        for i, (s, m) in enumerate(zip(a.symbols, lengths)):
-            if a.repeat and s in memo:
+        memo: dict[str, tuple[list, tuple]] | None = {} if a.repeat else None
+        last = len(syms) - 1
+        for i, (s, m) in enumerate(zip(syms, lengths)):
+            if memo is not None and s in memo:
                 ev, node = memo[s]
                 ev = [list(e) for e in ev]
             else:
-                ev, node = self.phrase(s, ckey, cm, m, final if (i == last and not (a.repeat and a.symbols.count(s) > 1)) else 0)
-                if a.repeat:
+                ev, node = self.phrase(s, ckey, cm, m, final if (i == last and not (memo is not None and syms.count(s) > 1)) else 0)
+                if memo is not None:
                     memo[s] = ([list(e) for e in ev], node)
             events.extend(ev)
             kids.append(node)

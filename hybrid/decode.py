@@ -84,6 +84,9 @@ class Decoded:
     stats: dict = field(default_factory=dict)  # tokens, retries, seconds in model/masks
 
 
+_MAX_RESTARTS = 24  # restarts from chord onsets allowed for one dead end before giving up
+
+
 @dataclass
 class _Failure:
     pos: int
@@ -111,6 +114,7 @@ class _Decoder:
         self._fail_candidates = None  # (state, candidate pitches, blocking rules) of the last rule dead end
         self._fails: dict[int, int] = {}  # restarts per frontier step
         self._beam_plan: dict[int, tuple[int, ...]] = {}  # step -> the beam's tokens (strategy="beam")
+        self._explore_until = 0  # positions before this are re-decoded by sampling (after a restart)
         self._onset_steps = [int(s) for s in np.flatnonzero(self.pm.onset)]
 
     # ------------------------------------------------------------------ distributions
@@ -229,11 +233,15 @@ class _Decoder:
         p = token - PITCH_OFFSET if token >= PITCH_OFFSET else self.g.previous(t, v)
         return (p < 0 or not pm[p]), blocked
 
-    def _choose(self, dist: np.ndarray) -> int:
-        """Argmax, or a seeded draw from the top-p nucleus of the (few) allowed tokens."""
+    def _choose(self, dist: np.ndarray, explore: bool = False) -> int:
+        """Argmax, or a seeded draw from the top-p nucleus of the (few) allowed tokens.
+
+        ``explore``: greedy and beam decoding sample too while re-decoding a region after
+        a dead end, so that a restart does not walk into the same dead end again.
+        """
         idx = np.flatnonzero(dist)
         w = dist[idx]
-        if self.s.strategy != "sample" or self.s.temperature == 0:
+        if (self.s.strategy != "sample" or self.s.temperature == 0) and not explore:
             return int(idx[np.argmax(w)])
         order = np.argsort(-w, kind="stable")
         idx, w = idx[order], w[order]
@@ -344,7 +352,8 @@ class _Decoder:
             t, v = divmod(pos, 4)
             token = -1
             forced = int(self.forced[t, v])
-            if self.s.strategy == "beam" and v == 0 and alts[pos] is None and t not in self._beam_plan:
+            if (self.s.strategy == "beam" and v == 0 and alts[pos] is None and t not in self._beam_plan
+                    and pos >= self._explore_until):
                 best = self._beam_step(t)
                 if best is not None:
                     self._beam_plan[t] = best
@@ -373,9 +382,10 @@ class _Decoder:
                         frontier = _Failure(pos, blocked)
             if token < 0:
                 dist = alts[pos]
-                preferred = self._beam_plan.get(t)
+                explore = pos < self._explore_until
+                preferred = None if explore else self._beam_plan.get(t)
                 while dist.any():
-                    cand = self._choose(dist)
+                    cand = self._choose(dist, explore)
                     if preferred is not None and dist[preferred[v]] > 0:
                         cand = preferred[v]  # the beam's choice while it is still legal
                     if filtered[pos] or not self._needs_rules(t, v, cand):
@@ -440,15 +450,16 @@ class _Decoder:
         if b is None:
             fstep = frontier.pos // 4
             self._fails[fstep] = self._fails.get(fstep, 0) + 1
-            level = (self._fails[fstep] - 1) // 2
+            if self._fails[fstep] > _MAX_RESTARTS:
+                self._raise(frontier)
             onsets = [s for s in self._onset_steps if s < t]  # this step's own decisions are exhausted
-            if level >= len(onsets):
+            starts = [s * 4 + min([u for u in range(4) if self.forced[s, u] < 0] or [4]) for s in onsets]
+            starts = [b for b in starts if floor <= b < pos and b % 4 < 4 and self.forced[divmod(b, 4)] < 0]
+            if not starts:
                 self._raise(frontier)
-            step = onsets[-1 - level]
-            free = [step * 4 + u for u in range(4) if self.forced[step, u] < 0]
-            if not free or free[0] < floor:
-                self._raise(frontier)
-            b = free[0]
+            level = min((self._fails[fstep] - 1) // 2, len(starts) - 1)  # further back every second time
+            b = starts[-1 - level]
+            self._explore_until = max(self._explore_until, frontier.pos + 4)
             if self.s.strategy == "sample" or not open_(b):
                 alts[b] = None  # decode it afresh: new samples (greedy keeps the DFS exclusion)
         for q in range(b + 1, pos + 1):

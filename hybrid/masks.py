@@ -125,6 +125,12 @@ class PlanMasks:
         for i, cm in enumerate(self.chords):  # tendency tones must find their resolution in the next chord
             if i + 1 < len(self.chords):
                 cm.tendency_ok = _tendency_ok(cm, self.chords[i + 1])
+        self.next_onset_chord = np.full(self.steps, -1, np.int32)  # chord index at the next onset after each step
+        nxt = -1
+        for t in range(self.steps - 1, -1, -1):
+            self.next_onset_chord[t] = nxt
+            if self.onset[t]:
+                nxt = int(self.chord_index[t])
         self.forced = forced if forced is not None else np.full((self.steps, 4), -1, np.int64)
         self.forced_pitch = _forced_sounding(self.forced)
 
@@ -190,6 +196,14 @@ class PlanMasks:
                 hi = min(hi, int(g.pitch[t - 1, v - 1]))
             if v < 3 and g.pitch[t - 1, v + 1] >= 0:
                 lo = max(lo, int(g.pitch[t - 1, v + 1]))
+        if v >= 1 and g.decided[t, v - 1]:  # leave the voice above room for the next chord (squeeze)
+            u = v - 1
+            top = int(g.pitch[t, u - 1]) if u >= 1 and g.decided[t, u - 1] else int(_RANGES[u, 1])
+            nxt = self.next_onset_chord[t]
+            if nxt >= 0 and top >= 0:
+                tones = np.flatnonzero(self.chords[nxt].tones[u, :top + 1])
+                if len(tones) and int(tones[-1]) >= lo:
+                    hi = min(hi, int(tones[-1]))
         if t + 1 < self.steps:  # nor with the given (forced) next notes of the neighbours
             if v > 0 and self.forced_pitch[t + 1, v - 1] >= 0:
                 hi = min(hi, int(self.forced_pitch[t + 1, v - 1]))

@@ -60,6 +60,26 @@ class Result:
             return []
         return [v for v in self.report.violations if getattr(v.severity, "value", v.severity) == "error"]
 
+    def plan_adherence(self) -> dict[str, Any]:
+        """How faithfully the notes follow the plan at every chord onset.
+
+        A chord onset adheres when the sounding pitch classes all belong to the plan's
+        chord, include its root and third, and the bass has the inversion's pitch class.
+        """
+        misses = []
+        for c in self.plan.chords:
+            t = int(round(c.onset * STEPS_PER_QUARTER))
+            if t >= self.pitch.shape[0]:
+                continue
+            row = [int(p) for p in self.pitch[t] if p >= 0]
+            pcs = {p % 12 for p in row}
+            spec = c.spec
+            if not (pcs <= set(spec.members) and spec.required <= pcs and int(self.pitch[t, 3]) % 12 == spec.bass):
+                misses.append({"onset": c.onset, "figure": c.figure, "pitches": row})
+        n = len(self.plan.chords)
+        return {"onsets": n, "adherent": n - len(misses), "fraction": (n - len(misses)) / n if n else 1.0,
+                "misses": misses}
+
     # ------------------------------------------------------------------ output
     def to_dict(self) -> dict[str, Any]:
         report = None

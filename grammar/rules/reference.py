@@ -11,7 +11,7 @@ from typing import Any
 
 from ..theory import VOICES
 
-__all__ = ["FIGURED_BASS_RULES", "figured_bass_violations"]
+__all__ = ["FIGURED_BASS_RULES", "figured_bass_violations", "four_voice_score"]
 
 #: music21 function name -> our rule id
 FIGURED_BASS_RULES: dict[str, str] = {
@@ -23,10 +23,12 @@ FIGURED_BASS_RULES: dict[str, str] = {
 }
 
 
-def figured_bass_violations(score: Any) -> list[tuple[str, float, tuple[str, ...]]]:
+def figured_bass_violations(score: Any, failures: list | None = None) -> list[tuple[str, float, tuple[str, ...]]]:
     """(rule id, offset of the second harmony, voices) for each violation music21 finds.
 
-    ``score`` must hold exactly the four voice parts, soprano first.
+    ``score`` must hold exactly the four voice parts, soprano first. music21's hidden-interval
+    functions raise on a rest in an outer voice (it builds a Note from "R"); such moments
+    are skipped and, when ``failures`` is given, appended to it as (rule, offset, error).
     """
     from music21.figuredBass import checker
 
@@ -42,6 +44,29 @@ def figured_bass_violations(score: Any) -> list[tuple[str, float, tuple[str, ...
         if i == 0:
             continue
         for fname in ("parallelFifths", "parallelOctaves", "hiddenFifth", "hiddenOctave"):
-            for parts in getattr(checker, fname)(pitches[i - 1], possib):
+            try:
+                found = getattr(checker, fname)(pitches[i - 1], possib)
+            except Exception as exc:  # music21 bug on rests, see docstring
+                if failures is not None:
+                    failures.append((FIGURED_BASS_RULES[fname], offsets[i], type(exc).__name__))
+                continue
+            for parts in found:
                 out.append((FIGURED_BASS_RULES[fname], offsets[i], tuple(VOICES[p - 1] for p in parts)))
+    return out
+
+
+def four_voice_score(parsed: Any) -> Any:
+    """The score music21's checker should see: only the four voices we check, soprano first.
+
+    ``parsed`` is a :class:`~partimento.grammar.rules.sonority.ParsedScore`; when its score
+    has exactly those four parts it is returned as is, else a new Score holding them.
+    """
+    from music21 import stream
+
+    parts = list(getattr(parsed.score, "parts", []))
+    if parts == list(parsed.voices):
+        return parsed.score
+    out = stream.Score()
+    for v in parsed.voices:
+        out.insert(0, v)
     return out

@@ -112,54 +112,94 @@ def _pick_voices(score: Any, label: str | None) -> list[Any]:
     )
 
 
-def _voice_events(part: Any, voice: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[float]]:
-    """(starts, ends, midi, attack, fermata offsets) of one voice; chords keep their outer note."""
-    from music21 import expressions
+@dataclass
+class _Walk:
+    """What one pass over a part's measures yields: note events, bar lines, signatures."""
 
-    starts, ends, midis, attacks, fermatas = [], [], [], [], []
-    for el in part.flatten().notesAndRests:
-        ql = float(el.quarterLength)
+    starts: np.ndarray
+    ends: np.ndarray
+    midis: np.ndarray
+    attacks: np.ndarray
+    fermatas: list[float]
+    measures: tuple[np.ndarray, np.ndarray, np.ndarray, list[Metre]] | None  # offsets, numbers, padding, metre
+    key_signatures: list[tuple[float, Any]]
+
+
+def _walk(part: Any, voice: int) -> _Walk:
+    """One pass over a part, measure by measure (no ``flatten``: it costs more than all the rules).
+
+    Chords in one voice keep their outer note (highest for soprano/alto, lowest below).
+    """
+    from music21 import key as m21key
+    from music21 import meter, note, stream
+
+    starts: list[float] = []
+    ends: list[float] = []
+    midis: list[int] = []
+    attacks: list[bool] = []
+    fermatas: list[float] = []
+    keysigs: list[tuple[float, Any]] = []
+
+    Note, Rest = note.Note, note.Rest
+    high = voice < 2
+
+    def take(el: Any, off: float) -> None:
+        ql = el.duration.quarterLength
         if ql <= 0:  # grace notes
-            continue
-        off = float(el.offset)
-        if el.isRest:
+            return
+        kind = type(el)
+        if kind is Note or (kind is not Rest and not el.isRest and not el.isChord):
+            midi = el.pitch.midi
+            attack = el.tie is None or el.tie.type not in ("stop", "continue")
+        elif kind is Rest or el.isRest:
             midi, attack = REST, False
-        else:
+        else:  # a chord in one voice: its outer note
             ps = [p.midi for p in el.pitches]
-            midi = max(ps) if voice < 2 else min(ps)
-            attack = not (el.tie is not None and el.tie.type in ("stop", "continue"))
-        if any(isinstance(e, expressions.Fermata) for e in el.expressions):
+            midi = max(ps) if high else min(ps)
+            attack = el.tie is None or el.tie.type not in ("stop", "continue")
+        if el.expressions and any(type(e).__name__ == "Fermata" for e in el.expressions):
             fermatas.append(off)
         starts.append(off)
         ends.append(off + ql)
         midis.append(midi)
         attacks.append(attack)
-    order = np.argsort(np.asarray(starts, float), kind="stable")
-    return (np.asarray(starts, float)[order], np.asarray(ends, float)[order],
-            np.asarray(midis, np.int16)[order], np.asarray(attacks, bool)[order], fermatas)
-
-
-def _measures(part: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Metre]] | None:
-    """Offsets, printed numbers, left padding and metre of each measure of a part."""
-    from music21 import stream
 
     ms = list(part.getElementsByClass(stream.Measure))
-    if not ms:
-        return None
-    offs, nums, pads, metres = [], [], [], []
-    current = Metre(4, 4)
-    for m in ms:
-        if m.timeSignature is not None:
-            current = Metre(int(m.timeSignature.numerator), int(m.timeSignature.denominator))
-        offs.append(float(m.offset))
-        nums.append(int(m.number))
-        pads.append(float(m.paddingLeft or 0.0))
-        metres.append(current)
-    return np.asarray(offs), np.asarray(nums, np.int32), np.asarray(pads), metres
+    measures = None
+    if ms:
+        offs, nums, pads, metres = [], [], [], []
+        current = Metre(4, 4)
+        for m in ms:
+            moff = float(part.elementOffset(m))
+            for el in m.elements:
+                if isinstance(el, note.GeneralNote):
+                    take(el, moff + float(m.elementOffset(el)))
+                elif isinstance(el, stream.Voice):
+                    voff = moff + float(m.elementOffset(el))
+                    for sub in el.elements:
+                        if isinstance(sub, note.GeneralNote):
+                            take(sub, voff + float(el.elementOffset(sub)))
+                elif isinstance(el, meter.TimeSignature):
+                    current = Metre(int(el.numerator), int(el.denominator))
+                elif isinstance(el, m21key.KeySignature):
+                    keysigs.append((moff + float(m.elementOffset(el)), el))
+            offs.append(moff)
+            nums.append(int(m.number))
+            pads.append(float(m.paddingLeft or 0.0))
+            metres.append(current)
+        measures = (np.asarray(offs), np.asarray(nums, np.int32), np.asarray(pads), metres)
+    else:  # a part without measures
+        flat = part.flatten()
+        for el in flat.notesAndRests:
+            take(el, float(el.offset))
+        keysigs = [(float(k.offset), k) for k in flat.getElementsByClass(m21key.KeySignature)]
+    order = np.argsort(np.asarray(starts, float), kind="stable")
+    return _Walk(np.asarray(starts, float)[order], np.asarray(ends, float)[order],
+                 np.asarray(midis, np.int16)[order], np.asarray(attacks, bool)[order], fermatas, measures, keysigs)
 
 
-def _sample(events: tuple, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    starts, ends, midis, attacks, _ = events
+def _sample(w: _Walk, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    starts, ends, midis, attacks = w.starts, w.ends, w.midis, w.attacks
     if len(starts) == 0:
         return np.full(len(times), REST, np.int16), np.zeros(len(times), bool)
     idx = np.searchsorted(starts, times + _EPS, side="right") - 1
@@ -230,20 +270,17 @@ def find_keys(s: SonorityArray) -> list[KeyInfo]:
     return keys
 
 
-def _score_keys(voices: list[Any], score: Any, s: SonorityArray) -> list[KeyInfo] | None:
+def _score_keys(walks: list[_Walk], s: SonorityArray) -> list[KeyInfo] | None:
     """Keys from Key objects / key signatures in the score, or None when it has none."""
     from music21 import key as m21key
 
     found: list[tuple[float, Any]] = []
-    for part in [voices[0]] + [p for p in getattr(score, "parts", [])]:
-        flat = part.flatten()
-        for ks in flat.getElementsByClass(m21key.KeySignature):
-            found.append((float(ks.offset), ks))
-        if found:
+    for w in walks:  # the first voice that has any
+        if w.key_signatures:
+            found = sorted(w.key_signatures, key=lambda t: t[0])
             break
     if not found:
         return None
-    found.sort(key=lambda t: t[0])
     starts = np.asarray([f[0] for f in found])
     seg = np.clip(np.searchsorted(starts, s.offset + _EPS, side="right") - 1, 0, None)
     keys: list[KeyInfo] = [key_info("C")] * len(s)
@@ -266,26 +303,26 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None) -> Parsed
     """Read a score (path or music21 stream) into sonority arrays and a rule context."""
     score, label = load_score(source)
     voices = _pick_voices(score, label)
-    events = [_voice_events(p, v) for v, p in enumerate(voices)]
-    if sum(len(e[0]) for e in events) == 0:
+    walks = [_walk(p, v) for v, p in enumerate(voices)]
+    if sum(len(w.starts) for w in walks) == 0:
         raise ScoreError("the score is empty (no notes)", Location(file=label))
-    if all((e[2] == REST).all() for e in events):
+    if all((w.midis == REST).all() for w in walks):
         raise ScoreError("the score has only rests", Location(file=label))
-    times = np.unique(np.round(np.concatenate([e[0] for e in events]), 6))
-    end = max(float(e[1].max()) for e in events if len(e[1]))
-    cols = [_sample(e, times) for e in events]
+    times = np.unique(np.round(np.concatenate([w.starts for w in walks]), 6))
+    end = max(float(w.ends.max()) for w in walks if len(w.ends))
+    cols = [_sample(w, times) for w in walks]
     pitch = np.stack([c[0] for c in cols], axis=1)
     attack = np.stack([c[1] for c in cols], axis=1)
     keep = np.ones(len(times), bool)
     keep[1:] = attack[1:].any(axis=1) | (pitch[1:] != pitch[:-1]).any(axis=1)
     times, pitch, attack = times[keep], pitch[keep], attack[keep]
     duration = np.diff(np.append(times, end))
-    ferm_offs = np.asarray(sorted({f for e in events for f in e[4]}), float)
+    ferm_offs = np.asarray(sorted({f for w in walks for f in w.fermatas}), float)
     fermata = np.zeros(len(times), bool)
     if len(ferm_offs):
         idx = np.clip(np.searchsorted(times, ferm_offs + _EPS, side="right") - 1, 0, None)
         fermata[idx] = True
-    measure, beat = _locate(voices, score, times)
+    measure, beat = _locate(walks, score, times)
     s = SonorityArray(pitch, attack, times.astype(float), duration, measure, beat, fermata)
 
     chords: list[ChordSpec | None] | None = None
@@ -297,18 +334,14 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None) -> Parsed
     elif plan is not None:
         keys = [key_info(ev.key if ev is not None else plan.key) for ev in evs]
     else:
-        keys = _score_keys(voices, score, s) or find_keys(s)
+        keys = _score_keys(walks, s) or find_keys(s)
     ctx = Context(keys=keys, chords=chords, file=label)
     return ParsedScore(s, ctx, score, voices, label)
 
 
-def _locate(voices: list[Any], score: Any, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Printed measure number and 1-based beat of each onset."""
-    info = None
-    for cand in [voices[0]] + list(getattr(score, "parts", [])):
-        info = _measures(cand)
-        if info is not None:
-            break
+def _locate(walks: list[_Walk], score: Any, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Printed measure number and 1-based beat of each onset (bar lines of the first voice that has them)."""
+    info = next((w.measures for w in walks if w.measures is not None), None)
     if info is None:
         from music21 import meter
 
@@ -318,9 +351,8 @@ def _locate(voices: list[Any], score: Any, times: np.ndarray) -> tuple[np.ndarra
         return np.asarray([m for m, _ in mb], np.int32), np.asarray([b for _, b in mb], float)
     offs, nums, pads, metres = info
     k = np.clip(np.searchsorted(offs, times + _EPS, side="right") - 1, 0, None)
-    beats = np.empty(len(times))
-    for i, (t, kk) in enumerate(zip(times, k)):
-        beats[i] = 1.0 + (t - offs[kk] + pads[kk]) / float(metres[kk].beat_quarters)
+    beat_len = np.asarray([float(m.beat_quarters) for m in metres])[k]
+    beats = 1.0 + (times - offs[k] + pads[k]) / beat_len
     return nums[k].astype(np.int32), np.round(beats, 4)
 
 

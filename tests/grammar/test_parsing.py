@@ -90,3 +90,29 @@ def test_helpers():
             assert relative_key(key, key_relation(key, other)) == other
     assert relative_key("C", "V") == "G" and relative_key("a", "III") == "C" and relative_key("B-", "vi") == "g"
     assert relative_key("f#", "III") == "A" and relative_key("E-", "iii") == "g"
+
+
+def test_the_fast_recognizer_agrees_with_larks_earley_parser(harmony):
+    """``parse`` decides with the integer Earley recognizer; Lark builds the trees: same language."""
+    import random
+
+    from lark.exceptions import UnexpectedInput
+
+    parser = harmony._parser
+    vocab = ["I", "I6", "IV", "ii", "ii65", "V", "V7", "V6", "vi", "viio6", "I64", "V/V", "@V", "i", "iv6", "VI"]
+    rng = random.Random(0)
+    phrases = [rng.choices(vocab, k=rng.randint(2, 7)) for _ in range(150)]
+    phrases += [["I", "IV", "V", "I"], ["I", "V6", "I", "ii65", "I64", "V7", "I"], ["I", "@V", "ii", "V7", "I"]]
+    agree = accepted = 0
+    for toks in phrases:
+        for mode in ("major", "minor"):
+            ok, _ = parser.parse_tokens(toks, mode)
+            try:
+                parser.tree(toks, mode)
+                lark_ok = True
+            except UnexpectedInput:
+                lark_ok = False
+            assert ok == lark_ok, (toks, mode)
+            accepted += ok
+            agree += 1
+    assert accepted >= 3 and agree == 2 * len(phrases)

@@ -51,12 +51,23 @@ def test_same_seed_same_music_other_seed_other_music():
     assert not np.array_equal(a.tokens, c.tokens)
 
 
-def test_greedy_ignores_the_seed():
+def test_greedy_ignores_the_seed_until_it_must_re_decode():
     plan = cadence_plan(figures=FIGURES[:4])
-    rules = hard_rules("strict")
-    a = decode(FakeSession(plan.steps, 1), plan, rules, seed=0, sampling=Sampling(strategy="greedy"))
-    b = decode(FakeSession(plan.steps, 1), plan, rules, seed=9, sampling=Sampling(strategy="greedy"))
+    greedy = Sampling(strategy="greedy")
+    a = decode(FakeSession(plan.steps, 2), plan, [], seed=0, sampling=greedy)
+    b = decode(FakeSession(plan.steps, 2), plan, [], seed=9, sampling=greedy)
+    assert a.stats["retries"] == b.stats["retries"] == 0
     assert np.array_equal(a.tokens, b.tokens)
+    c = decode(FakeSession(plan.steps, 1), plan, hard_rules("strict"), seed=4, sampling=greedy)
+    d = decode(FakeSession(plan.steps, 1), plan, hard_rules("strict"), seed=4, sampling=greedy)
+    assert np.array_equal(c.tokens, d.tokens)
+
+
+def test_beam_search_obeys_the_rules():
+    plan = cadence_plan(figures=FIGURES)
+    d = decode(FakeSession(plan.steps, 3), plan, hard_rules("strict"), seed=0, sampling=Sampling(strategy="beam", beam=2))
+    assert plan_adherence(d.pitch, plan) == []
+    assert report_for(d.pitch, d.attack, plan, "strict").errors == []
 
 
 def test_without_constraints_the_model_writes_what_it_likes():

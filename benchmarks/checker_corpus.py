@@ -55,6 +55,8 @@ def _explain(rule: str, side: str, offset: float, voices: tuple[str, ...], s) ->
     if rule.startswith("parallel"):
         if side == "ours" and np.sign(du) != np.sign(dl):
             return "contrary motion: we count consecutive perfect intervals by contrary motion, music21 only antiparallel ones of the same size"
+        if side == "ours" and 0 in (pu0 - pl0, pu1 - pl1):
+            return "a unison on one side: the issue counts parallel unisons as octaves, music21's parallelOctaves does not"
         if side == "ours" and abs(pu0 - pl0) != abs(pu1 - pl1):
             return "compound and simple interval (e.g. 12th to 5th): we count the interval class, music21 the same size"
         return "other"

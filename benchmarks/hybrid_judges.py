@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["figured_bass_violations", "figured_bass_realization", "folk_melodies", "write_result", "RESULTS"]
+__all__ = ["figured_bass_violations", "figured_bass_realization", "grid_of_realization", "folk_melodies", "write_result", "RESULTS"]
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -32,7 +32,7 @@ def figured_bass_violations(score) -> Counter:
     harmonies = sorted(checker.extractHarmonies(score).items())
     prev = None
     for _, notes in harmonies:
-        vlm = [checker.generalNoteToPitch(n) for n in notes]
+        vlm = _voices(notes)
         if any(p == "RT" or p is None for p in vlm):
             prev = None
             continue
@@ -44,6 +44,37 @@ def figured_bass_violations(score) -> Counter:
             out["hidden-octaves"] += len(checker.hiddenOctave(prev, vlm))
         prev = vlm
     return out
+
+
+def _voices(notes) -> list:
+    """Pitches top to bottom: a part holding a chord (the realizer's upper staff) gives several voices."""
+    from music21 import chord
+    from music21.figuredBass import checker
+
+    out = []
+    for n in notes:
+        if isinstance(n, chord.Chord):
+            out.extend(sorted(n.pitches, key=lambda p: -p.ps))
+        else:
+            out.append(checker.generalNoteToPitch(n))
+    return out
+
+
+def grid_of_realization(score, steps: int):
+    """(pitch, attack) arrays (steps, 4) of a four-voice realization, every voice struck per chord."""
+    import numpy as np
+    from music21.figuredBass import checker
+
+    pitch = np.full((steps, 4), -1, np.int16)
+    attack = np.zeros((steps, 4), bool)
+    for (start, end), notes in sorted(checker.extractHarmonies(score).items()):
+        vlm = _voices(notes)
+        if len(vlm) != 4 or any(p == "RT" or p is None for p in vlm):
+            continue
+        a, b = int(round(float(start) * 4)), min(int(round(float(end) * 4)), steps)
+        pitch[a:b] = [int(p.midi) for p in vlm]
+        attack[a] = True
+    return pitch, attack
 
 
 def figured_bass_realization(plan, n_chords: int = 16, seed: int = 0):

@@ -5,6 +5,7 @@
 >>> load("harmony").parse("analysis.rntxt").coverage   # doctest: +SKIP
 """
 from .errors import GrammarError, PartimentoError, PlanError
+from .analysis import plan_from_romantext
 from .grammar import Grammar, available_grammars, load
 from .parsing import ParseError, ParseResult, PhraseParse
 from .plan import ChordEvent, Phrase, Plan, Section
@@ -13,6 +14,7 @@ __all__ = [
     "load",
     "available_grammars",
     "Grammar",
+    "plan_from_romantext",
     "Plan",
     "ChordEvent",
     "Phrase",

@@ -749,14 +749,14 @@ def derivation_graph(root: tuple) -> "nx.DiGraph":
     import networkx as nx
 
     g = nx.DiGraph()
-    stack = [(root, None)]
+    stack = [(root, None, 0)]
     counter = 0
     while stack:
-        (label, key, kids), parent = stack.pop()
+        (label, key, kids), parent, order = stack.pop()
         node = counter
         counter += 1
         sym, _, alt = label.partition("#")
-        attrs = {"symbol": sym, "key": key}
+        attrs = {"symbol": sym, "key": key, "order": order}  # order: position among its siblings
         if alt:
             attrs["alternative"] = int(alt)
         else:
@@ -764,6 +764,6 @@ def derivation_graph(root: tuple) -> "nx.DiGraph":
         g.add_node(node, **attrs)
         if parent is not None:
             g.add_edge(parent, node)
-        for kid in reversed(kids):
-            stack.append((kid, node))
+        for i in range(len(kids) - 1, -1, -1):
+            stack.append((kids[i], node, i))
     return g

@@ -153,7 +153,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--grammar", default="chorale", help="shipped grammar name or a .lark file")
     p.add_argument("--key", default="C", help="home key (C, G, B-, f#, 'D minor')")
     p.add_argument("--bars", type=int, default=16, help="number of bars")
-    p.add_argument("--metre", default=None, help="time signature (default: the grammar's)")
+    p.add_argument("--metre", default=None, help="time signature (omit for the grammar's own)")
     p.add_argument("--plan-out", default=None, help="also write the plan (.rntxt or .json)")
     _add_sampling(p)
     p.set_defaults(func=_compose)

@@ -86,6 +86,7 @@ class ChordMasks:
     pcs: np.ndarray  # (12,) bool chord pitch classes
     required: tuple[int, ...]  # pitch classes the upper voices must supply (root, third minus bass)
     tendency_ok: np.ndarray | None = None  # (4, 128) bool: False for a seventh / leading tone the next chord cannot resolve
+    bass_next_ok: np.ndarray | None = None  # (128,) bool: bass pitches with a legal melodic step to the next chord's bass
 
 
 @dataclass
@@ -125,6 +126,9 @@ class PlanMasks:
         for i, cm in enumerate(self.chords):  # tendency tones must find their resolution in the next chord
             if i + 1 < len(self.chords):
                 cm.tendency_ok = _tendency_ok(cm, self.chords[i + 1])
+        for i, cm in enumerate(self.chords):  # and the bass a singable way to the next chord's bass note
+            if i + 1 < len(self.chords):
+                cm.bass_next_ok = _bass_next_ok(cm, self.chords[i + 1])
         self.next_onset_chord = np.full(self.steps, -1, np.int32)  # chord index at the next onset after each step
         nxt = -1
         for t in range(self.steps - 1, -1, -1):
@@ -260,6 +264,9 @@ class PlanMasks:
         if cm.tendency_ok is not None:
             pitches &= cm.tendency_ok[v]
             hold_ok = hold_ok and bool(cm.tendency_ok[v, prev])
+        if v == _BASS and cm.bass_next_ok is not None:
+            pitches &= cm.bass_next_ok
+            hold_ok = hold_ok and bool(cm.bass_next_ok[prev])
         mask[HOLD] = hold_ok
         mask[PITCH_OFFSET:] = pitches
         blocked = [] if mask.any() else [self._why_empty(t)]
@@ -336,6 +343,28 @@ def _tendency_ok(cm: ChordMasks, nxt: ChordMasks) -> np.ndarray:
             and nspec.root == (spec.third + 1) % 12:
         for p in np.flatnonzero(PITCH_PC == spec.third):
             ok[0, p] = p + 1 < 128 and bool(nxt.tones[0, p + 1])
+    return ok
+
+
+def _bass_next_ok(cm: ChordMasks, nxt: ChordMasks) -> np.ndarray:
+    """Bass pitches of chord ``cm`` from which the next chord's bass note is reachable.
+
+    Reachable means by a melodic interval the checker's large-leap and
+    melodic-augmented-interval rules accept (the same interval table, in the next
+    chord's key), landing on a bass note the next chord's tendency tones allow.
+    """
+    from partimento.grammar.rules.spelling import augmented_table
+
+    targets = nxt.tones[_BASS] & (nxt.tendency_ok[_BASS] if nxt.tendency_ok is not None else True)
+    q = np.flatnonzero(targets)
+    ok = np.ones(128, bool)
+    if not len(q):
+        return ok  # nothing reachable either way: the static check reports it
+    aug = augmented_table(nxt.key.name)
+    for p in np.flatnonzero(cm.tones_any[_BASS] | cm.nct[_BASS]):
+        d = np.abs(q - p)
+        leap_ok = (d <= 12) & (d != 10) & (d != 11)
+        ok[p] = bool((leap_ok & ~aug[p, q]).any())
     return ok
 
 

@@ -73,7 +73,7 @@ def load_score(source: Any) -> tuple[Any, str | None]:
 def _pick_voices(score: Any, label: str | None) -> list[Any]:
     from music21 import stream
 
-    parts = list(score.parts) if hasattr(score, "parts") else []
+    parts = [p for p in score.elements if isinstance(p, stream.Part)] if isinstance(score, stream.Stream) else []
     if not parts and isinstance(score, stream.Stream) and score.recurse().notesAndRests:
         parts = [score]
     found: dict[int, Any] = {}
@@ -149,7 +149,7 @@ def _walk(part: Any, voice: int) -> _Walk:
             return
         kind = type(el)
         if kind is Note or (kind is not Rest and not el.isRest and not el.isChord):
-            midi = el.pitch.midi
+            midi = round(el.pitch.ps)
             attack = el.tie is None or el.tie.type not in ("stop", "continue")
         elif kind is Rest or el.isRest:
             midi, attack = REST, False
@@ -164,7 +164,7 @@ def _walk(part: Any, voice: int) -> _Walk:
         midis.append(midi)
         attacks.append(attack)
 
-    ms = list(part.getElementsByClass(stream.Measure))
+    ms = [m for m in part.elements if isinstance(m, stream.Measure)]  # cheaper than getElementsByClass
     measures = None
     if ms:
         offs, nums, pads, metres = [], [], [], []

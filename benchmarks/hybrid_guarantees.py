@@ -99,14 +99,21 @@ def main() -> int:
     judge = Counter()
     onsets = adherent = done = exact = 0
     skipped: list[str] = []
-    for name, stream in folk_melodies(args.melodies):
+    candidates = folk_melodies(4 * args.melodies)
+    for name, stream in candidates:
+        if done >= args.melodies:
+            break
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
+            try:  # eligible: one line on the sixteenth grid that fits the soprano range by octaves
                 mel = read_melody(stream)
+            except PartimentoError as e:
+                skipped.append(f"{name}: not eligible: {e.describe()}")
+                continue
+            try:
                 r = harmonize(stream, seed=0, checkpoint=args.checkpoint, profile=args.profile)
             except PartimentoError as e:
-                skipped.append(f"{name}: {type(e).__name__}: {e.describe()}")
+                skipped.append(f"{name}: FAILED {type(e).__name__}: {e.describe()}")
                 continue
         done += 1
         exact += int((r.tokens[:, 0] == mel.tokens).all())
@@ -116,14 +123,15 @@ def main() -> int:
         a = r.plan_adherence()
         onsets += a["onsets"]
         adherent += a["adherent"]
-    out["melodies"] = {"harmonized": done, "soprano_exact": exact, "strict_errors": sum(errors.values()),
+    out["melodies"] = {"harmonized": done, "failed": sum("FAILED" in s for s in skipped), "soprano_exact": exact, "strict_errors": sum(errors.values()),
                        "strict_errors_by_rule": dict(errors), "melody_own_errors_by_rule": dict(own),
                        "figured_bass_judge": dict(judge), "plan_adherence": adherent / onsets if onsets else None,
                        "skipped": skipped}
     print(f"melodies  {done} harmonized ({exact} with the soprano exact), strict errors {sum(errors.values())} "
           f"(+{sum(own.values())} in the given melody alone: {dict(own)}), fB parallels/crossings "
           f"{judge['parallel-fifths']}/{judge['parallel-octaves']}/{judge['voice-crossing']}, "
-          f"adherence {out['melodies']['plan_adherence']}, skipped {len(skipped)}")
+          f"adherence {out['melodies']['plan_adherence']}, not eligible {len(skipped) - out['melodies']['failed']}, "
+          f"failed {out['melodies']['failed']}")
     print("wrote", write_result("hybrid_guarantees", out))
     return 0
 

@@ -75,10 +75,14 @@ def main() -> int:
                      "unconstrained_model_us_per_token": unc.stats["model_seconds"] / tokens * 1e6,
                      "retries": con.stats["retries"], "rule_calls": con.stats["rule_calls"], "tokens": tokens})
         score, fb_s, err = figured_bass_realization(plan, 16, seed=i)
+        try:
+            ours = dict(figured_bass_violations(realize(_first_chords(plan, 16), seed=i, model=model,
+                                                        check=False).score))
+        except UnsatisfiableError:
+            ours = {}
         fb_rows.append({"seconds": fb_s, "realized": score is not None, "error": err,
                         "violations": dict(figured_bass_violations(score)) if score is not None else None,
-                        "ours_on_same_16": dict(figured_bass_violations(
-                            realize(_first_chords(plan, 16), seed=i, model=model, check=False).score))})
+                        "ours_on_same_16": ours})
         print(f"plan {i}: {len(plan.chords)} chords, constrained {con_s:.3f}s, unconstrained {unc_s:.3f}s, "
               f"mask {rows[-1]['mask_us_per_token']:.0f} us/token, retries {con.stats['retries']}; "
               f"figuredBass {fb_s:.2f}s {'ok' if score is not None else err}", flush=True)

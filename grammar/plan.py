@@ -179,6 +179,12 @@ class Plan:
             raise PlanError("the plan has no chords")
         return self
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the plan's Roman numerals drawn with verovio (imported lazily)."""
+        from partimento.hybrid.render import plan_html
+
+        return plan_html(self)
+
     # ----------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "derivation"}

@@ -16,7 +16,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from partimento.grammar.errors import InputError, UnsatisfiableError
-from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import Plan
 from partimento.grammar.theory import key_info
 

@@ -145,11 +145,12 @@ class _Decoder:
             return False
         return True
 
-    def _rule_filter(self, t: int, v: int, dist: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    def _rule_filter(self, t: int, v: int, dist: np.ndarray, geometry_applied: bool = True
+                     ) -> tuple[np.ndarray, list[str]]:
         """Zero the tokens the hard rules forbid; names of the rules that block the rest."""
         t0 = time.perf_counter()
         state = self.rm.state(t, self.g)
-        pm, each = self.rm.pitch_mask(state, v)
+        pm, each = self.rm.pitch_mask(state, v, geometry_applied and self.s.constraints)
         self.rule_calls += 1
         out = dist.copy()
         out[PITCH_OFFSET:] *= pm
@@ -185,7 +186,7 @@ class _Decoder:
         try:
             plan_mask = self.pm.token_mask(t, 3, self.g).mask
             state = self.rm.state(t, self.g)
-            pm, _ = self.rm.pitch_mask(state, 3)
+            pm, _ = self.rm.pitch_mask(state, 3, geometry_applied=True)
             prev = self.g.previous(t, 3)
             ok = bool((plan_mask[PITCH_OFFSET:] & pm).any() or (plan_mask[HOLD] and prev >= 0 and pm[prev]))
         finally:
@@ -222,7 +223,7 @@ class _Decoder:
             return True, []
         one = np.zeros(VOCAB_SIZE)
         one[token] = 1.0
-        out, blocked = self._rule_filter(t, v, one)
+        out, blocked = self._rule_filter(t, v, one, geometry_applied=False)  # given notes skip the plan masks
         if out[token] > 0:
             return True, []
         # intrinsic to the given material? judge with only the given notes visible

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from partimento.grammar.errors import InputError, Location, PlanError, ScoreError
+from partimento.grammar.errors import InputError, Location, ScoreError
 from partimento.grammar.metre import STEPS_PER_QUARTER, parse_metre
 from partimento.grammar.plan import ChordEvent, Phrase, Plan
 from partimento.grammar.theory import VOICES, chord_spec, normalize_key
@@ -56,7 +56,7 @@ def grid_of_score(score: Any) -> ScoreGrid:
 
 
 def _grid_of_stream(source: Any) -> ScoreGrid:
-    from music21 import chord, meter, note, roman, stream
+    from music21 import chord, meter, roman, stream
 
     s, file = load_stream(source)
     parts = list(s.parts) if isinstance(s, stream.Score) else [s]
@@ -108,7 +108,7 @@ def _grid_of_stream(source: Any) -> ScoreGrid:
         try:
             fig = roman.romanNumeralFromChord(chord.Chord(sounding), key).figure
             chord_spec(fig, key)
-        except (PlanError, Exception):  # music21 cannot name every sonority
+        except Exception:  # music21 cannot name every sonority (PlanError included)
             continue
         if events and events[-1].figure == fig:
             events[-1].duration = b / q - events[-1].onset

@@ -31,7 +31,7 @@ from partimento.grammar.rules.base import Context, DecodeState, Rule, SonorityAr
 from partimento.grammar.theory import VOICE_RANGES, VOICES, ChordSpec, KeyInfo, key_info
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
-__all__ = ["GridState", "ChordMasks", "PlanMasks", "RuleMasks", "MaskResult", "PITCH_PC"]
+__all__ = ["GridState", "ChordMasks", "PlanMasks", "RuleMasks", "MaskResult", "PITCH_PC", "GEOMETRY_RULES"]
 
 SILENT = -1  # sounding pitch of a silent or undecided voice
 PITCH_PC = np.arange(128) % 12  # pitch class of every MIDI number
@@ -230,8 +230,8 @@ class PlanMasks:
         if lo > hi:
             return MaskResult(mask, ["voice-geometry"])
         if self.fermata_hold[t]:  # a fermata chord is held to its end
-            mask[HOLD] = prev >= 0
-            return MaskResult(mask, [] if prev >= 0 else ["fermata"])
+            mask[HOLD] = prev >= 0 and lo <= prev <= hi
+            return MaskResult(mask, [] if mask[HOLD] else ["fermata"])
         pitches = np.zeros(128, bool)
         if self.onset[t]:
             pitches[lo:hi + 1] = cm.tones[v, lo:hi + 1]
@@ -247,13 +247,13 @@ class PlanMasks:
                 pitches &= step_ok
             hold_ok = prev >= 0 and not prev_nct and bool(pitches[prev])
         elif prev_nct:  # a non-chord tone leaves by step to a chord tone
-            hold_ok = t - int(g.start[t - 1, v]) < 2 and self._resolvable(t, v, prev, prev)
+            hold_ok = t - int(g.start[t - 1, v]) < 2 and lo <= prev <= hi and self._resolvable(t, v, prev, prev)
             for d in (-2, -1, 1, 2):
                 p = prev + d
                 if lo <= p <= hi and self._tone_here(t, v, p, cm):
                     pitches[p] = True
         else:
-            hold_ok = prev >= 0
+            hold_ok = prev >= 0 and lo <= prev <= hi
             pitches[lo:hi + 1] = cm.tones_any[v, lo:hi + 1]
             if prev >= 0:  # passing or neighbour notes: by step from a chord tone, never doubled
                 taken = {int(x) % 12 for u, x in enumerate(g.pitch[t]) if u != v and g.decided[t, u] and x >= 0}
@@ -477,15 +477,29 @@ class RuleMasks:
                         out.update(VOICES.index(name) for name in viol.voices)
         return out
 
-    def pitch_mask(self, state: DecodeState, v: int) -> tuple[np.ndarray, list[np.ndarray]]:
-        """AND of every rule's ``allowed`` and the per-rule masks (for diagnostics)."""
+    def pitch_mask(self, state: DecodeState, v: int, geometry_applied: bool = False
+                   ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """AND of every rule's ``allowed`` and the per-rule masks (for diagnostics).
+
+        ``geometry_applied``: the candidates already passed :meth:`PlanMasks.interval`,
+        which enforces exactly the range, crossing, spacing and overlap rules (same
+        ranges, same pairs, at least as strict), so those rules are not asked again.
+        """
         out = np.ones(128, bool)
         each = []
         for r in self.rules:
-            m = np.asarray(r.allowed(state, v), bool)
+            if geometry_applied and r.id in GEOMETRY_RULES:
+                m = _ALL
+            else:
+                m = np.asarray(r.allowed(state, v), bool)
+                out &= m
             each.append(m)
-            out &= m
         return out, each
 
     def names(self) -> list[str]:
         return [r.id for r in self.rules]
+
+
+#: checker rules that :meth:`PlanMasks.interval` enforces itself (see ``pitch_mask``)
+GEOMETRY_RULES = frozenset({"range", "voice-crossing", "voice-overlap", "spacing"})
+_ALL = np.ones(128, bool)

@@ -47,7 +47,13 @@ class Profile:
             sev = self.severities.get(rid, cls.default_severity)
             if sev == Severity.OFF:
                 continue
-            out.append(cls(severity=sev, **self.options.get(rid, {})))
+            opts = self.options.get(rid, {})
+            try:
+                rule = cls(severity=sev, **opts)
+            except TypeError:  # a user rule whose __init__ takes no severity
+                rule = cls(**opts)
+                rule.severity = sev
+            out.append(rule)
         return out
 
 

@@ -30,6 +30,12 @@ class Report:
             v.context_source = self
             v.file = self.file
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the score with each violation's notes coloured and the rule named."""
+        from partimento.hybrid.render import report_html
+
+        return report_html(self)
+
     @property
     def errors(self) -> list[Violation]:
         return [v for v in self.violations if v.severity == Severity.ERROR]

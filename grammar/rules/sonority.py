@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import Location, ScoreError
 from ..metre import STEPS_PER_QUARTER, Metre, parse_metre
-from ..theory import ChordSpec, KeyInfo, key_info, normalize_key
+from ..theory import ChordSpec, KeyInfo, chord_spec, key_info, normalize_key
 from .base import REST, Context, SonorityArray
 
 __all__ = ["ParsedScore", "load_score", "parse_score", "sonorities_from_grid", "find_keys"]
@@ -250,7 +250,7 @@ def _histogram(s: SonorityArray, rows: slice) -> np.ndarray:
 
 
 def find_keys(s: SonorityArray) -> list[KeyInfo]:
-    """A key per sonority by key finding per phrase (phrases end at fermatas, else every 8 rows of bars)."""
+    """A key per sonority by key finding per phrase (phrases end at fermatas, else every four bars)."""
     n = len(s)
     if n == 0:
         return []
@@ -326,17 +326,57 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None) -> Parsed
     s = SonorityArray(pitch, attack, times.astype(float), duration, measure, beat, fermata)
 
     chords: list[ChordSpec | None] | None = None
+    labelled = None if plan is not None else _chords_from_bass_lyrics(voices[3], times)
     if plan is not None:
         evs = [plan.chord_at(float(t)) for t in times]
         chords = [ev.spec if ev is not None else None for ev in evs]
+    elif labelled is not None:
+        chords = labelled
     if key is not None:
         keys = [key_info(key)] * len(s)
     elif plan is not None:
         keys = [key_info(ev.key if ev is not None else plan.key) for ev in evs]
+    elif labelled is not None:
+        keys = [key_info(c.key) for c in labelled]
     else:
         keys = _score_keys(walks, s) or find_keys(s)
     ctx = Context(keys=keys, chords=chords, file=label)
     return ParsedScore(s, ctx, score, voices, label)
+
+
+def _chords_from_bass_lyrics(bass: Any, times: np.ndarray) -> list[ChordSpec] | None:
+    """Chords from Roman numerals written as lyrics under the bass (``"G: V65"``, then ``"I6"``).
+
+    partimento writes its plan this way, so checking its own output judges the notes against
+    the chords it was asked to realize, exactly as the decoder did, rather than against
+    chords guessed from the notes (which read passing tones as sevenths). Returns None
+    unless every lyric under the bass is such a label and the first one names its key.
+    """
+    from ..errors import PartimentoError
+
+    onsets: list[float] = []
+    specs: list[ChordSpec] = []
+    current: str | None = None
+    for n in bass.flatten().notes:
+        text = (n.lyric or "").strip()
+        if not text:
+            continue
+        head, sep, figure = text.rpartition(": ")
+        if sep:
+            current = head.strip()
+        elif current is None:
+            return None
+        try:
+            specs.append(chord_spec(figure.strip() if sep else text, current))
+        except PartimentoError:
+            return None
+        onsets.append(float(n.offset))
+    if not specs:
+        return None
+    idx = np.searchsorted(np.asarray(onsets), times + _EPS, side="right") - 1
+    if (idx < 0).any():
+        return None
+    return [specs[i] for i in idx]
 
 
 def _locate(walks: list[_Walk], score: Any, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from partimento.grammar.rules import hard_rules
 from partimento.grammar.rules.base import Rule, Severity
 from partimento.hybrid.api import report_for
 from partimento.hybrid.decode import Sampling, decode
-from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, sounding_pitches
+from partimento.neural.encoding import HOLD, PITCH_OFFSET, sounding_pitches
 
 FIGURES = ("I", "vi", "ii6", "V7", "I", "IV", "V", "I")
 

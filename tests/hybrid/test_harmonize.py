@@ -1,11 +1,10 @@
 """harmonize: the melody stays exactly, the harmony fits it, bad melodies are refused clearly."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
-from music21 import converter, expressions, meter, note, stream, tie
+from music21 import converter, meter, note, stream, tie
 
 from partimento.grammar.errors import InputError
 from partimento.grammar.metre import STEPS_PER_QUARTER

@@ -91,3 +91,30 @@ def test_a_seventh_in_the_bass_without_a_step_down_is_a_static_conflict():
     assert conflicts and conflicts[0][:3] == (0, 3, "seventh-resolution")
     ok = Plan(key="C", bars=1, chords=[ChordEvent(0, 2, "V42", "C"), ChordEvent(2, 2, "I6", "C")]).validate()
     assert PlanMasks(ok).static_conflicts() == []
+
+
+def test_the_interval_is_at_least_as_strict_as_the_checkers_geometry_rules():
+    """Why the decoder may skip range, crossing, spacing and overlap: its interval implies them."""
+    from hybrid_fakes import FakeSession
+
+    from partimento.grammar.rules import hard_rules
+    from partimento.hybrid.decode import decode
+    from partimento.hybrid.masks import GEOMETRY_RULES, RuleMasks
+
+    plan = cadence_plan(figures=("I", "vi", "ii6", "V7", "I", "IV", "V", "I"))
+    rules = [r for r in hard_rules("strict") if r.id in GEOMETRY_RULES]
+    assert len(rules) == len(GEOMETRY_RULES)
+    for seed in range(3):
+        d = decode(FakeSession(plan.steps, seed), plan, hard_rules("strict"), seed=seed)
+        pm, rm = PlanMasks(plan), RuleMasks(rules, plan)
+        g = GridState.empty(plan.steps)
+        for t in range(plan.steps):
+            for v in range(4):
+                lo, hi = pm.interval(t, v, g)
+                state = rm.state(t, g)
+                for r in rules:
+                    allowed = r.allowed(state, v)
+                    assert lo > hi or allowed[lo:hi + 1].all(), (r.id, t, v, lo, hi)
+                write(g, t, v, int(d.pitch[t, v]), bool(d.attack[t, v]))
+                if d.attack[t, v]:
+                    rm.commit(t)

@@ -23,6 +23,8 @@ __all__ = ["Melody", "read_melody", "load_stream", "key_fit"]
 
 #: least share of melody duration inside the key's scale for a given key to be accepted
 MIN_KEY_FIT = 0.75
+#: a given key whose Krumhansl-Schmuckler correlation trails the best key's by more than this contradicts the melody
+MAX_KEY_CORRELATION_GAP = 0.3
 
 
 @dataclass
@@ -160,6 +162,15 @@ def read_melody(source: Any, key: str | None = None) -> Melody:
     else:
         key = normalize_key(key)
         fit = key_fit(mids, durs, key)
+        analysed = part.analyze("key")
+        coeffs = {normalize_key(k.tonic.name + ("" if k.mode == "major" else " minor")): k.correlationCoefficient
+                  for k in [analysed] + list(analysed.alternateInterpretations)}
+        best_name = max(coeffs, key=coeffs.get)
+        if coeffs.get(key, -1.0) < coeffs[best_name] - MAX_KEY_CORRELATION_GAP:
+            raise InputError(f"the key {key} contradicts the melody, which reads as {best_name} (key-profile "
+                             f"correlation {coeffs.get(key, -1.0):.2f} against {coeffs[best_name]:.2f})",
+                             Location(file=file, measure=1 if pickup == 0 else 0, beat=1.0),
+                             hint="Leave --key out to use the analysed key.")
         if fit < MIN_KEY_FIT:
             scale = set(key_info(key).scale)
             first = next(e for e in events if e[2] >= 0 and e[2] % 12 not in scale)

@@ -8,6 +8,7 @@ checkpoint can be wrong (missing, corrupt, config not matching the weights) beco
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,10 @@ def save_checkpoint(model: ChoraleModel, path: str | Path, meta: dict[str, Any] 
            "config": model.cfg.to_dict(), "params": model.num_params(), **(meta or {})}
     write_bytes_atomic(weights, save(tensors))
     write_text_atomic(cfg_path, json.dumps(doc, indent=1) + "\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in (weights, cfg_path):  # temp files are created 0600; checkpoints are meant to be shared
+        os.chmod(p, 0o666 & ~umask)
     return weights
 
 

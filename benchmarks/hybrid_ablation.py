@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hybrid_judges import figured_bass_realization, grid_of_realization, write_result  # noqa: E402
+from hybrid_judges import checkpoint_facts, figured_bass_realization, grid_of_realization, write_result  # noqa: E402
 
 
 def main() -> int:
@@ -101,7 +101,8 @@ def main() -> int:
               f"figuredBass {'ok' if score is not None else err}", flush=True)
     rules = sorted(set().union(*tables.values()))
     per_piece = {k: {r: tables[k][r] / pieces[k] for r in rules} if pieces[k] else None for k in tables}
-    out = {"profile": args.profile, "pieces": dict(pieces), "figured_bass_no_realization": fb_failed,
+    out = {"checkpoint_facts": checkpoint_facts(args.checkpoint), "profile": args.profile,
+           "pieces": dict(pieces), "figured_bass_no_realization": fb_failed,
            "plans": args.n, "bars": args.bars, "grammar": args.grammar,
            "errors_per_piece_by_rule": per_piece,
            "errors_per_piece_total": {k: (sum(tables[k].values()) / pieces[k] if pieces[k] else None) for k in tables},

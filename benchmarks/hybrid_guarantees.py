@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hybrid_judges import figured_bass_violations, folk_melodies, write_result  # noqa: E402
+from hybrid_judges import checkpoint_facts, figured_bass_violations, folk_melodies, write_result  # noqa: E402
 
 KEYS = ("C", "G", "d", "F", "a", "B-", "e", "D")
 
@@ -52,7 +52,8 @@ def main() -> int:
     from partimento.hybrid.melody import read_melody
 
     grammars = args.grammars.split(",") if args.grammars else available_grammars()
-    out: dict = {"n_seeds": args.n, "bars": args.bars, "profile": args.profile, "checkpoint": args.checkpoint,
+    out: dict = {"checkpoint_facts": checkpoint_facts(args.checkpoint), "n_seeds": args.n, "bars": args.bars,
+                 "profile": args.profile, "checkpoint": args.checkpoint,
                  "grammars": {}, "melodies": {}}
     for g in grammars:
         bars = args.bars

@@ -130,6 +130,16 @@ def folk_melodies(n: int, seed: int = 0) -> list[tuple[str, object]]:
     return out
 
 
+def checkpoint_facts(path: str | None = None) -> dict:
+    """Which checkpoint the numbers come from (training step, best validation loss)."""
+    from partimento.neural.checkpoint import read_meta
+
+    meta = read_meta(path)
+    state = meta.get("train_state", {})
+    return {"path": path or "shipped", "params": meta.get("params"), "step": state.get("step"),
+            "epoch": state.get("epoch"), "best_valid": state.get("best_valid")}
+
+
 def write_result(name: str, data: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

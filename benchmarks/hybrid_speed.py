@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hybrid_judges import figured_bass_realization, figured_bass_violations, write_result  # noqa: E402
+from hybrid_judges import checkpoint_facts, figured_bass_realization, figured_bass_violations, write_result  # noqa: E402
 
 
 def main() -> int:
@@ -97,6 +97,7 @@ def main() -> int:
     for r in fb_rows:
         ours_viol.update(r["ours_on_same_16"])
     summary = {
+        "checkpoint": checkpoint_facts(args.checkpoint),
         "pieces": len(rows), "bars": args.bars, "grammar": args.grammar, "threads": 1,
         "model_load_s": load_s,
         "median_constrained_s": con_med, "median_unconstrained_s": unc_med,

@@ -56,7 +56,7 @@ def main() -> None:
                "voice_embedding_params": sum(p.numel() for p in model.voice_emb.parameters()),
                "valid_nll": s["best_valid"], "steps": s["steps"], "epochs": s["epochs"],
                "budget_minutes": args.minutes, "batch_size": args.batch_size, "window_steps": args.window, "wall_s": time.time() - t0,
-               "train_tokens_per_s": s["history"][-1]["train_tokens_per_s"], "threads": args.threads,
+               "train_tokens_per_s": s["history"][0]["train_tokens_per_s"], "threads": args.threads,
                "hardware": "shared 2-core CPU (other jobs running)"}
         print(json.dumps(row))
         doc = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}

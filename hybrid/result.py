@@ -217,4 +217,6 @@ def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan):
                 m.insert((cursor - a) / q, note.Rest(quarterLength=(b - cursor) / q))
             part.append(m)
         score.insert(0, part)
-    return score
+    from .render import tidy_accidentals  # notes made from MIDI numbers would all show naturals
+
+    return tidy_accidentals(score)

@@ -216,11 +216,12 @@ def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | 
         # ------------------------------------------------------------ step 5: eval and checkpoint
         state["epoch"] = epoch + 1
         state["train_seconds"] = time.time() - start_time
+        epoch_seconds = time.time() - t0  # training only, before the validation pass
         if main:
             valid = evaluate_pieces(model, valid_pieces)
             record = {"epoch": epoch + 1, "step": state["step"], "train_loss": float(np.mean(losses)),
                       "valid_loss": valid["nll"], "valid_by_voice": valid["by_voice"],
-                      "train_tokens_per_s": tokens_seen * world / max(time.time() - t0, 1e-9),
+                      "train_tokens_per_s": tokens_seen * world / max(epoch_seconds, 1e-9),
                       "elapsed_s": state["train_seconds"], "lr": opt.param_groups[0]["lr"]}
             state["history"].append(record)
             improved = valid["nll"] < state["best_valid"]

@@ -32,11 +32,8 @@ _SAMPLING_KEYS = {"temperature", "top_p", "strategy", "beam", "constraints", "ma
 @lru_cache(maxsize=4)
 def load_default_model(checkpoint: str | None = None):
     """The model for ``checkpoint`` (None: the shipped one), loaded once per process."""
-    import torch
-
     from partimento.neural.checkpoint import load_model
 
-    torch.set_grad_enabled(False)
     return load_model(checkpoint)
 
 

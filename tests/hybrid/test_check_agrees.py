@@ -27,3 +27,12 @@ def test_lyrics_that_are_not_numerals_fall_back_to_inferred_chords():
     sung = check(score)
     assert sung.ctx.chords_inferred
     assert [v.to_dict() for v in sung.violations] == [v.to_dict() for v in plain.violations]
+
+
+def test_composing_leaves_torch_grad_mode_alone():
+    """Loading the model for decoding must not switch autograd off for the rest of the process
+    (a notebook that composes and then trains would silently stop learning)."""
+    import torch
+
+    compose(grammar="chorale", key="C", bars=1, seed=0)
+    assert torch.is_grad_enabled()

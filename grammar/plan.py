@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import networkx as nx
 
@@ -304,9 +304,6 @@ class Plan:
         from .analysis import plan_from_romantext
 
         return plan_from_romantext(path)
-
-    def events(self) -> Iterator[ChordEvent]:
-        return iter(self.chords)
 
 
 Plan.derivation = _LazyDerivation()  # type: ignore[assignment]  # lazy, see _LazyDerivation

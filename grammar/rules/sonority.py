@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import Location, ScoreError
+from ..errors import Location, PartimentoError, ScoreError
 from ..metre import STEPS_PER_QUARTER, Metre, parse_metre
 from ..theory import ChordSpec, KeyInfo, chord_spec, key_info, normalize_key
 from .base import REST, Context, SonorityArray
@@ -352,8 +352,6 @@ def _chords_from_bass_lyrics(bass: Any, times: np.ndarray) -> list[ChordSpec] | 
     chords guessed from the notes (which read passing tones as sevenths). Returns None
     unless every lyric under the bass is such a label and the first one names its key.
     """
-    from ..errors import PartimentoError
-
     onsets: list[float] = []
     specs: list[ChordSpec] = []
     current: str | None = None

@@ -32,6 +32,53 @@ from hybrid_judges import checkpoint_facts, figured_bass_violations, folk_melodi
 KEYS = ("C", "G", "d", "F", "a", "B-", "e", "D")
 
 
+def grammar_row(g: str, n: int, bars: int, checkpoint: str | None, profile: str, threads: int) -> dict:
+    """Compose ``n`` seeds of grammar ``g`` and count errors, judge findings and adherence."""
+    import torch
+
+    torch.set_num_threads(threads)
+    from partimento.grammar.errors import InputError, UnsatisfiableError
+    from partimento.hybrid import compose
+
+    errors: Counter = Counter()
+    judge: Counter = Counter()
+    onsets = adherent = unsat = draws = pieces = 0
+    notes: list[str] = []
+    t0 = time.perf_counter()
+    for seed in range(n):
+        key = KEYS[seed % len(KEYS)]
+        try:
+            r = compose(g, key=key, bars=bars, seed=seed, checkpoint=checkpoint, profile=profile)
+        except UnsatisfiableError as e:
+            unsat += 1
+            notes.append(f"seed {seed}: {e.describe()}")
+            continue
+        except InputError as e:
+            if seed == 0 and "bars" in e.message and bars != 12:  # e.g. blues: twelve-bar forms only
+                bars = 12
+                r = compose(g, key=key, bars=bars, seed=seed, checkpoint=checkpoint, profile=profile)
+            else:
+                raise
+        pieces += 1
+        errors.update(v.rule for v in r.errors)
+        judge.update(figured_bass_violations(r.score))
+        a = r.plan_adherence()
+        onsets += a["onsets"]
+        adherent += a["adherent"]
+        draws += r.stats.get("plan_draws", 1)
+    row = {"bars": bars, "pieces": pieces, "unsatisfiable": unsat, "strict_errors": sum(errors.values()),
+           "strict_errors_by_rule": dict(errors), "figured_bass_judge": dict(judge),
+           "plan_adherence": adherent / onsets if onsets else None, "chord_onsets": onsets,
+           "plan_draws_per_piece": draws / pieces if pieces else None,
+           "seconds": time.perf_counter() - t0, "notes": notes[:10]}
+    line = (f"{g:9s} {pieces:4d} pieces ({bars} bars), strict errors {row['strict_errors']}, "
+            f"fB parallels/crossings {judge['parallel-fifths']}/{judge['parallel-octaves']}/{judge['voice-crossing']}, "
+            f"hidden 5/8 {judge['hidden-fifths']}/{judge['hidden-octaves']}, adherence {row['plan_adherence']:.4f}, "
+            f"unsatisfiable {unsat}, plan draws/piece {row['plan_draws_per_piece']:.2f}, {row['seconds']:.0f}s")
+    print(line, flush=True)
+    return row
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=200, help="compose seeds per grammar")
@@ -40,60 +87,31 @@ def main() -> int:
     ap.add_argument("--melodies", type=int, default=20, help="folk tunes to harmonize")
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--profile", default="strict")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    ap.add_argument("--jobs", type=int, default=1, help="processes composing grammars in parallel")
     args = ap.parse_args()
 
     import torch
 
     torch.set_num_threads(args.threads)
-    from partimento.grammar.errors import InputError, PartimentoError, UnsatisfiableError
+    from partimento.grammar.errors import PartimentoError
     from partimento.grammar.grammar import available_grammars
-    from partimento.hybrid import compose, harmonize
+    from partimento.hybrid import harmonize
     from partimento.hybrid.melody import read_melody
 
     grammars = args.grammars.split(",") if args.grammars else available_grammars()
     out: dict = {"checkpoint_facts": checkpoint_facts(args.checkpoint), "n_seeds": args.n, "bars": args.bars,
                  "profile": args.profile, "checkpoint": args.checkpoint,
                  "grammars": {}, "melodies": {}}
-    for g in grammars:
-        bars = args.bars
-        errors: Counter = Counter()
-        judge: Counter = Counter()
-        onsets = adherent = unsat = draws = pieces = 0
-        notes: list[str] = []
-        t0 = time.perf_counter()
-        for seed in range(args.n):
-            key = KEYS[seed % len(KEYS)]
-            try:
-                r = compose(g, key=key, bars=bars, seed=seed, checkpoint=args.checkpoint, profile=args.profile)
-            except UnsatisfiableError as e:
-                unsat += 1
-                notes.append(f"seed {seed}: {e.describe()}")
-                continue
-            except InputError as e:
-                if seed == 0 and "bars" in e.message and bars != 12:  # e.g. blues: twelve-bar forms only
-                    bars = 12
-                    r = compose(g, key=key, bars=bars, seed=seed, checkpoint=args.checkpoint, profile=args.profile)
-                else:
-                    raise
-            pieces += 1
-            errors.update(v.rule for v in r.errors)
-            judge.update(figured_bass_violations(r.score))
-            a = r.plan_adherence()
-            onsets += a["onsets"]
-            adherent += a["adherent"]
-            draws += r.stats.get("plan_draws", 1)
-        row = {"bars": bars, "pieces": pieces, "unsatisfiable": unsat, "strict_errors": sum(errors.values()),
-               "strict_errors_by_rule": dict(errors), "figured_bass_judge": dict(judge),
-               "plan_adherence": adherent / onsets if onsets else None, "chord_onsets": onsets,
-               "plan_draws_per_piece": draws / pieces if pieces else None,
-               "seconds": time.perf_counter() - t0, "notes": notes[:10]}
-        out["grammars"][g] = row
-        print(f"{g:9s} {pieces:4d} pieces ({bars} bars), strict errors {row['strict_errors']}, "
-              f"fB parallels/crossings {judge['parallel-fifths']}/{judge['parallel-octaves']}/{judge['voice-crossing']}, "
-              f"hidden 5/8 {judge['hidden-fifths']}/{judge['hidden-octaves']}, adherence {row['plan_adherence']:.4f}, "
-              f"unsatisfiable {unsat}, plan draws/piece {row['plan_draws_per_piece']:.2f}, {row['seconds']:.0f}s",
-              flush=True)
+    jobs = [(g, args.n, args.bars, args.checkpoint, args.profile, args.threads) for g in grammars]
+    if args.jobs > 1:  # one process per grammar, results in the grammars' order
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.jobs) as pool:
+            rows = list(pool.map(grammar_row, *zip(*jobs)))
+    else:
+        rows = [grammar_row(*job) for job in jobs]
+    out["grammars"] = dict(zip(grammars, rows))
 
     write_result("hybrid_guarantees", out)  # the compose part is kept even if the melodies are interrupted
     errors = Counter()

@@ -1,8 +1,10 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
-from partimento.neural.encoding import HOLD, VOCAB_SIZE, sounding_pitches
+from partimento.neural.encoding import HOLD, PITCH_OFFSET, VOCAB_SIZE, sounding_pitches
 from partimento.neural.model import ChoraleModel, ModelConfig
 
 
@@ -62,3 +64,49 @@ def test_bad_pushes_and_rewinds(tiny_model, make_piece):
         s.rewind(3, 0)  # the future
     s.rewind(0, 0)
     assert s.position == (0, 0) and s.current_pitches() == [-1, -1, -1, -1]
+
+
+def test_a_replay_after_a_rewind_reuses_the_cache_and_a_new_token_recomputes(tiny_model, make_piece):
+    tok, cond = make_piece(8, bars=2)
+    full = tiny_model(torch.as_tensor(tok)[None], torch.as_tensor(cond.values)[None], torch.tensor([True]))[0]
+    s = tiny_model.session(cond)
+    _decode_all(s, tok)
+    computed = s.computed
+    s.rewind(5, 1)
+    assert s.next_logits_array().dtype == np.float32
+    for t in range(5, len(tok)):  # the same tokens again: nothing to compute
+        for v in range(1 if t == 5 else 0, 4):
+            assert torch.allclose(s.next_logits(), full[t, v], atol=1e-5)
+            s.push(int(tok[t, v]))
+    assert s.computed == computed
+    s.rewind(5, 1)
+    other = HOLD if tok[5, 1] != HOLD else PITCH_OFFSET + 65
+    s.push(other)  # a different token: its position and all after it are recomputed
+    s.rewind(5, 1)
+    for t in range(5, len(tok)):
+        for v in range(1 if t == 5 else 0, 4):
+            assert torch.allclose(s.next_logits(), full[t, v], atol=1e-5)
+            s.push(int(tok[t, v]))
+    assert s.computed > computed + 1
+
+
+def test_attention_scores_too_large_for_a_bare_exp_fall_back_to_the_shifted_softmax(make_piece, monkeypatch):
+    from partimento.neural import session as session_module
+
+    shifted = []
+    real = session_module._shifted_attention
+    monkeypatch.setattr(session_module, "_shifted_attention", lambda *a: shifted.append(1) or real(*a))
+    tok, cond = make_piece(9, bars=2)
+    for scale in (100.0, 1000.0):  # queries and keys scaled up: attention logits in the thousands
+        torch.manual_seed(5)
+        m = ChoraleModel(ModelConfig(n_layer=2, n_head=2, d_model=32, d_ff=64)).eval()
+        with torch.no_grad():
+            for block in m.blocks:
+                block.attn.qkv.weight[:64] *= scale
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no overflow or nan warning escapes
+            inc = _decode_all(m.session(cond), tok)
+        full = m(torch.as_tensor(tok)[None], torch.as_tensor(cond.values)[None], torch.tensor([True]))[0]
+        assert torch.isfinite(inc).all()
+        assert torch.allclose(inc, full, atol=1e-4)
+    assert shifted

@@ -19,6 +19,7 @@ emitted silently: ``constraints=False`` (ablation) is the only way to get one.
 """
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
@@ -43,6 +44,8 @@ class Session(Protocol):
     def position(self) -> tuple[int, int]: ...  # (step, voice) of the next token
 
     def next_logits(self): ...  # (VOCAB_SIZE,) logits for the next token (torch.Tensor or ndarray)
+
+    # optional: ``next_logits_array()``, the same as a numpy array (used when present: no torch round trip)
 
     def push(self, token: int) -> None: ...  # append a token
 
@@ -97,6 +100,7 @@ class _Decoder:
     def __init__(self, session: Session, plan: Plan, rules: Sequence[Rule], sampling: Sampling,
                  seed: int, forced: np.ndarray | None) -> None:
         self.session = session
+        self._next_logits = getattr(session, "next_logits_array", session.next_logits)
         self.plan = plan
         self.s = sampling
         self.rng = np.random.default_rng(seed)
@@ -120,14 +124,18 @@ class _Decoder:
     # ------------------------------------------------------------------ distributions
     def _probs(self, t: int, v: int) -> np.ndarray:
         t0 = time.perf_counter()
-        logits = self.session.next_logits()
-        logits = np.asarray(logits.detach().numpy() if hasattr(logits, "detach") else logits, np.float64)
+        logits = self._next_logits()
+        if hasattr(logits, "detach"):
+            logits = logits.detach().numpy()
+        z = np.array(logits, np.float64)
         self.model_s += time.perf_counter() - t0
         temp = self.s.temperature if self.s.strategy == "sample" else 1.0
-        z = logits / max(temp, 1e-6) if temp > 0 else logits
-        z = z - z.max()
-        p = np.exp(z)
-        return p / p.sum()
+        if temp > 0:
+            z /= max(temp, 1e-6)
+        z -= z.max()
+        np.exp(z, out=z)
+        z /= z.sum()
+        return z
 
     def _plan_mask(self, t: int, v: int) -> tuple[np.ndarray, list[str]]:
         if not self.s.constraints:
@@ -241,16 +249,20 @@ class _Decoder:
         a dead end, so that a restart does not walk into the same dead end again.
         """
         idx = np.flatnonzero(dist)
-        w = dist[idx]
         if (self.s.strategy != "sample" or self.s.temperature == 0) and not explore:
-            return int(idx[np.argmax(w)])
-        order = np.argsort(-w, kind="stable")
-        idx, w = idx[order], w[order]
-        cum = np.cumsum(w)
+            return int(idx[np.argmax(dist[idx])])
+        # a handful of tokens: plain Python (a stable sort by weight, then running sums) is
+        # faster than numpy here and draws exactly what argsort/cumsum/searchsorted would
+        ids, w = idx.tolist(), dist[idx].tolist()
+        order = sorted(range(len(ids)), key=w.__getitem__, reverse=True)  # stable: ties keep token order
+        cum, total = [], 0.0
+        for i in order:
+            total += w[i]
+            cum.append(total)
         if self.s.top_p < 1.0:
-            n = int(np.searchsorted(cum, self.s.top_p * cum[-1]) + 1)
-            idx, cum = idx[:n], cum[:n]
-        return int(idx[min(int(np.searchsorted(cum, self.rng.random() * cum[-1], side="right")), len(idx) - 1)])
+            n = bisect.bisect_left(cum, self.s.top_p * cum[-1]) + 1
+            order, cum = order[:n], cum[:n]
+        return ids[order[min(bisect.bisect_right(cum, self.rng.random() * cum[-1]), len(order) - 1)]]
 
     def _beam_step(self, t: int) -> tuple[int, ...] | None:
         """The best legal (S, A, T, B) tokens for step ``t`` by a beam over the four voices.

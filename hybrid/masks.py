@@ -28,6 +28,7 @@ import numpy as np
 from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import Plan
 from partimento.grammar.rules.base import Context, DecodeState, Rule, SonorityArray
+from partimento.grammar.rules.masks import ALL
 from partimento.grammar.theory import VOICE_RANGES, VOICES, ChordSpec, KeyInfo, key_info
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
@@ -36,6 +37,7 @@ __all__ = ["GridState", "ChordMasks", "PlanMasks", "RuleMasks", "MaskResult", "P
 SILENT = -1  # sounding pitch of a silent or undecided voice
 PITCH_PC = np.arange(128) % 12  # pitch class of every MIDI number
 _RANGES = np.array([VOICE_RANGES[v] for v in VOICES], dtype=np.int64)  # (4, 2) inclusive
+_RANGE_ROWS = [tuple(r) for r in _RANGES.tolist()]
 _SPACING = 12  # semitones allowed between adjacent upper voices (S-A, A-T)
 _BASS = 3
 
@@ -126,34 +128,48 @@ class PlanMasks:
         for i, cm in enumerate(self.chords):  # tendency tones must find their resolution in the next chord
             if i + 1 < len(self.chords):
                 cm.tendency_ok = _tendency_ok(cm, self.chords[i + 1])
-        for i, cm in enumerate(self.chords):  # and the bass a singable way to the next chord's bass note
-            if i + 1 < len(self.chords):
-                cm.bass_next_ok = _bass_next_ok(cm, self.chords[i + 1])
+        self.forced = forced if forced is not None else np.full((self.steps, 4), -1, np.int64)
+        self.forced_pitch = _forced_sounding(self.forced)
+        for i in range(len(self.chords) - 2, -1, -1):  # and the bass a singable way on to the last chord
+            a = int(round(plan.chords[i + 1].onset * STEPS_PER_QUARTER))
+            given = int(self.forced_pitch[a, _BASS]) if 0 <= a < self.steps and self.forced[a, _BASS] >= 0 else None
+            self.chords[i].bass_next_ok = _bass_next_ok(self.chords[i], self.chords[i + 1], given)
         self.next_onset_chord = np.full(self.steps, -1, np.int32)  # chord index at the next onset after each step
         nxt = -1
         for t in range(self.steps - 1, -1, -1):
             self.next_onset_chord[t] = nxt
             if self.onset[t]:
                 nxt = int(self.chord_index[t])
-        self.forced = forced if forced is not None else np.full((self.steps, 4), -1, np.int64)
-        self.forced_pitch = _forced_sounding(self.forced)
+        # plain-list copies for the per-token geometry (indexing lists beats numpy scalars)
+        self._forced_rows = self.forced_pitch.tolist()
+        self._next_onset_rows = self.next_onset_chord.tolist()
+        self._top_tone = [np.maximum.accumulate(np.where(cm.tones, np.arange(128), -1), axis=1).tolist()
+                          for cm in self.chords]  # [chord][voice][p]: highest chord tone <= p, or -1
 
     def static_conflicts(self) -> list[tuple[int, int, str, str]]:
         """Plan chords whose bass note cannot be written at all: (chord index, voice, rule, why).
 
         The bass has one pitch class per chord, so a seventh in the bass that the next
         chord gives no step down to (``V2`` to a root-position tonic, say) makes the plan
-        unrealizable before any note is chosen.
+        unrealizable before any note is chosen; so does a bass line with no singable
+        path through the chords' bass notes in range (see :func:`_bass_next_ok`).
         """
         out = []
         for i, cm in enumerate(self.chords):
             if cm.tendency_ok is None or i + 1 >= len(self.chords):
                 continue
+            nxt = self.plan.chords[i + 1]
             if not (cm.tones[_BASS] & cm.tendency_ok[_BASS]).any():
-                nxt = self.plan.chords[i + 1]
                 out.append((i, _BASS, "seventh-resolution",
                             f"the seventh of {self.plan.chords[i].figure} is in the bass and must fall by step, "
                             f"but the next chord {nxt.figure} has no bass note a step below it"))
+            elif cm.bass_next_ok is not None and not (cm.tones[_BASS] & cm.tendency_ok[_BASS] & cm.bass_next_ok).any():
+                a = int(round(self.plan.chords[i].onset * STEPS_PER_QUARTER))
+                if 0 <= a < self.steps and self.forced[a, _BASS] < 0:
+                    out.append((i, _BASS, "large-leap",
+                                f"no bass note of {self.plan.chords[i].figure} in range leads on to {nxt.figure} "
+                                f"and the chords after it without a seventh, a leap past the octave or an "
+                                f"augmented interval"))
         return out
 
     @staticmethod
@@ -181,10 +197,10 @@ class PlanMasks:
     # ------------------------------------------------------------------ geometry
     def interval(self, t: int, v: int, g: GridState) -> tuple[int, int]:
         """Inclusive pitch interval for ``voice`` at ``t``: range, crossing, spacing, overlap."""
-        lo, hi = int(_RANGES[v, 0]), int(_RANGES[v, 1])
-        row = g.pitch[t]
+        lo, hi = _RANGE_ROWS[v]
+        row, decided, given = g.pitch[t].tolist(), g.decided[t].tolist(), self._forced_rows[t]
         for u in range(4):
-            p = int(row[u]) if g.decided[t, u] else int(self.forced_pitch[t, u])
+            p = row[u] if decided[u] else given[u]
             if u == v or p < 0:
                 continue
             if u < v:
@@ -196,23 +212,25 @@ class PlanMasks:
                 if u == v + 1 and u <= 2:
                     hi = min(hi, p + _SPACING)
         if t > 0:  # no overlap with the neighbours' previous notes
-            if v > 0 and g.pitch[t - 1, v - 1] >= 0:
-                hi = min(hi, int(g.pitch[t - 1, v - 1]))
-            if v < 3 and g.pitch[t - 1, v + 1] >= 0:
-                lo = max(lo, int(g.pitch[t - 1, v + 1]))
-        if v >= 1 and g.decided[t, v - 1]:  # leave the voice above room for the next chord (squeeze)
+            before = g.pitch[t - 1].tolist()
+            if v > 0 and before[v - 1] >= 0:
+                hi = min(hi, before[v - 1])
+            if v < 3 and before[v + 1] >= 0:
+                lo = max(lo, before[v + 1])
+        if v >= 1 and decided[v - 1]:  # leave the voice above room for the next chord (squeeze)
             u = v - 1
-            top = int(g.pitch[t, u - 1]) if u >= 1 and g.decided[t, u - 1] else int(_RANGES[u, 1])
-            nxt = self.next_onset_chord[t]
+            top = row[u - 1] if u >= 1 and decided[u - 1] else _RANGE_ROWS[u][1]
+            nxt = self._next_onset_rows[t]
             if nxt >= 0 and top >= 0:
-                tones = np.flatnonzero(self.chords[nxt].tones[u, :top + 1])
-                if len(tones) and int(tones[-1]) >= lo:
-                    hi = min(hi, int(tones[-1]))
+                highest = self._top_tone[nxt][u][top]  # the next chord's highest tone for u up to top
+                if highest >= 0 and highest >= lo:
+                    hi = min(hi, highest)
         if t + 1 < self.steps:  # nor with the given (forced) next notes of the neighbours
-            if v > 0 and self.forced_pitch[t + 1, v - 1] >= 0:
-                hi = min(hi, int(self.forced_pitch[t + 1, v - 1]))
-            if v < 3 and self.forced_pitch[t + 1, v + 1] >= 0:
-                lo = max(lo, int(self.forced_pitch[t + 1, v + 1]))
+            after = self._forced_rows[t + 1]
+            if v > 0 and after[v - 1] >= 0:
+                hi = min(hi, after[v - 1])
+            if v < 3 and after[v + 1] >= 0:
+                lo = max(lo, after[v + 1])
         return lo, hi
 
     # ------------------------------------------------------------------ plan
@@ -256,7 +274,8 @@ class PlanMasks:
             hold_ok = prev >= 0 and lo <= prev <= hi
             pitches[lo:hi + 1] = cm.tones_any[v, lo:hi + 1]
             if prev >= 0:  # passing or neighbour notes: by step from a chord tone, never doubled
-                taken = {int(x) % 12 for u, x in enumerate(g.pitch[t]) if u != v and g.decided[t, u] and x >= 0}
+                taken = {x % 12 for u, (x, d) in enumerate(zip(g.pitch[t].tolist(), g.decided[t].tolist()))
+                         if u != v and d and x >= 0}
                 for d in (-2, -1, 1, 2):
                     p = prev + d
                     if lo <= p <= hi and cm.nct[v, p] and p % 12 not in taken and self._resolvable(t, v, p, prev):
@@ -346,16 +365,27 @@ def _tendency_ok(cm: ChordMasks, nxt: ChordMasks) -> np.ndarray:
     return ok
 
 
-def _bass_next_ok(cm: ChordMasks, nxt: ChordMasks) -> np.ndarray:
+def _bass_next_ok(cm: ChordMasks, nxt: ChordMasks, given: int | None = None) -> np.ndarray:
     """Bass pitches of chord ``cm`` from which the next chord's bass note is reachable.
 
     Reachable means by a melodic interval the checker's large-leap and
     melodic-augmented-interval rules accept (the same interval table, in the next
-    chord's key), landing on a bass note the next chord's tendency tones allow.
+    chord's key), landing on a bass note the next chord's tendency tones allow and
+    from which, in turn, the chord after it is reachable (``nxt.bass_next_ok``, so
+    chords are processed last to first). Without that chain a bass note two chords
+    ahead that no path reaches (F to B in C major, say, where only F3 down to B2 is
+    legal and in range) is found only at that chord, after a long backtrack. A bass
+    note ``given`` at the next onset (infill; -1 a given rest) is the only target, as is.
     """
     from partimento.grammar.rules.spelling import augmented_table
 
-    targets = nxt.tones[_BASS] & (nxt.tendency_ok[_BASS] if nxt.tendency_ok is not None else True)
+    if given is not None:
+        targets = np.zeros(128, bool)
+        targets[given] = given >= 0
+    else:
+        targets = nxt.tones[_BASS] & (nxt.tendency_ok[_BASS] if nxt.tendency_ok is not None else True)
+        if nxt.bass_next_ok is not None:
+            targets = targets & nxt.bass_next_ok
     q = np.flatnonzero(targets)
     ok = np.ones(128, bool)
     if not len(q):
@@ -489,10 +519,12 @@ class RuleMasks:
         each = []
         for r in self.rules:
             if geometry_applied and r.id in GEOMETRY_RULES:
-                m = _ALL
+                m = ALL
             else:
-                m = np.asarray(r.allowed(state, v), bool)
-                out &= m
+                m = r.allowed(state, v)
+                if m is not ALL:  # the shared all-True mask changes nothing
+                    m = np.asarray(m, bool)
+                    out &= m
             each.append(m)
         return out, each
 
@@ -502,4 +534,3 @@ class RuleMasks:
 
 #: checker rules that :meth:`PlanMasks.interval` enforces itself (see ``pitch_mask``)
 GEOMETRY_RULES = frozenset({"range", "voice-crossing", "voice-overlap", "spacing"})
-_ALL = np.ones(128, bool)

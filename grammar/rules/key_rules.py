@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..theory import VOICES
+from ..theory import VOICES, ChordSpec, KeyInfo
 from .base import REST, Context, DecodeState, Rule, SonorityArray, Violation, register
 from .chords import chords_for, explains_chromatic
 from .masks import PITCHES
@@ -49,12 +49,18 @@ class OutOfKey(Rule):
         if state.ctx.chords is None:
             return super().allowed(state, voice)
         i = state.index
-        k = state.ctx.keys[i]
-        ch = state.ctx.chord(i)
-        ok = set(k.scale)
-        if ch is not None and explains_chromatic(ch, k, state.ctx.chords_inferred):
-            ok |= set(ch.members)
-        return _pc_mask(tuple(sorted(ok))).copy()  # callers may AND into it
+        return _allowed_in(state.ctx.keys[i], state.ctx.chord(i), state.ctx.chords_inferred)
+
+
+@lru_cache(maxsize=4096)
+def _allowed_in(key: KeyInfo, chord: ChordSpec | None, inferred: bool) -> np.ndarray:
+    """The mask of :meth:`OutOfKey.allowed` for one (key, chord), read-only (it is shared)."""
+    ok = set(key.scale)
+    if chord is not None and explains_chromatic(chord, key, inferred):
+        ok |= set(chord.members)
+    mask = _pc_mask(tuple(sorted(ok))).copy()
+    mask.flags.writeable = False
+    return mask
 
 
 @lru_cache(maxsize=1024)

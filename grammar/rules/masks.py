@@ -2,7 +2,9 @@
 
 Every fast ``allowed`` mask is arithmetic on ``PITCHES`` (0..127) against the handful
 of integers it depends on: the previous sonority and the voices already written in the
-current one.
+current one. The arithmetic that recurs is tabulated once here (a (128, 128) table per
+relation, one row per reference pitch), so a mask is a row lookup or two; rows and
+``ALL`` are read-only, and a rule returning one hands out no copy.
 """
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import numpy as np
 
 from .base import REST, DecodeState
 
-__all__ = ["PITCHES", "PAIRS", "UPPER", "LOWER", "last_two", "all_allowed", "sign"]
+__all__ = ["PITCHES", "PAIRS", "UPPER", "LOWER", "ALL", "INTERVAL_CLASS", "ABOVE", "BELOW", "LEAP_OK", "STEP_OR_MORE",
+           "ONLY", "NOT_PC", "last_two", "all_allowed", "sign"]
 
 PITCHES = np.arange(128)  # candidate MIDI pitches for one voice
 PAIRS: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))  # (upper, lower)
@@ -18,15 +21,35 @@ UPPER = np.asarray([u for u, _ in PAIRS])  # column index of each pair's upper v
 LOWER = np.asarray([l for _, l in PAIRS])  # ... and of its lower voice
 
 
+def _table(rows: np.ndarray) -> np.ndarray:
+    rows = np.ascontiguousarray(rows, dtype=bool)
+    rows.flags.writeable = False
+    return rows
+
+
+_DIFF = PITCHES[None, :] - PITCHES[:, None]  # (128, 128): candidate pitch (column) minus reference (row)
+ALL = _table(np.ones(128, dtype=bool))  # every pitch allowed (shared, read-only)
+#: INTERVAL_CLASS[ic][w]: pitches at interval class ``ic`` (mod 12) from w, for the perfect ones 0 and 7
+INTERVAL_CLASS = {ic: _table(np.abs(_DIFF) % 12 == ic) for ic in (0, 7)}
+ABOVE = _table(_DIFF > 0)  # ABOVE[w]: pitches higher than w
+BELOW = _table(_DIFF < 0)  # BELOW[w]: pitches lower than w
+STEP_OR_MORE = _table(np.abs(_DIFF) > 2)  # STEP_OR_MORE[w]: pitches a leap (more than a whole step) from w
+LEAP_OK = _table(~((np.abs(_DIFF) > 12) | (np.abs(_DIFF) == 10) | (np.abs(_DIFF) == 11)))  # no seventh, no leap past the octave
+ONLY = _table(np.eye(129, 128, dtype=bool))  # ONLY[p]: just pitch p (ONLY[128]: none)
+NOT_PC = _table(PITCHES[None, :] % 12 != np.arange(12)[:, None])  # NOT_PC[pc]: pitches of another pitch class
+
+
 def last_two(state: DecodeState) -> tuple[list[int] | None, list[int]]:
     """(previous row or None at the first sonority, current row) as Python ints."""
     p = state.sonorities.pitch
-    cur = [int(x) for x in p[-1]]
-    prev = [int(x) for x in p[-2]] if len(p) > 1 else None
-    return prev, cur
+    if len(p) > 1:
+        prev, cur = p[-2:].tolist()
+        return prev, cur
+    return None, p[-1].tolist()
 
 
 def all_allowed() -> np.ndarray:
+    """A fresh all-True mask (for rules that AND into it; others return ``ALL``)."""
     return np.ones(128, dtype=bool)
 
 

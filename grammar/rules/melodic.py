@@ -1,11 +1,13 @@
 """One voice's line: augmented melodic intervals and large leaps (reported where the leap lands)."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..theory import VOICES
 from .base import REST, Context, DecodeState, Rule, SonorityArray, Violation, register
-from .masks import PITCHES, all_allowed, last_two
+from .masks import ALL, LEAP_OK, last_two
 from .spelling import augmented_table, interval_name, note_name
 
 __all__ = ["MelodicAugmentedInterval", "LargeLeap"]
@@ -47,8 +49,16 @@ class MelodicAugmentedInterval(Rule):
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
         prev, _ = last_two(state)
         if prev is None or prev[voice] == REST:
-            return all_allowed()
-        return ~augmented_table(state.ctx.keys[state.index].name)[prev[voice]]
+            return ALL
+        return _not_augmented(state.ctx.keys[state.index].name)[prev[voice]]
+
+
+@lru_cache(maxsize=None)
+def _not_augmented(key_name: str) -> np.ndarray:
+    """(128, 128) read-only: row p allows every melodic move from p that is not augmented in the key."""
+    t = ~augmented_table(key_name)
+    t.flags.writeable = False
+    return t
 
 
 def _leap_too_large(d: np.ndarray | int):
@@ -85,5 +95,5 @@ class LargeLeap(Rule):
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
         prev, _ = last_two(state)
         if prev is None or prev[voice] == REST:
-            return all_allowed()
-        return ~_leap_too_large(PITCHES - prev[voice])
+            return ALL
+        return LEAP_OK[prev[voice]]

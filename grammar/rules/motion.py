@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 
 from .base import REST, Context, DecodeState, Rule, Severity, SonorityArray, Violation, register
-from .masks import LOWER, PAIRS, PITCHES, UPPER, all_allowed, last_two, sign
+from .masks import ABOVE, ALL, BELOW, INTERVAL_CLASS, LOWER, PAIRS, STEP_OR_MORE, UPPER, last_two, sign
 from .spelling import note_name
 from ..theory import VOICES
 
@@ -51,16 +51,21 @@ class _Parallel(Rule):
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
-        mask = all_allowed()
         prev, cur = last_two(state)
         if prev is None or prev[voice] == REST:
-            return mask
+            return ALL
         pv = prev[voice]
+        bad = None
         for w in range(4):
             if w == voice or cur[w] == REST or prev[w] == REST or cur[w] == prev[w]:
                 continue
             if abs(pv - prev[w]) % 12 == self.ic:
-                mask &= ~((np.abs(PITCHES - cur[w]) % 12 == self.ic) & (PITCHES != pv))
+                row = INTERVAL_CLASS[self.ic][cur[w]]
+                bad = row if bad is None else bad | row
+        if bad is None:
+            return ALL
+        mask = ~bad
+        mask[pv] = True  # holding (or re-striking) does not move
         return mask
 
 
@@ -120,11 +125,11 @@ class _Hidden(Rule):
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
-        mask = all_allowed()
         prev, cur = last_two(state)
         if prev is None or prev[voice] == REST:
-            return mask
+            return ALL
         pv = prev[voice]
+        mask = ALL
         for u, l in self.pairs:
             if voice not in (u, l):
                 continue
@@ -134,12 +139,12 @@ class _Hidden(Rule):
             dw = sign(cur[w] - prev[w])
             if dw == 0:
                 continue
-            bad = (np.sign(PITCHES - pv) == dw) & (np.abs(PITCHES - cur[w]) % 12 == self.ic)
+            bad = (ABOVE[pv] if dw > 0 else BELOW[pv]) & INTERVAL_CLASS[self.ic][cur[w]]
             if voice == u:
-                bad &= np.abs(PITCHES - pv) > 2
+                bad &= STEP_OR_MORE[pv]
             elif abs(cur[w] - prev[w]) <= 2:
                 continue
-            mask &= ~bad
+            mask = mask & ~bad
         return mask
 
 

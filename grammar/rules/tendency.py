@@ -12,7 +12,7 @@ import numpy as np
 from ..theory import VOICES, pc_name
 from .base import REST, Context, DecodeState, Rule, SonorityArray, Violation, register
 from .chords import chords_for, leading_tone_of, same_harmony
-from .masks import PITCHES, all_allowed, last_two
+from .masks import ALL, NOT_PC, ONLY, last_two
 from .spelling import note_name
 
 __all__ = ["DoubledLeadingTone", "LeadingToneResolution", "SeventhResolution"]
@@ -51,8 +51,8 @@ class DoubledLeadingTone(Rule):
         lt = leading_tone_of(state.ctx.chord(i), state.ctx.keys[i])
         _, cur = last_two(state)
         if lt is None or not any(cur[w] != REST and cur[w] % 12 == lt for w in range(4) if w != voice):
-            return all_allowed()
-        return PITCHES % 12 != lt
+            return ALL
+        return NOT_PC[lt]
 
 
 @register
@@ -92,12 +92,12 @@ class LeadingToneResolution(Rule):
         if state.ctx.chords is None:  # the inferred chords depend on every voice written
             return super().allowed(state, voice)
         if voice != 0:
-            return all_allowed()
+            return ALL
         i = state.index
         prev, _ = last_two(state)
         if prev is None or not self._expects(state.ctx.chord(i - 1), state.ctx.chord(i), state.ctx.keys[i - 1], prev[0]):
-            return all_allowed()
-        return PITCHES == prev[0] + 1
+            return ALL
+        return ONLY[prev[0] + 1]
 
 
 @register
@@ -145,12 +145,13 @@ class SeventhResolution(Rule):
         i = state.index
         prev, _ = last_two(state)
         if prev is None:
-            return all_allowed()
+            return ALL
         ch0, ch1 = state.ctx.chord(i - 1), state.ctx.chord(i)
         p0 = prev[voice]
         if not self._seventh(ch0, ch1, p0):
-            return all_allowed()
-        mask = (PITCHES == p0 - 1) | (PITCHES == p0 - 2)
+            return ALL
+        mask = np.zeros(128, dtype=bool)
+        mask[[q for q in (p0 - 1, p0 - 2) if q >= 0]] = True
         if p0 % 12 in ch1.members:
-            mask |= PITCHES == p0
+            mask[p0] = True
         return mask

@@ -6,11 +6,19 @@ from it on first use: four parts named Soprano, Alto, Tenor, Bass with treble, t
 treble-8vb and bass clefs, the plan's key and metre, the Roman numerals as lyrics under
 the bass and fermatas where the plan puts them. ``write(path)`` picks the format by
 extension and writes atomically (a file is complete or absent).
+
+Pitches are spelled from the plan, not from music21's defaults for MIDI numbers
+(which write E♭ where E minor needs D♯): a note that belongs to the plan chord sounding
+where it starts takes that chord's spelling (its Roman numeral in its key, so V in E
+minor gives D♯ and It+6 in C gives A♭ and F♯); any other note takes the local key's
+(:func:`~partimento.grammar.rules.spelling.spelling_table`: diatonic notes by degree,
+the raised sixth and seventh in minor, usual alterations for the rest).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +28,9 @@ from partimento.grammar.errors import InputError, Location
 from partimento.grammar.fileio import write_text_atomic, write_with
 from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import Plan
-from partimento.grammar.theory import VOICES
+from partimento.grammar.theory import VOICES, normalize_key
 
-__all__ = ["Result", "score_from_grid", "WRITE_FORMATS"]
+__all__ = ["Result", "score_from_grid", "spelled_name", "chord_spelling", "WRITE_FORMATS"]
 
 #: extension -> what is written
 WRITE_FORMATS = {
@@ -149,9 +157,35 @@ def _notes_of(pitch: np.ndarray, attack: np.ndarray, v: int) -> list[tuple[int, 
     return out
 
 
+_LETTERS = "CDEFGAB"
+
+
+@lru_cache(maxsize=4096)
+def chord_spelling(figure: str, key_name: str) -> dict[int, tuple[int, int]]:
+    """pitch class -> (letter 0=C..6=B, alteration) for every member of ``figure`` in ``key_name``."""
+    from music21 import roman
+
+    out: dict[int, tuple[int, int]] = {}
+    for p in roman.RomanNumeral(figure, key_name).pitches:
+        out.setdefault(p.pitchClass, (_LETTERS.index(p.step), int(p.alter)))
+    return out
+
+
+def spelled_name(midi: int, figure: str | None, key_name: str) -> str:
+    """``D#4``-style name of ``midi`` sounding over ``figure`` in ``key_name`` (see the module doc)."""
+    from partimento.grammar.rules.spelling import spelling_table
+
+    pc = midi % 12
+    letter, alt = (chord_spelling(figure, key_name).get(pc) if figure else None) or spelling_table(key_name)[pc]
+    octave = (midi - alt) // 12 - 1  # B#3 is MIDI 60, C-4 is MIDI 59
+    return _LETTERS[letter] + ("#" * alt if alt > 0 else "-" * -alt) + str(octave)
+
+
 def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan):
     """A music21 Score of four named parts from the grid, with the plan's labels."""
     from music21 import clef, expressions, key, meter, note, stream, tempo
+    from music21 import pitch as m21pitch
+    from music21.stream.makeNotation import makeAccidentalsInMeasureStream
 
     metre = plan.metre_obj
     T = pitch.shape[0]
@@ -170,6 +204,20 @@ def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan):
         c = chord_onsets[s]
         labels[s] = (f"{c.key}: " if c.key != current_key else "") + c.figure
         current_key = c.key
+    chord_of_step = plan.chord_per_step()
+    names: dict[tuple[int, int], str] = {}  # (midi, chord index) -> spelled name
+
+    def spelled(midi: int, step: int):
+        ci = chord_of_step[step] if step < len(chord_of_step) else -1
+        name = names.get((midi, ci))
+        if name is None:
+            c = plan.chords[ci] if ci >= 0 else None
+            name = spelled_name(midi, c.figure if c else None, normalize_key(c.key if c else plan.key))
+            if m21pitch.Pitch(name).midi != midi:  # never let a spelling change the sound
+                name = m21pitch.Pitch(midi).nameWithOctave
+            names[(midi, ci)] = name
+        return m21pitch.Pitch(name)
+
     clefs = (clef.TrebleClef, clef.TrebleClef, clef.Treble8vbClef, clef.BassClef)
     score = stream.Score()
     for v in range(4):
@@ -177,14 +225,14 @@ def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan):
         part.partName = _PART_NAMES[v]
         part.partAbbreviation = _PART_NAMES[v][0]
         cuts = set(b for b, _ in measures) | fermata_onsets | (set(chord_onsets) if v == 3 else set())
-        pieces: list[tuple[int, int, int, str | None]] = []  # start, end, midi, tie type
+        pieces: list[tuple[int, int, int, str | None, int]] = []  # start, end, midi, tie type, note start
         for s, e, p in _notes_of(pitch, attack, v):
             inner = sorted(c for c in cuts if s < c < e)
             edges = [s] + inner + [e]
             n = len(edges) - 1
             for i in range(n):
                 tie = None if n == 1 else ("start" if i == 0 else "stop" if i == n - 1 else "continue")
-                pieces.append((edges[i], edges[i + 1], p, tie))
+                pieces.append((edges[i], edges[i + 1], p, tie, s))
         k = 0
         for mi, (a, b) in enumerate(measures):
             m = stream.Measure(number=first_number + mi)
@@ -198,10 +246,10 @@ def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan):
                     m.paddingLeft = (bar - (b - a)) / q
             cursor = a
             while k < len(pieces) and pieces[k][0] < b:
-                s, e, p, tie = pieces[k]
+                s, e, p, tie, start = pieces[k]
                 if s > cursor:
                     m.insert((cursor - a) / q, note.Rest(quarterLength=(s - cursor) / q))
-                n = note.Note(p, quarterLength=(e - s) / q)
+                n = note.Note(spelled(p, start), quarterLength=(e - s) / q)  # tied pieces: one spelling
                 if tie:
                     from music21 import tie as m21tie
 
@@ -216,7 +264,6 @@ def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan):
             if cursor < b:
                 m.insert((cursor - a) / q, note.Rest(quarterLength=(b - cursor) / q))
             part.append(m)
+        makeAccidentalsInMeasureStream(part)  # which accidentals to show, against key signature and bar
         score.insert(0, part)
-    from .render import tidy_accidentals  # notes made from MIDI numbers would all show naturals
-
-    return tidy_accidentals(score)
+    return score

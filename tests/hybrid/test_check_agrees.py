@@ -18,6 +18,16 @@ def test_written_chorale_checks_clean_against_its_own_numerals(tmp_path):
     assert main(["check", str(out)]) == 0
 
 
+def test_a_minor_key_chorale_spelled_with_sharps_still_checks_clean(tmp_path):
+    result = compose(grammar="chorale", key="e", bars=2, seed=0)
+    assert result.report.errors == []
+    names = {n.pitch.name for n in result.score.recurse().notes}
+    assert "D#" in names and "E-" not in names
+    out = tmp_path / "e.musicxml"
+    result.write(out)
+    assert check(out).errors == []
+
+
 def test_lyrics_that_are_not_numerals_fall_back_to_inferred_chords():
     from music21 import corpus
 

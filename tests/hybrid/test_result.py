@@ -10,6 +10,7 @@ from music21 import clef, converter, expressions
 from partimento.grammar.errors import InputError
 from partimento.grammar.plan import Plan
 from partimento.hybrid import Result, realize
+from partimento.hybrid.result import spelled_name
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +66,38 @@ def test_unknown_extension_and_missing_folder_write_nothing(result, tmp_path):
     with pytest.raises(InputError):
         result.write(tmp_path / "missing" / "out.musicxml")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("midi, figure, key, name", [
+    (63, "V", "e", "D#4"),  # the leading tone of E minor, a member of V
+    (63, "i", "e", "D#4"),  # ... and as a raised seventh outside the chord
+    (61, "i", "e", "C#4"),  # the raised sixth
+    (63, "IV", "B-", "E-4"),
+    (63, "I", "B-", "E-4"),  # a non-chord tone: the key's fourth degree
+    (68, "It+6", "C", "A-4"), (66, "It+6", "C", "F#4"),  # a chromatic chord spells its own members
+    (61, "N6", "C", "D-4"),
+    (70, "V7/IV", "C", "B-4"),
+    (60, "V", "c#", "B#3"),  # MIDI 60 spelled B#: octave 3
+])
+def test_a_pitch_takes_its_plan_chords_spelling_else_its_keys(midi, figure, key, name):
+    assert spelled_name(midi, figure, key) == name
+
+
+@pytest.mark.parametrize("key, figures, pc, name", [
+    ("e", ("i", "iv", "V", "i", "VI", "iv6", "V7", "i"), 3, "D#"),
+    ("B-", ("I", "IV", "ii6", "V", "I", "IV", "V7", "I"), 3, "E-"),
+    ("A", ("I", "vi", "ii6", "V", "I", "IV", "V7", "I"), 8, "G#"),
+])
+def test_written_scores_spell_pitches_in_the_local_key(key, figures, pc, name):
+    result = realize(cadence_plan(key=key, figures=figures), seed=0, model=FakeModel(0))
+    notes = [n for n in result.score.recurse().notes if n.pitch.pitchClass == pc]
+    assert notes and {n.pitch.name for n in notes} == {name}
+    for v, part in enumerate(result.score.parts):  # spelling never changes what sounds
+        assert [n.pitch.midi for n in part.recurse().notes if n.tie is None or n.tie.type == "start"] == \
+            [int(result.pitch[t, v]) for t in range(result.plan.steps) if result.attack[t, v]]
+    sig = result.score.parts[0].recurse().getElementsByClass("KeySignature")[0]
+    in_signature = {p.name for p in sig.alteredPitches}
+    for n in result.score.recurse().notes:  # accidentals of the key signature are not engraved again
+        if n.pitch.name in in_signature and n.pitch.accidental is not None and n.pitch.accidental.displayStatus:
+            bar = [m.pitch.name for m in n.getContextByClass("Measure").notes if m.offset < n.offset]
+            assert any(x[0] == n.pitch.name[0] and x != n.pitch.name for x in bar), n.pitch

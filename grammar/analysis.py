@@ -65,6 +65,8 @@ def _boundaries_from_text(text: str) -> tuple[set[tuple[int, float]], set[tuple[
     starts: set[tuple[int, float]] = set()
     written: set[tuple[int, float]] = set()
     pending = False
+    last: tuple[int, float] | None = None  # where the last chord was written
+    closed_at: tuple[int, float] | None = None  # where the chord that closed the pending phrase sits
     for tok in handler.tokens:
         if not isinstance(tok, rtObjects.RTMeasure) or tok.variantNumber or tok.variantLetter:
             continue
@@ -81,11 +83,17 @@ def _boundaries_from_text(text: str) -> tuple[set[tuple[int, float]], set[tuple[
                         raise PlanError("a phrase with no chords (two phrase ends '||' with no chord between)",
                                         Location(line=tok.lineNumber, measure=measure, beat=beat))
                     pending = True
+                    closed_at = last
                 elif isinstance(atom, rtObjects.RTChord):
-                    written.add((measure, round(beat, 3)))
-                    if pending:
-                        starts.add((measure, round(beat, 3)))
+                    pos = (measure, round(beat, 3))
+                    written.add(pos)
+                    # a chord written after '||' without a beat of its own ("I || d: V") sits on the
+                    # closing chord's beat, where music21 keeps only one of them: the phrase starts
+                    # at the next chord with a beat of its own, not on the chord that closed it
+                    if pending and pos != closed_at:
+                        starts.add(pos)
                         pending = False
+                    last = pos
             break  # only the first number of a repeated-measure range carries atoms
     return starts, written
 

@@ -6,7 +6,9 @@ copies) and one alias per alternative (``tr__maj__2``), so a parse tree says exa
 alternative was used; that is what :mod:`partimento.grammar.fit` counts. A phrase's
 tokens are its figures relative to the local key, with ``@V``-style tokens where the
 key changes inside the phrase. Errors are located at the measure and beat of the chord
-where Lark got stuck, with the figures it expected there.
+where Lark got stuck, with the figures it expected there. A phrase the grammar derives
+must also keep the sampler's one surface rule (:mod:`partimento.grammar.bass_line`: a
+seventh in the bass falls by step), so a grammar parses exactly the phrases it can sample.
 """
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from typing import Any
 from lark import Lark, Token, Tree
 from lark.lexer import Lexer
 
-from .errors import InputError, Location, PlanError
+from .bass_line import first_unresolved_bass_seventh
+from .errors import GrammarError, InputError, Location, PlanError
 from .plan import Plan
-from .sampler import MODES, is_literal, key_relation, literal_value, _mode_of_numeral
+from .sampler import MODES, is_literal, key_relation, literal_value, relative_key, _mode_of_numeral
 
 __all__ = ["ParseError", "PhraseParse", "ParseResult", "PhraseParser", "Recognizer", "phrase_tokens", "alternative_of"]
 
@@ -217,13 +220,38 @@ class PhraseParser:
             return False, ParseError(places[0][0] if places else None, None, "", ["a chord"])
         ok, idx, expected = self.recognizer.recognize(tokens, (self.grammar.source.parse_start, MODES.index(mode)))
         if ok:
-            return True, None
+            return self._check_bass_line(tokens, mode, places)
         exp = sorted({f for x in expected for f in self.recognizer.term_figures.get(x, ())})
         eof = idx >= len(tokens)
         idx = min(idx, len(tokens) - 1)
         m, b = places[idx] if places else (None, None)
         tok = tokens[idx] if not eof else f"(end of phrase after {tokens[idx]})"
         return False, ParseError(m, b, tok, exp, idx)
+
+    @staticmethod
+    def _check_bass_line(tokens: list[str], mode: str,
+                         places: list[tuple[int | None, float | None]] | None) -> tuple[bool, ParseError | None]:
+        """The surface rule on a derived phrase: the chord after a seventh in the bass steps down."""
+        key = "C" if mode == "major" else "a"  # the rule is transposition-invariant: any tonic will do
+        chords: list[tuple[str, str]] = []
+        where: list[int] = []  # token index of each chord
+        for i, tok in enumerate(tokens):
+            if tok.startswith("@"):
+                try:
+                    key = relative_key(key, tok[1:])
+                except GrammarError:  # a marker no key can spell: nothing to check across it
+                    return True, None
+                continue
+            chords.append((tok, key))
+            where.append(i)
+        bad = first_unresolved_bass_seventh(chords)
+        if bad is None:
+            return True, None
+        fig = chords[bad][0]
+        idx = where[bad + 1]
+        m, b = places[idx] if places else (None, None)
+        return False, ParseError(m, b, tokens[idx], [f"a chord whose bass lies a step below the bass of {fig} "
+                                                      f"(its seventh, which must fall)"], idx)
 
     def tree(self, tokens: list[str], mode: str = "major") -> Tree:
         """The parse tree of tokens that :meth:`parse_tokens` accepts (Lark's Earley parser)."""

@@ -11,6 +11,10 @@ to those numbers, so every draw finishes with exactly the requested length.
 Termination is guaranteed because every alternative yields at least one chord and
 unary cycles are rejected at load time. Above phrases the unit is the bar: phrase
 rules carry a ``bars=`` distribution and the form rules split the piece into them.
+One surface rule is not syntax: a seventh in the bass must be followed by a bass a step
+below (:mod:`partimento.grammar.bass_line`). The chord drawn after such a chord is drawn
+among the figures of its class that keep the rule (``V2`` then a tonic: ``I6``), and a
+phrase that still breaks it (no figure of the class can) is drawn again.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .bass_line import bass_step_ok, first_unresolved_bass_seventh, seventh_in_bass
 from .errors import GrammarError, InputError, Location
 from .metre import parse_metre
 from .plan import ChordEvent, Phrase, Plan, Section
@@ -36,6 +41,7 @@ _MAJOR = (0, 2, 4, 5, 7, 9, 11)
 _MINOR = (0, 2, 3, 5, 7, 8, 10)
 MODES = ("major", "minor")
 DEFAULT_PHRASE_BARS = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0, 7: 1.0, 8: 1.0}
+PHRASE_DRAWS = 200  # draws of one phrase before giving up on the bass-line rule (a rare draw breaks it)
 CONSTRAINTS = ("phrase_bars", "modulate")
 
 
@@ -419,6 +425,28 @@ class _Sampler:
         self.lexical = tables.__dict__.setdefault("_lexical_cache", {}).get(id(self.beat))
         if self.lexical is None:
             self.lexical = tables.__dict__["_lexical_cache"][id(self.beat)] = self._lexical_draws()
+        self.resolving = tables.__dict__.setdefault("_resolving_cache", {}).setdefault(id(self.beat), {})
+        self.bass_seventh: tuple[str, str] | None = None  # the last chord, if its seventh is in the bass
+
+    def _emitted(self, figure: str, key: str) -> None:
+        self.bass_seventh = (figure, key) if seventh_in_bass(figure) else None
+
+    def _resolving_draws(self, sym: str, mode: int, key: str, cum: list[float], alts: list) -> tuple[list, list]:
+        """The chord class's draws restricted to figures whose bass resolves the pending bass seventh."""
+        ck = (sym, mode, key, self.bass_seventh)
+        entry = self.resolving.get(ck)
+        if entry is None:
+            fig, fkey = self.bass_seventh
+            new_cum, new_alts, total, prev = [], [], 0.0, 0.0
+            for c, a in zip(cum, alts):
+                if bass_step_ok(fig, fkey, a.symbols[0][1:-1], key):
+                    total += c - prev
+                    new_cum.append(total)
+                    new_alts.append(a)
+                prev = c
+            # none fits: draw as usual, and the phrase is drawn again
+            entry = self.resolving[ck] = (new_cum, new_alts) if new_alts else (cum, alts)
+        return entry
 
     def _lexical_draws(self) -> dict:
         """Chord-class rules (every alternative one chord, no key change): figure draws by weight.
@@ -586,12 +614,16 @@ class _Sampler:
             v = sym[1:-1]
             if v[0] == "@":
                 return [], (v, key, ())
+            self._emitted(v, key)
             return [[v, key, n, None, False]], (v, key, ())
         lex = self.lexical.get((sym, mode))
         if lex is not None:  # a chord-class rule: draw the figure directly
             cum, alts = lex
+            if self.bass_seventh is not None:
+                cum, alts = self._resolving_draws(sym, mode, key, cum, alts)
             a = alts[min(bisect_right(cum, self.rng.random() * cum[-1]), len(alts) - 1)]
             v = a.symbols[0][1:-1]
+            self._emitted(v, key)
             return [[v, key, n, a.cadence, a.fermata]], (f"{sym}#{a.index}", key, ((v, key, ()),))
         ck = (sym, mode, final, n)
         entry = self.options.get(ck)
@@ -608,6 +640,7 @@ class _Sampler:
         syms = a.symbols
         if len(syms) == 1 and syms[0][0] == '"' and syms[0][1] != "@":  # a chord: no recursion
             v = syms[0][1:-1]
+            self._emitted(v, ckey)
             events = [[v, ckey, n, a.cadence, a.fermata]]
             return events, (f"{sym}#{a.index}", key, ((v, ckey, ()),))
         events: list = []
@@ -618,6 +651,8 @@ class _Sampler:
             if memo is not None and s in memo:
                 ev, node = memo[s]
                 ev = [list(e) for e in ev]
+                if ev:
+                    self._emitted(ev[-1][0], ev[-1][1])
             else:
                 ev, node = self.phrase(s, ckey, cm, m, final if (i == last and not (memo is not None and syms.count(s) > 1)) else 0)
                 if memo is not None:
@@ -635,7 +670,11 @@ class _Sampler:
         """Sample form structure; returns (items, node): items are phrases and section marks."""
         rules = self.t.rules
         if rules[sym].phrase and sym not in self.t.form_rules:
-            events, node = self.phrase(sym, key, mode, nbars * self.k, 1)
+            for _ in range(PHRASE_DRAWS):  # redraw a phrase whose bass cannot resolve a seventh
+                self.bass_seventh = None
+                events, node = self.phrase(sym, key, mode, nbars * self.k, 1)
+                if first_unresolved_bass_seventh(events) is None:
+                    break
             return [("phrase", rules[sym].label or sym, key, events)], node
         a = self._choose("form", self.form, sym, mode, 0, nbars)
         lengths = self._split("form", self.form, a, mode, 0, nbars)

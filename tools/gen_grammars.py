@@ -166,13 +166,50 @@ for name in grammars:
         reach.add(n)
         for a in src.rules[n].alternatives:
             stack.extend(s for s in a.symbols if s in src.rules)
-    out, skipping = [], False
-    for line in text.splitlines():
-        m = DEF.match(line)
-        if m:
-            skipping = m.group(2) not in reach
-        elif not line.strip() or line.startswith('//'):
-            skipping = False
-        if not skipping:
-            out.append(line)
-    p.write_text("\n".join(out) + "\n")
+    # drop unreachable rules; a comment block above one goes too when nothing else in its
+    # paragraph (lines up to a blank line) is kept and it is not a section heading
+    out = []
+    for para in re.split(r"\n\s*\n", text.rstrip("\n")):
+        lines = para.splitlines()
+        keep = [True] * len(lines)
+        rule = None  # the rule whose lines we are in
+        for i, line in enumerate(lines):
+            m = DEF.match(line)
+            if m:
+                rule = m.group(2)
+            elif line.startswith('//'):
+                rule = None
+            if rule is not None and rule not in reach:
+                keep[i] = False
+        kept_rule = any(keep[i] and DEF.match(l) for i, l in enumerate(lines))
+        i = 0
+        while i < len(lines):  # comment blocks right above a dropped rule
+            j = i
+            while j < len(lines) and lines[j].startswith('//'):
+                j += 1
+            heading = any(b.startswith(('// ====', '// ----')) for b in lines[i:j])
+            if j > i and j < len(lines) and not keep[j] and not kept_rule and not heading:
+                keep[i:j] = [False] * (j - i)
+            i = max(j, i + 1)
+        kept = [l for l, k in zip(lines, keep) if k]
+        if kept:
+            out.append("\n".join(kept))
+    p.write_text("\n\n".join(out) + "\n")
+
+# the facts of every chord the shipped grammars name, for the bass-line rule (music21's, precomputed
+# so that sampling does not import music21): grammar/bass_line_figures.json
+import json
+from partimento.grammar.bass_line import TABLE_PATH, figure_table
+from partimento.grammar.sampler import is_chord_literal, literal_value
+figures = set()
+for p in sorted(d.glob('*.lark')):
+    src = read_source(p.read_text(), p.stem, str(p))
+    figures |= {literal_value(s) for r in src.rules.values() for a in r.alternatives for s in a.symbols
+                if is_chord_literal(s)}
+table = figure_table(figures)
+lines = ['{"about": "written by tools/gen_grammars.py from music21: per mode, figure -> '
+         '[root, bass (pitch classes above the tonic), seventh in the bass]",']
+for i, mode in enumerate(("major", "minor")):
+    rows = [f"  {json.dumps(fig, ensure_ascii=False)}: {json.dumps(v)}" for fig, v in table[mode].items()]
+    lines.append(f' "{mode}": {{\n' + ",\n".join(rows) + "\n }" + ("," if i == 0 else ""))
+TABLE_PATH.write_text("\n".join(lines) + "\n}\n")

@@ -89,6 +89,10 @@ class ChordMasks:
     required: tuple[int, ...]  # pitch classes the upper voices must supply (root, third minus bass)
     tendency_ok: np.ndarray | None = None  # (4, 128) bool: False for a seventh / leading tone the next chord cannot resolve
     bass_next_ok: np.ndarray | None = None  # (128,) bool: bass pitches with a legal melodic step to the next chord's bass
+    # set by PlanMasks once the two above are known: every pitch mask of this chord ANDs them
+    allow_rows: list | None = None  # [voice][pitch] bool (lists): tendency_ok, and bass_next_ok for the bass
+    tones_ok: np.ndarray | None = None  # tones & allow
+    tones_any_ok: np.ndarray | None = None  # tones_any & allow
 
 
 @dataclass
@@ -140,6 +144,15 @@ class PlanMasks:
             self.next_onset_chord[t] = nxt
             if self.onset[t]:
                 nxt = int(self.chord_index[t])
+        self._next_onset_step = np.full(self.steps, self.steps, np.int32)  # first onset after each step
+        for t in range(self.steps - 2, -1, -1):
+            self._next_onset_step[t] = t + 1 if self.onset[t + 1] else self._next_onset_step[t + 1]
+        self._resolvable_rows: dict[tuple, list[bool]] = {}
+        for cm in self.chords:
+            allow = np.ones((4, 128), bool) if cm.tendency_ok is None else cm.tendency_ok.copy()
+            if cm.bass_next_ok is not None:
+                allow[_BASS] &= cm.bass_next_ok
+            cm.allow_rows, cm.tones_ok, cm.tones_any_ok = allow.tolist(), cm.tones & allow, cm.tones_any & allow
         # plain-list copies for the per-token geometry (indexing lists beats numpy scalars)
         self._forced_rows = self.forced_pitch.tolist()
         self._next_onset_rows = self.next_onset_chord.tolist()
@@ -250,9 +263,10 @@ class PlanMasks:
         if self.fermata_hold[t]:  # a fermata chord is held to its end
             mask[HOLD] = prev >= 0 and lo <= prev <= hi
             return MaskResult(mask, [] if mask[HOLD] else ["fermata"])
-        pitches = np.zeros(128, bool)
+        pitches = mask[PITCH_OFFSET:]  # a view: the pitch part of the mask, filled in place
+        allow = cm.allow_rows[v]  # tendency tones resolvable in the next chord, the bass on its way
         if self.onset[t]:
-            pitches[lo:hi + 1] = cm.tones[v, lo:hi + 1]
+            pitches[lo:hi + 1] = cm.tones_ok[v, lo:hi + 1]
             if v == 0 and self.pac_soprano[t] >= 0:
                 pitches &= PITCH_PC == self.pac_soprano[t]
             if v != _BASS and cm.required:
@@ -265,29 +279,24 @@ class PlanMasks:
                 pitches &= step_ok
             hold_ok = prev >= 0 and not prev_nct and bool(pitches[prev])
         elif prev_nct:  # a non-chord tone leaves by step to a chord tone
-            hold_ok = t - int(g.start[t - 1, v]) < 2 and lo <= prev <= hi and self._resolvable(t, v, prev, prev)
+            hold_ok = (t - int(g.start[t - 1, v]) < 2 and lo <= prev <= hi and self._resolvable(t, v)[prev]
+                       and allow[prev])
             for d in (-2, -1, 1, 2):
                 p = prev + d
-                if lo <= p <= hi and self._tone_here(t, v, p, cm):
+                if lo <= p <= hi and cm.tones_any_ok[v, p]:
                     pitches[p] = True
         else:
-            hold_ok = prev >= 0 and lo <= prev <= hi
-            pitches[lo:hi + 1] = cm.tones_any[v, lo:hi + 1]
+            hold_ok = prev >= 0 and lo <= prev <= hi and allow[prev]
+            pitches[lo:hi + 1] = cm.tones_any_ok[v, lo:hi + 1]
             if prev >= 0:  # passing or neighbour notes: by step from a chord tone, never doubled
                 taken = {x % 12 for u, (x, d) in enumerate(zip(g.pitch[t].tolist(), g.decided[t].tolist()))
                          if u != v and d and x >= 0}
+                resolvable = self._resolvable(t, v)
                 for d in (-2, -1, 1, 2):
                     p = prev + d
-                    if lo <= p <= hi and cm.nct[v, p] and p % 12 not in taken and self._resolvable(t, v, p, prev):
+                    if lo <= p <= hi and cm.nct[v, p] and p % 12 not in taken and resolvable[p] and allow[p]:
                         pitches[p] = True
-        if cm.tendency_ok is not None:
-            pitches &= cm.tendency_ok[v]
-            hold_ok = hold_ok and bool(cm.tendency_ok[v, prev])
-        if v == _BASS and cm.bass_next_ok is not None:
-            pitches &= cm.bass_next_ok
-            hold_ok = hold_ok and bool(cm.bass_next_ok[prev])
         mask[HOLD] = hold_ok
-        mask[PITCH_OFFSET:] = pitches
         blocked = [] if mask.any() else [self._why_empty(t)]
         return MaskResult(mask, blocked)
 
@@ -301,25 +310,32 @@ class PlanMasks:
             return "plan-chord-tones"
         return "plan-non-chord-tones"
 
-    def _tone_here(self, t: int, v: int, p: int, cm: ChordMasks) -> bool:
-        return bool(cm.tones[v, p]) if self.onset[t] else bool(cm.tones_any[v, p])
+    def _resolvable(self, t: int, v: int) -> list[bool]:
+        """Per pitch: a non-chord tone there at ``t`` can step to a chord tone of this chord or the next onset's.
 
-    def _resolvable(self, t: int, v: int, p: int, came_from: int) -> bool:
-        """A non-chord tone at ``t`` can step to a chord tone of the next onset's chord or this one."""
-        nxt = t + 1
-        while nxt < self.steps and not self.onset[nxt]:
-            nxt += 1
-        cands = []
-        if nxt > t + 1:  # a step left inside this chord: resolve to one of its tones
-            cands.append(self.chords[int(self.chord_index[t])].tones_any[v])
-        if nxt < self.steps and self.chord_index[nxt] >= 0:  # or into the next chord's onset
-            cands.append(self.chords[int(self.chord_index[nxt])].tones[v])
-        lo, hi = _RANGES[v]
-        for d in (-2, -1, 1, 2):
-            q = p + d
-            if lo <= q <= hi and any(m[q] for m in cands):
-                return True
-        return False
+        It depends only on the chord here, the next onset's chord and whether a step of
+        this chord is left, so rows are cached on that key.
+        """
+        nxt = int(self._next_onset_step[t])
+        here = int(self.chord_index[t])
+        there = int(self.chord_index[nxt]) if nxt < self.steps else -1
+        key = (here, there, nxt > t + 1, v)
+        row = self._resolvable_rows.get(key)
+        if row is None:
+            lo, hi = _RANGES[v]
+            targets = np.zeros(128, bool)
+            if nxt > t + 1:  # a step left inside this chord: resolve to one of its tones
+                targets |= self.chords[here].tones_any[v]
+            if there >= 0:  # or into the next chord's onset
+                targets |= self.chords[there].tones[v]
+            targets[:lo] = targets[hi + 1:] = False
+            res = np.zeros(128, bool)
+            res[2:] |= targets[:-2]
+            res[1:] |= targets[:-1]
+            res[:-1] |= targets[1:]
+            res[:-2] |= targets[2:]
+            row = self._resolvable_rows[key] = res.tolist()
+        return row
 
     def _coverage(self, t: int, v: int, g: GridState, cm: ChordMasks) -> np.ndarray:
         """bool[12]: pitch classes ``voice`` may take so that root and third can still appear."""

@@ -444,8 +444,11 @@ class _Decoder:
         In order: the decision the blocking rules blame (``jump``), if it has an untried
         token; else the latest decision of this step with an untried token; else a
         restart from a chord onset, one chord further back each second time the same
-        frontier fails, within ``max_backtrack_steps`` of the frontier. Everything after
-        the resume point is decoded afresh (new samples from the model).
+        frontier fails, within ``max_backtrack_steps`` of the frontier. The restart point
+        keeps the tokens already tried there out (a depth-first exclusion, until none
+        is left and it starts over), so a restart does not re-sample the choice that
+        just led into the dead end (a confident model would, time after time);
+        everything after the resume point is decoded afresh (new samples from the model).
         """
         if retries >= self.s.max_retries:
             self._raise(frontier)
@@ -473,8 +476,8 @@ class _Decoder:
             level = min((self._fails[fstep] - 1) // 2, len(starts) - 1)  # further back every second time
             b = starts[-1 - level]
             self._explore_until = max(self._explore_until, frontier.pos + 4)
-            if self.s.strategy == "sample" or not open_(b):
-                alts[b] = None  # decode it afresh: new samples (greedy keeps the DFS exclusion)
+            if not open_(b):
+                alts[b] = None  # every token tried: decode it afresh
         for q in range(b + 1, pos + 1):
             alts[q] = None
         for s in [s for s in self._beam_plan if s >= b // 4]:

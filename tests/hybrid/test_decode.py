@@ -167,3 +167,21 @@ def test_bad_sampling_options_are_input_errors():
         Sampling(strategy="nucleus")
     with pytest.raises(InputError):
         Sampling(temperature=-1)
+
+
+def test_a_restart_from_a_chord_onset_keeps_the_choices_that_failed_there_out():
+    from partimento.hybrid.decode import _Decoder, _Failure
+
+    plan = cadence_plan(figures=FIGURES)  # a chord every 4 steps
+    session = FakeSession(plan.steps, 0)
+    dec = _Decoder(session, plan, hard_rules("strict"), Sampling(), 0, None)
+    for _ in range(40):
+        session.push(HOLD)
+    alts = [None] * (plan.steps * 4)
+    tried = np.zeros(130)
+    tried[PITCH_OFFSET + 72] = 0.7  # the soprano at the onset of step 4 tried 76 before: it is out
+    alts[16] = tried
+    b = dec._backtrack(32, alts, _Failure(32, ["lookahead"]), retries=0)  # a dead end at the next onset
+    assert b == 16 and alts[16] is tried and session.n == 16  # resume there, without the token that failed
+    alts[16] = np.zeros(130)  # every token tried: the onset is decoded afresh
+    assert dec._backtrack(32, alts, _Failure(32, ["lookahead"]), retries=1) == 16 and alts[16] is None

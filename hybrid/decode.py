@@ -149,7 +149,7 @@ class _Decoder:
             return False
         if token == REST:
             return False
-        if token == HOLD and not self.pm.onset[t] and not self.g.attack[t, :v].any():
+        if token == HOLD and not self.pm.onset[t] and not np.count_nonzero(self.g.attack[t, :v]):
             return False
         return True
 
@@ -166,7 +166,7 @@ class _Decoder:
         if out[HOLD] > 0 and prev >= 0 and not pm[prev]:
             out[HOLD] = 0.0
         blocked: list[str] = []
-        if not out.any():
+        if not np.count_nonzero(out):
             cand = np.flatnonzero(dist[PITCH_OFFSET:] > 0)
             if dist[HOLD] > 0 and prev >= 0:
                 cand = np.append(cand, prev)
@@ -386,18 +386,19 @@ class _Decoder:
                     mask, blocked = self._plan_mask(t, v)
                     self.mask_s += time.perf_counter() - t0
                     self.masked_tokens += 1
-                    dist = self._probs(t, v) * mask if mask.any() else np.zeros(VOCAB_SIZE)
-                    if not dist.any() and mask.any():  # the model put zero mass on every legal token
+                    legal = np.count_nonzero(mask)
+                    dist = self._probs(t, v) * mask if legal else np.zeros(VOCAB_SIZE)
+                    if legal and not np.count_nonzero(dist):  # the model put zero mass on every legal token
                         dist = mask.astype(np.float64)
                     alts[pos] = dist
                     filtered[pos] = False
-                    if not mask.any() and pos >= frontier.pos:
+                    if not legal and pos >= frontier.pos:
                         frontier = _Failure(pos, blocked)
             if token < 0:
                 dist = alts[pos]
                 explore = pos < self._explore_until
                 preferred = None if explore else self._beam_plan.get(t)
-                while dist.any():
+                while np.count_nonzero(dist):
                     cand = self._choose(dist, explore)
                     if preferred is not None and dist[preferred[v]] > 0:
                         cand = preferred[v]  # the beam's choice while it is still legal

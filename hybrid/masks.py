@@ -28,7 +28,7 @@ import numpy as np
 from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import Plan
 from partimento.grammar.rules.base import Context, DecodeState, Rule, SonorityArray
-from partimento.grammar.rules.masks import ALL
+from partimento.grammar.rules.masks import ALL, last_two
 from partimento.grammar.theory import VOICE_RANGES, VOICES, ChordSpec, KeyInfo, key_info
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
@@ -148,6 +148,7 @@ class PlanMasks:
         for t in range(self.steps - 2, -1, -1):
             self._next_onset_step[t] = t + 1 if self.onset[t + 1] else self._next_onset_step[t + 1]
         self._resolvable_rows: dict[tuple, list[bool]] = {}
+        self._next_onset_list, self._chord_list = self._next_onset_step.tolist(), self.chord_index.tolist()
         for cm in self.chords:
             allow = np.ones((4, 128), bool) if cm.tendency_ok is None else cm.tendency_ok.copy()
             if cm.bass_next_ok is not None:
@@ -250,7 +251,7 @@ class PlanMasks:
     def token_mask(self, t: int, v: int, g: GridState) -> MaskResult:
         """Plan and geometry mask for the token of ``voice`` at step ``t``."""
         mask = np.zeros(VOCAB_SIZE, bool)
-        ci = int(self.chord_index[t])
+        ci = self._chord_list[t]
         if ci < 0:  # no chord planned here: silence
             mask[REST] = True
             return MaskResult(mask, [])
@@ -297,7 +298,7 @@ class PlanMasks:
                     if lo <= p <= hi and cm.nct[v, p] and p % 12 not in taken and resolvable[p] and allow[p]:
                         pitches[p] = True
         mask[HOLD] = hold_ok
-        blocked = [] if mask.any() else [self._why_empty(t)]
+        blocked = [] if np.count_nonzero(mask) else [self._why_empty(t)]
         return MaskResult(mask, blocked)
 
     def is_nct(self, t: int, v: int, pitch: int) -> bool:
@@ -316,9 +317,9 @@ class PlanMasks:
         It depends only on the chord here, the next onset's chord and whether a step of
         this chord is left, so rows are cached on that key.
         """
-        nxt = int(self._next_onset_step[t])
-        here = int(self.chord_index[t])
-        there = int(self.chord_index[nxt]) if nxt < self.steps else -1
+        nxt = self._next_onset_list[t]
+        here = self._chord_list[t]
+        there = self._chord_list[nxt] if nxt < self.steps else -1
         key = (here, there, nxt > t + 1, v)
         row = self._resolvable_rows.get(key)
         if row is None:
@@ -341,14 +342,15 @@ class PlanMasks:
         """bool[12]: pitch classes ``voice`` may take so that root and third can still appear."""
         have: set[int] = set()
         free = 0
+        row, decided, given = g.pitch[t].tolist(), g.decided[t].tolist(), self._forced_rows[t]
         for u in range(3):  # upper voices; the bass brings the inversion's pc itself
             if u == v:
                 continue
-            if g.decided[t, u] and g.pitch[t, u] >= 0:
-                have.add(int(g.pitch[t, u]) % 12)
-            elif self.forced[t, u] >= 0 and self.forced_pitch[t, u] >= 0:
-                have.add(int(self.forced_pitch[t, u]) % 12)
-            elif not g.decided[t, u]:
+            if decided[u] and row[u] >= 0:
+                have.add(row[u] % 12)
+            elif self.forced[t, u] >= 0 and given[u] >= 0:
+                have.add(given[u] % 12)
+            elif not decided[u]:
                 free += 1
         missing = [pc for pc in cm.required if pc not in have]
         ok = np.zeros(12, bool)
@@ -533,15 +535,19 @@ class RuleMasks:
         """
         out = np.ones(128, bool)
         each = []
-        for r in self.rules:
-            if geometry_applied and r.id in GEOMETRY_RULES:
-                m = ALL
-            else:
-                m = r.allowed(state, v)
-                if m is not ALL:  # the shared all-True mask changes nothing
-                    m = np.asarray(m, bool)
-                    out &= m
-            each.append(m)
+        state.last_rows = last_two(state)  # every rule reads the same two rows: convert them once
+        try:
+            for r in self.rules:
+                if geometry_applied and r.id in GEOMETRY_RULES:
+                    m = ALL
+                else:
+                    m = r.allowed(state, v)
+                    if m is not ALL:  # the shared all-True mask changes nothing
+                        m = np.asarray(m, bool)
+                        out &= m
+                each.append(m)
+        finally:
+            state.last_rows = None
         return out, each
 
     def names(self) -> list[str]:

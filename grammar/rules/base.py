@@ -138,6 +138,8 @@ class DecodeState:
 
     sonorities: SonorityArray
     ctx: Context
+    # the last two rows as lists, parked here while one caller asks every rule (see masks.last_two)
+    last_rows: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def index(self) -> int:

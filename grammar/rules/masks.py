@@ -40,7 +40,14 @@ NOT_PC = _table(PITCHES[None, :] % 12 != np.arange(12)[:, None])  # NOT_PC[pc]: 
 
 
 def last_two(state: DecodeState) -> tuple[list[int] | None, list[int]]:
-    """(previous row or None at the first sonority, current row) as Python ints."""
+    """(previous row or None at the first sonority, current row) as Python ints.
+
+    A caller asking every rule about one state may compute these once and park them on
+    the state as ``last_rows`` for the duration (the decoder's ``RuleMasks.pitch_mask``).
+    """
+    rows = getattr(state, "last_rows", None)
+    if rows is not None:
+        return rows
     p = state.sonorities.pitch
     if len(p) > 1:
         prev, cur = p[-2:].tolist()

@@ -83,10 +83,8 @@ class VoiceOverlap(Rule):
 
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
-        if len(s) < 2:
-            return out
         p = s.pitch.astype(np.int32)
-        prev, cur = p[:-1], p[1:]
+        prev, cur = p[:-1], p[1:]  # (N-1, 4) each: empty for fewer than two sonorities
         for v in range(4):
             moved = (prev[:, v] != REST) & (cur[:, v] != REST) & (prev[:, v] != cur[:, v])
             for w, above in ((v - 1, True), (v + 1, False)):

@@ -27,10 +27,8 @@ class MelodicAugmentedInterval(Rule):
 
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
-        if len(s) < 2:
-            return out
         p = s.pitch.astype(np.int32)
-        prev, cur = p[:-1], p[1:]
+        prev, cur = p[:-1], p[1:]  # (N-1, 4) each: empty for fewer than two sonorities
         moved = (prev != REST) & (cur != REST) & (prev != cur)
         names = np.asarray([k.name for k in ctx.keys[1:]])
         bad = np.zeros_like(moved)
@@ -78,10 +76,8 @@ class LargeLeap(Rule):
 
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
-        if len(s) < 2:
-            return out
         p = s.pitch.astype(np.int32)
-        prev, cur = p[:-1], p[1:]
+        prev, cur = p[:-1], p[1:]  # (N-1, 4) each: empty for fewer than two sonorities
         bad = (prev != REST) & (cur != REST) & _leap_too_large(cur - prev)
         for r, v in zip(*np.nonzero(bad)):
             i, v = int(r) + 1, int(v)

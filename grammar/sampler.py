@@ -379,7 +379,6 @@ def _seq(a, mode: int, final: int, get, N: int) -> list[np.ndarray]:
     """Suffix length distributions of an alternative: out[i][n] = P(symbols[i:] yield n)."""
     cm = _child_mode(a, mode)
     syms = a.symbols
-    k = len(syms)
     if a.repeat and _repeated(a) is not None:
         rep, count = _repeated(a)
         rest = [s for s in syms if s != rep]
@@ -393,12 +392,18 @@ def _seq(a, mode: int, final: int, get, N: int) -> list[np.ndarray]:
             if zr[j] > 0 and count * j < N:
                 out[count * j:] += zr[j] * acc[: N - count * j]
         return [out, acc]
+    return _suffixes(syms, cm, final, get, N)
+
+
+def _suffixes(syms, mode: int, final: int, get, N: int) -> list[np.ndarray]:
+    """out[i][n] = P(syms[i:] yield n units), the last symbol drawn with ``final``; out[k] = [1, 0, ...]."""
+    k = len(syms)
     suf = [None] * (k + 1)
     acc = np.zeros(N)
     acc[0] = 1.0
     suf[k] = acc
     for i in range(k - 1, -1, -1):
-        acc = np.convolve(get(syms[i], cm, final if i == k - 1 else 0), acc)[:N]
+        acc = np.convolve(get(syms[i], mode, final if i == k - 1 else 0), acc)[:N]
         suf[i] = acc
     return suf
 
@@ -524,41 +529,28 @@ class _Sampler:
                                              remaining, ("rest", id(a), mode, final))
             it = iter(lengths_rest)
             return [j if s == rep else next(it) for s in syms]
-        out = []
-        remaining = n
-        k = len(syms)
-        for i in range(k - 1):
-            zi = get(syms[i], cm, 0)
+        return self._draw_lengths(level, tables, syms, cm, suf, n, ("split", id(a), mode, final))
+
+    def _split_plain(self, level, tables, syms, mode, final, n, tag) -> list[int]:
+        """Lengths of ``syms`` summing to ``n`` (no repeat), suffix table computed here."""
+        if not syms:
+            return []
+        suf = _suffixes(syms, mode, final, tables["get"], tables["N"])
+        return self._draw_lengths(level, tables, syms, mode, suf, n, tag)
+
+    def _draw_lengths(self, level, tables, syms, mode: int, suf, n: int, tag: tuple) -> list[int]:
+        """Draw each symbol's length left to right given ``suf[i][r]`` = P(syms[i:] yield r)."""
+        get = tables["get"]
+        out, remaining = [], n
+        for i in range(len(syms) - 1):
+            zi = get(syms[i], mode, 0)
             nxt = suf[i + 1]
 
             def make(zi=zi, nxt=nxt, remaining=remaining):
                 vals = [m for m in range(remaining + 1) if zi[m] > 0 and nxt[remaining - m] > 0]
                 return vals, [zi[m] * nxt[remaining - m] for m in vals]
 
-            m = self._draw((level, id(tables), "split", id(a), mode, final, i, remaining), make)
-            out.append(m)
-            remaining -= m
-        out.append(remaining)
-        return out
-
-    def _split_plain(self, level, tables, syms, mode, final, n, tag) -> list[int]:
-        get = tables["get"]
-        N = tables["N"]
-        k = len(syms)
-        if k == 0:
-            return []
-        suf = [None] * (k + 1)
-        acc = np.zeros(N)
-        acc[0] = 1.0
-        suf[k] = acc
-        for i in range(k - 1, -1, -1):
-            acc = np.convolve(get(syms[i], mode, final if i == k - 1 else 0), acc)[:N]
-            suf[i] = acc
-        out, remaining = [], n
-        for i in range(k - 1):
-            zi = get(syms[i], mode, 0)
-            vals = [m for m in range(remaining + 1) if zi[m] > 0 and suf[i + 1][remaining - m] > 0]
-            m = self._draw((level, id(tables), tag, i, remaining), lambda: (vals, [zi[m] * suf[i + 1][remaining - m] for m in vals]))
+            m = self._draw((level, id(tables), tag, i, remaining), make)
             out.append(m)
             remaining -= m
         out.append(remaining)

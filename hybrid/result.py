@@ -157,28 +157,26 @@ def _notes_of(pitch: np.ndarray, attack: np.ndarray, v: int) -> list[tuple[int, 
     return out
 
 
-_LETTERS = "CDEFGAB"
-
-
 @lru_cache(maxsize=4096)
 def chord_spelling(figure: str, key_name: str) -> dict[int, tuple[int, int]]:
     """pitch class -> (letter 0=C..6=B, alteration) for every member of ``figure`` in ``key_name``."""
     from music21 import roman
 
+    from partimento.grammar.rules.spelling import LETTERS
+
     out: dict[int, tuple[int, int]] = {}
     for p in roman.RomanNumeral(figure, key_name).pitches:
-        out.setdefault(p.pitchClass, (_LETTERS.index(p.step), int(p.alter)))
+        out.setdefault(p.pitchClass, (LETTERS.index(p.step), int(p.alter)))
     return out
 
 
 def spelled_name(midi: int, figure: str | None, key_name: str) -> str:
     """``D#4``-style name of ``midi`` sounding over ``figure`` in ``key_name`` (see the module doc)."""
-    from partimento.grammar.rules.spelling import spelling_table
+    from partimento.grammar.rules.spelling import spelled_note_name, spelling_table
 
     pc = midi % 12
     letter, alt = (chord_spelling(figure, key_name).get(pc) if figure else None) or spelling_table(key_name)[pc]
-    octave = (midi - alt) // 12 - 1  # B#3 is MIDI 60, C-4 is MIDI 59
-    return _LETTERS[letter] + ("#" * alt if alt > 0 else "-" * -alt) + str(octave)
+    return spelled_note_name(midi, letter, alt)
 
 
 def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan):

@@ -15,9 +15,9 @@ import numpy as np
 
 from ..theory import KeyInfo, key_info
 
-__all__ = ["spelling_table", "note_name", "augmented_table", "interval_name"]
+__all__ = ["LETTERS", "spelling_table", "note_name", "spelled_note_name", "augmented_table", "interval_name"]
 
-_LETTERS = "CDEFGAB"
+LETTERS = "CDEFGAB"  #: letter index 0..6 -> letter name
 _LETTER_PC = (0, 2, 4, 5, 7, 9, 11)
 # semitones above the tonic -> (degree 0..6, alteration) for notes outside the scale
 _CHROMATIC = {
@@ -32,7 +32,7 @@ _MINOR_STEPS = (0, 2, 3, 5, 7, 8, 10)
 def spelling_table(key_name: str) -> tuple[tuple[int, int], ...]:
     """For each pitch class 0..11: (letter index 0=C..6=B, alteration in semitones)."""
     key = key_info(key_name)
-    tonic_letter = _LETTERS.index(key.name[0].upper())
+    tonic_letter = LETTERS.index(key.name[0].upper())
     steps = _MINOR_STEPS if key.is_minor else _MAJOR_STEPS
     table: dict[int, tuple[int, int]] = {}
     for deg, st in enumerate(steps):
@@ -56,8 +56,13 @@ def note_name(midi: int, key: KeyInfo | str) -> str:
     if midi < 0:
         return "rest"
     letter, alt = spelling_table(key if isinstance(key, str) else key.name)[midi % 12]
+    return spelled_note_name(midi, letter, alt)
+
+
+def spelled_note_name(midi: int, letter: int, alt: int) -> str:
+    """``D#4``-style name of ``midi`` written as ``letter`` (0=C..6=B) with ``alt`` semitones (B#3 is MIDI 60)."""
     octave = (midi - alt) // 12 - 1
-    return _LETTERS[letter] + ("#" * alt if alt > 0 else "-" * -alt) + str(octave)
+    return LETTERS[letter] + ("#" * alt if alt > 0 else "-" * -alt) + str(octave)
 
 
 @lru_cache(maxsize=None)

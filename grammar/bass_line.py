@@ -125,5 +125,5 @@ def first_unresolved_bass_seventh(chords: Iterable[Sequence[str]]) -> int | None
     for i, c in enumerate(chords):
         if prev is not None and not bass_step_ok(prev[0], prev[1], c[0], c[1]):
             return i - 1
-        prev = c if _SEVENTH_IN_BASS.get(c[0], True) and seventh_in_bass(c[0]) else None
+        prev = c if seventh_in_bass(c[0]) else None
     return None

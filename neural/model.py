@@ -20,7 +20,8 @@ from .conditioning import FIELD_SIZES, FIELDS, Conditioning
 from .encoding import HOLD, N_VOICES, PITCH_OFFSET, VOCAB_SIZE
 
 __all__ = ["SLOTS", "ATTENTION_CHUNK", "ModelConfig", "CONFIGS", "ConditioningEmbedding", "SmartEmbedding",
-           "PlainEmbedding", "ChoraleModel", "sounding_pitch_tensor", "museformer_allowed"]
+           "PlainEmbedding", "ChoraleModel", "sounding_pitch_tensor", "museformer_allowed",
+           "fine_bar_distance"]
 
 SLOTS = N_VOICES + 1  # positions per step: conditioning + four voices
 ATTENTION_CHUNK = 2048  # longer sequences attend query chunk by query chunk (bounds the (H, Lq, Lk) bias)
@@ -153,10 +154,14 @@ def alibi_slopes(n_head: int) -> torch.Tensor:
     return torch.tensor([2.0 ** (-8.0 * (h + 1) / n_head) for h in range(n_head)]) * 4.0
 
 
+def fine_bar_distance(d):
+    """Museformer's fine bars: bar distance 0, 1, 2, 4 or 8 (elementwise; torch tensor or numpy array)."""
+    return (d == 0) | (d == 1) | (d == 2) | (d == 4) | (d == 8)
+
+
 def museformer_allowed(q_bar: torch.Tensor, k_bar: torch.Tensor) -> torch.Tensor:
     """Museformer fine attention: keys in the query's bar or bars -1, -2, -4, -8 before it."""
-    d = q_bar.unsqueeze(-1) - k_bar.unsqueeze(-2)  # (Lq, Lk) bar distance
-    return (d == 0) | (d == 1) | (d == 2) | (d == 4) | (d == 8)
+    return fine_bar_distance(q_bar.unsqueeze(-1) - k_bar.unsqueeze(-2))  # (Lq, Lk)
 
 
 class Attention(nn.Module):

@@ -35,7 +35,7 @@ import torch
 
 from .conditioning import FIELDS, Conditioning
 from .encoding import HOLD, N_VOICES, PITCH_OFFSET, REST, VOCAB_SIZE, pitch_of
-from .model import SLOTS, ChoraleModel
+from .model import SLOTS, ChoraleModel, fine_bar_distance
 
 __all__ = ["DecodeSession"]
 
@@ -194,8 +194,7 @@ class DecodeSession:
         self._h[-1] = n // SLOTS
         mask = None
         if self._museformer:
-            d = self._bar[n] - self._bar[:n1]
-            fine = (d == 0) | (d == 1) | (d == 2) | (d == 4) | (d == 8)
+            fine = fine_bar_distance(self._bar[n] - self._bar[:n1])
             mask = np.where(fine | self._downbeat_cond[:n1], np.float32(0), np.float32(-np.inf))  # (n1,)
         last = len(self._w.layers) - 1 if n % SLOTS == N_VOICES else -1  # a bass position's output predicts nothing
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing exp is caught in _blocks

@@ -87,6 +87,7 @@ class Decoded:
     stats: dict = field(default_factory=dict)  # tokens, retries, seconds in model/masks
 
 
+_LAZY = np.zeros(0)  # alts[pos] of a sure token: alternatives not worked out (see _Decoder._sure_token)
 _MAX_RESTARTS = 24  # restarts from chord onsets allowed for one dead end before giving up
 
 
@@ -115,11 +116,15 @@ class _Decoder:
         self.model_s = 0.0
         self.masked_tokens = 0
         self.rule_calls = 0
+        self.sure_tokens = 0  # tokens taken by the sure-hold shortcut (see _sure_token)
         self._fail_candidates = None  # (state, candidate pitches, blocking rules) of the last rule dead end
         self._fails: dict[int, int] = {}  # restarts per frontier step
         self._beam_plan: dict[int, tuple[int, ...]] = {}  # step -> the beam's tokens (strategy="beam")
         self._explore_until = 0  # positions before this are re-decoded by sampling (after a restart)
         self._onset_steps = [int(s) for s in np.flatnonzero(self.pm.onset)]
+        self._memo: dict[tuple, object] = {}  # masks of the current step (see _memo_key)
+        self._memo_step = -1
+        self._shallow: set[int] = set()  # alto positions where the look-ahead checks the bass only
 
     # ------------------------------------------------------------------ distributions
     def _probs(self, t: int, v: int) -> np.ndarray:
@@ -137,11 +142,37 @@ class _Decoder:
         z /= z.sum()
         return z
 
+    def _sure_token(self, t: int, v: int, probs: np.ndarray, pos: int) -> int:
+        """The token the masked distribution would give for certain, found without building masks; else -1.
+
+        When the model's favourite token carries at least ``top_p`` of the mass it is
+        the whole nucleus of any masked distribution that keeps it (its share only
+        grows), and under greedy decoding it is the argmax of any such distribution;
+        so if it is legal, sampling from the masked distribution returns it for sure.
+        Inside a chord the favourite is almost always a hold, whose legality
+        :meth:`PlanMasks.hold_ok` decides from one interval: most tokens skip the
+        mask, the nucleus sort and the random draw. Exactly the same distribution.
+        """
+        if self.s.strategy == "beam":
+            return -1
+        top = int(probs.argmax())
+        sampling = pos < self._explore_until or (self.s.strategy == "sample" and self.s.temperature > 0)
+        if sampling and probs[top] < self.s.top_p:
+            return -1
+        if not self.s.constraints:
+            return top
+        if top != HOLD or self._needs_rules(t, v, HOLD):
+            return -1
+        t0 = time.perf_counter()
+        ok = self.pm.hold_ok(t, v, self.g)
+        self.mask_s += time.perf_counter() - t0
+        return HOLD if ok else -1
+
     def _plan_mask(self, t: int, v: int) -> tuple[np.ndarray, list[str]]:
         if not self.s.constraints:
             return np.ones(VOCAB_SIZE, bool), []
-        res = self.pm.token_mask(t, v, self.g)
-        return res.mask, res.blocked_by
+        res = self._plan_mask_at(t, v)
+        return res.mask.copy(), res.blocked_by
 
     def _needs_rules(self, t: int, v: int, token: int) -> bool:
         """A HOLD inside a chord, with no attack yet at this step, repeats an accepted sonority."""
@@ -157,8 +188,7 @@ class _Decoder:
                      ) -> tuple[np.ndarray, list[str]]:
         """Zero the tokens the hard rules forbid; names of the rules that block the rest."""
         t0 = time.perf_counter()
-        state = self.rm.state(t, self.g)
-        pm, each = self.rm.pitch_mask(state, v, geometry_applied and self.s.constraints)
+        pm, each = self._rules_at(t, v, geometry_applied and self.s.constraints)
         self.rule_calls += 1
         out = dist.copy()
         out[PITCH_OFFSET:] *= pm
@@ -174,36 +204,79 @@ class _Decoder:
             blocked = [n for n, m in zip(names, each) if len(cand) and not m[cand].any()]
             if not blocked:
                 blocked = [n for n, m in zip(names, each) if len(cand) and not m[cand].all()]
-            self._fail_candidates = (state, cand, blocked)
+            self._fail_candidates = (self.rm.state(t, self.g), cand, blocked)
         self.mask_s += time.perf_counter() - t0
         return out, blocked
 
-    def _bass_feasible(self, t: int, v: int, token: int) -> bool:
-        """Forward check at a chord onset: after ``token``, can the bass still take the plan's note?
+    def _memo_key(self, t: int, v: int, *extra) -> tuple:
+        """What the masks of ``voice`` at ``t`` depend on besides the earlier steps: the voices above it at ``t``."""
+        if t != self._memo_step:
+            self._memo.clear()
+            self._memo_step = t
+        return (v, self.g.pitch[t, :v].tobytes(), self.g.attack[t, :v].tobytes()) + extra
+
+    def _plan_mask_at(self, t: int, v: int) -> np.ndarray:
+        """The plan mask of (t, v), computed once per step and sonority so far (read-only: copy to change)."""
+        key = self._memo_key(t, v, "plan")
+        res = self._memo.get(key)
+        if res is None:
+            res = self._memo[key] = self.pm.token_mask(t, v, self.g)
+        return res
+
+    def _rules_at(self, t: int, v: int, geometry_applied: bool) -> tuple[np.ndarray, list]:
+        """The hard rules' pitch mask of (t, v) and the masks of each rule, memoized like :meth:`_plan_mask_at`.
+
+        The look-ahead writes tenor and bass options for an alto it tries; when that alto
+        is kept, decoding the tenor and the bass asks the same questions again.
+        """
+        key = self._memo_key(t, v, "rules", geometry_applied)
+        res = self._memo.get(key)
+        if res is None:
+            res = self._memo[key] = self.rm.pitch_mask(self.rm.state(t, self.g), v, geometry_applied)
+        return res
+
+    def _lookahead_ok(self, t: int, v: int, token: int) -> bool:
+        """Forward check at a chord onset: after ``token``, can the rest of the sonority be written?
 
         The bass is the most constrained voice (one pitch class) and is written last, so
         an upper voice that leaves it no legal pitch (parallel octaves with the bass note
-        the plan requires, say) is refused here, before the model is run on it.
+        the plan requires, say) is refused here, before the model is run on it. After
+        the alto the tenor is asked too, with the bass under it: the tenor is squeezed
+        between alto and bass and often must supply the third or root still missing.
         """
         if (not self.rm.rules or v >= 3 or not self.pm.onset[t] or self.forced[t, 3] >= 0
                 or not self.s.constraints):
             return True
         t0 = time.perf_counter()
+        try:
+            deep = v == 1 and t * 4 + 1 not in self._shallow
+            return self._completable(t, v, token, depth=2 if deep else 1)
+        finally:
+            self.mask_s += time.perf_counter() - t0
+
+    def _completable(self, t: int, v: int, token: int, depth: int) -> bool:
+        """With ``token`` at (t, v): do the next ``depth`` voices (the last one the bass) have legal notes?"""
         had_row = bool(self.rm.row_steps) and self.rm.row_steps[-1] == t
         self._apply(t, v, token)
         try:
-            plan_mask = self.pm.token_mask(t, 3, self.g).mask
-            state = self.rm.state(t, self.g)
-            pm, _ = self.rm.pitch_mask(state, 3, geometry_applied=True)
-            prev = self.g.previous(t, 3)
-            ok = bool((plan_mask[PITCH_OFFSET:] & pm).any() or (plan_mask[HOLD] and prev >= 0 and pm[prev]))
+            u = 3 if depth == 1 else v + 1
+            if self.forced[t, u] >= 0:
+                options = [int(self.forced[t, u])]
+            else:
+                plan_mask = self._plan_mask_at(t, u).mask
+                pm, _ = self._rules_at(t, u, True)
+                options = (np.flatnonzero(plan_mask[PITCH_OFFSET:] & pm) + PITCH_OFFSET).tolist()
+                prev = self.g.previous(t, u)
+                if plan_mask[HOLD] and prev >= 0 and pm[prev]:
+                    options.append(HOLD)
+            if depth == 1:
+                return bool(options)
+            return any(self._completable(t, u, o, depth - 1) for o in options)
         finally:
             self.g.clear_from(t, v)
             self.tokens[t, v] = -1
             if not had_row and self.rm.row_steps and self.rm.row_steps[-1] == t and not self.g.attack[t].any():
                 self.rm.row_steps.pop()
-            self.mask_s += time.perf_counter() - t0
-        return ok
 
     def _jump_target(self, pos: int) -> int | None:
         """Conflict-directed backjumping: the latest decision the blocking rules blame."""
@@ -251,8 +324,15 @@ class _Decoder:
         idx = np.flatnonzero(dist)
         if (self.s.strategy != "sample" or self.s.temperature == 0) and not explore:
             return int(idx[np.argmax(dist[idx])])
+        if len(idx) > 24:  # masks off: the whole vocabulary, where numpy's sort wins
+            order = idx[np.argsort(-dist[idx], kind="stable")]
+            cum = np.cumsum(dist[order])
+            n = len(order)
+            if self.s.top_p < 1.0:
+                n = int(np.searchsorted(cum, self.s.top_p * cum[-1])) + 1
+            return int(order[min(int(np.searchsorted(cum[:n], self.rng.random() * cum[n - 1], side="right")), n - 1)])
         # a handful of tokens: plain Python (a stable sort by weight, then running sums) is
-        # faster than numpy here and draws exactly what argsort/cumsum/searchsorted would
+        # faster than numpy here and draws what argsort/cumsum/searchsorted would
         ids, w = idx.tolist(), dist[idx].tolist()
         order = sorted(range(len(ids)), key=w.__getitem__, reverse=True)  # stable: ties keep token order
         cum, total = [], 0.0
@@ -297,7 +377,7 @@ class _Decoder:
                 for tok in np.argsort(-dist)[: 2 * k]:
                     if dist[tok] <= 0:
                         break
-                    if self._bass_feasible(t, v, int(tok)):
+                    if self._lookahead_ok(t, v, int(tok)):
                         grown.append((toks + (int(tok),), score + float(np.log(p[tok] + 1e-30))))
             beams = sorted(grown, key=lambda b: -b[1])[:k]
             if not beams:
@@ -335,6 +415,7 @@ class _Decoder:
 
     def _rewind(self, pos: int) -> None:
         t, v = divmod(pos, 4)
+        self._memo_step = -1  # the steps before may change from here on
         self.session.rewind(t, v)
         self.g.clear_from(t, v)
         self.tokens[t, v:] = -1
@@ -357,6 +438,7 @@ class _Decoder:
         N = self.T * 4
         alts: list[np.ndarray | None] = [None] * N  # remaining (masked) distribution per position
         filtered = np.zeros(N, bool)  # alts[pos] already passed the rule masks
+        lazy_token = np.full(N, -1, np.int64)  # the sure token taken where alts[pos] is _LAZY
         pos = 0
         retries = 0
         frontier = _Failure(0, [])
@@ -370,7 +452,8 @@ class _Decoder:
                 best = self._beam_step(t)
                 if best is not None:
                     self._beam_plan[t] = best
-            if alts[pos] is None:
+            fresh = alts[pos] is None
+            if fresh or alts[pos] is _LAZY:
                 if forced >= 0:
                     ok, blocked = (True, []) if not self.s.constraints else self._forced_ok(t, v, forced)
                     if ok:
@@ -382,18 +465,28 @@ class _Decoder:
                         if pos >= frontier.pos:
                             frontier = _Failure(pos, blocked)
                 else:
-                    t0 = time.perf_counter()
-                    mask, blocked = self._plan_mask(t, v)
-                    self.mask_s += time.perf_counter() - t0
+                    probs = self._probs(t, v)
                     self.masked_tokens += 1
-                    legal = np.count_nonzero(mask)
-                    dist = self._probs(t, v) * mask if legal else np.zeros(VOCAB_SIZE)
-                    if legal and not np.count_nonzero(dist):  # the model put zero mass on every legal token
-                        dist = mask.astype(np.float64)
-                    alts[pos] = dist
-                    filtered[pos] = False
-                    if not legal and pos >= frontier.pos:
-                        frontier = _Failure(pos, blocked)
+                    if fresh:
+                        token = self._sure_token(t, v, probs, pos)
+                    if token >= 0:
+                        alts[pos] = _LAZY  # the alternatives are worked out only if decoding comes back here
+                        lazy_token[pos] = token
+                        self.sure_tokens += 1
+                    else:
+                        t0 = time.perf_counter()
+                        mask, blocked = self._plan_mask(t, v)
+                        if not fresh:
+                            mask[lazy_token[pos]] = False  # tried already
+                        self.mask_s += time.perf_counter() - t0
+                        legal = np.count_nonzero(mask)
+                        dist = probs * mask if legal else np.zeros(VOCAB_SIZE)
+                        if legal and not np.count_nonzero(dist):  # the model put zero mass on every legal token
+                            dist = mask.astype(np.float64)
+                        alts[pos] = dist
+                        filtered[pos] = False
+                        if not legal and pos >= frontier.pos:
+                            frontier = _Failure(pos, blocked)
             if token < 0:
                 dist = alts[pos]
                 explore = pos < self._explore_until
@@ -403,7 +496,7 @@ class _Decoder:
                     if preferred is not None and dist[preferred[v]] > 0:
                         cand = preferred[v]  # the beam's choice while it is still legal
                     if filtered[pos] or not self._needs_rules(t, v, cand):
-                        if self._bass_feasible(t, v, cand):
+                        if self._lookahead_ok(t, v, cand):
                             token = cand
                             break
                         dist = dist.copy()
@@ -415,6 +508,13 @@ class _Decoder:
                     filtered[pos] = True
                     if not dist.any() and pos >= frontier.pos:
                         frontier = _Failure(pos, blocked)
+                if token < 0 and v == 1 and self.pm.onset[t] and pos not in self._shallow and self.rm.rules \
+                        and self.s.constraints:
+                    # no alto leaves tenor and bass a note: decode on and let the tenor's dead end
+                    # name its culprit (often its own previous note) for the backjump
+                    self._shallow.add(pos)
+                    alts[pos] = None
+                    continue
                 if token < 0:
                     if pos > frontier.pos:
                         frontier = _Failure(pos, ["lookahead"] if not self._fail_candidates else frontier.blocked_by)
@@ -432,6 +532,7 @@ class _Decoder:
             "tokens": N,
             "masked_tokens": self.masked_tokens,
             "rule_calls": self.rule_calls,
+            "sure_tokens": self.sure_tokens,
             "retries": retries,
             "seconds": time.perf_counter() - t_start,
             "model_seconds": self.model_s,
@@ -456,8 +557,8 @@ class _Decoder:
         t, v = divmod(pos, 4)
         floor = max(0, frontier.pos - 4 * self.s.max_backtrack_steps)
 
-        def open_(q: int) -> bool:
-            return alts[q] is not None and bool(alts[q].any())
+        def open_(q: int) -> bool:  # a lazy position may have alternatives: look when resuming there
+            return alts[q] is _LAZY or (alts[q] is not None and bool(alts[q].any()))
 
         b = None
         if jump is not None and floor <= jump < pos and open_(jump):
@@ -481,6 +582,7 @@ class _Decoder:
                 alts[b] = None  # every token tried: decode it afresh
         for q in range(b + 1, pos + 1):
             alts[q] = None
+        self._shallow = {q for q in self._shallow if q <= b}
         for s in [s for s in self._beam_plan if s >= b // 4]:
             del self._beam_plan[s]
         self._rewind(b)

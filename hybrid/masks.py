@@ -29,6 +29,7 @@ from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import Plan
 from partimento.grammar.rules.base import Context, DecodeState, Rule, SonorityArray
 from partimento.grammar.rules.masks import ALL, last_two
+from partimento.grammar.rules.spelling import augmented_table
 from partimento.grammar.theory import VOICE_RANGES, VOICES, ChordSpec, KeyInfo, key_info
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
@@ -129,6 +130,8 @@ class PlanMasks:
                     self.chords[i].tones[0] &= PITCH_PC == c.spec.root
             if c.fermata:
                 self.fermata_hold[a + 1:b] = True
+        # the soprano pitch class barred on the step before a PAC onset (see _cadence_approach)
+        self.approach_barred = _cadence_approach(plan, self.steps, self.onset, self.pac_soprano)
         for i, cm in enumerate(self.chords):  # tendency tones must find their resolution in the next chord
             if i + 1 < len(self.chords):
                 cm.tendency_ok = _tendency_ok(cm, self.chords[i + 1])
@@ -148,6 +151,8 @@ class PlanMasks:
         for t in range(self.steps - 2, -1, -1):
             self._next_onset_step[t] = t + 1 if self.onset[t + 1] else self._next_onset_step[t + 1]
         self._resolvable_rows: dict[tuple, list[bool]] = {}
+        self._floors: dict[tuple, int] = {}  # (next chord, bass pitch, given bass) -> tenor floor
+        self._ways_on: dict[tuple, np.ndarray] = {}  # see _continuation
         self._next_onset_list, self._chord_list = self._next_onset_step.tolist(), self.chord_index.tolist()
         for cm in self.chords:
             allow = np.ones((4, 128), bool) if cm.tendency_ok is None else cm.tendency_ok.copy()
@@ -262,7 +267,7 @@ class PlanMasks:
         if lo > hi:
             return MaskResult(mask, ["voice-geometry"])
         if self.fermata_hold[t]:  # a fermata chord is held to its end
-            mask[HOLD] = prev >= 0 and lo <= prev <= hi
+            mask[HOLD] = self._hold_ok(t, v, g, lo, hi)
             return MaskResult(mask, [] if mask[HOLD] else ["fermata"])
         pitches = mask[PITCH_OFFSET:]  # a view: the pitch part of the mask, filled in place
         allow = cm.allow_rows[v]  # tendency tones resolvable in the next chord, the bass on its way
@@ -280,14 +285,13 @@ class PlanMasks:
                 pitches &= step_ok
             hold_ok = prev >= 0 and not prev_nct and bool(pitches[prev])
         elif prev_nct:  # a non-chord tone leaves by step to a chord tone
-            hold_ok = (t - int(g.start[t - 1, v]) < 2 and lo <= prev <= hi and self._resolvable(t, v)[prev]
-                       and allow[prev])
+            hold_ok = self._hold_ok(t, v, g, lo, hi)
             for d in (-2, -1, 1, 2):
                 p = prev + d
                 if lo <= p <= hi and cm.tones_any_ok[v, p]:
                     pitches[p] = True
         else:
-            hold_ok = prev >= 0 and lo <= prev <= hi and allow[prev]
+            hold_ok = self._hold_ok(t, v, g, lo, hi)
             pitches[lo:hi + 1] = cm.tones_any_ok[v, lo:hi + 1]
             if prev >= 0:  # passing or neighbour notes: by step from a chord tone, never doubled
                 taken = {x % 12 for u, (x, d) in enumerate(zip(g.pitch[t].tolist(), g.decided[t].tolist()))
@@ -297,9 +301,113 @@ class PlanMasks:
                     p = prev + d
                     if lo <= p <= hi and cm.nct[v, p] and p % 12 not in taken and resolvable[p] and allow[p]:
                         pitches[p] = True
+        if t + 1 < self.steps and self.onset[t + 1] and v < _BASS:  # the last step before an onset
+            way_on = self._continuation(t, v, g)  # a way on into the next chord
+            if v == 2:  # and room for the bass below the tenor
+                way_on[:self._tenor_floor(t, g)] = False
+            kept = pitches & way_on
+            if kept.any() or (hold_ok and way_on[prev]):  # else leave it: a neighbour may move instead
+                pitches[:] = kept
+                hold_ok = hold_ok and bool(way_on[prev])
+        barred = self.approach_barred[t] if v == 0 else -1
+        if barred >= 0:  # into a PAC: off the pitch class that makes octaves with the bass
+            kept = pitches & (PITCH_PC != barred)
+            if kept.any() or (hold_ok and prev % 12 != barred):  # else the bass must move instead: leave it
+                pitches[:] = kept
+                hold_ok = hold_ok and prev % 12 != barred
         mask[HOLD] = hold_ok
         blocked = [] if np.count_nonzero(mask) else [self._why_empty(t)]
         return MaskResult(mask, blocked)
+
+    def hold_ok(self, t: int, v: int, g: GridState) -> bool | None:
+        """``token_mask(t, v, g).mask[HOLD]`` without the rest of the mask; None at an onset.
+
+        Most tokens inside a chord are holds the model is sure of, so the decoder asks
+        this first and builds the whole mask only when the hold is refused.
+        """
+        if (self.onset[t] or self._chord_list[t] < 0 or (v == 0 and self.approach_barred[t] >= 0)
+                or (v < _BASS and t + 1 < self.steps and self.onset[t + 1])):
+            return None
+        lo, hi = self.interval(t, v, g)
+        return lo <= hi and self._hold_ok(t, v, g, lo, hi)
+
+    def _hold_ok(self, t: int, v: int, g: GridState, lo: int, hi: int) -> bool:
+        """Whether ``voice`` may hold its note at non-onset step ``t`` inside the interval [lo, hi]."""
+        prev = g.previous(t, v)
+        if prev < 0 or not lo <= prev <= hi:
+            return False
+        if self.fermata_hold[t]:
+            return True
+        if not self.chords[self._chord_list[t]].allow_rows[v][prev]:
+            return False
+        if g.nct[t - 1, v]:  # a non-chord tone is held at most one more sixteenth, then resolves
+            return t - int(g.start[t - 1, v]) < 2 and self._resolvable(t, v)[prev]
+        return True
+
+    def _continuation(self, t: int, v: int, g: GridState) -> np.ndarray:
+        """bool[128]: pitches from which upper ``voice``, on the step before an onset, can go on.
+
+        Going on means a melodic move the hard rules accept (no augmented interval, no
+        seventh or leap past the octave) to a note of the next chord that its
+        neighbours leave room for: no higher than the note the voice above sounds now
+        and no lower than the one below sounds (voice overlap), which is where most
+        dead ends at an onset come from. Neighbours not yet written on this step are
+        assumed to hold their notes, so the caller drops the restriction if it leaves
+        nothing. Cached per (chord, voice, neighbours, given note).
+        """
+        n = t + 1
+
+        def sounding(u: int) -> int:
+            return int(g.pitch[t, u]) if g.decided[t, u] else g.previous(t, u)
+
+        above = sounding(v - 1) if v > 0 else -1
+        below = sounding(v + 1)
+        given = int(self.forced_pitch[n, v]) if self.forced[n, v] >= 0 else -2
+        key = (self._chord_list[n], v, above, below, given)
+        row = self._ways_on.get(key)
+        if row is None:
+            cm = self.chords[key[0]]
+            targets = np.zeros(128, bool)
+            if given >= 0:
+                targets[given] = True
+            elif given == -2:
+                targets[:] = cm.tones_ok[v]
+            if above >= 0:
+                targets[above + 1:] = False
+            if below >= 0:
+                targets[:below] = False
+            q = np.flatnonzero(targets)
+            if not len(q):
+                row = np.ones(128, bool)  # nothing to aim at: leave it to the decoder
+            else:
+                d = np.abs(q[None, :] - np.arange(128)[:, None])  # (128, |q|)
+                legal = (d <= 12) & (d != 10) & (d != 11) & ~augmented_table(cm.key.name)[:, q]
+                row = legal.any(axis=1)
+            self._ways_on[key] = row
+        return row.copy()
+
+    def _tenor_floor(self, t: int, g: GridState) -> int:
+        """Lowest tenor pitch on the step before an onset that leaves the bass a legal note there.
+
+        The bass may not rise above the tenor's previous note (voice overlap), and from
+        the note it sounds now it can reach only some of the next chord's bass notes (no
+        augmented interval, no seventh or leap past the octave; see :func:`_bass_targets`).
+        A tenor below all of them leaves the bass nothing at the onset, a dead end the
+        decoder would otherwise find only there and pay for with a restart. The bass is
+        assumed to hold its note to the onset (it is written after the tenor).
+        """
+        b = int(g.pitch[t, _BASS]) if g.decided[t, _BASS] else g.previous(t, _BASS)
+        n = t + 1
+        if b < 0 or self.forced[n, _BASS] >= 0 and self.forced_pitch[n, _BASS] < 0:
+            return 0
+        key = (self._chord_list[n], b, int(self.forced_pitch[n, _BASS]) if self.forced[n, _BASS] >= 0 else -1)
+        floor = self._floors.get(key)
+        if floor is None:
+            targets = _bass_targets(self.chords[key[0]], key[2] if key[2] >= 0 else None)
+            d = np.abs(np.arange(128) - b)
+            ok = targets & (d <= 12) & (d != 10) & (d != 11) & ~augmented_table(self.chords[key[0]].key.name)[b]
+            floor = self._floors[key] = int(np.argmax(ok)) if ok.any() else 0
+        return floor
 
     def is_nct(self, t: int, v: int, pitch: int) -> bool:
         """Whether ``pitch`` struck by ``voice`` at ``t`` is a non-chord tone of the plan chord."""
@@ -361,6 +469,27 @@ class PlanMasks:
         return ok
 
 
+def _cadence_approach(plan: Plan, steps: int, onset: np.ndarray, pac_soprano: np.ndarray) -> np.ndarray:
+    """Per step: the soprano pitch class barred there because a PAC onset follows (-1: none).
+
+    A perfect authentic cadence fixes both outer voices of its tonic (the root in the
+    soprano and the bass), so a soprano that sounds, just before it, the same perfect
+    interval class above the dominant's bass (its root doubled at the octave, in the
+    usual V–I) can only go on in parallel or contrary octaves (or fifths). Seen only at
+    the onset, that dead end costs the decoder a restart of the whole dominant.
+    """
+    barred = np.full(steps, -1, np.int16)
+    index = plan.chord_per_step()
+    for a in np.flatnonzero((pac_soprano >= 0) & onset).tolist():
+        if a == 0 or index[a - 1] < 0 or index[a] < 0:
+            continue
+        here, there = plan.chords[index[a - 1]].spec, plan.chords[index[a]].spec
+        ic = (int(pac_soprano[a]) - there.bass) % 12
+        if ic in (0, 7) and here.bass != there.bass:
+            barred[a - 1] = (here.bass + ic) % 12
+    return barred
+
+
 def _tendency_ok(cm: ChordMasks, nxt: ChordMasks) -> np.ndarray:
     """Which pitches of chord ``cm`` leave a resolution in ``nxt`` (seventh down by step, soprano leading tone up).
 
@@ -395,16 +524,7 @@ def _bass_next_ok(cm: ChordMasks, nxt: ChordMasks, given: int | None = None) -> 
     legal and in range) is found only at that chord, after a long backtrack. A bass
     note ``given`` at the next onset (infill; -1 a given rest) is the only target, as is.
     """
-    from partimento.grammar.rules.spelling import augmented_table
-
-    if given is not None:
-        targets = np.zeros(128, bool)
-        targets[given] = given >= 0
-    else:
-        targets = nxt.tones[_BASS] & (nxt.tendency_ok[_BASS] if nxt.tendency_ok is not None else True)
-        if nxt.bass_next_ok is not None:
-            targets = targets & nxt.bass_next_ok
-    q = np.flatnonzero(targets)
+    q = np.flatnonzero(_bass_targets(nxt, given))
     ok = np.ones(128, bool)
     if not len(q):
         return ok  # nothing reachable either way: the static check reports it
@@ -414,6 +534,18 @@ def _bass_next_ok(cm: ChordMasks, nxt: ChordMasks, given: int | None = None) -> 
         leap_ok = (d <= 12) & (d != 10) & (d != 11)
         ok[p] = bool((leap_ok & ~aug[p, q]).any())
     return ok
+
+
+def _bass_targets(nxt: ChordMasks, given: int | None = None) -> np.ndarray:
+    """bool[128]: bass notes the decoder may take at the onset of chord ``nxt`` (``given``: the one it must)."""
+    if given is not None:
+        targets = np.zeros(128, bool)
+        targets[given] = given >= 0
+        return targets
+    targets = nxt.tones[_BASS] & (nxt.tendency_ok[_BASS] if nxt.tendency_ok is not None else True)
+    if nxt.bass_next_ok is not None:
+        targets = targets & nxt.bass_next_ok
+    return targets
 
 
 def _forced_sounding(forced: np.ndarray) -> np.ndarray:
@@ -444,6 +576,8 @@ class RuleMasks:
     def __init__(self, rules: Sequence[Rule], plan: Plan, window: int = 4) -> None:
         self.rules = list(rules)
         self.window = window
+        self._asked_all = range(len(self.rules))  # rule indices pitch_mask asks, without / with geometry applied
+        self._asked_after_geometry = [i for i, r in enumerate(self.rules) if r.id not in GEOMETRY_RULES]
         metre = plan.metre_obj
         steps = plan.steps
         offsets = np.arange(steps) / STEPS_PER_QUARTER
@@ -470,6 +604,11 @@ class RuleMasks:
             self.row_steps.pop()
         if g.attack[t].any():
             self.row_steps.append(t)
+        self._cached_step = -1
+        self._cached = None
+
+    def invalidate(self) -> None:
+        """Forget the cached window (a look-ahead wrote and erased notes it was built from)."""
         self._cached_step = -1
         self._cached = None
 
@@ -534,18 +673,15 @@ class RuleMasks:
         ranges, same pairs, at least as strict), so those rules are not asked again.
         """
         out = np.ones(128, bool)
-        each = []
+        each = [ALL] * len(self.rules)
         state.last_rows = last_two(state)  # every rule reads the same two rows: convert them once
         try:
-            for r in self.rules:
-                if geometry_applied and r.id in GEOMETRY_RULES:
-                    m = ALL
-                else:
-                    m = r.allowed(state, v)
-                    if m is not ALL:  # the shared all-True mask changes nothing
-                        m = np.asarray(m, bool)
-                        out &= m
-                each.append(m)
+            for i in (self._asked_after_geometry if geometry_applied else self._asked_all):
+                m = self.rules[i].allowed(state, v)
+                if m is not ALL:  # the shared all-True mask changes nothing
+                    m = np.asarray(m, bool)
+                    out &= m
+                    each[i] = m
         finally:
             state.last_rows = None
         return out, each

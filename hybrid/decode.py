@@ -8,7 +8,11 @@ temperature, top-p) or takes the argmax. The rules are consulted lazily: the tok
 drawn from the plan-masked distribution first and only re-drawn from the fully masked
 one when the rules reject it, which is exactly sampling from the fully masked
 distribution (rejection sampling with one proposal) but skips the rule work for the
-many held notes that cannot break a rule.
+many held notes that cannot break a rule. A hold the model is sure of (at least ``top_p``
+of the mass) that the plan allows is taken without building masks at all
+(:meth:`_Decoder._sure_token`); at chord onsets a look-ahead refuses an upper voice that
+would leave the voices after it no legal note (:meth:`_Decoder._lookahead_ok`), and the
+plan masks steer the step before an onset (see :mod:`.masks`).
 
 When every token is masked the decoder backtracks depth-first over recent positions
 (``session.rewind``), trying the remaining allowed tokens there, within a budget of

@@ -8,7 +8,10 @@ AND of three kinds of constraint, cheapest first:
   present once the sonority is complete (a pitch-class look-ahead over the voices still
   to write), non-chord tones only as passing or neighbour notes (approached by step,
   left by step to a chord tone), fermata chords held, the soprano on the tonic at a
-  perfect authentic cadence;
+  perfect authentic cadence; on the step before an onset, soft look-aheads that give way
+  rather than leave a voice no token: each upper voice keeps a legal move into the next
+  chord within its neighbours' notes, the tenor leaves the bass room below it, and the
+  soprano leaves the octave of the dominant's bass before a PAC;
 * **voice geometry**, a single pitch interval per token: range, no crossing, no overlap
   with the previous sonority, spacing of an octave between adjacent upper voices;
 * **rule masks** (:class:`RuleMasks`): every hard rule's decoder face

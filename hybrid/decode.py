@@ -91,6 +91,8 @@ class Decoded:
     stats: dict = field(default_factory=dict)  # tokens, retries, seconds in model/masks
 
 
+_ALL_TOKENS = np.ones(VOCAB_SIZE, bool)  # the plan mask with the masks off (read-only)
+_ALL_TOKENS.flags.writeable = False
 _LAZY = np.zeros(0)  # alts[pos] of a sure token: alternatives not worked out (see _Decoder._sure_token)
 _MAX_RESTARTS = 24  # restarts from chord onsets allowed for one dead end before giving up
 
@@ -173,10 +175,11 @@ class _Decoder:
         return HOLD if ok else -1
 
     def _plan_mask(self, t: int, v: int) -> tuple[np.ndarray, list[str]]:
+        """The plan mask of (t, v) and who emptied it (a shared array: copy before changing it)."""
         if not self.s.constraints:
-            return np.ones(VOCAB_SIZE, bool), []
+            return _ALL_TOKENS, []
         res = self._plan_mask_at(t, v)
-        return res.mask.copy(), res.blocked_by
+        return res.mask, res.blocked_by
 
     def _needs_rules(self, t: int, v: int, token: int) -> bool:
         """A HOLD inside a chord, with no attack yet at this step, repeats an accepted sonority."""
@@ -269,10 +272,12 @@ class _Decoder:
             else:
                 plan_mask = self._plan_mask_at(t, u).mask
                 pm, _ = self._rules_at(t, u, True)
-                options = (np.flatnonzero(plan_mask[PITCH_OFFSET:] & pm) + PITCH_OFFSET).tolist()
+                attacks = plan_mask[PITCH_OFFSET:] & pm
                 prev = self.g.previous(t, u)
-                if plan_mask[HOLD] and prev >= 0 and pm[prev]:
-                    options.append(HOLD)
+                hold = bool(plan_mask[HOLD] and prev >= 0 and pm[prev])
+                if depth == 1:
+                    return hold or bool(attacks.any())
+                options = (np.flatnonzero(attacks) + PITCH_OFFSET).tolist() + [HOLD] * hold
             if depth == 1:
                 return bool(options)
             return any(self._completable(t, u, o, depth - 1) for o in options)
@@ -481,6 +486,7 @@ class _Decoder:
                         t0 = time.perf_counter()
                         mask, blocked = self._plan_mask(t, v)
                         if not fresh:
+                            mask = mask.copy()
                             mask[lazy_token[pos]] = False  # tried already
                         self.mask_s += time.perf_counter() - t0
                         legal = np.count_nonzero(mask)

@@ -36,7 +36,7 @@ from partimento.grammar.rules.base import Rule
 from partimento.grammar.theory import VOICES
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
-from .masks import SILENT, GridState, PlanMasks, RuleMasks
+from .masks import SILENT, GridState, MaskResult, PlanMasks, RuleMasks
 
 __all__ = ["Session", "Sampling", "Decoded", "decode"]
 
@@ -222,7 +222,7 @@ class _Decoder:
             self._memo_step = t
         return (v, self.g.pitch[t, :v].tobytes(), self.g.attack[t, :v].tobytes()) + extra
 
-    def _plan_mask_at(self, t: int, v: int) -> np.ndarray:
+    def _plan_mask_at(self, t: int, v: int) -> MaskResult:
         """The plan mask of (t, v), computed once per step and sonority so far (read-only: copy to change)."""
         key = self._memo_key(t, v, "plan")
         res = self._memo.get(key)

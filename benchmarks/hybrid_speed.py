@@ -8,8 +8,8 @@ a plan the rules cannot realize is replaced by the next draw, as compose does):
   with the masks on and with ``--no-constraints`` on the same plans in the same run;
   the mask overhead is their ratio minus one. Each plan is realized ``--repeat`` times
   each way, alternating, and its fastest time each way is kept (the usual defence of a
-  timing against a shared machine: interference only ever adds time); the medians of
-  the first runs alone are reported too;
+  timing against a shared machine: interference only ever adds time); the overhead
+  from the first runs alone and from the summed times is reported too;
 * time spent building masks (plan masks, rule masks, the bass look-ahead, backtracking
   diagnostics), per token, in microseconds; the model's own time per token;
 * music21's ``figuredBass`` realizer (rule based, no model) on the first 16 chords of the

@@ -32,7 +32,7 @@ from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import Plan
 from partimento.grammar.rules.base import Context, DecodeState, Rule, SonorityArray
 from partimento.grammar.rules.masks import ALL, last_two
-from partimento.grammar.rules.spelling import augmented_table
+from partimento.grammar.rules.melodic import legal_moves
 from partimento.grammar.theory import VOICE_RANGES, VOICES, ChordSpec, KeyInfo, key_info
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
@@ -304,7 +304,7 @@ class PlanMasks:
                     p = prev + d
                     if lo <= p <= hi and cm.nct[v, p] and p % 12 not in taken and resolvable[p] and allow[p]:
                         pitches[p] = True
-        if t + 1 < self.steps and self.onset[t + 1] and v < _BASS:  # the last step before an onset
+        if self._before_onset(t, v):  # the last step before an onset
             way_on = self._continuation(t, v, g)  # a way on into the next chord
             if v == 2:  # and room for the bass below the tenor
                 way_on[:self._tenor_floor(t, g)] = False
@@ -328,11 +328,14 @@ class PlanMasks:
         Most tokens inside a chord are holds the model is sure of, so the decoder asks
         this first and builds the whole mask only when the hold is refused.
         """
-        if (self.onset[t] or self._chord_list[t] < 0 or (v == 0 and self.approach_barred[t] >= 0)
-                or (v < _BASS and t + 1 < self.steps and self.onset[t + 1])):
-            return None
+        if self.onset[t] or self._chord_list[t] < 0 or self._before_onset(t, v):
+            return None  # (the PAC approach bar lies before an onset too)
         lo, hi = self.interval(t, v, g)
         return lo <= hi and self._hold_ok(t, v, g, lo, hi)
+
+    def _before_onset(self, t: int, v: int) -> bool:
+        """An upper voice on the step before an onset, where the soft look-aheads steer it."""
+        return v < _BASS and t + 1 < self.steps and bool(self.onset[t + 1])
 
     def _hold_ok(self, t: int, v: int, g: GridState, lo: int, hi: int) -> bool:
         """Whether ``voice`` may hold its note at non-onset step ``t`` inside the interval [lo, hi]."""
@@ -383,9 +386,7 @@ class PlanMasks:
             if not len(q):
                 row = np.ones(128, bool)  # nothing to aim at: leave it to the decoder
             else:
-                d = np.abs(q[None, :] - np.arange(128)[:, None])  # (128, |q|)
-                legal = (d <= 12) & (d != 10) & (d != 11) & ~augmented_table(cm.key.name)[:, q]
-                row = legal.any(axis=1)
+                row = legal_moves(cm.key.name)[:, q].any(axis=1)
             self._ways_on[key] = row
         return row.copy()
 
@@ -407,8 +408,7 @@ class PlanMasks:
         floor = self._floors.get(key)
         if floor is None:
             targets = _bass_targets(self.chords[key[0]], key[2] if key[2] >= 0 else None)
-            d = np.abs(np.arange(128) - b)
-            ok = targets & (d <= 12) & (d != 10) & (d != 11) & ~augmented_table(self.chords[key[0]].key.name)[b]
+            ok = targets & legal_moves(self.chords[key[0]].key.name)[b]
             floor = self._floors[key] = int(np.argmax(ok)) if ok.any() else 0
         return floor
 
@@ -531,11 +531,8 @@ def _bass_next_ok(cm: ChordMasks, nxt: ChordMasks, given: int | None = None) -> 
     ok = np.ones(128, bool)
     if not len(q):
         return ok  # nothing reachable either way: the static check reports it
-    aug = augmented_table(nxt.key.name)
-    for p in np.flatnonzero(cm.tones_any[_BASS] | cm.nct[_BASS]):
-        d = np.abs(q - p)
-        leap_ok = (d <= 12) & (d != 10) & (d != 11)
-        ok[p] = bool((leap_ok & ~aug[p, q]).any())
+    sources = np.flatnonzero(cm.tones_any[_BASS] | cm.nct[_BASS])
+    ok[sources] = legal_moves(nxt.key.name)[np.ix_(sources, q)].any(axis=1)
     return ok
 
 

@@ -10,7 +10,7 @@ from .base import REST, Context, DecodeState, Rule, SonorityArray, Violation, re
 from .masks import ALL, LEAP_OK, last_two
 from .spelling import augmented_table, interval_name, note_name
 
-__all__ = ["MelodicAugmentedInterval", "LargeLeap"]
+__all__ = ["MelodicAugmentedInterval", "LargeLeap", "legal_moves"]
 
 
 @register
@@ -55,6 +55,18 @@ class MelodicAugmentedInterval(Rule):
 def _not_augmented(key_name: str) -> np.ndarray:
     """(128, 128) read-only: row p allows every melodic move from p that is not augmented in the key."""
     t = ~augmented_table(key_name)
+    t.flags.writeable = False
+    return t
+
+
+@lru_cache(maxsize=None)
+def legal_moves(key_name: str) -> np.ndarray:
+    """(128, 128) read-only: ``[a, b]`` when both melodic rules accept a voice moving from a to b in the key.
+
+    No augmented interval and no seventh or leap past the octave: what the decoder's
+    look-aheads need to know about a voice's next note, from the rules themselves.
+    """
+    t = LEAP_OK & _not_augmented(key_name)
     t.flags.writeable = False
     return t
 

@@ -36,6 +36,7 @@ class ChordEvent:
     cadence: str | None = None  # one of CADENCES on a phrase's final chord
     fermata: bool = False  # a fermata on this chord (chorale phrase ends)
     phrase: int = 0  # index into Plan.phrases
+    inversion_open: bool = False  # the realizer chooses the inversion for the line (figure: the chord, see theory.invert_figure)
 
     @property
     def spec(self) -> ChordSpec:
@@ -45,6 +46,14 @@ class ChordEvent:
     @property
     def inversion(self) -> int:
         return self.spec.inversion
+
+    def with_inversion(self, inversion: int) -> "ChordEvent":
+        """A copy in the given inversion (0 root position .. 3), the inversion now fixed."""
+        from dataclasses import replace
+
+        from .theory import invert_figure
+
+        return replace(self, figure=invert_figure(self.figure, inversion), inversion_open=False)
 
     @property
     def end(self) -> float:

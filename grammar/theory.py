@@ -21,6 +21,8 @@ __all__ = [
     "key_info",
     "chord_spec",
     "pc_name",
+    "invert_figure",
+    "INVERSION_FIGURES",
 ]
 
 #: Voice order used everywhere: index 0..3.
@@ -174,3 +176,33 @@ def chord_spec(figure: str, key: str) -> ChordSpec:
             members.append(pc)
     function = _function_of(figure, degree, secondary)
     return ChordSpec(figure, canon, tuple(members), root, third, fifth, seventh, bass, int(inversion), function)
+
+
+#: Figured-bass suffixes of each inversion, for triads and for seventh chords.
+INVERSION_FIGURES: dict[bool, tuple[str, ...]] = {False: ("", "6", "64"), True: ("7", "65", "43", "42")}
+_INVERSION_SUFFIX = re.compile(r"(753|53|64|65|43|42|7|6|2)$")
+_FIXED_SPECIALS = ("It", "Ger", "Fr", "N", "Cad")  # figures whose bass is part of the name
+
+
+def invert_figure(figure: str, inversion: int) -> str:
+    """The same chord with another bass: ``("V7", 1) -> "V65"``, ``("viio7/V", 2) -> "viio43/V"``.
+
+    The chord (degree, quality, added tones, applied-to) is kept and only the figured-bass
+    suffix changes; ``IVmaj7`` keeps its ``maj`` (``IVmaj65``). Augmented sixths, the
+    Neapolitan and ``Cad64`` name their bass and are returned unchanged. Raises
+    :class:`InputError` for an inversion the chord does not have (a triad has no third
+    inversion).
+    """
+    head, slash, applied = figure.partition("/")
+    if head.lstrip("b#").startswith(_FIXED_SPECIALS):
+        return figure
+    base = _INVERSION_SUFFIX.sub("", head)
+    if re.search(r"\d*9\d*$", head):  # ninth chords stay as written
+        return figure
+    seventh = bool(re.search(r"(7|753|65|43|42|2)$", head))
+    if base.endswith("maj"):
+        seventh = True
+    names = INVERSION_FIGURES[seventh]
+    if not 0 <= inversion < len(names):
+        raise InputError(f"{figure} has no inversion {inversion}", expected=[str(i) for i in range(len(names))])
+    return base + names[inversion] + slash + applied

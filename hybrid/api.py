@@ -15,9 +15,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from partimento.grammar.errors import InputError, UnsatisfiableError
+from partimento.grammar.errors import InputError, Location, UnsatisfiableError
 from partimento.grammar.plan import Plan
-from partimento.grammar.theory import key_info
+from partimento.grammar.theory import VOICES, key_info
 
 from .decode import Decoded, Sampling, decode
 from .result import Result
@@ -141,54 +141,129 @@ def compose(grammar: str = "chorale", key: str = "C", bars: int = 16, seed: int 
 
 
 def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", seed: int = 0, *,
-              model=None, checkpoint: str | None = None, profile: str = "strict", check: bool = True,
-              max_plan_draws: int = 6, **sampling: Any) -> Result:
+              plan: Plan | str | Path | None = None, model=None, checkpoint: str | None = None,
+              profile: str = "strict", check: bool = True, max_plan_draws: int = 8, **sampling: Any) -> Result:
     """Keep ``melody`` (a path or music21 stream) as the soprano and write alto, tenor, bass.
 
     The melody's pitches, rhythm, pickup and ties are kept exactly (transposed by whole
-    octaves only when it lies outside the soprano range, with a warning). A harmony is
-    proposed to fit it (:mod:`partimento.hybrid.harmony`) and the lower voices are
-    decoded under the rules with the soprano tokens forced. When no lower voices fit a
-    proposed harmony, the next proposal (next seed of the harmonizer) is tried, up to
-    ``max_plan_draws``.
+    octaves only when it lies outside the profile's soprano range, with a warning). Its key
+    comes from ``key``, else from its key signature and notes (:mod:`partimento.hybrid.melody`);
+    its phrases from fermatas, rests, breath marks or long notes. A plan — local keys,
+    chords and inversions per beat or half beat, cadences — is found by the harmonic search
+    (:mod:`partimento.hybrid.harmony`), or taken from ``plan`` (a :class:`Plan` or a
+    ``.rntxt`` / ``.json`` file, e.g. one written with ``--plan-out`` and edited), and the
+    lower voices are decoded under the rules with the soprano tokens forced. When a plan
+    dead-ends, the next-best plan (avoiding the chords around the dead end) is tried, up to
+    ``max_plan_draws``; ``result.stats["plan_draws"]`` says how many were drawn.
     """
+    from .harmony import propose_plans
     from .melody import read_melody
-    from .harmony import propose_plan
 
-    mel = read_melody(melody, key)
+    mel = read_melody(melody, key, profile=profile)
     for w in mel.warnings:
         warnings.warn(w, stacklevel=2)
     s = _split_sampling(sampling)
+    forced = np.full((mel.steps, 4), -1, np.int64)
+    forced[:, 0] = mel.tokens
+    if plan is not None:
+        given = _plan_for_melody(plan if isinstance(plan, Plan) else Plan.read(plan), mel)
+        dec, report = _run(given, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
+                           check=check)
+        return Result(given, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed, plan_draws=1),
+                      list(mel.warnings), spellings={(0, t): n for t, n in mel.spellings.items()})
     last: UnsatisfiableError | None = None
-    for draw in range(max_plan_draws):
-        plan = propose_plan(mel, grammar=grammar, seed=seed + _PLAN_SEED_STRIDE * draw)
-        forced = np.full((plan.steps, 4), -1, np.int64)
-        forced[:, 0] = mel.tokens
+    failures: list[str] = []
+    for draw, (proposal, feedback) in enumerate(propose_plans(mel, grammar=grammar, seed=seed)):
+        if draw >= max_plan_draws:
+            break
         try:
-            dec, report = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
+            dec, report = _run(proposal, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
                                check=check)
         except UnsatisfiableError as e:
             last = e
+            failures.append(e.describe())
+            feedback.failed_at(_step_of(e, proposal))
             continue
-        return Result(plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed, plan_draws=draw + 1),
-                      list(mel.warnings))
-    raise last  # type: ignore[misc]
+        notes = list(mel.warnings)
+        if draw:
+            notes.append(f"the first {draw} proposed plan(s) could not be realized under the {profile} rules; "
+                         f"this is plan {draw + 1}")
+        return Result(proposal, dec.tokens, dec.pitch, dec.attack, report,
+                      dict(dec.stats, seed=seed, plan_draws=draw + 1, unrealized_plans=len(failures)), notes,
+                      spellings={(0, t): n for t, n in mel.spellings.items()})
+    if last is None:
+        raise UnsatisfiableError("the harmonic search found no plan for this melody", Location(file=mel.source))
+    raise last
+
+
+def _step_of(e: UnsatisfiableError, plan: Plan) -> int | None:
+    """The grid step of an error's measure and beat (None when it names none)."""
+    from partimento.grammar.metre import STEPS_PER_QUARTER
+
+    if e.location.measure is None:
+        return None
+    off = plan.metre_obj.offset(e.location.measure, e.location.beat or 1.0, plan.pickup)
+    return int(round(float(off) * STEPS_PER_QUARTER))
+
+
+def _plan_for_melody(plan: Plan, mel) -> Plan:
+    """A given plan checked against the melody (same metre, pickup and length); fermatas follow the melody."""
+    from partimento.grammar.metre import STEPS_PER_QUARTER
+
+    plan.validate()
+    where = Location(file=mel.source)
+    if plan.metre != mel.metre or abs(plan.pickup - mel.pickup) > 1e-9 or plan.steps != mel.steps:
+        raise InputError(f"the plan ({plan.bars} bars of {plan.metre}, pickup {plan.pickup:g}) does not fit the "
+                         f"melody ({mel.bars} bars of {mel.metre}, pickup {mel.pickup:g})", where,
+                         hint="Write the plan for this melody with --plan-out, edit it, and pass it back with --plan.")
+    if plan.chords[0].onset > 1e-9 or abs(plan.chords[-1].end - plan.length) > 1e-6:
+        raise InputError("the plan's chords must cover the melody from its first to its last beat", where)
+    q = STEPS_PER_QUARTER
+    for c in plan.chords:
+        a, b = int(round(c.onset * q)), int(round(c.end * q))
+        c.fermata = any(a <= f < b for f in mel.fermata_steps) or c.fermata
+    return plan
 
 
 def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str] = ("alto", "tenor"),
            seed: int = 0, *, model=None, checkpoint: str | None = None, profile: str = "strict",
            check: bool = True, **sampling: Any) -> Result:
-    """Rewrite ``voices`` in ``measures`` (inclusive, as printed), keeping everything else.
+    """Rewrite ``voices`` in ``measures`` (inclusive, as printed), keeping everything else note for note.
 
-    ``score`` is a :class:`Result`, a music21 score or a path (MusicXML, or a result
-    ``.json`` written by :meth:`Result.write`). The joins into and out of the span are
-    decoded under the same rules.
+    ``score`` is a :class:`Result`, a music21 score or a path (MusicXML and anything the
+    checker reads, or a result ``.json``). Its harmony is its own plan when it carries one
+    (a Result, or partimento's Roman numerals under the bass), else the harmonizer's
+    analysis of its four voices (:mod:`partimento.hybrid.infill_span`). Only a window
+    around the span is decoded; the joins into and out of the span obey the same rules.
+    The whole result is checked: ``result.errors`` can only hold violations the kept notes
+    already make (they are named in ``result.warnings``).
     """
-    from .infill_span import forced_outside, grid_of_score
+    from .infill_span import decode_window, forced_outside, grid_of_score, span_steps
 
     grid = grid_of_score(score)
+    for v in voices:
+        if v not in ("soprano", "alto", "tenor", "bass"):
+            raise InputError(f"unknown voice {v!r}", expected=["soprano", "alto", "tenor", "bass"])
     forced = forced_outside(grid, measures, voices)
+    start, stop = span_steps(grid.plan, measures, grid.file)
     s = _split_sampling(sampling)
-    dec, report = _run(grid.plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
-                       check=check)
-    return Result(grid.plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed), grid.warnings)
+
+    def run(win: Plan, wf: np.ndarray) -> Decoded:
+        return _run(win, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=wf, check=False)[0]
+
+    tokens, stats = decode_window(grid.plan, forced, start, stop, run)
+    from partimento.neural.encoding import PITCH_OFFSET, sounding_pitches
+
+    pitch = sounding_pitches(tokens).astype(np.int16)
+    attack = tokens >= PITCH_OFFSET
+    report = report_for(pitch, attack, grid.plan, profile) if check else None
+    notes = list(grid.warnings)
+    if report is not None:
+        errors = [v for v in report.violations if getattr(v.severity, "value", v.severity) == "error"]
+        if errors:
+            notes.append(f"{len(errors)} {profile} error(s) lie in the notes kept from the input: "
+                         + "; ".join(f"measure {v.measure}, beat {v.beat:g} ({', '.join(v.voices)}): {v.rule}"
+                                     for v in errors[:10]) + (" …" if len(errors) > 10 else ""))
+    spellings = {k: n for k, n in grid.spellings.items() if not (start <= k[1] < stop and VOICES[k[0]] in voices)}
+    return Result(grid.plan, tokens, pitch, attack, report, dict(stats, seed=seed, plan_source=grid.plan_source),
+                  notes, spellings=spellings)

@@ -67,8 +67,12 @@ def _sampling(args: argparse.Namespace) -> dict:
             "beam": args.beam, "constraints": not args.no_constraints}
 
 
-def _finish(result, args: argparse.Namespace, what: str) -> int:
-    """Write the outputs (each atomically) and print a one-line summary."""
+def _finish(result, args: argparse.Namespace, what: str, errors_fail: bool = False) -> int:
+    """Write the outputs (each atomically) and print a one-line summary.
+
+    ``errors_fail`` (harmonize, infill): errors can only lie in the notes the user gave,
+    so each is printed with its place and the exit status is 1, as ``check`` does.
+    """
     if args.out:
         result.write(args.out)
     plan_out = getattr(args, "plan_out", None)
@@ -81,12 +85,16 @@ def _finish(result, args: argparse.Namespace, what: str) -> int:
         summary += " (unconstrained)"
     for w in result.warnings:
         print(f"partimento {args.command}: warning: {w}", file=sys.stderr)
+    if errors_fail:
+        for v in errors:
+            print(f"partimento {args.command}: error in the given notes: measure {v.measure}, beat {v.beat:g}, "
+                  f"{', '.join(v.voices)}: {v.rule}: {v.message}", file=sys.stderr)
     if args.out:
         print(f"wrote {args.out} — {summary}")
     else:
         sys.stdout.write(result.musicxml())
         print(summary, file=sys.stderr)
-    return 0
+    return 1 if errors_fail and errors else 0
 
 
 def _check_out(args: argparse.Namespace) -> None:
@@ -126,11 +134,35 @@ def _harmonize(args: argparse.Namespace) -> int:
     from .api import harmonize
 
     _check_out(args)
+    if args.plan_only:
+        return _harmonize_plan_only(args)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the warnings travel in result.warnings and are printed once
-        result = harmonize(args.melody, key=args.key, grammar=args.grammar, seed=args.seed,
+        result = harmonize(args.melody, key=args.key, seed=args.seed, plan=args.plan,
                            checkpoint=args.checkpoint, profile=args.profile, **_sampling(args))
-    return _finish(result, args, "harmonized")
+    return _finish(result, args, "harmonized", errors_fail=True)
+
+
+def _harmonize_plan_only(args: argparse.Namespace) -> int:
+    """--plan-only: the proposed plan (RomanText or JSON) to --plan-out or stdout; no voices are written."""
+    from .harmony import propose_plan
+    from .melody import read_melody
+
+    if args.out:
+        raise InputError("--plan-only writes the plan only; give --plan-out PLAN.rntxt instead of --out")
+    mel = read_melody(args.melody, args.key, profile=args.profile)
+    for w in mel.warnings:
+        print(f"partimento harmonize: warning: {w}", file=sys.stderr)
+    plan = propose_plan(mel, seed=args.seed)
+    summary = (f"plan: {plan.bars} bars in {plan.key} ({mel.key_source}), {plan.metre}, {len(plan.chords)} chords, "
+               f"{len(plan.phrases)} phrases, keys {' '.join(k for _, k in plan.keys)}")
+    if args.plan_out:
+        plan.write(args.plan_out)
+        print(f"wrote {args.plan_out} — {summary}")
+    else:
+        sys.stdout.write(plan.to_rntxt())
+        print(summary, file=sys.stderr)
+    return 0
 
 
 def _infill(args: argparse.Namespace) -> int:
@@ -139,7 +171,7 @@ def _infill(args: argparse.Namespace) -> int:
     _check_out(args)
     result = infill(args.score, measures=parse_measures(args.measures), voices=parse_voices(args.voices),
                     seed=args.seed, checkpoint=args.checkpoint, profile=args.profile, **_sampling(args))
-    return _finish(result, args, "infilled")
+    return _finish(result, args, "infilled", errors_fail=True)
 
 
 def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
@@ -168,20 +200,30 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
 
     p = subparsers.add_parser(
         "harmonize", help="add alto, tenor and bass under a melody",
-        description="Keep the melody exactly as the soprano (pitches, rhythm, pickup, ties), propose a harmony "
-                    "that fits it and write the lower voices under the rules.",
-        epilog="example:\n  partimento harmonize melody.musicxml --out harmonized.musicxml --seed 2",
+        description="Keep the melody exactly as the soprano (pitches, rhythm, pickup, ties), find its key, phrases, "
+                    "local keys and a harmony that fits it (a plan you can write, edit and pass back), and write the "
+                    "lower voices under the rules. Exit 1 when the given melody itself breaks a rule (each is named).",
+        epilog="examples:\n  partimento harmonize melody.musicxml --out harmonized.musicxml --seed 2\n"
+               "  partimento harmonize melody.musicxml --plan-only --plan-out plan.rntxt\n"
+               "  partimento harmonize melody.musicxml --plan plan.rntxt --out harmonized.musicxml",
         formatter_class=formatter_class)
-    p.add_argument("melody", help="melody file (MusicXML, MIDI, ABC, ... anything music21 reads)")
-    p.add_argument("--key", default=None, help="key of the melody (default: analysed)")
-    p.add_argument("--grammar", default="harmony", help="grammar whose transition weights guide the harmony")
+    p.add_argument("melody", help="melody file (MusicXML, MIDI, ABC, ... anything music21 reads); of a score with "
+                                  "several staves, the top voice of the top staff")
+    p.add_argument("--key", default=None, help="key of the melody, e.g. G, B-, Bb, f#, 'D minor' (default: read "
+                                               "from the key signature and the melody)")
+    p.add_argument("--plan", default=None, help="realize this plan (.rntxt or .json, e.g. written with --plan-out "
+                                                "and edited) instead of proposing one")
+    p.add_argument("--plan-out", default=None, help="also write the plan (.rntxt or .json)")
+    p.add_argument("--plan-only", action="store_true",
+                   help="propose the plan and stop: write it to --plan-out (or print it) to read and edit")
     _add_sampling(p)
     p.set_defaults(func=_harmonize)
 
     p = subparsers.add_parser(
         "infill", help="rewrite some voices in some measures, keeping the rest",
-        description="Rewrite the chosen voices in the chosen measures; everything else stays, and the joins "
-                    "obey the rules.",
+        description="Rewrite the chosen voices in the chosen measures; everything else stays note for note (spelling "
+                    "included), and the joins obey the rules. The harmony is the score's own plan, or an analysis of "
+                    "its four voices. Exit 1 when notes kept from the input break a rule (each is named).",
         epilog="example:\n  partimento infill chorale.musicxml --measures 3-4 --voices alto,tenor --out new.musicxml",
         formatter_class=formatter_class)
     p.add_argument("score", help="a four-part score (MusicXML, or a result .json)")

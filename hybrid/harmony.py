@@ -1,241 +1,506 @@
-"""Propose a plan for a melody: one chord per beat, chosen by a small dynamic program.
+"""Harmonize a melody like a musician: keys, chords and inversions chosen over the whole tune at once.
 
-The score of a harmonization adds, per beat, how well the chord fits the melody (the
-note sounding on the beat must be a chord tone; the rest of the beat's notes should
-mostly be) and, per pair of neighbouring chords, how well they follow each other by
-harmonic function (tonic -> predominant -> dominant -> tonic, applied dominants to
-their targets), with cadences at the melody's fermatas and at the end. Viterbi finds
-the best path; a seeded Gumbel perturbation of the per-beat scores makes different
-seeds propose different (still fitting) harmonies. Repeated chords merge into one
-longer chord event, and a fermata note keeps one chord for its whole length.
+The search walks the melody slot by slot (a beat, or half a beat where the melody moves
+in eighths; see :func:`~partimento.hybrid.harmony_model.slots_of`). A state is a local
+key (the home key or a closely related one) and a chord in it, inversion included. A
+path is scored with Bach's statistics (:mod:`partimento.hybrid.harmony_model`): how
+chords follow one another or are held, how well each chord explains the melody note on
+the slot and the notes inside it, where keys change (cheap after a fermata, dear inside a
+phrase, and entered through a chord the old key shares: a pivot), and which chords stand
+on fermatas. Viterbi finds the best path. On top of the statistics:
+
+* **cadences**: each phrase end (:mod:`partimento.hybrid.phrases`) must land on a
+  cadence in that phrase's local key, on a root-position tonic (PAC, IAC, plagal) or
+  dominant (HC, Phrygian after iv6 in minor) or on vi / VI after V (deceptive);
+  the last chord is the home tonic;
+* **the outer voices**: a chord change that no inner voices can rescue under the given
+  melody (parallel fifths or octaves with the bass, hidden ones under a leaping
+  soprano, a soprano leading tone or seventh the melody does not resolve, a bass seventh
+  with no step down) is penalized;
+* **chromatic notes steer**: they are scored like any note, so a raised fourth in the
+  melody finds V/V, or the dominant key where it is that key's leading tone.
+
+A seeded Gumbel perturbation of the per-slot scores makes different seeds propose
+different (still fitting) harmonies. :func:`propose_plans` yields plan after plan: after
+a plan that could not be realized, the next one avoids the chords around the spot that
+failed. The same search, with all four voices observed, reads the harmony of an
+existing score (:func:`analyse_grid`, used by infill).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator
 
 import numpy as np
 
-from partimento.grammar.analysis import label_cadence
 from partimento.grammar.errors import PlanError
 from partimento.grammar.metre import STEPS_PER_QUARTER, parse_metre
 from partimento.grammar.plan import ChordEvent, Phrase, Plan
-from partimento.grammar.theory import ChordSpec, chord_spec
+from partimento.grammar.theory import ChordSpec, chord_spec, key_info
 
-from partimento.neural.encoding import PITCH_OFFSET
-
+from .harmony_model import RELATED_KEYS, SLOT_KINDS, HarmonyModel, Slot, load_model, related_key_names, slots_of
 from .melody import Melody
+from .phrases import PhraseEnd, phrase_ends
 
-__all__ = ["CHORD_VOCABULARY", "propose_plan"]
+__all__ = ["StateSpace", "Harmonization", "propose_plan", "propose_plans", "analyse_grid", "cadence_label", "home_key"]
 
-#: figures the harmonizer may choose, with a prior log-weight (root position and plain triads first)
-CHORD_VOCABULARY: dict[str, dict[str, float]] = {
-    "major": {"I": 0.4, "ii": 0.0, "iii": -0.6, "IV": 0.3, "V": 0.4, "vi": 0.0, "I6": 0.0, "ii6": 0.1,
-              "IV6": -0.3, "V6": -0.1, "vi6": -0.8, "viio6": -0.3, "V7": 0.1, "V65": -0.2, "V43": -0.3,
-              "V42": -0.4, "ii65": -0.2, "ii7": -0.4, "V/V": -0.5, "V7/V": -0.6, "V65/V": -0.7,
-              "V/vi": -0.8, "V/ii": -0.9, "V7/IV": -0.9},
-    "minor": {"i": 0.4, "iio6": 0.1, "III": -0.4, "iv": 0.3, "V": 0.4, "VI": 0.0, "i6": 0.0, "iv6": -0.3,
-              "V6": -0.1, "viio6": -0.3, "viio7": -0.4, "V7": 0.1, "V65": -0.2, "V43": -0.3, "V42": -0.4,
-              "iiø65": -0.3, "V/III": -0.8, "V7/iv": -0.9, "V/V": -0.7, "VII": -0.8},
-}
-_FUNCTION_STEP = {  # log-weight of moving from one function to the next
-    ("tonic", "tonic"): 0.0, ("tonic", "predominant"): 0.3, ("tonic", "dominant"): 0.2,
-    ("predominant", "predominant"): 0.0, ("predominant", "dominant"): 0.6, ("predominant", "tonic"): -0.6,
-    ("dominant", "tonic"): 0.6, ("dominant", "dominant"): -0.1, ("dominant", "predominant"): -1.5,
-}
-_OFF_CHORD_ONSET = -8.0  # a melody note on the beat that is not a chord tone
-_NOISE = 0.2  # scale of the seeded Gumbel noise on per-beat scores
+VOICE_WEIGHTS = (1.0, 0.8, 0.8, 1.2)  # weight of each observed voice's onset note (the bass names the inversion)
+INNER_WEIGHT = 0.5  # weight of the notes attacked inside a slot
+CONTEXT_WEIGHT = 0.5  # weight of the melody notes on the slots before and after
+TRANSITION_WEIGHT = 1.0  # weight of the chord-transition log-probabilities against the melody's fit
+KIND_WEIGHT = 1.0  # weight of which chords stand on downbeats, other beats, half beats
+NOISE = 0.25  # scale of the seeded Gumbel noise on per-slot scores
+NOT_A_CADENCE = -10.0  # a phrase end on a chord that makes no cadence
+NOT_HOME_AT_END = -10.0  # a last chord outside the home key
+AVOID = -8.0  # a chord near a spot where an earlier plan could not be realized
+NET_BASS = 1.0  # weight of the melody network's bass log-probability (see melody_net)
+NET_ROOT = 1.0  # ... of its chord-root log-probability
+NET_KEY = 1.0  # ... of its local-key log-probability
+KEY_CANDIDATES = 3  # keys of the melody's profile ranking that are harmonized to choose the home key
+KEY_PRIOR = 4.0  # weight of the profile's key score against the harmonization's score per bar
 
 
 @dataclass(frozen=True)
-class _Chord:
-    figure: str
-    spec: ChordSpec
-    pcs: frozenset
-    prior: float
-    applied_target_root: int | None  # root an applied dominant resolves to
+class StateSpace:
+    """Every (local key, chord) the search may choose for one home key, as arrays over states."""
+
+    home: str
+    keys: tuple[str, ...]  # related keys, home first
+    key_of: np.ndarray  # (N,) index into keys
+    fig_of: np.ndarray  # (N,) index into the mode's vocabulary
+    tonic: np.ndarray  # (N,) tonic pitch class of the state's key
+    minor: np.ndarray  # (N,) bool
+    specs: tuple[ChordSpec, ...]
+    members: np.ndarray  # (N, 12) bool
+    bass: np.ndarray  # (N,)
+    root: np.ndarray  # (N,)
+    seventh: np.ndarray  # (N,) -1 when none
+    leading: np.ndarray  # (N,) leading tone the chord contains, -1 when none
+    cadence_goal: np.ndarray  # (N,) 1 tonic, 2 dominant, 3 submediant (root position), 0 no cadence
+    dominant: np.ndarray  # (N,) bool, V / V7 / vii° of its key (resolves to its tonic)
+    pivot: np.ndarray  # (N, K) bool, the chord's pitch classes lie in key k's scale
+
+    @property
+    def size(self) -> int:
+        return int(self.key_of.shape[0])
+
+
+@lru_cache(maxsize=16)
+def _space(home: str, model: HarmonyModel) -> StateSpace:
+    from partimento.grammar.rules.chords import leading_tone_of
+
+    keys = related_key_names(home)
+    rows = []
+    for ki, name in enumerate(keys):
+        k = key_info(name)
+        for fi, fig in enumerate(model.vocab[k.mode]):
+            try:
+                spec = chord_spec(fig, name)
+            except PlanError:
+                continue
+            rows.append((ki, fi, k, spec))
+    N = len(rows)
+    members = np.zeros((N, 12), bool)
+    goal = np.zeros(N, np.int64)
+    dominant = np.zeros(N, bool)
+    pivot = np.zeros((N, len(keys)), bool)
+    scales = [set(key_info(n).scale) for n in keys]
+    for i, (ki, fi, k, spec) in enumerate(rows):
+        members[i, list(spec.members)] = True
+        head = spec.figure
+        root_pos = spec.bass == spec.root and "/" not in head
+        if root_pos and (spec.root - k.tonic) % 12 == 0 and head in ("I", "i"):
+            goal[i] = 1
+        elif root_pos and (spec.root - k.tonic) % 12 == 7 and head in ("V", "V7"):
+            goal[i] = 2
+        elif root_pos and head in ("vi", "VI"):
+            goal[i] = 3
+        dominant[i] = "/" not in head and head.startswith(("V", "viio", "viiø")) and not head.startswith("VI")
+        for kj, sc in enumerate(scales):
+            pivot[i, kj] = set(spec.members) <= sc
+    lts = [leading_tone_of(r[3], r[2]) for r in rows]
+    return StateSpace(
+        home, keys, np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
+        np.array([r[2].tonic for r in rows]), np.array([r[2].is_minor for r in rows]), tuple(r[3] for r in rows),
+        members, np.array([r[3].bass for r in rows]), np.array([r[3].root for r in rows]),
+        np.array([r[3].seventh if r[3].seventh is not None else -1 for r in rows]),
+        np.array([lt if lt is not None else -1 for lt in lts]), goal, dominant, pivot)
 
 
 @lru_cache(maxsize=64)
-def _vocabulary(key: str) -> tuple[_Chord, ...]:
-    mode = "minor" if key[0].islower() else "major"
-    out = []
-    for fig, prior in CHORD_VOCABULARY[mode].items():
-        try:
-            spec = chord_spec(fig, key)
-        except PlanError:
-            continue
-        target = (spec.root + 5) % 12 if "/" in fig else None
-        out.append(_Chord(fig, spec, spec.pcs, prior, target))
-    return tuple(out)
-
-
-def _transition(a: _Chord, b: _Chord) -> float:
-    if a.figure == b.figure:
-        return -0.1
-    if a.applied_target_root is not None:
-        return 0.8 if b.spec.root == a.applied_target_root and b.spec.function != "other" else -2.0
-    w = _FUNCTION_STEP.get((a.spec.function, b.spec.function), -0.3)
-    if a.spec.root == b.spec.root and a.spec.pcs != b.spec.pcs:
-        w -= 0.5
-    return w
+def _transitions(home: str, model: HarmonyModel, kind: int, phrase_start: bool, into_fermata: bool) -> np.ndarray:
+    """(N, N) log-scores of moving from state i (previous slot) to state j (this slot)."""
+    sp = _space(home, model)
+    ctx = "phrase_start" if phrase_start else "inside"
+    kname = SLOT_KINDS[kind]
+    home_mode = key_info(home).mode
+    N = sp.size
+    out = np.empty((N, N))
+    same_key = sp.key_of[:, None] == sp.key_of[None, :]
+    for m, mode in enumerate(("major", "minor")):
+        lm = model.log[mode]
+        table = lm["cadence"] if into_fermata else lm["change"]
+        sel = np.flatnonzero(sp.minor == bool(m))
+        f = sp.fig_of[sel]
+        block = table[f[:, None], f[None, :]]  # rows: source fig, cols: target fig (same mode)
+        out[np.ix_(sel, sel)] = block
+    out += model.move[kname] + model.key_stay[ctx]
+    diag = np.arange(N)
+    out[diag, diag] = model.stay[kname] + model.key_stay[ctx]
+    # key changes
+    rel = np.asarray(model.key_relation[home_mode])[sp.key_of]  # (N,) by target key
+    entry = np.array([model.log["minor" if sp.minor[j] else "major"]["entry"][sp.fig_of[j]] for j in range(N)])
+    piv_yes, piv_no = model.pivot[ctx]
+    pivot = np.where(sp.pivot[:, sp.key_of], piv_yes, piv_no)  # (N, N): source chord lies in the target key
+    change = model.key_change[ctx] + model.move[kname] + rel[None, :] + entry[None, :] + pivot
+    out = np.where(same_key, out, change)
+    return out
 
 
 class _OuterVoices:
     """What the strict rules make of a chord change under a given melody step, as penalties.
 
     The soprano is fixed and the bass has one pitch class per chord, so some changes are
-    unrealizable whatever the inner voices do: parallel fifths or octaves between the
-    outer voices, hidden ones under a leaping soprano, a soprano leading tone or seventh
-    that the melody does not resolve, a seventh in the bass without a step down.
+    unrealizable whatever the inner voices do (see the module docstring).
     """
 
-    def __init__(self, vocab: tuple[_Chord, ...]) -> None:
-        from partimento.grammar.rules.chords import leading_tone_of
-        from partimento.grammar.theory import key_info
-
-        self.bass = np.array([c.spec.bass for c in vocab])
-        self.root = np.array([c.spec.root for c in vocab])
-        self.seventh = np.array([c.spec.seventh if c.spec.seventh is not None else -1 for c in vocab])
-        lts = [leading_tone_of(c.spec, key_info(c.spec.key)) for c in vocab]
-        self.lt = np.array([lt if lt is not None else -1 for lt in lts])
-        self.members = np.zeros((len(vocab), 12), bool)
-        for j, c in enumerate(vocab):
-            self.members[j, list(c.pcs)] = True
-        change = self.root[:, None] != self.root[None, :]
-        bass_step_down = np.isin((self.bass[:, None] - self.bass[None, :]) % 12, (1, 2))
-        self.static = np.where((self.seventh[:, None] == self.bass[:, None]) & change & ~bass_step_down, -8.0, 0.0)
+    def __init__(self, sp: StateSpace) -> None:
+        self.sp = sp
+        change = sp.root[:, None] != sp.root[None, :]
+        step_down = np.isin((sp.bass[:, None] - sp.bass[None, :]) % 12, (1, 2))
+        self.static = np.where((sp.seventh[:, None] == sp.bass[:, None]) & change & ~step_down, -8.0, 0.0)
         self.change = change
+        self.bass_moves = sp.bass[:, None] != sp.bass[None, :]
+        self.to_tonic = sp.root[None, :] == (sp.leading[:, None] + 1) % 12
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
 
     def penalty(self, sa: int, sb: int) -> np.ndarray:
-        """(V, V) penalties for going from chord a (soprano ``sa`` at its end) to chord b (soprano ``sb``)."""
+        """(N, N) penalties for chord a (soprano ``sa`` at its end) to chord b (soprano ``sb``)."""
+        hit = self._cache.get((sa, sb))
+        if hit is not None:
+            return hit
+        sp = self.sp
         pen = self.static.copy()
-        if sa < 0 or sb < 0:
-            return pen
-        bass_moves = self.bass[:, None] != self.bass[None, :]
-        ia = ((sa - self.bass) % 12)[:, None]
-        ib = ((sb - self.bass) % 12)[None, :]
-        perfect_b = np.isin(ib, (0, 7))
-        if sa != sb:
-            pen += np.where((ia == ib) & perfect_b & bass_moves, -6.0, 0.0)
-        if abs(sb - sa) > 2:
-            pen += np.where(perfect_b & bass_moves & (ia != ib), -2.0, 0.0)
-        to_tonic = self.root[None, :] == (self.lt[:, None] + 1) % 12
-        if sb != sa + 1:
-            pen += np.where((self.lt[:, None] == sa % 12) & to_tonic, -6.0, 0.0)
-        if sa - sb not in (1, 2):
-            held_ok = (sb == sa) & self.members[:, sb % 12][None, :]
-            pen += np.where((self.seventh[:, None] == sa % 12) & self.change & ~held_ok, -6.0, 0.0)
+        if sa >= 0 and sb >= 0:
+            ia = ((sa - sp.bass) % 12)[:, None]
+            ib = ((sb - sp.bass) % 12)[None, :]
+            perfect_b = np.isin(ib, (0, 7))
+            if sa != sb:
+                pen += np.where((ia == ib) & perfect_b & self.bass_moves, -6.0, 0.0)
+            if abs(sb - sa) > 2:
+                pen += np.where(perfect_b & self.bass_moves & (ia != ib), -2.0, 0.0)
+            if sb != sa + 1:
+                pen += np.where((sp.leading[:, None] == sa % 12) & self.to_tonic, -6.0, 0.0)
+            if sa - sb not in (1, 2):
+                held_ok = (sb == sa) & sp.members[:, sb % 12][None, :]
+                pen += np.where((sp.seventh[:, None] == sa % 12) & self.change & ~held_ok, -6.0, 0.0)
+        self._cache[(sa, sb)] = pen
         return pen
 
 
-def _slots(mel: Melody) -> list[tuple[int, int]]:
-    """Beat-long spans (steps) aligned to the barlines; the pickup forms its own slots."""
-    metre = parse_metre(mel.metre)
-    beat = int(metre.beat_quarters * STEPS_PER_QUARTER)
-    pickup = int(round(mel.pickup * STEPS_PER_QUARTER))
-    bounds = set(range(pickup, mel.steps, beat)) | set(range(pickup, -1, -beat)) | {0}
-    bounds = sorted(b for b in bounds if 0 <= b < mel.steps) + [mel.steps]
-    return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+@dataclass
+class Harmonization:
+    """A path through the states: one state per slot, with the slots and the phrase ends it was made for."""
+
+    space: StateSpace
+    slots: list[Slot]
+    path: list[int]  # state per slot
+    phrase_end_slots: list[int]  # slot index of each phrase's cadence chord
+    held: np.ndarray  # (S,) bool, the slot keeps the chord before it (a held cadence note, after the last note)
+    phrase_start: np.ndarray  # (S,) bool, a new phrase starts here
+    score: float
+
+
+class _Search:
+    """Scores for one melody (or one score's voices) over the state space, and the Viterbi over them."""
+
+    def __init__(self, model: HarmonyModel, home: str, pitch: np.ndarray, attack: np.ndarray, voices: tuple[int, ...],
+                 metre: str, pickup: float, ends: list[PhraseEnd], seed: int, outer: bool,
+                 split_by: tuple[int, ...] = (0,), net=None) -> None:
+        self.model = model
+        self.sp = _space(home, model)
+        self.home = home
+        T = pitch.shape[0]
+        q = STEPS_PER_QUARTER
+        m = parse_metre(metre)
+        half = attack[:, list(split_by)].any(axis=1)  # a slot splits where these voices move in eighths
+        self.slots = slots_of(T, m, int(round(pickup * q)), half)
+        starts = np.array([s.start for s in self.slots])
+        S, N = len(self.slots), self.sp.size
+        self.held = np.zeros(S, bool)  # keeps the chord of the slot before (a held cadence note, the end)
+        self.end_slot = []
+        for e in ends:
+            j = int(np.searchsorted(starts, e.step, side="right")) - 1
+            self.end_slot.append(j)
+            self.held |= (starts > e.step) & (starts < e.stop)
+        self.held |= starts > ends[-1].step
+        self.phrase_start = np.zeros(S, bool)
+        for j in self.end_slot[:-1]:
+            k = j + 1
+            while k < S and self.held[k]:
+                k += 1
+            if k < S:
+                self.phrase_start[k] = True
+        self.emit = self._emissions(pitch, attack, voices)
+        if net is not None:
+            self.emit += self._ear(net, pitch[:, 0], attack[:, 0])
+        rng = np.random.default_rng(seed)
+        self.emit += NOISE * rng.gumbel(size=(S, N))
+        self.pitch, self.outer = pitch, outer
+        self.outer_voices = _OuterVoices(self.sp) if outer else None
+
+    def _emissions(self, pitch: np.ndarray, attack: np.ndarray, voices: tuple[int, ...]) -> np.ndarray:
+        sp, model = self.sp, self.model
+        S, N = len(self.slots), sp.size
+        emit = np.zeros((S, N))
+        modes = [(np.flatnonzero(~sp.minor), model.log["major"]), (np.flatnonzero(sp.minor), model.log["minor"])]
+        for s, sl in enumerate(self.slots):
+            for sel, lm in modes:
+                f, tonic = sp.fig_of[sel], sp.tonic[sel]
+                total = np.zeros(len(sel))
+                for v in voices:
+                    p = int(pitch[sl.start, v])
+                    if p >= 0:
+                        total += VOICE_WEIGHTS[v] * lm["onset"][v, f, (p - tonic) % 12]
+                    for t in range(sl.start + 1, sl.stop):
+                        if attack[t, v] and pitch[t, v] >= 0:
+                            total += INNER_WEIGHT * lm["inner"][v, f, (int(pitch[t, v]) - tonic) % 12]
+                if 0 in voices:  # the melody around the slot: where it comes from and goes to
+                    for d, table in ((1, "next"), (-1, "prev")):
+                        if 0 <= s + d < S and pitch[self.slots[s + d].start, 0] >= 0:
+                            total += CONTEXT_WEIGHT * lm[table][f, (int(pitch[self.slots[s + d].start, 0]) - tonic) % 12]
+                total += KIND_WEIGHT * lm["kind"][sl.kind, f]
+                emit[s, sel] = total
+        for sel, lm in modes:
+            f = sp.fig_of[sel]
+            emit[0, sel] += lm["start"][f]
+            for j in self.end_slot:
+                emit[j, sel] += lm["final" if j == self.end_slot[-1] else "fermata"][f]
+        for j in self.end_slot:
+            emit[j] += np.where(sp.cadence_goal > 0, 0.0, NOT_A_CADENCE)
+        emit[self.end_slot[-1]] += np.where((sp.key_of == 0) & (sp.cadence_goal == 1), 0.0, NOT_HOME_AT_END)
+        emit[0] += np.where(sp.key_of == 0, 0.0, NOT_HOME_AT_END / 2)
+        return emit
+
+    def _ear(self, net, soprano: np.ndarray, struck: np.ndarray) -> np.ndarray:
+        """(S, N) the melody network's log-probabilities of each state's bass, root and local key."""
+        from .melody_net import predict, slot_features
+
+        sp = self.sp
+        tonic = key_info(self.home).tonic
+        lp = predict(net, slot_features(soprano, struck, self.slots, self.end_slot, self.home))
+        return (NET_BASS * lp["bass"][:, (sp.bass - tonic) % 12] + NET_ROOT * lp["root"][:, (sp.root - tonic) % 12]
+                + NET_KEY * lp["key"][:, sp.key_of])
+
+    def best(self, avoid: np.ndarray | None = None) -> Harmonization:
+        """The Viterbi path; ``avoid`` (S, N) adds penalties (chords that failed before)."""
+        S, N = self.emit.shape
+        emit = self.emit if avoid is None else self.emit + avoid
+        score = emit[0].copy()
+        back = np.zeros((S, N), np.int64)
+        ends = set(self.end_slot)
+        for s in range(1, S):
+            if self.held[s]:
+                back[s] = np.arange(N)
+                score = score + emit[s]
+                continue
+            sl = self.slots[s]
+            trans = _transitions(self.home, self.model, sl.kind, bool(self.phrase_start[s]), s in ends)
+            total = score[:, None] + TRANSITION_WEIGHT * trans
+            if self.outer_voices is not None:
+                total = total + self.outer_voices.penalty(int(self.pitch[sl.start - 1, 0]), int(self.pitch[sl.start, 0]))
+            if s in ends:
+                total = total + self._cadence_pairs(s)
+            back[s] = np.argmax(total, axis=0)
+            score = total[back[s], np.arange(N)] + emit[s]
+        path = [int(np.argmax(score))]
+        best = float(score[path[0]])
+        for s in range(S - 1, 0, -1):
+            path.append(int(back[s, path[-1]]))
+        path.reverse()
+        return Harmonization(self.sp, self.slots, path, list(self.end_slot), self.held, self.phrase_start, best)
+
+    def _cadence_pairs(self, s: int) -> np.ndarray:
+        """(N, N): 0 where chord i then j makes a cadence in j's key, else NOT_A_CADENCE (PAC/IAC/PC/HC/DC)."""
+        sp = self.sp
+        same_key = sp.key_of[:, None] == sp.key_of[None, :]
+        held = np.eye(sp.size, dtype=bool)
+        goal = sp.cadence_goal[None, :]
+        predominant_or_dominant = np.array([s_.function in ("dominant", "predominant") for s_ in sp.specs])
+        ok = (goal == 2) | held  # a half cadence may follow anything; a held chord keeps its cadence
+        ok |= (goal == 1) & same_key & (sp.dominant[:, None] | predominant_or_dominant[:, None])
+        ok |= (goal == 3) & same_key & sp.dominant[:, None]
+        return np.where(ok, 0.0, NOT_A_CADENCE)
+
+
+def _plan_from(h: Harmonization, home: str, metre: str, pickup: float, bars: int, steps: int,
+               soprano: np.ndarray | None, fermata_steps: list[int], grammar: str, seed: int) -> Plan:
+    q = STEPS_PER_QUARTER
+    sp = h.space
+    ferm_slots = set()
+    starts = [s.start for s in h.slots]
+    for f in fermata_steps:
+        ferm_slots.add(int(np.searchsorted(starts, f, side="right")) - 1)
+    end_set = set(h.phrase_end_slots)
+    events: list[ChordEvent] = []
+    ev_state: list[int] = []
+    phrase = 0
+    for j, (sl, st) in enumerate(zip(h.slots, h.path)):
+        if h.phrase_start[j]:
+            phrase += 1
+        new = not events or st != ev_state[-1] or j in ferm_slots or j in end_set or bool(h.phrase_start[j])
+        if new and not h.held[j]:
+            spec = sp.specs[st]
+            events.append(ChordEvent(onset=sl.start / q, duration=(sl.stop - sl.start) / q, figure=spec.figure,
+                                     key=spec.key, fermata=j in ferm_slots, phrase=phrase))
+            ev_state.append(st)
+        else:
+            events[-1].duration = sl.stop / q - events[-1].onset
+    for e in events:  # chords tile the piece
+        e.duration = round(e.duration, 6)
+    phrases: list[Phrase] = []
+    for p in range(phrase + 1):
+        idx = [i for i, e in enumerate(events) if e.phrase == p]
+        last = events[idx[-1]]
+        prev = events[idx[-2]] if len(idx) > 1 else None
+        sop = int(soprano[int(round(last.onset * q))]) if soprano is not None else -1
+        last.cadence = cadence_label(prev, last, sop)
+        phrases.append(Phrase(events[idx[0]].onset, last.end, last.key, last.cadence))
+    plan = Plan(key=home, metre=metre, bars=bars, pickup=pickup, chords=events, phrases=phrases,
+                grammar=grammar, seed=seed)
+    return plan.validate()
+
+
+def cadence_label(prev: ChordEvent | None, last: ChordEvent, soprano: int = -1) -> str | None:
+    """The cadence a phrase's last two chords make in the last chord's key (None: no cadence).
+
+    Root-position V(7) to a root-position tonic with the tonic in the soprano is a PAC;
+    other dominants to the tonic, or the tonic in the soprano missing, an IAC; IV/iv to
+    the tonic a plagal cadence (PC); ending on V a half cadence (HC, the Phrygian iv6-V
+    included); V to vi/VI a deceptive one (DC).
+    """
+    spec = last.spec
+    k = key_info(last.key)
+    p = prev.spec if prev is not None and prev.key == last.key else None
+    rel = (spec.root - k.tonic) % 12
+    root_pos = spec.bass == spec.root
+    fig = last.figure
+    if "/" in fig:
+        return "HC"
+    if rel == 0 and spec.third is not None and fig.upper().startswith("I") and not fig.upper().startswith("IV"):
+        if p is not None and p.function == "dominant" and (p.root - k.tonic) % 12 in (7, 11) and "/" not in p.figure:
+            if root_pos and p.figure in ("V", "V7") and soprano >= 0 and soprano % 12 == k.tonic:
+                return "PAC"
+            return "IAC"
+        if p is not None and (p.root - k.tonic) % 12 == 5:
+            return "PC"
+        return "IAC"
+    if rel == 7 and spec.function == "dominant":
+        return "HC"
+    if rel in (8, 9) and p is not None and p.function == "dominant" and "/" not in p.figure:
+        return "DC"
+    return None
+
+
+def _melody_search(mel: Melody, seed: int, model: HarmonyModel, key: str) -> _Search:
+    pitch = np.full((mel.steps, 4), -1, np.int64)
+    attack = np.zeros((mel.steps, 4), bool)
+    pitch[:, 0] = mel.pitch
+    attack[:, 0] = mel.tokens >= 2
+    from .melody_net import load_net
+
+    return _Search(model, key, pitch, attack, (0,), mel.metre, mel.pickup, phrase_ends(mel), seed, outer=True,
+                   net=load_net())
+
+
+def home_key(mel: Melody, *, seed: int = 0, model: HarmonyModel | None = None) -> str:
+    """The melody's key: the given one, else the likeliest of the keys it admits as harmonized.
+
+    Each of the :data:`KEY_CANDIDATES` keys the melody's profile ranks first is harmonized,
+    and the one whose best harmonization scores highest (plus :data:`KEY_PRIOR` times its
+    profile score) wins: a melody is in the key whose harmony explains it best.
+    """
+    if mel.key_source == "given" or not mel.key_ranking:
+        return mel.key
+    model = model or load_model()
+    best, best_score = mel.key, -np.inf
+    for key, prior in mel.key_ranking[:KEY_CANDIDATES]:
+        score = _melody_search(mel, seed, model, key).best().score / max(1, mel.bars) + KEY_PRIOR * prior
+        if score > best_score:
+            best, best_score = key, score
+    return best
+
+
+def propose_plans(mel: Melody, *, grammar: str = "harmony", seed: int = 0,
+                  model: HarmonyModel | None = None) -> Iterator[tuple[Plan, "PlanFeedback"]]:
+    """Plans for ``mel``, best first: each comes with a feedback object; call ``feedback.failed_at(step)``
+    when the plan could not be realized there, and the next plan avoids the chords around that step."""
+    model = model or load_model()
+    search = _melody_search(mel, seed, model, mel.key)
+    avoid = np.zeros_like(search.emit)
+    seen: set[tuple[int, ...]] = set()
+    while True:
+        h = search.best(avoid)
+        key = tuple(h.path)
+        if key in seen:  # the penalties no longer change the path: push harder where it failed
+            avoid *= 2.0
+            h = search.best(avoid)
+            key = tuple(h.path)
+            if key in seen:
+                return
+        seen.add(key)
+        plan = _plan_from(h, mel.key, mel.metre, mel.pickup, mel.bars, mel.steps, mel.pitch, mel.fermata_steps,
+                          f"{grammar} (melody harmonization)", seed)
+        fb = PlanFeedback(h, avoid)
+        yield plan, fb
+
+
+@dataclass
+class PlanFeedback:
+    """Tells the search where a plan failed, so that the next plan avoids the chords around it."""
+
+    harmonization: Harmonization
+    avoid: np.ndarray  # (S, N), shared with the search
+
+    def failed_at(self, step: int | None) -> None:
+        h = self.harmonization
+        starts = np.array([s.start for s in h.slots])
+        if step is None:
+            js = range(len(h.slots))
+        else:
+            j = int(np.searchsorted(starts, step, side="right")) - 1
+            js = range(max(0, j - 2), min(len(h.slots), j + 2))
+        for j in js:
+            self.avoid[j, h.path[j]] += AVOID
 
 
 def propose_plan(mel: Melody, grammar: str = "harmony", seed: int = 0) -> Plan:
-    """A plan whose chords fit ``mel`` (see the module docstring)."""
-    vocab = _vocabulary(mel.key)
-    slots = _slots(mel)
-    S, V = len(slots), len(vocab)
-    rng = np.random.default_rng(seed)
-    pcs = np.zeros((V, 12), bool)
-    for j, c in enumerate(vocab):
-        pcs[j, list(c.pcs)] = True
-    fermata_slot = np.zeros(S, bool)
-    inside_fermata = np.zeros(S, bool)  # a slot that starts under a held fermata note
-    fermata_notes = []
-    for f in mel.fermata_steps:
-        end = f + 1
-        while end < mel.steps and mel.tokens[end] == 0 and mel.pitch[end] == mel.pitch[f]:
-            end += 1
-        fermata_notes.append((f, end))
-    emit = np.zeros((S, V))
-    for s, (a, b) in enumerate(slots):
-        on = int(mel.pitch[a])
-        if on >= 0:
-            emit[s] += np.where(pcs[:, on % 12], 1.0, _OFF_CHORD_ONSET)
-        seg = mel.pitch[a:b]
-        seg = seg[seg >= 0]
-        if len(seg):
-            emit[s] += 0.8 * pcs[:, seg % 12].mean(axis=1)
-        emit[s] += np.array([c.prior for c in vocab])
-        for f, end in fermata_notes:
-            if a <= f < b:
-                fermata_slot[s] = True
-            if f < a < end:
-                inside_fermata[s] = True
-    final_attack = int(np.flatnonzero(mel.tokens >= PITCH_OFFSET)[-1])  # the last melody note keeps one chord
-    for s, (a, b) in enumerate(slots):
-        if a > final_attack:
-            inside_fermata[s] = True
-    is_tonic_root = np.array([c.spec.function == "tonic" and c.spec.inversion == 0 and c.spec.root == c.spec.bass
-                              and c.figure.upper().startswith("I") and "/" not in c.figure for c in vocab])
-    is_dom_root = np.array([c.figure in ("V", "V7") for c in vocab])
-    last = S - 1
-    while last > 0 and inside_fermata[last]:
-        last -= 1
-    emit[last] += np.where(is_tonic_root, 4.0, -4.0)
-    if last > 0:
-        emit[last - 1] += np.where(is_dom_root, 1.5, 0.0)
-    for s in np.flatnonzero(fermata_slot):
-        if s != last:
-            emit[s] += np.where(is_tonic_root | is_dom_root, 1.0, -0.5)
-    if S:
-        emit[0] += np.where(is_tonic_root, 2.0, 0.0)
-    emit += _NOISE * rng.gumbel(size=emit.shape)
-    trans = np.array([[_transition(a, b) for b in vocab] for a in vocab])  # (V, V)
-    outer = _OuterVoices(vocab)
-    # Viterbi; slots under a held fermata must keep the chord
-    score = emit[0].copy()
-    back = np.zeros((S, V), np.int64)
-    for s in range(1, S):
-        if inside_fermata[s]:
-            back[s] = np.arange(V)
-            continue
-        a0 = slots[s][0]
-        total = score[:, None] + trans + outer.penalty(int(mel.pitch[a0 - 1]), int(mel.pitch[a0])) + emit[s][None, :]
-        back[s] = np.argmax(total, axis=0)
-        score = total[back[s], np.arange(V)]
-    path = [int(np.argmax(score))]
-    for s in range(S - 1, 0, -1):
-        path.append(int(back[s, path[-1]]))
-    path.reverse()
-    return _plan_from_path(mel, slots, [vocab[j] for j in path], fermata_slot, grammar, seed)
+    """The best plan for ``mel`` (see the module docstring)."""
+    plan, _ = next(propose_plans(mel, grammar=grammar, seed=seed))
+    return plan
 
 
-def _plan_from_path(mel: Melody, slots, chords: list[_Chord], fermata_slot, grammar: str, seed: int) -> Plan:
-    q = STEPS_PER_QUARTER
-    events: list[ChordEvent] = []
-    for (a, b), c, ferm in zip(slots, chords, fermata_slot):
-        if events and events[-1].figure == c.figure and not events[-1].fermata and not ferm:
-            events[-1].duration = (b / q) - events[-1].onset
-            continue
-        if events and events[-1].fermata and events[-1].figure == c.figure and not ferm:
-            events[-1].duration = (b / q) - events[-1].onset  # the fermata chord lasts its note
-            continue
-        events.append(ChordEvent(onset=a / q, duration=(b - a) / q, figure=c.figure, key=mel.key,
-                                 fermata=bool(ferm)))
-    phrases: list[Phrase] = []
-    start = 0.0
-    ends = [i for i, e in enumerate(events) if e.fermata]
-    if not ends or ends[-1] != len(events) - 1:
-        ends.append(len(events) - 1)
-    for i in ends:
-        prev = events[i - 1].figure if i > 0 else None
-        cad = label_cadence(prev, events[i].figure)
-        events[i].cadence = cad
-        for e in events:
-            if start <= e.onset <= events[i].onset:
-                e.phrase = len(phrases)
-        phrases.append(Phrase(start, events[i].end, mel.key, cad))
-        start = events[i].end
-    plan = Plan(key=mel.key, metre=mel.metre, bars=mel.bars, pickup=mel.pickup, chords=events, phrases=phrases,
-                grammar=f"{grammar} (melody harmonization)", seed=seed)
-    return plan.validate()
+def analyse_grid(pitch: np.ndarray, attack: np.ndarray, key: str, metre: str, pickup: float, bars: int,
+                 fermata_steps: list[int], *, seed: int = 0, model: HarmonyModel | None = None,
+                 grammar: str = "analysis") -> Plan:
+    """The harmony of an existing four-voice grid (pitch, attack: (T, 4)) as a plan, by the same search.
+
+    All four voices are observed; phrases end at the fermatas (and at the end).
+    """
+    model = model or load_model()
+    T = pitch.shape[0]
+    sop_att = np.flatnonzero(attack[:, 0])
+    any_att = np.flatnonzero(attack.any(axis=1))
+    ends = []
+    for f in sorted(fermata_steps):
+        stop = f + 1
+        while stop < T and not attack[stop].any():
+            stop += 1
+        ends.append(PhraseEnd(f, stop, "fermata"))
+    last = int(sop_att[-1]) if len(sop_att) else int(any_att[-1])
+    if not ends or ends[-1].step < last:
+        ends.append(PhraseEnd(last, T, "end"))
+    search = _Search(model, key, pitch, attack, (0, 1, 2, 3), metre, pickup, ends, seed, outer=False, split_by=(0, 3))
+    h = search.best()
+    return _plan_from(h, key, metre, pickup, bars, T, pitch[:, 0], list(fermata_steps), grammar, seed)

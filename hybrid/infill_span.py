@@ -1,11 +1,19 @@
-"""Infill: a four-part score on the grid, its plan, and the tokens that must stay.
+"""Infill: a four-part score on the grid, its plan, the tokens that must stay, and the window to decode.
 
 A score to edit comes as a :class:`~partimento.hybrid.result.Result` (its plan is
-exact), a result ``.json``, or any four-part score music21 reads (then the plan is
-analysed beat by beat: the pitch classes sounding on each beat, named by music21's
-Roman-numeral analysis in the score's key). Outside the chosen measures and voices
-every token is forced; a kept note that the rewritten voice used to hold into is
-re-struck, so nothing outside the span changes pitch.
+exact), a result ``.json``, or any four-voice score the checker's reader
+(:func:`partimento.grammar.rules.parse_score`) accepts: four parts, parts named S/A/T/B, or
+two staves of two voices. Its harmony is then read, in this order, from the plan partimento
+writes under the bass (Roman numerals with their local keys as lyrics: exact), else by the
+harmonizer's own search with all four voices heard (:func:`partimento.hybrid.harmony.analyse_grid`:
+local keys per phrase, chords per beat or half beat). Each note's spelling as written is
+kept, so what infill does not rewrite is written back note for note.
+
+Outside the chosen measures and voices every token is forced; a kept note that a
+rewritten voice held into the span is struck again at the span's end, so nothing outside
+changes pitch. Only a window around the span is decoded (:func:`decode_window`): two bars
+before it (the model's context) and one after (the joins), with everything but the span
+forced, so the cost does not grow with the length of the piece.
 """
 from __future__ import annotations
 
@@ -17,32 +25,35 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from partimento.grammar.errors import InputError, Location, ScoreError
+from partimento.grammar.errors import InputError, Location, ScoreError, UnsatisfiableError
 from partimento.grammar.metre import STEPS_PER_QUARTER, parse_metre
 from partimento.grammar.plan import ChordEvent, Phrase, Plan
-from partimento.grammar.theory import VOICES, chord_spec, normalize_key
+from partimento.grammar.theory import VOICES
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, sounding_pitches
 
-from .melody import load_stream
 from .result import Result
 
-__all__ = ["ScoreGrid", "grid_of_score", "forced_outside"]
+__all__ = ["ScoreGrid", "grid_of_score", "forced_outside", "span_steps", "window_plan", "decode_window", "CONTEXT_BARS"]
+
+CONTEXT_BARS = 2  # bars decoded before the span (the model's context); one bar after it holds the joins
 
 
 @dataclass
 class ScoreGrid:
-    """A four-voice score as tokens with its plan."""
+    """A four-voice score as tokens with its plan, and how each kept note was spelled."""
 
     plan: Plan
     tokens: np.ndarray  # (T, 4)
     warnings: list[str] = field(default_factory=list)
     file: str | None = None
+    spellings: dict[tuple[int, int], str] = field(default_factory=dict)  # (voice, attack step) -> "F#4"
+    plan_source: str = "result"  # "result" | "plan under the bass" | "analysis"
 
 
 def grid_of_score(score: Any) -> ScoreGrid:
     """Read ``score`` (Result, result .json, music21 stream or score file) onto the grid."""
     if isinstance(score, Result):
-        return ScoreGrid(score.plan, score.tokens.copy())
+        return ScoreGrid(score.plan, score.tokens.copy(), spellings=dict(getattr(score, "spellings", {}) or {}))
     if isinstance(score, (str, Path)) and Path(score).suffix.lower() == ".json":
         path = Path(score)
         if not path.is_file():
@@ -56,73 +67,127 @@ def grid_of_score(score: Any) -> ScoreGrid:
 
 
 def _grid_of_stream(source: Any) -> ScoreGrid:
-    from music21 import chord, meter, roman, stream
+    from music21 import meter
 
-    s, file = load_stream(source)
-    parts = list(s.parts) if isinstance(s, stream.Score) else [s]
-    if len(parts) != 4:
-        raise ScoreError(f"infill needs a four-part score (soprano, alto, tenor, bass); this one has {len(parts)} "
-                         "part(s)", Location(file=file))
-    ts = next(iter(s.recurse().getElementsByClass(meter.TimeSignature)), None)
-    metre = parse_metre(ts.ratioString if ts is not None else "4/4")
-    measures = list(parts[0].getElementsByClass(stream.Measure))
-    pickup = 0.0
-    if len(measures) > 1:
-        first = measures[0]
-        length = float(first.duration.quarterLength)
-        if (first.paddingLeft or 0) > 0 or (0 < length < float(metre.bar_quarters) - 1e-9 and first.number in (0, 1)):
-            pickup = length
+    from partimento.grammar.rules import parse_score
+
+    ps = parse_score(source)
+    s, file = ps.sonorities, ps.file
     q = STEPS_PER_QUARTER
-    end = max(float(p.flatten().highestTime) for p in parts)
-    bars = max(1, math.ceil((end - pickup) / float(metre.bar_quarters) - 1e-9))
-    T = int(round((pickup + bars * float(metre.bar_quarters)) * q))
+    off = np.asarray(s.offset) * q
+    bad = np.flatnonzero(np.abs(off - np.round(off)) > 1e-6)
+    if len(bad):
+        i = int(bad[0])
+        raise ScoreError("a rhythm finer than sixteenth notes, which the decoding grid cannot hold",
+                         Location(file=file, measure=int(s.measure[i]), beat=float(s.beat[i])))
+    ts = next(iter(ps.score.recurse().getElementsByClass(meter.TimeSignature)), None)
+    metre = parse_metre(ts.ratioString if ts is not None else "4/4")
+    bar_q = float(metre.bar_quarters)
+    first = next((i for i in range(len(s)) if s.measure[i] >= 1), 0)
+    pickup = float(s.offset[first] - (s.measure[first] - 1) * bar_q - (s.beat[first] - 1) * float(metre.beat_quarters))
+    pickup = round(pickup, 6) % bar_q if pickup > 1e-6 else 0.0
+    end = float(s.offset[-1] + s.duration[-1])
+    bars = max(1, math.ceil((end - pickup) / bar_q - 1e-9))
+    T = int(round((pickup + bars * bar_q) * q))
+    starts = np.round(off).astype(int)
     tokens = np.full((T, 4), REST, np.int64)
-    for v, part in enumerate(parts):
-        flat = part.flatten()
-        prev_end, prev_pitch = -1, -1
-        for el in flat.notes:
-            off = float(el.getOffsetInHierarchy(flat))
-            a, b = off * q, (off + float(el.quarterLength)) * q
-            if abs(a - round(a)) > 1e-6 or abs(b - round(b)) > 1e-6:
-                m, beat = metre.measure_beat(off, pickup)
-                raise ScoreError("a rhythm finer than sixteenth notes", Location(file=file, measure=m, beat=beat,
-                                                                                 voice=VOICES[v]))
-            a, b = int(round(a)), int(round(b))
-            midi = max(p.midi for p in el.pitches) if isinstance(el, chord.Chord) else el.pitch.midi
-            tied = el.tie is not None and el.tie.type in ("stop", "continue") and prev_end == a and prev_pitch == midi
-            tokens[a, v] = HOLD if tied else PITCH_OFFSET + midi
+    for i, a in enumerate(starts):
+        b = starts[i + 1] if i + 1 < len(starts) else int(round(end * q))
+        for v in range(4):
+            p = int(s.pitch[i, v])
+            if p < 0:
+                tokens[a:b, v] = REST if i == 0 or s.pitch[i - 1, v] >= 0 else HOLD
+                tokens[a, v] = REST
+                tokens[a + 1:b, v] = HOLD
+                continue
+            prev = int(s.pitch[i - 1, v]) if i > 0 else -1
+            tokens[a, v] = PITCH_OFFSET + p if (s.attack[i, v] or prev != p) else HOLD
             tokens[a + 1:b, v] = HOLD
-            prev_end, prev_pitch = b, midi
-    k = s.analyze("key")
-    key = normalize_key(k.tonic.name + ("" if k.mode == "major" else " minor"))
-    pitch = sounding_pitches(tokens)
-    beat = int(metre.beat_quarters * q)
-    pk = int(round(pickup * q))
-    onsets = sorted(set(range(pk, T, beat)) | set(range(pk, -1, -beat)) | {0})
-    onsets = [o for o in onsets if o < T] + [T]
+    fermatas = [int(starts[i]) for i in np.flatnonzero(s.fermata)] if s.fermata is not None else []
+    spellings = _spellings(ps.voices, T)
+    warnings: list[str] = []
+    if ps.ctx.chords is not None and not ps.ctx.chords_inferred and all(c is not None for c in ps.ctx.chords):
+        plan = _plan_from_labels(ps.ctx.chords, starts, T, metre.name, pickup, bars, fermatas, tokens)
+        source_name = "plan under the bass"
+    else:
+        from .harmony import analyse_grid
+
+        pitch = sounding_pitches(tokens)
+        attack = tokens >= PITCH_OFFSET
+        home = ps.ctx.keys[0].name if ps.ctx.keys else "C"
+        plan = analyse_grid(pitch, attack, home, metre.name, pickup, bars, fermatas,
+                            grammar="analysis of " + (file or "the score"))
+        source_name = "analysis"
+        warnings.append(f"the score carries no plan; its harmony was analysed ({len(plan.chords)} chords, "
+                        f"{len(plan.keys)} key area(s), home key {plan.key})")
+    return ScoreGrid(plan, tokens, warnings, file, spellings, source_name)
+
+
+def _spellings(voices: list[Any], T: int) -> dict[tuple[int, int], str]:
+    """(voice, attack step) -> the written name of every note (outer note of a chord, as the reader takes it)."""
+    from music21 import chord
+
+    out: dict[tuple[int, int], str] = {}
+    q = STEPS_PER_QUARTER
+    for v, part in enumerate(voices):
+        flat = part.flatten()
+        for n in flat.notes:
+            if n.duration.quarterLength <= 0 or (n.tie is not None and n.tie.type in ("stop", "continue")):
+                continue
+            a = int(round(float(n.getOffsetInHierarchy(flat)) * q))
+            if isinstance(n, chord.Chord):
+                ps = sorted(n.pitches, key=lambda p: p.midi)
+                p = ps[-1] if v < 2 else ps[0]
+            else:
+                p = n.pitch
+            if 0 <= a < T:
+                out[(v, a)] = p.nameWithOctave
+    return out
+
+
+def _plan_from_labels(specs, starts: np.ndarray, T: int, metre: str, pickup: float, bars: int,
+                      fermatas: list[int], tokens: np.ndarray) -> Plan:
+    """The plan written under the bass (one ChordSpec per sonority) as chord events and phrases."""
+    from .harmony import cadence_label
+
+    q = STEPS_PER_QUARTER
     events: list[ChordEvent] = []
-    for a, b in zip(onsets[:-1], onsets[1:]):
-        sounding = [int(p) for p in pitch[a] if p >= 0]
-        if not sounding:
+    for i, spec in enumerate(specs):
+        a = int(starts[i])
+        if events and events[-1].figure == spec.figure and events[-1].key == spec.key and a not in fermatas:
             continue
-        try:
-            fig = roman.romanNumeralFromChord(chord.Chord(sounding), key).figure
-            chord_spec(fig, key)
-        except Exception:  # music21 cannot name every sonority (PlanError included)
-            continue
-        if events and events[-1].figure == fig:
-            events[-1].duration = b / q - events[-1].onset
-        else:
-            events.append(ChordEvent(onset=a / q, duration=(b - a) / q, figure=fig, key=key))
-    if not events:
-        raise ScoreError("no beat of this score could be named as a chord", Location(file=file))
-    for i in range(len(events) - 1):  # fill the gaps of unnamed beats by extending the chord before
-        events[i].duration = events[i + 1].onset - events[i].onset
-    events[-1].duration = T / q - events[-1].onset
-    length = T / q
-    plan = Plan(key=key, metre=metre.name, bars=bars, pickup=pickup, chords=events,
-                phrases=[Phrase(0.0, length, key, None)], grammar="analysis of " + (file or "the score"))
-    return ScoreGrid(plan.validate(), tokens, file=file)
+        events.append(ChordEvent(onset=a / q, duration=0.0, figure=spec.figure, key=spec.key, fermata=a in fermatas))
+    events[0].onset = 0.0
+    for e, n in zip(events, events[1:] + [None]):
+        e.duration = (n.onset if n is not None else T / q) - e.onset
+    phrases: list[Phrase] = []
+    phrase, start = 0, 0.0
+    for i, e in enumerate(events):
+        e.phrase = phrase
+        closes = (e.fermata and (i + 1 == len(events) or not events[i + 1].fermata)) or i + 1 == len(events)
+        if closes:
+            prev = events[i - 1] if i > 0 and events[i - 1].phrase == phrase else None
+            sop = sounding_pitches(tokens)[int(round(e.onset * q)), 0]
+            e.cadence = cadence_label(prev, e, int(sop))
+            phrases.append(Phrase(start, e.end, e.key, e.cadence))
+            phrase, start = phrase + 1, e.end
+    return Plan(key=events[0].key, metre=metre, bars=bars, pickup=pickup, chords=events, phrases=phrases,
+                grammar="plan read from the score").validate()
+
+
+def span_steps(plan: Plan, measures: tuple[int, int], file: str | None = None) -> tuple[int, int]:
+    """[start, stop) steps of measures m0..m1 as printed; InputError naming a measure outside the score."""
+    metre = plan.metre_obj
+    first_number = 0 if plan.pickup > 0 else 1
+    m0, m1 = measures
+    for m in (m0, m1):
+        if not first_number <= m <= plan.bars:
+            raise InputError(f"measure {m} is outside the score (measures {first_number}–{plan.bars})",
+                             Location(file=file, measure=m), hint="Choose --measures within the score, e.g. 1-2.")
+    q = STEPS_PER_QUARTER
+    start = 0 if m0 == 0 else int(round(float(metre.offset(m0, 1.0, plan.pickup)) * q))
+    stop = min(int(round(float(metre.offset(m1 + 1, 1.0, plan.pickup)) * q)), plan.steps)
+    return start, stop
 
 
 def forced_outside(grid: ScoreGrid, measures: tuple[int, int], voices: Sequence[str]) -> np.ndarray:
@@ -130,26 +195,72 @@ def forced_outside(grid: ScoreGrid, measures: tuple[int, int], voices: Sequence[
 
     Raises InputError naming the measure when the span lies outside the score.
     """
-    plan = grid.plan
-    metre = plan.metre_obj
-    first_number = 0 if plan.pickup > 0 else 1
-    last_number = plan.bars
-    m0, m1 = measures
-    for m in (m0, m1):
-        if not first_number <= m <= last_number:
-            raise InputError(f"measure {m} is outside the score (measures {first_number}–{last_number})",
-                             Location(file=grid.file, measure=m),
-                             hint="Choose --measures within the score, e.g. 1-2.")
-    q = STEPS_PER_QUARTER
-    start = 0 if m0 == 0 else int(round(float(metre.offset(m0, 1.0, plan.pickup)) * q))
-    stop = int(round(float(metre.offset(m1 + 1, 1.0, plan.pickup)) * q))
-    stop = min(stop, grid.tokens.shape[0])
+    start, stop = span_steps(grid.plan, measures, grid.file)
     idx = [VOICES.index(v) for v in voices]
     forced = grid.tokens.copy()
     pitch = sounding_pitches(grid.tokens)
     forced[start:stop, idx] = -1
-    for v in idx:  # a note held out of the span is struck again, so it keeps its pitch
+    for v in idx:  # what sounds right after the span is written out: a held note struck again, a rest as a rest
         t = stop
-        if t < forced.shape[0] and forced[t, v] == HOLD and pitch[t, v] >= 0:
-            forced[t, v] = PITCH_OFFSET + int(pitch[t, v])
+        if t < forced.shape[0] and forced[t, v] == HOLD:
+            forced[t, v] = PITCH_OFFSET + int(pitch[t, v]) if pitch[t, v] >= 0 else REST
     return forced
+
+
+def window_plan(plan: Plan, start: int, stop: int) -> tuple[Plan, int, int]:
+    """(the plan cut to the window around steps [start, stop), window start step, its first measure number).
+
+    The window runs on barlines from :data:`CONTEXT_BARS` bars before the span to one bar
+    after it (from the beginning, pickup included, when the span starts earlier than that).
+    """
+    metre = plan.metre_obj
+    q = STEPS_PER_QUARTER
+    bar = metre.bar_steps
+    pk = int(round(plan.pickup * q))
+    w0 = 0 if start < pk + CONTEXT_BARS * bar else pk + ((start - pk) // bar - CONTEXT_BARS) * bar
+    w1 = min(plan.steps, stop + bar)
+    pickup = plan.pickup if w0 == 0 else 0.0
+    bars = (w1 - w0 - (pk if w0 == 0 else 0)) // bar
+    chords = []
+    for c in plan.chords:
+        a, b = int(round(c.onset * q)), int(round(c.end * q))
+        if b <= w0 or a >= w1:
+            continue
+        lo, hi = max(a, w0), min(b, w1)
+        chords.append(ChordEvent(onset=(lo - w0) / q, duration=(hi - lo) / q, figure=c.figure, key=c.key,
+                                 cadence=c.cadence if b <= w1 else None, fermata=c.fermata, phrase=c.phrase,
+                                 inversion_open=c.inversion_open))
+    phrases = [Phrase(max(0.0, p.start - w0 / q), min(p.end, w1 / q) - w0 / q, p.key, p.cadence, p.label)
+               for p in plan.phrases if p.end * q > w0 and p.start * q < w1]
+    first_measure = metre.measure_beat(w0 / q, plan.pickup)[0]
+    win = Plan(key=plan.key, metre=plan.metre, bars=bars, pickup=pickup, chords=chords, phrases=phrases,
+               grammar=plan.grammar, seed=plan.seed, tempo=plan.tempo)
+    return win.validate(), w0, first_measure
+
+
+def decode_window(plan: Plan, forced: np.ndarray, start: int, stop: int, run) -> tuple[np.ndarray, dict]:
+    """Decode only the window around the span [start, stop) with ``run(window_plan, window_forced)``.
+
+    ``run`` returns a :class:`~partimento.hybrid.decode.Decoded`. Returns the whole score's
+    tokens: ``forced`` wherever it is given, the decoded tokens in the span. An
+    ``UnsatisfiableError`` is re-raised with the measure numbers of the whole score.
+    """
+    win, w0, first_measure = window_plan(plan, start, stop)
+    w1 = w0 + win.steps
+    wf = forced[w0:w1].copy()
+    sounding = sounding_pitches(np.where(forced >= 0, forced, HOLD))
+    for v in range(4):  # a kept note sounding into the window's first step is struck there (for the decoder)
+        if wf[0, v] == HOLD:
+            wf[0, v] = PITCH_OFFSET + int(sounding[w0, v]) if sounding[w0, v] >= 0 else REST
+    try:
+        dec = run(win, wf)
+    except UnsatisfiableError as e:
+        loc = e.location
+        shift = first_measure - (0 if win.pickup > 0 else 1)
+        measure = loc.measure + shift if loc.measure is not None else None
+        raise UnsatisfiableError(e.message, Location(file=loc.file, measure=measure, beat=loc.beat, voice=loc.voice),
+                                 rules=e.rules, hint=e.hint) from None
+    tokens = forced.copy()
+    free = tokens[w0:w1] < 0
+    tokens[w0:w1][free] = dec.tokens[free]
+    return tokens, dict(dec.stats, window=[int(w0), int(w1)])

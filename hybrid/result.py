@@ -53,12 +53,13 @@ class Result:
     stats: dict = field(default_factory=dict)  # decoding statistics (time, retries, ...)
     warnings: list[str] = field(default_factory=list)  # what was adjusted in the input (transposed melody, ...)
     _score: Any = field(default=None, repr=False, compare=False)
+    spellings: dict = field(default_factory=dict)  # (voice, attack step) -> name as written ("B#4"), kept by infill
 
     @property
     def score(self):
         """The music21 Score (built once, on first use)."""
         if self._score is None:
-            self._score = score_from_grid(self.pitch, self.attack, self.plan)
+            self._score = score_from_grid(self.pitch, self.attack, self.plan, self.spellings)
         return self._score
 
     @property
@@ -179,8 +180,12 @@ def spelled_name(midi: int, figure: str | None, key_name: str) -> str:
     return spelled_note_name(midi, letter, alt)
 
 
-def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan):
-    """A music21 Score of four named parts from the grid, with the plan's labels."""
+def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan, spellings: dict | None = None):
+    """A music21 Score of four named parts from the grid, with the plan's labels.
+
+    ``spellings`` maps (voice, attack step) to a note name that wins over the plan's
+    spelling when it names the same pitch (infill keeps the input's spelling this way).
+    """
     from music21 import clef, expressions, key, meter, note, stream, tempo
     from music21 import pitch as m21pitch
     from music21.stream.makeNotation import makeAccidentalsInMeasureStream
@@ -205,7 +210,10 @@ def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan):
     chord_of_step = plan.chord_per_step()
     names: dict[tuple[int, int], str] = {}  # (midi, chord index) -> spelled name
 
-    def spelled(midi: int, step: int):
+    def spelled(midi: int, step: int, v: int):
+        written = (spellings or {}).get((v, step))
+        if written is not None and m21pitch.Pitch(written).midi == midi:
+            return m21pitch.Pitch(written)
         ci = chord_of_step[step] if step < len(chord_of_step) else -1
         name = names.get((midi, ci))
         if name is None:
@@ -247,7 +255,7 @@ def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan):
                 s, e, p, tie, start = pieces[k]
                 if s > cursor:
                     m.insert((cursor - a) / q, note.Rest(quarterLength=(s - cursor) / q))
-                n = note.Note(spelled(p, start), quarterLength=(e - s) / q)  # tied pieces: one spelling
+                n = note.Note(spelled(p, start, v), quarterLength=(e - s) / q)  # tied pieces: one spelling
                 if tie:
                     from music21 import tie as m21tie
 

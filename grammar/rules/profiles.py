@@ -3,8 +3,9 @@
 ``strict`` is textbook four-part writing: every rule is an error except
 ``unprepared-dissonance`` (a warning). ``chorale`` keeps those severities and adds Bach's
 tolerances: hidden fifths/octaves are also looked for between every pair of voices but
-only soprano–bass ones are errors (the rest are warnings), and an alto–tenor crossing
-lasting at most one beat (a quarter note) is a warning. Rules a user registers run at
+only soprano–bass ones are errors (the rest are warnings), an alto–tenor crossing
+lasting at most one beat (a quarter note) is a warning, and the soprano may reach A5
+(Bach's highest soprano note, in BWV 19.7 and 327). Rules a user registers run at
 their own ``default_severity`` in every profile.
 """
 from __future__ import annotations
@@ -66,6 +67,7 @@ PROFILES: dict[str, Profile] = {
             "hidden-fifths": {"all_pairs": True, "inner_severity": Severity.WARNING},
             "hidden-octaves": {"all_pairs": True, "inner_severity": Severity.WARNING},
             "voice-crossing": {"brief_inner": 1.0},
+            "range": {"ranges": {"soprano": (60, 81)}},
         },
     ),
 }

@@ -46,33 +46,36 @@ class Spacing(Rule):
         return mask
 
 
-_LO = np.asarray([VOICE_RANGES[v][0] for v in VOICES])
-_HI = np.asarray([VOICE_RANGES[v][1] for v in VOICES])
-_RANGE_MASKS = [(PITCHES >= VOICE_RANGES[v][0]) & (PITCHES <= VOICE_RANGES[v][1]) for v in VOICES]
-
-
 @register
 class Range(Rule):
-    """A voice outside its textbook range: soprano C4–G5, alto G3–D5, tenor C3–G4, bass E2–C4.
+    """A voice outside its range: textbook soprano C4–G5, alto G3–D5, tenor C3–G4, bass E2–C4.
 
-    Mask: a constant interval per voice.
+    ``ranges`` overrides voices by name (the ``chorale`` profile lets the soprano reach
+    Bach's A5). Mask: a constant interval per voice.
     """
 
     id = "range"
-    description = "a voice outside soprano C4–G5, alto G3–D5, tenor C3–G4, bass E2–C4"
+    description = "a voice outside its range (textbook: soprano C4–G5, alto G3–D5, tenor C3–G4, bass E2–C4)"
+
+    def __init__(self, severity=None, ranges: dict[str, tuple[int, int]] | None = None) -> None:
+        super().__init__(severity)
+        self.ranges = {v: tuple((ranges or {}).get(v, VOICE_RANGES[v])) for v in VOICES}
+        self._lo = np.asarray([self.ranges[v][0] for v in VOICES])
+        self._hi = np.asarray([self.ranges[v][1] for v in VOICES])
+        self._masks = [(PITCHES >= self.ranges[v][0]) & (PITCHES <= self.ranges[v][1]) for v in VOICES]
 
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
         p = s.pitch.astype(np.int32)
-        bad = (p != REST) & ((p < _LO) | (p > _HI))
+        bad = (p != REST) & ((p < self._lo) | (p > self._hi))
         for i, v in zip(*np.nonzero(bad)):
             i, v = int(i), int(v)
             k = ctx.keys[i]
-            lo, hi = VOICE_RANGES[VOICES[v]]
+            lo, hi = self.ranges[VOICES[v]]
             out.append(self.violation(s, i, [v], (
                 f"{VOICES[v]} {note_name(int(p[i, v]), k)} is outside its range "
                 f"{note_name(lo, 'C')}–{note_name(hi, 'C')}"), ctx=ctx))
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
-        return _RANGE_MASKS[voice].copy()
+        return self._masks[voice].copy()

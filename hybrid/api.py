@@ -212,6 +212,11 @@ def _plan_for_melody(plan: Plan, mel) -> Plan:
 
     plan.validate()
     where = Location(file=mel.source)
+    if plan.metre == mel.metre and abs(plan.pickup - mel.pickup) < 1e-9 and plan.steps < mel.steps:
+        plan.bars = mel.bars  # RomanText does not say how long the last chord lasts: to the end of the melody
+        plan.chords[-1].duration = plan.length - plan.chords[-1].onset
+        if plan.phrases:
+            plan.phrases[-1].end = plan.length
     if plan.metre != mel.metre or abs(plan.pickup - mel.pickup) > 1e-9 or plan.steps != mel.steps:
         raise InputError(f"the plan ({plan.bars} bars of {plan.metre}, pickup {plan.pickup:g}) does not fit the "
                          f"melody ({mel.bars} bars of {mel.metre}, pickup {mel.pickup:g})", where,

@@ -134,15 +134,15 @@ class HarmonyModel:
                 "unigram": np.log(uni),
                 "change": _log_rows(d["change"], 4.0, uni),  # (F, F), diagonal unused
                 "cadence": _log_rows(d["cadence"], 8.0, uni),  # (F, F) into a fermata slot
-                "fermata": np.log((d["fermata"] + 0.5) / (d["fermata"] + 0.5).sum()) - np.log(uni),
-                "start": np.log((d["start"] + 0.5) / (d["start"] + 0.5).sum()) - np.log(uni),
-                "final": np.log((d["final"] + 0.5) / (d["final"] + 0.5).sum()) - np.log(uni),
-                "entry": np.log((d["entry"] + 0.5) / (d["entry"] + 0.5).sum()),
+                "fermata": _log_rows(d["fermata"], 4.0, uni) - np.log(uni),  # log P(chord | fermata) / P(chord)
+                "start": _log_rows(d["start"], 4.0, uni) - np.log(uni),
+                "final": _log_rows(d["final"], 4.0, uni) - np.log(uni),
+                "entry": _log_rows(d["entry"], 4.0, uni),
                 "onset": _log_rows(d["onset"], 1.0),  # (4, F, 12)
                 "inner": _log_rows(d["inner"], 1.0),  # (4, F, 12)
                 "next": _log_rows(d["next"], 1.0),  # (F, 12) soprano at the next slot's onset
                 "prev": _log_rows(d["prev"], 1.0),  # (F, 12) soprano at the previous slot's onset
-                "kind": np.log((d["kind"] + 0.5) / (d["kind"] + 0.5).sum(axis=1, keepdims=True)) - np.log(uni),
+                "kind": _log_rows(d["kind"], 4.0, uni) - np.log(uni),  # (3, F)
             }
             self.log[m] = lm
         c = data["counts"]

@@ -5,9 +5,10 @@ strict about what it can represent (sixteenth-note rhythm, one line) and says so
 location when it cannot: a one-staff melody that holds two voices at once or chords, a
 file with no notes, a rhythm finer than sixteenths. A score of several staves (a grand
 staff, an SATB score) is read from the top voice of its top staff, with a warning. The
-only change made to the melody is an octave transposition into the soprano range of the
-rule profile, reported as a warning; a melody no octave fits is refused with its first
-note out of range located.
+only change ever made to the melody is an octave transposition of a melody written in
+another octave (most of it outside the soprano range of the rule profile, and all of it
+inside after the move), reported as a warning; a melody with notes out of range
+otherwise is refused before any decoding, its first such note located.
 
 The key comes from, in order: an explicit key (it wins, unless the melody plainly
 contradicts it); else the key signature together with the melody (the major key of the
@@ -36,8 +37,8 @@ __all__ = ["Melody", "read_melody", "load_stream", "key_fit", "choose_key", "sop
 MIN_KEY_FIT = 0.75
 #: a given key whose key-profile correlation trails the best key's by more than this contradicts the melody
 MAX_KEY_CORRELATION_GAP = 0.3
-_FINAL_TONIC = 0.25  # key score bonus when the melody ends on the key's tonic (on its third or fifth: a fifth of it)
-_SIGNATURE_OFF_BY_ONE = 0.15  # key score cost of a key one accidental away from the signature (a church mode)
+_FINAL_TONIC = 0.4  # key score bonus when the melody ends on the key's tonic (on its third or fifth: a fifth of it)
+_SIGNATURE_OFF_BY_ONE = 0.3  # key score cost of a key one accidental away from the signature (a church mode)
 _KEY_NAMES = tuple(n for t in ("C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B") for n in (t, t.lower()))
 
 
@@ -116,17 +117,17 @@ def _aarden_essen() -> dict[str, np.ndarray]:
     return {m: np.asarray(a.getWeights(m), float) for m in ("major", "minor")}
 
 
-def _key_scores(hist: np.ndarray, final_pc: int) -> dict[str, float]:
+def _key_score(hist: np.ndarray, final_pc: int, name: str) -> float:
     """Key-profile correlation (music21's Aarden-Essen profiles, made on folk melodies) plus the final note."""
+    k = key_info(name)
     prof = _aarden_essen()
-    out = {}
-    for name in _KEY_NAMES:
-        k = key_info(name)
-        r = float(np.corrcoef(hist, np.roll(prof[k.mode], k.tonic))[0, 1]) if hist.std() > 0 else 0.0
-        triad = {k.tonic, (k.tonic + (3 if k.is_minor else 4)) % 12, (k.tonic + 7) % 12}
-        r += _FINAL_TONIC if final_pc == k.tonic else _FINAL_TONIC / 5 if final_pc in triad else 0.0
-        out[name] = r
-    return out
+    r = float(np.corrcoef(hist, np.roll(prof[k.mode], k.tonic))[0, 1]) if hist.std() > 0 else 0.0
+    triad = {k.tonic, (k.tonic + (3 if k.is_minor else 4)) % 12, (k.tonic + 7) % 12}
+    return r + (_FINAL_TONIC if final_pc == k.tonic else _FINAL_TONIC / 5 if final_pc in triad else 0.0)
+
+
+def _key_scores(hist: np.ndarray, final_pc: int) -> dict[str, float]:
+    return {name: _key_score(hist, final_pc, name) for name in _KEY_NAMES}
 
 
 def _signature_keys(sharps: int) -> dict[str, float]:
@@ -134,7 +135,7 @@ def _signature_keys(sharps: int) -> dict[str, float]:
     from music21 import key as m21key
 
     out: dict[str, float] = {}
-    for delta, cost in ((0, 0.0), (-1, _SIGNATURE_OFF_BY_ONE), (1, _SIGNATURE_OFF_BY_ONE)):
+    for delta, cost in ((0, 0.0), (-1, _SIGNATURE_OFF_BY_ONE), (1, _SIGNATURE_OFF_BY_ONE)):  # music21 spells them
         ks = m21key.KeySignature(max(-7, min(7, sharps + delta)))
         for mode in ("major", "minor"):
             name = normalize_key(ks.asKey(mode).tonicPitchNameWithCase)
@@ -280,8 +281,9 @@ def read_melody(source: Any, key: str | None = None, *, profile: str = "strict")
     sounding = pitch[pitch >= 0]
     lo, hi = soprano_range(profile)
     if sounding.min() < lo or sounding.max() > hi:
+        outside = float(np.mean((sounding < lo) | (sounding > hi)))  # share of the sounding steps
         shift = next((s for s in (12, -12, 24, -24) if sounding.min() + s >= lo and sounding.max() + s <= hi), None)
-        if shift is None:
+        if shift is None or outside <= 0.5:  # only a melody written in another octave is moved; a few notes are errors
             bad = int(np.flatnonzero((pitch >= 0) & ((pitch < lo) | (pitch > hi)))[0])
             from partimento.grammar.rules.spelling import note_name
 
@@ -291,15 +293,15 @@ def read_melody(source: Any, key: str | None = None, *, profile: str = "strict")
             loc = Location(file=file, measure=metre.measure_beat(bad / q, pickup)[0],
                            beat=metre.measure_beat(bad / q, pickup)[1], voice="soprano")
             raise InputError(f"the melody note {note_name(int(pitch[bad]), 'C')} lies outside the soprano range "
-                             f"{note_name(lo, 'C')}–{note_name(hi, 'C')} of the {profile} profile, and no octave "
-                             f"transposition brings the whole melody (MIDI {sounding.min()}–{sounding.max()}) "
-                             "into it", loc, hint=hint)
+                             f"{note_name(lo, 'C')}–{note_name(hi, 'C')} of the {profile} profile (the melody spans "
+                             f"{note_name(int(sounding.min()), 'C')}–{note_name(int(sounding.max()), 'C')})", loc,
+                             hint=hint)
         warnings.append(f"the melody lies outside the soprano range; transposed {'up' if shift > 0 else 'down'} "
                         f"{abs(shift) // 12} octave(s)")
         att = tokens >= PITCH_OFFSET
         tokens[att] += shift
         pitch[pitch >= 0] += shift
-        spellings = {}  # transposed: the written names no longer apply
+        spellings = {t: _octave_shifted(n, shift // 12) for t, n in spellings.items()}
     durs = [d for _, d, m, *_ in events if m >= 0]
     mids = [m for _, _, m, *_ in events if m >= 0]
     sigs = list(part.recurse().getElementsByClass(m21key.KeySignature))
@@ -321,6 +323,12 @@ def read_melody(source: Any, key: str | None = None, *, profile: str = "strict")
                   source_name, spellings, ranking)
 
 
+def _octave_shifted(name: str, octaves: int) -> str:
+    """``"G#4"`` moved by whole octaves, spelling kept."""
+    head = name.rstrip("0123456789")
+    return f"{head}{int(name[len(head):]) + octaves}"
+
+
 def _key_words(key: str) -> str:
     k = key_info(key)
     return f"{k.name[0].upper() + k.name[1:]} {k.mode}"
@@ -334,9 +342,10 @@ def _refuse_contradicting_key(key: str, mids: list[int], durs: list[float], even
         hist[p % 12] += d
     scores = _key_scores(hist, -1)
     best = max(scores, key=scores.get)
-    if scores[key] < scores[best] - MAX_KEY_CORRELATION_GAP:
+    mine = _key_score(hist, -1, key)
+    if mine < scores[best] - MAX_KEY_CORRELATION_GAP:
         raise InputError(f"the key {key} contradicts the melody, which reads as {best} (key-profile "
-                         f"correlation {scores[key]:.2f} against {scores[best]:.2f})",
+                         f"correlation {mine:.2f} against {scores[best]:.2f})",
                          Location(file=file, measure=1 if pickup == 0 else 0, beat=1.0),
                          hint="Leave --key out to use the analysed key.")
     fit = key_fit(mids, durs, key)

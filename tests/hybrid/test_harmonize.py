@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 from music21 import converter, meter, note, stream, tie
 
-from partimento.grammar.errors import InputError
+from partimento.grammar.errors import InputError, ScoreError
 from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.hybrid import harmonize
 from partimento.hybrid.harmony import propose_plan
+from partimento.grammar.plan import ChordEvent, Plan
 from partimento.hybrid.melody import read_melody
 from partimento.neural.encoding import HOLD, PITCH_OFFSET
+from hybrid_fakes import FakeModel
 
 
 def melody_file(tmp_path, notes, metre="3/4", pickup=1.0, parts=1, name="tune.musicxml"):
@@ -99,11 +101,18 @@ def test_several_parts_use_the_top_one_and_say_so(tmp_path):
     assert mel.pitch[0] == 67
 
 
-def test_a_low_melody_is_transposed_up_an_octave_with_a_warning(tmp_path):
-    low = [(m - 12 if m else m, d, t) for m, d, t in TUNE]
+def test_a_melody_written_in_another_octave_is_moved_with_a_warning(tmp_path):
+    low = [(m - 24 if m else m, d, t) for m, d, t in TUNE]  # written in the bass octave
     mel = read_melody(melody_file(tmp_path, low))
-    assert any("transposed up 1 octave" in w for w in mel.warnings)
+    assert any("transposed up 2 octave" in w for w in mel.warnings)
     assert mel.pitch[0] == 67
+
+
+def test_a_melody_partly_out_of_range_is_refused_at_its_first_such_note(tmp_path):
+    low = [(m - 12 if m else m, d, t) for m, d, t in TUNE]  # G3 first: one note below the soprano
+    with pytest.raises(InputError) as e:
+        read_melody(melody_file(tmp_path, low))
+    assert (e.value.location.measure, e.value.location.voice) == (0, "soprano") and "G3" in e.value.message
 
 
 def test_a_melody_no_octave_fits_is_refused(tmp_path):
@@ -124,3 +133,127 @@ def test_tuplets_are_refused_with_their_measure(tmp_path):
     with pytest.raises(InputError) as e:
         read_melody(tune)
     assert e.value.location.measure == 1
+
+
+def one_staff(notes_per_voice, metre="4/4", key_sharps=None):
+    """A one-part score whose first measure holds the given voices (lists of (midi, quarters)) or chords."""
+    from music21 import chord, key
+
+    part = stream.Part()
+    m = stream.Measure(number=1)
+    m.insert(0, meter.TimeSignature(metre))
+    if key_sharps is not None:
+        m.insert(0, key.KeySignature(key_sharps))
+    if len(notes_per_voice) == 1:
+        off = 0.0
+        for midi, dur in notes_per_voice[0]:
+            el = chord.Chord(midi, quarterLength=dur) if isinstance(midi, tuple) else note.Note(midi, quarterLength=dur)
+            m.insert(off, el)
+            off += dur
+    else:
+        for i, line in enumerate(notes_per_voice):
+            v = stream.Voice(id=str(i + 1))
+            off = 0.0
+            for midi, dur in line:
+                v.insert(off, note.Note(midi, quarterLength=dur))
+                off += dur
+            m.insert(0, v)
+    part.append(m)
+    return part
+
+
+def test_two_voices_on_one_staff_are_refused_with_the_measure():
+    part = one_staff([[(72, 2), (71, 2)], [(64, 2), (62, 2)]])
+    with pytest.raises(InputError) as e:
+        read_melody(part)
+    assert e.value.location.measure == 1 and "2 voices on one staff" in e.value.message
+
+
+def test_chords_in_a_melody_are_refused_with_their_place():
+    part = one_staff([[(72, 1), ((64, 67, 72), 1), (71, 2)]])
+    with pytest.raises(InputError) as e:
+        read_melody(part)
+    assert (e.value.location.measure, e.value.location.beat) == (1, 2.0) and "chord" in e.value.message
+
+
+def test_a_melody_without_notes_is_refused():
+    part = stream.Part()
+    m = stream.Measure(number=1)
+    m.insert(0, note.Rest(quarterLength=4))
+    part.append(m)
+    with pytest.raises(ScoreError) as e:
+        read_melody(part)
+    assert "no notes" in e.value.message
+
+
+@pytest.mark.parametrize("bad", ["H", "G sharp", "C#b", "c minor major"])
+def test_a_key_in_a_wrong_format_names_the_accepted_spellings(tmp_path, bad):
+    with pytest.raises(InputError) as e:
+        read_melody(melody_file(tmp_path, TUNE), key=bad)
+    assert "unknown key" in e.value.message and "B-" in e.value.expected and "c#" in e.value.expected
+
+
+def test_the_melody_of_a_grand_staff_is_the_top_voice_of_the_top_staff():
+    treble = one_staff([[(72, 2), (71, 2)], [(64, 2), (62, 2)]])
+    bass = one_staff([[(55, 2), (55, 2)], [(48, 2), (43, 2)]])
+    score = stream.Score([treble, bass])
+    mel = read_melody(score)
+    assert mel.pitch[0] == 72 and mel.pitch[8] == 71
+    assert any("top voice of the top" in w for w in mel.warnings)
+
+
+A5_TUNE = [(72, 1, False), (76, 1, False), (79, 1, False), (81, 1, False), (79, 2, False), (77, 1, False),
+           (76, 1, False), (74, 2, False), (72, 2, False)]
+
+
+def test_a5_is_refused_up_front_in_strict_and_harmonized_in_chorale(tmp_path):
+    path = melody_file(tmp_path, A5_TUNE, metre="4/4", pickup=0)
+    with pytest.raises(InputError) as e:
+        harmonize(path, profile="strict", model=FakeModel(0))
+    assert e.value.exit_code == 2 and e.value.location.measure == 1 and e.value.location.beat == 4.0
+    assert "--profile chorale" in e.value.hint
+    result = harmonize(path, profile="chorale", model=FakeModel(0))
+    assert np.array_equal(result.tokens[:, 0], read_melody(path, profile="chorale").tokens)
+    assert result.errors == []
+
+
+def test_the_melody_keeps_its_spelling(tmp_path):
+    from music21 import key
+
+    score = converter.parse("tinyNotation: 4/4 c4 e4 g4 a4 b4 g#4 a2 f4 e4 d4 g4 c1")
+    score.getElementsByClass(stream.Measure)[0].insert(0, key.KeySignature(0))
+    path = tmp_path / "gis.musicxml"
+    score.write("musicxml", fp=str(path))
+    result = harmonize(path, seed=0, model=FakeModel(1))
+    assert result.plan.key == "C"
+    written = [n.pitch.nameWithOctave for n in result.score.parts[0].flatten().notes]
+    assert "G#4" in written and "A-4" not in written
+    assert result.errors == []
+
+
+def test_an_edited_plan_is_realized_under_the_melody(tmp_path):
+    path = melody_file(tmp_path, TUNE[:9] + [(72, 3, False)])
+    mel = read_melody(path)
+    plan = propose_plan(mel)
+    plan.write(tmp_path / "plan.rntxt")
+    text = (tmp_path / "plan.rntxt").read_text()
+    first = plan.chords[-1]
+    result = harmonize(path, plan=tmp_path / "plan.rntxt", model=FakeModel(2))
+    assert [(c.figure, c.key) for c in result.plan.chords] == [(c.figure, c.key) for c in plan.chords]
+    assert first.figure in text and np.array_equal(result.tokens[:, 0], mel.tokens)
+    short = Plan(key="C", metre="4/4", bars=1, chords=[ChordEvent(0, 4, "I", "C")])
+    with pytest.raises(InputError) as e:
+        harmonize(path, plan=short, model=FakeModel(2))
+    assert "does not fit the melody" in e.value.message
+
+
+LEAPS = [(67, 1, False), (72, 1, False), (64, 1, False), (69, 1, False), (74, 2, False), (67, 2, False),
+         (76, 1, False), (72, 1, False), (77, 1, False), (71, 1, False), (72, 4, False)]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_singable_leaping_tune_is_harmonized_without_errors(tmp_path, seed):
+    path = melody_file(tmp_path, LEAPS, metre="4/4", pickup=0)
+    result = harmonize(path, key="C", seed=seed)
+    assert result.errors == []
+    assert np.array_equal(result.tokens[:, 0], read_melody(path, key="C").tokens)

@@ -1,0 +1,164 @@
+"""The harmonic search without decoding: keys, phrases, slots, cadences, modulations, next-best plans."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from music21 import articulations, converter, expressions, key, meter, note, stream
+
+from partimento.grammar.metre import STEPS_PER_QUARTER, parse_metre
+from partimento.grammar.plan import CADENCES, Plan
+from partimento.grammar.theory import key_info
+from partimento.hybrid.harmony import analyse_grid, propose_plan, propose_plans
+from partimento.hybrid.harmony_model import load_model, related_key_names, slots_of
+from partimento.hybrid.melody import choose_key, read_melody
+from partimento.hybrid.phrases import phrase_ends
+
+Q = STEPS_PER_QUARTER
+
+
+def tune(text: str, sharps: int | None = None, fermatas: tuple[int, ...] = (), breaths: tuple[int, ...] = ()):
+    """A one-part melody from tinyNotation; optional key signature, fermatas / breath marks on note indices."""
+    s = converter.parse("tinyNotation: " + text)
+    part = s.parts[0] if isinstance(s, stream.Score) else s
+    if sharps is not None:
+        part.getElementsByClass(stream.Measure)[0].insert(0, key.KeySignature(sharps))
+    notes = list(part.recurse().notes)
+    for i in fermatas:
+        notes[i].expressions.append(expressions.Fermata())
+    for i in breaths:
+        notes[i].articulations.append(articulations.BreathMark())
+    return part
+
+
+def test_the_shipped_statistics_come_from_train_chorales_only():
+    import json
+
+    from partimento.hybrid.harmony_model import MODEL_PATH
+
+    split = json.loads((MODEL_PATH.parents[1] / "neural" / "chorale_split.json").read_text())
+    held_out = set(split["valid"]) | set(split["test"])
+    fitted = {row["chorale"] for row in json.loads(MODEL_PATH.read_text())["fitted_on"]}
+    assert fitted and not fitted & held_out
+    model = load_model()
+    assert "I" in model.vocab["major"] and "V7" in model.vocab["major"] and "i" in model.vocab["minor"]
+
+
+def test_related_keys_are_spelled_from_the_home_key():
+    assert related_key_names("E-") == ("E-", "B-", "c", "A-", "f", "g")
+    assert related_key_names("f#") == ("f#", "A", "c#", "b", "D", "E")
+
+
+def test_a_beat_splits_where_the_melody_moves_in_eighths():
+    attacks = np.zeros(32, bool)
+    attacks[[0, 4, 6, 8, 16]] = True  # quarter, two eighths, half
+    slots = slots_of(32, parse_metre("4/4"), 0, attacks)
+    assert [(s.start, s.stop, s.kind) for s in slots[:4]] == [(0, 4, 0), (4, 6, 1), (6, 8, 2), (8, 12, 1)]
+    pickup = slots_of(20, parse_metre("3/4"), 4, np.zeros(20, bool))
+    assert [(s.start, s.kind) for s in pickup] == [(0, 1), (4, 0), (8, 1), (12, 1), (16, 0)]
+
+
+def test_key_comes_from_the_signature_and_the_melody():
+    c_major = [60, 64, 67, 69, 71, 68, 69, 65, 64, 62, 67, 60]  # a G# on the way, ends on C
+    durs = [1.0] * 11 + [4.0]
+    assert choose_key(c_major, durs, 0)[0] == "C"
+    assert choose_key(c_major, durs, -1)[0] in ("C", "F", "d")  # one flat: F or a mode of it, never A minor
+    dorian = [62, 65, 67, 69, 72, 71, 69, 67, 65, 64, 62]  # d Dorian with no signature in the file's key
+    assert choose_key(dorian, [1.0] * 10 + [4.0], 0)[0] == "d"
+
+
+def test_a_c_major_tune_with_a_g_sharp_keeps_c_major_and_finds_the_applied_chord():
+    mel = read_melody(tune("4/4 c4 e4 g4 a4 b4 g#4 a2 f4 e4 d4 g4 c1", sharps=0))
+    assert mel.key == "C" and mel.key_source == "key signature and melody"
+    plan = propose_plan(mel)
+    g_sharp = plan.chord_at(5.0)
+    assert 8 in g_sharp.spec.members  # a chord that holds the G#: V/vi, or E in A minor
+    assert plan.chords[-1].key == "C" and plan.chords[-1].figure == "I"
+
+
+def test_no_signature_and_an_ambiguous_melody_gets_the_most_likely_key_with_a_warning():
+    mel = read_melody(tune("4/4 e4 a4 c'4 e'4 d'4 c'4 b4 c'4"))
+    assert mel.key_source == "melody (no key signature)"
+    assert any(mel.key in w and "most likely key" in w for w in mel.warnings)
+
+
+def test_phrases_end_at_fermatas_rests_breaths_and_else_long_notes():
+    f = read_melody(tune("4/4 c4 d4 e4 f4 g2 g2 a4 g4 f4 e4 d2 c2", fermatas=(4,)))
+    assert [(e.step, e.reason) for e in phrase_ends(f)] == [(4 * Q, "fermata"), (14 * Q, "end")]
+    r = read_melody(tune("4/4 c4 d4 e4 f4 g2 r2 a4 g4 f4 e4 d2 c2"))
+    assert [e.reason for e in phrase_ends(r)] == ["rest", "end"]
+    b = read_melody(tune("4/4 c4 d4 e4 f4 g4 a4 g4 e4 a4 g4 f4 e4 d2 c2", breaths=(7,)))
+    assert [(e.step, e.reason) for e in phrase_ends(b)] == [(7 * Q, "breath"), (14 * Q, "end")]
+    plain = read_melody(tune("4/4 c4 d4 e4 f4 g4 f4 e4 d4 e2. r4 g4 a4 b4 c'4 d'4 b4 g4 a4 "
+                             "g1 e4 f4 g4 e4 d1 c1"))
+    assert [e.reason for e in phrase_ends(plain)][:1] == ["rest"]
+    long = read_melody(tune("4/4 c4 d4 e4 f4 g4 f4 e4 d4 e1 g4 a4 b4 c'4 d'4 b4 g4 a4 g1 "
+                            "e4 f4 g4 e4 d4 e4 d4 d4 c1"))
+    assert [e.reason for e in phrase_ends(long)] == ["long note", "long note", "end"]
+
+
+CHORALE = ("4/4 g4 g4 a4 b4 a4 g4 a2 b4 c'4 d'4 c'4 b4 a4 g2 "
+           "b4 b4 c'4 d'4 c'4 b4 a2 g4 a4 b4 g4 e4 f#4 g2")
+
+
+def test_every_phrase_closes_with_a_cadence_in_its_local_key_and_the_piece_at_home():
+    mel = read_melody(tune(CHORALE, sharps=1, fermatas=(6, 13, 20, 27)))
+    assert mel.key == "G"
+    plan = propose_plan(mel)
+    assert len(plan.phrases) == 4
+    ends = [c for c in plan.chords if c.cadence]
+    assert len(ends) == 4 and all(c.cadence in CADENCES for c in ends)
+    for c in ends:  # the cadence chord is the local tonic, its dominant or (deceptive) its submediant
+        rel = (c.spec.root - key_info(c.key).tonic) % 12
+        assert rel in (0, 7, 8, 9) and c.spec.bass == c.spec.root
+    assert plan.chords[-1].key == "G" and plan.chords[-1].cadence in ("PAC", "IAC")
+    assert all(c.fermata for c in ends)
+    assert set(k for _, k in plan.keys) <= set(related_key_names("G"))
+
+
+def test_a_raised_fourth_steers_to_the_dominant():
+    mel = read_melody(tune("4/4 g4 b4 a4 g4 c'#4 d'4 a4 c'#4 d'1 d'4 c'4 b4 a4 g4 a4 f#4 g4 g1",
+                           sharps=1, fermatas=(8, 17)))
+    plan = propose_plan(mel)
+    first_cadence = next(c for c in plan.chords if c.cadence)
+    around = [c for c in plan.chords if c.onset < first_cadence.end]
+    c_sharp = {c.spec.key for c in around if 1 in c.spec.members}  # C# = the leading tone of D
+    assert c_sharp and (first_cadence.key == "D" or any("/V" in c.figure for c in around))
+
+
+def test_seeds_give_different_plans_and_the_same_seed_the_same_plan():
+    mel = read_melody(tune(CHORALE, sharps=1, fermatas=(6, 13, 20, 27)))
+    plans = [tuple((c.figure, c.key, c.onset) for c in propose_plan(mel, seed=s).chords) for s in range(4)]
+    assert len(set(plans)) > 1
+    assert plans[0] == tuple((c.figure, c.key, c.onset) for c in propose_plan(mel, seed=0).chords)
+
+
+def test_after_a_dead_end_the_next_plan_avoids_the_chords_there():
+    mel = read_melody(tune(CHORALE, sharps=1, fermatas=(6, 13, 20, 27)))
+    gen = propose_plans(mel, seed=0)
+    first, feedback = next(gen)
+    spot = 9 * Q  # measure 3, beat 2
+    feedback.failed_at(spot)
+    second, _ = next(gen)
+    before = [(c.figure, c.key) for c in first.chords if abs(c.onset * Q - spot) <= 4]
+    after = [(c.figure, c.key) for c in second.chords if abs(c.onset * Q - spot) <= 4]
+    assert before != after
+
+
+def test_the_plan_round_trips_through_romantext(tmp_path):
+    mel = read_melody(tune(CHORALE, sharps=1, fermatas=(6, 13, 20, 27)))
+    plan = propose_plan(mel)
+    plan.write(tmp_path / "plan.rntxt")
+    back = Plan.read(tmp_path / "plan.rntxt")
+    assert [(c.figure, c.key, c.onset) for c in back.chords] == [(c.figure, c.key, c.onset) for c in plan.chords]
+    assert len(back.phrases) == len(plan.phrases)
+
+
+def test_analysis_of_a_four_voice_grid_names_its_chords():
+    from partimento.hybrid import realize
+    from hybrid_fakes import FakeModel, cadence_plan
+
+    r = realize(cadence_plan(key="B-", figures=("I", "IV", "V", "I", "vi", "ii6", "V7", "I")), model=FakeModel(0))
+    plan = analyse_grid(r.pitch.astype(np.int64), r.attack, "B-", r.plan.metre, 0.0, r.plan.bars, [28])
+    for c in r.plan.chords:  # the bass of each chord the analysis names is the one sounding
+        a = int(round(c.onset * Q))
+        assert plan.chord_at(c.onset).spec.bass == r.pitch[a, 3] % 12

@@ -82,3 +82,18 @@ def test_unrealizable_plan_exits_3_and_writes_nothing(tmp_path, capsys):
 def test_measure_and_voice_parsing():
     assert parse_measures("3-4") == (3, 4) and parse_measures("5") == (5, 5)
     assert parse_voices("s,Alto,t") == ("soprano", "alto", "tenor")
+
+
+def test_harmonize_a_c_major_tune_with_a_g_sharp_and_write_the_plan(tmp_path, capsys):
+    from music21 import key, stream
+
+    tune = converter.parse("tinyNotation: 4/4 c4 e4 g4 a4 b4 g#4 a2 f4 e4 d4 g4 c1")
+    tune.getElementsByClass(stream.Measure)[0].insert(0, key.KeySignature(0))
+    melody, out, plan_out = tmp_path / "gis.musicxml", tmp_path / "h.musicxml", tmp_path / "plan.rntxt"
+    tune.write("musicxml", fp=str(melody))
+    assert main(["harmonize", str(melody), "--out", str(out), "--plan-out", str(plan_out), "--seed", "0"]) == 0
+    assert "4 bars in C, 4/4, 0 strict error(s)" in capsys.readouterr().out
+    soprano = [n.pitch.nameWithOctave for n in converter.parse(str(out)).parts[0].flatten().notes]
+    assert "G#4" in soprano and "A-4" not in soprano
+    assert Plan.read(plan_out).key == "C"
+    assert main(["harmonize", str(melody), "--plan", str(plan_out), "--out", str(tmp_path / "again.musicxml")]) == 0

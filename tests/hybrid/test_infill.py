@@ -54,3 +54,56 @@ def test_a_score_that_is_not_four_parts_is_refused(tmp_path):
     tune = converter.parse("tinyNotation: 4/4 c'4 d'4 e'4 f'4")
     with pytest.raises(ScoreError):
         infill(tune, measures=(1, 1), model=FakeModel())
+
+
+def written_notes(path, skip_voices, first_offset, last_offset):
+    """(voice, onset, duration, pitch as written) of every note outside the span, from the written file.
+
+    A tie from a rewritten note into a kept one cannot stay (the note before it changed), so ties are not compared.
+    """
+    from music21 import converter
+
+    out = []
+    for v, part in enumerate(converter.parse(str(path)).parts):
+        for n in part.flatten().notes:
+            on = float(n.offset)
+            if v in skip_voices and first_offset - 1e-9 <= on < last_offset:
+                continue
+            out.append((v, on, float(n.quarterLength), n.pitch.nameWithOctave))
+    return out
+
+
+@pytest.mark.parametrize("key,figures", [
+    ("c#", ("i", "iv", "V", "i", "VI", "ii\u00f865", "V7", "i", "iv6", "i64", "V", "i")),
+    ("E-", ("I", "vi", "IV", "V", "I", "ii6", "V7", "vi", "IV", "I64", "V", "I")),
+])
+def test_infill_in_sharp_and_flat_keys_keeps_every_spelling_outside_the_span(tmp_path, key, figures):
+    original = realize(cadence_plan(key=key, figures=figures), seed=0, model=FakeModel(0))
+    path = original.write(tmp_path / "four.musicxml")
+    new = infill(path, measures=(2, 2), voices=("alto", "tenor"), seed=1, model=FakeModel(5))
+    out = new.write(tmp_path / "new.musicxml")
+    assert new.plan.key == key and new.errors == []
+    assert written_notes(out, {1, 2}, 4.0, 8.0) == written_notes(path, {1, 2}, 4.0, 8.0)
+    assert any("#" in name or "-" in name for *_, name in written_notes(path, {1, 2}, 4.0, 8.0))
+
+
+def test_infill_names_kept_notes_that_break_a_rule_and_exits_1(tmp_path, capsys, monkeypatch):
+    from partimento.hybrid import api
+    from partimento.hybrid.cli import main
+    from partimento.neural.encoding import PITCH_OFFSET
+
+    original = realize(cadence_plan(figures=FIGURES), seed=0, model=FakeModel(0))
+    tokens = original.tokens.copy()
+    last = np.flatnonzero(tokens[:, 3] >= PITCH_OFFSET)[-1]  # the bass's last attack (measure 3)
+    tokens[last, 3] = tokens[last, 0] + 1  # now above the soprano: a crossing kept from the input
+    from partimento.hybrid.result import Result
+
+    broken = Result(plan=original.plan, tokens=tokens, pitch=sounding_pitches(tokens), attack=tokens >= PITCH_OFFSET)
+    path = broken.write(tmp_path / "broken.json")
+    out = tmp_path / "o.musicxml"
+    monkeypatch.setattr(api, "load_default_model", lambda checkpoint=None: FakeModel(4))
+    assert main(["infill", str(path), "--measures", "1-1", "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "strict error(s)" in captured.out and out.is_file()  # the result is written, and the count is non-zero
+    assert "error in the given notes: measure 3" in err and "bass" in err

@@ -37,7 +37,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                                      "  partimento train --resume runs/main --data runs/chorales.npz")
     p.add_argument("--config", default="small", choices=sorted(CONFIGS),
                    help="model size and architecture (interleaved-*: the ablation's layout)")
-    p.add_argument("--data", default=None, help=f"dataset cache (default {default_cache_path()}; built when missing)")
+    p.add_argument("--data", default=str(default_cache_path()), help="dataset cache (built when missing)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--out", default="runs/chorale", help="run folder")
     p.add_argument("--resume", default=None, help="run folder (or last.safetensors) to continue; flags not given "
@@ -73,7 +73,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                               epilog="example:\n  partimento evaluate --split test --format json")
     p.add_argument("--split", default="test", choices=["test", "valid", "train"])
     p.add_argument("--checkpoint", default=None, help="checkpoint (.safetensors); default the shipped one")
-    p.add_argument("--data", default=None, help=f"dataset cache (default {default_cache_path()}; built when missing)")
+    p.add_argument("--data", default=str(default_cache_path()), help="dataset cache (built when missing)")
     p.add_argument("--format", default="text", choices=["text", "json"])
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=_evaluate)
@@ -129,7 +129,7 @@ def _evaluate(args) -> int:
 
     from .dataset import ensure_cache
 
-    data = ensure_cache(args.data, progress=args.format == "text")
+    data = ensure_cache(args.data)  # progress on stderr: stdout stays the report
     doc = evaluate(args.split, args.checkpoint, data, str(pick_device(args.device)))
     print(json.dumps(doc, indent=1) if args.format == "json" else format_text(doc))
     return 0

@@ -216,7 +216,7 @@ def ensure_cache(path: str | Path | None = None, progress: bool = True) -> Path:
     target = Path(path) if path is not None else default_cache_path()
     if target.is_file():
         return target
-    if path is not None and not target.parent.is_dir():
+    if target != default_cache_path() and not target.parent.is_dir():
         raise DataError("dataset cache not found, and its folder does not exist to build it in",
                         Location(file=str(target)),
                         hint="Pass an existing cache as --data, or a path in an existing folder to build one there.")

@@ -402,6 +402,7 @@ def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | 
         gathered: list = [None] * world
         dist.all_gather_object(gathered, digests[0])
         digests = gathered
+        dist.barrier()  # lets gloo's worker thread release the gather before the group is destroyed (else: deadlock)
     if main:
         summary = {"best_valid": state["best_valid"], "epochs": state["epoch"], "steps": state["step"],
                    "train_seconds": state["train_seconds"], "params": model.num_params(),

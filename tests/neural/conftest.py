@@ -9,6 +9,10 @@ from partimento.neural.conditioning import ChordSegment, Conditioning, condition
 from partimento.neural.encoding import HOLD, PITCH_OFFSET
 from partimento.neural.model import CONFIGS, ChoraleModel, build_model
 
+# Tiny models: one thread is fastest, and on a busy machine a second OpenMP thread spends its
+# time at barriers waiting for a core.
+torch.set_num_threads(1)
+
 
 def synthetic_piece(seed: int, bars: int = 4, tonic: int = 0) -> tuple[np.ndarray, Conditioning]:
     """A plausible block-chord piece: I–IV–V–I per bar in quarter notes, random voicing."""

@@ -62,7 +62,8 @@ def test_a_time_boxed_run_ends_at_the_floor_of_its_schedule(tmp_path, synthetic_
     clock = iter(np.arange(1e6, 2e6, 0.25))  # a fake wall clock: a quarter second per reading
     monkeypatch.setattr(train_module.time, "time", lambda: float(next(clock)))
     s = train(STEP_TINY, synthetic_cache, "cpu", tmp_path / "boxed",
-              tcfg=TrainConfig(epochs=10_000, batch_size=4, warmup_steps=2, lr=1e-2, lr_floor=0.05, max_minutes=0.5),
+              tcfg=TrainConfig(epochs=10_000, batch_size=1, warmup_steps=2, lr=1e-2, lr_floor=0.05, max_minutes=0.5,
+                               eval_max_pieces=1),
               **QUIET)
     last = s["history"][-1]
     assert s["epochs"] < 10_000 and last["progress"] > 0.9  # the last step began within a step of the end
@@ -151,3 +152,24 @@ def test_a_world_size_that_does_not_divide_the_batch_is_refused_before_training(
     err = capsys.readouterr().err
     assert "4 windows cannot be split evenly over 3 processes" in err
     assert not (tmp_path / "ddp").exists()  # refused before anything was written
+
+
+def test_evaluate_builds_a_missing_cache_first(tmp_path, synthetic_named, monkeypatch, capsys):
+    """Without a cache, evaluate builds it (music21; replaced here by the synthetic pieces) instead of failing."""
+    from partimento.neural import dataset
+    from partimento.neural.checkpoint import save_checkpoint
+    from partimento.neural.model import CONFIGS, build_model
+
+    built = []
+
+    def fake_build(out, progress=True, **kw):
+        built.append(out)
+        return dataset.write_cache(synthetic_named, out)
+
+    monkeypatch.setattr(dataset, "build_cache", fake_build)
+    ckpt = save_checkpoint(build_model(CONFIGS["tiny"]), tmp_path / "m.safetensors")
+    target = tmp_path / "fresh.npz"
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(target), "--split", "valid"]) == 0
+    out, err = capsys.readouterr()
+    assert built == [target] and target.is_file() and "not found: building it" in err
+    assert "valid: 2 chorales" in out and "unseen tunes:" in out and "onset at chord change" in out

@@ -17,7 +17,9 @@ small budget, they are not the shipped model's losses.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -69,10 +71,12 @@ def main() -> None:
                "threads": args.threads, "curve": [(r["epoch"], r["train_loss"], r["valid_loss"]) for r in s["history"]],
                "hardware": "shared 2-core CPU (other jobs running)"}
         print(json.dumps(row))
-        doc = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-        doc[name] = row
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(doc, indent=1) + "\n")
+        with open(Path(tempfile.gettempdir()) / "partimento-neural-ablation.lock", "w") as lock:  # side-by-side runs share the file
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            doc = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+            doc[name] = row
+            RESULTS.write_text(json.dumps(doc, indent=1) + "\n")
 
 
 if __name__ == "__main__":

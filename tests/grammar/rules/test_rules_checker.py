@@ -139,10 +139,13 @@ def test_check_with_a_plan_uses_its_chords():
     r = check(build(rows, "C"), plan=plan)
     assert [(v.rule, v.beat, v.voices) for v in r.violations] == [("seventh-resolution", 4.0, ["alto"])]
     # the plan says the third chord is viio (B D F): F is no seventh now, but the bass G is a
-    # non-chord tone left by leap
+    # non-chord tone left by leap; on the strong third beat it is no escape tone. It is located
+    # where it sounds (beat 3), an error there in strict
     plan.chords[2] = ChordEvent(2, 1, "viio", "C")
-    assert [(v.rule, v.beat, v.voices) for v in check(build(rows, "C"), plan=plan).violations] == [
-        ("unprepared-dissonance", 4.0, ["bass"])]
+    found = check(build(rows, "C"), plan=plan).violations
+    assert [(v.rule, v.beat, v.voices, v.severity.value) for v in found] == [
+        ("unprepared-dissonance", 3.0, ["bass"], "error")]
+    assert "closest: an escape tone" in found[0].message
 
 
 def test_sonorities_from_grid_one_row_per_attack():

@@ -16,7 +16,9 @@ inversion puts there) with how the line arrived at it; a path costs the sum of
   cadential one (the bass held into or out of it), priced like a first inversion there;
 * **structure**: root position for both chords of a perfect authentic cadence, a cost for
   an inverted chord at any other phrase end, a seventh in the bass that falls by step
-  (or is held) into the next chord (:func:`partimento.grammar.bass_line.bass_step_ok`), a
+  (or is held) into the next chord unless that keeps the root (the rule of
+  :func:`partimento.grammar.bass_line.bass_step_ok`, here on pitches, read from the
+  chords' own specs so that music21 is not asked about every inverted figure), a
   bass leading tone that rises to its tonic, a cost for each root-to-root leap after the
   second in a row (no phrase of root-to-root leaps), and a small pull to the middle of
   the bass range;
@@ -41,7 +43,6 @@ from typing import Sequence
 
 import numpy as np
 
-from partimento.grammar.bass_line import bass_step_ok, seventh_in_bass
 from partimento.grammar.errors import PartimentoError
 from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import ChordEvent, Plan
@@ -130,21 +131,30 @@ class _Option:
 
 
 def inversion_options(event: ChordEvent) -> list[tuple[str, ChordSpec]]:
-    """(figure, spec) of each inversion the chord may take: all of an open chord's, else its own."""
+    """(figure, spec) of each inversion the chord may take: all of an open chord's, else its own.
+
+    The specs of the other inversions are the written chord's with another bass (its
+    members in the order root, third, fifth, seventh), so music21 reads one figure per
+    chord, not four.
+    """
+    base = event.spec
     if not event.inversion_open:
-        return [(event.figure, event.spec)]
+        return [(event.figure, base)]
+    position = (base.root, base.third, base.fifth, base.seventh)
     out: list[tuple[str, ChordSpec]] = []
     seen = set()
     for i in range(4):
         try:
             fig = invert_figure(event.figure, i)
-            spec = ChordEvent(event.onset, event.duration, fig, event.key).spec
         except PartimentoError:
             continue
         if fig in seen:
             continue
         seen.add(fig)
-        out.append((fig, spec))
+        if fig == event.figure:
+            out.append((fig, base))
+        elif position[i] is not None:
+            out.append((fig, replace(base, figure=fig, bass=position[i], inversion=i)))
     return out
 
 
@@ -226,15 +236,14 @@ def _transition(a: _Chord, b: _Chord, w: BassWeights, intervals: np.ndarray, s_b
     cost = intervals[np.minimum(np.abs(d), 24)] + np.where(legal_moves(b.key.name)[pa, pb], 0.0, FORBIDDEN)
     # a seventh in the bass falls by step or is held (unless the next chord keeps the root)
     for o, opt in enumerate(a.options):
-        if not seventh_in_bass(opt.figure):
+        if opt.spec.seventh is None or opt.spec.seventh != opt.spec.bass:
             continue
         rows = a.option == o
         for q, nxt in enumerate(b.options):
-            cols = b.option == q
             if nxt.spec.root == opt.spec.root:
                 continue
-            ok_pc = bass_step_ok(opt.figure, a.event.key, nxt.figure, b.event.key)
-            ok = ok_pc & np.isin(d[np.ix_(rows, cols)], (0, -1, -2))
+            cols = b.option == q
+            ok = np.isin(d[np.ix_(rows, cols)], (0, -1, -2))
             cost[np.ix_(rows, cols)] += np.where(ok, 0.0, FORBIDDEN)
         # the bass leading tone rises to its tonic
     for o, opt in enumerate(a.options):

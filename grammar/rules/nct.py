@@ -170,10 +170,11 @@ class Prospect:
     ``hold_into_next_chord``). ``chord_tone``: that next pitch must be a member of the
     chord where it is written. Metric accent never decides whether a class fits (only
     how it is labelled), so a decoder and a checker that weigh beats differently agree on
-    what is allowed. ``leave_before_next_chord``: the move must come at the next chord's
-    onset at the latest (a non-chord tone held on into a chord it does not belong to
-    fits no class); ``hold_into_next_chord``: the class needs the note still sounding at
-    the next chord's onset, of which it is a member (anticipation, pedal).
+    what is allowed. ``leave_before_next_chord``: the move must come at the onset of the
+    next chord with another root at the latest (a non-chord tone held on into a harmony it
+    does not belong to fits no class; ``V`` to ``V7`` is one harmony);
+    ``hold_into_next_chord``: the class needs the note still sounding at the next chord's
+    onset, of which it is a member (anticipation, pedal).
     """
 
     kind: str
@@ -434,16 +435,17 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     return out
 
 
-def sounding_classes(s: SonorityArray, ctx: Context, notes: list[NoteClass] | None = None) -> np.ndarray:
+def sounding_classes(s: SonorityArray, ctx: Context, notes: list[NoteClass] | None = None,
+                     what: str = "label") -> np.ndarray:
     """(N, 4) object array: at each row and voice, "" for a rest, "chord tone" where the note sounding
-    there belongs to the chord at that row, else the note's label."""
+    there belongs to the chord at that row, else the note's ``label`` (or its ``kind``)."""
     notes = classify_notes(s, ctx) if notes is None else notes
     chords, _ = chords_for(s, ctx)
     member = membership(s, ctx, chords)
     out = np.full(s.pitch.shape, "", dtype=object)
     for nc in notes:
         rows = np.arange(nc.start, nc.stop)
-        out[rows, nc.voice] = np.where(member[rows, nc.voice], "chord tone", nc.label)
+        out[rows, nc.voice] = np.where(member[rows, nc.voice], "chord tone", getattr(nc, what))
     return out
 
 

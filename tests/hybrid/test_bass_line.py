@@ -111,3 +111,17 @@ def test_realize_fixes_open_chords_before_decoding_and_shows_them_in_the_result(
     for c in result.plan.chords:  # the bass sounds the chosen inversion's note at each onset
         assert result.pitch[int(c.onset * STEPS_PER_QUARTER), 3] % 12 == c.spec.bass
     assert any(c.inversion_open for c in plan.chords)  # the caller's plan is not changed
+
+
+@pytest.mark.parametrize("key", ["C", "f#"])
+def test_inversion_options_agree_with_music21(key):
+    from partimento.grammar.theory import chord_spec
+    from partimento.hybrid.bass_line import inversion_options
+
+    for figure in ("I", "V7", "viio7/V", "IVmaj7", "iiø7", "bVII", "It+6", "Cad64"):
+        options = inversion_options(ChordEvent(0, 1, figure, key, inversion_open=True))
+        assert options[0][0] == figure
+        for fig, spec in options:
+            m21 = chord_spec(fig, key)
+            assert (spec.bass, spec.inversion, spec.root, set(spec.members)) == \
+                (m21.bass, m21.inversion, m21.root, set(m21.members)), fig

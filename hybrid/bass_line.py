@@ -6,14 +6,16 @@ chord before decoding, by dynamic programming (Viterbi) over the chords: a state
 bass note at the chord's onset (a MIDI pitch in the bass range on the pitch class the
 inversion puts there) with how the line arrived at it; a path costs the sum of
 
-* **interval** per chord change: ``-ln P`` of the bass interval class at chord changes in
-  Bach's chorales (steps cheapest, then thirds, repeated notes, fourths, fifths; sixths,
-  octaves and sevenths dear), and no move the melodic rules forbid
-  (:func:`partimento.grammar.rules.melodic.legal_moves`: augmented intervals, sevenths,
-  leaps past the octave);
+* **move** per chord change: ``-ln P`` of the kind of the bass's move at Bach's chord
+  changes given how it arrived (after a step: a step on 37%, a leap back 25%, a step back
+  only 10%; after a leap: a leap or a step back), times the size of a leap (thirds, then
+  fourths and fifths; sixths, octaves and sevenths dear), and no move the melodic rules
+  forbid (:func:`partimento.grammar.rules.melodic.legal_moves`: augmented intervals,
+  sevenths, leaps past the octave);
 * **inversion** per chord: ``-ln P`` of root position / first / third inversion in Bach;
-  a six-four chord only as a passing (step in, step on in the same direction), pedal or
-  cadential one (the bass held into or out of it), priced like a first inversion there;
+  a six-four chord only as a passing (step in, step on in the same direction: priced
+  between a first inversion and Bach's six-fours overall) or a pedal or cadential one (the
+  bass held into or out of it: Bach's six-four frequency);
 * **structure**: root position for both chords of a perfect authentic cadence, a cost for
   an inverted chord at any other phrase end, a seventh in the bass that falls by step
   (or is held) into the next chord unless that keeps the root (the rule of
@@ -56,9 +58,17 @@ __all__ = ["BassWeights", "BACH_WEIGHTS", "FORBIDDEN", "plan_bass_line", "bass_l
 FORBIDDEN = 1000.0  # cost of a move the rules forbid (finite: the least faulty line is still found)
 
 #: Bach's bass at chord changes (When-in-Rome analyses, 107 train/valid chorales, 5,588 changes;
-#: ``benchmarks/bass_line_bach.py`` re-measures): interval class -> share.
-BACH_INTERVALS = {"same": 0.123, "step": 0.389, "third": 0.209, "fourth": 0.126, "tritone": 0.007,
-                  "fifth": 0.093, "sixth": 0.019, "seventh": 0.011, "octave": 0.019, "wider": 0.004}
+#: ``benchmarks/bass_line_bach.py`` re-measures), the next move by how the bass arrived at the
+#: chord before: held or repeated, a step or a leap on (in the direction it came) or back.
+BACH_CONTINUATION = {
+    "start": {"same": 0.123, "step": 0.389, "leap": 0.488},
+    "same": {"same": 0.071, "step": 0.420, "leap": 0.509},
+    "step": {"same": 0.150, "step on": 0.373, "step back": 0.095, "leap on": 0.135, "leap back": 0.247},
+    "leap": {"same": 0.119, "step on": 0.099, "step back": 0.219, "leap on": 0.178, "leap back": 0.385},
+}
+#: ... the size of its leaps (share of all leaps).
+BACH_LEAPS = {"third": 0.428, "fourth": 0.258, "tritone": 0.014, "fifth": 0.191, "sixth": 0.039,
+              "seventh": 0.023, "octave": 0.039, "wider": 0.008}
 #: ... inversion of the analysed chords at their onsets (root, 6, 6/4, 4/2-type third inversion).
 BACH_INVERSIONS = (0.595, 0.333, 0.037, 0.034)
 #: ... soprano-bass motion at chord changes.
@@ -73,9 +83,12 @@ def _nats(table: dict[str, float]) -> dict[str, float]:
 class BassWeights:
     """Costs (nats) of the line planner; the defaults are ``-ln`` of Bach's frequencies above."""
 
-    interval: dict[str, float] = field(default_factory=lambda: _nats(BACH_INTERVALS))
+    continuation: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {k: _nats(v) for k, v in BACH_CONTINUATION.items()})
+    leap: dict[str, float] = field(default_factory=lambda: _nats(BACH_LEAPS))
     inversion: tuple[float, ...] = tuple(-math.log(p) for p in BACH_INVERSIONS)
-    six_four_in_context: float = -math.log(BACH_INVERSIONS[1])  # a passing/pedal/cadential 6/4, priced as a 6
+    six_four_passing: float = 2.0  # a passing 6/4: dearer than a 6 (1.1), cheaper than Bach's 6/4s overall (3.3)
+    six_four_held: float = -math.log(BACH_INVERSIONS[2])  # a pedal or cadential 6/4 (bass held in or out)
     motion: dict[str, float] = field(default_factory=lambda: _nats(BACH_MOTION))
     phrase_end_inverted: float = 1.5  # an inverted chord at a fermata or phrase end (cadences close on roots)
     root_leap_run: float = 1.0  # each root-to-root leap after the second in a row
@@ -87,11 +100,15 @@ class BassWeights:
 
 BACH_WEIGHTS = BassWeights()
 
-# how the line arrived at a note: 0 start, 1 held/repeated, 2 step up, 3 step down, 4 leap,
-# 5.. a root-to-root leap, the k-th in a row (capped)
-_START, _SAME, _UP, _DOWN, _LEAP, _ROOT_LEAP = 0, 1, 2, 3, 4, 5
+# How the line arrived at a note: 0 start, 1 held/repeated, 2 step up, 3 step down, then leaps up
+# (4..7) and down (8..11), each with the number of root-to-root leaps in a row it ends (0..3, capped).
+_START, _SAME, _UP, _DOWN, _LEAP_UP, _LEAP_DOWN = 0, 1, 2, 3, 4, 8
 _RUN_CAP = 3
-_ARRIVALS = _ROOT_LEAP + _RUN_CAP  # 8 kinds
+_ARRIVALS = 12
+_DIRECTION = np.array([0, 0, 1, -1] + [1] * 4 + [-1] * 4)  # (A,) how each arrival moved
+_SIZE = np.array([0, 1, 2, 2] + [3] * 8)  # (A,) 0 start, 1 same, 2 step, 3 leap
+_RUN = np.array([0] * 4 + [0, 1, 2, 3] * 2)  # (A,) root-to-root leaps in a row
+_NEXT = ("same", "step on", "step back", "leap on", "leap back")
 _BASS_LO, _BASS_HI = VOICE_RANGES["bass"]
 
 
@@ -118,9 +135,15 @@ def _interval_class(d: int) -> str:
     return "wider"
 
 
-def _interval_costs(w: BassWeights) -> np.ndarray:
-    """(25,) cost of a bass move by 0..24 semitones (24 stands for anything wider)."""
-    return np.array([w.interval[_interval_class(d)] for d in range(25)])
+def _move_tables(w: BassWeights) -> tuple[np.ndarray, np.ndarray]:
+    """((4, 5) cost of the next move's kind by the arrival's size, (25,) cost of a leap's size by semitones)."""
+    cont = np.zeros((4, len(_NEXT)))
+    for size, name in enumerate(("start", "same", "step", "leap")):
+        table = w.continuation[name]
+        for j, nxt in enumerate(_NEXT):
+            cont[size, j] = table.get(nxt, table.get(nxt.split()[0], 0.0))  # after start/same: no direction
+    leap = np.array([w.leap[_interval_class(d)] if d > 2 else 0.0 for d in range(25)])
+    return cont, leap
 
 
 @dataclass(frozen=True)
@@ -214,26 +237,40 @@ def _state_costs(ch: _Chord, w: BassWeights, pac_root: bool, phrase_end: bool, s
     return cost
 
 
-def _arrival(d: np.ndarray, root_to_root: np.ndarray, prev_arrival: np.ndarray) -> np.ndarray:
-    """Arrival kind after a move ``d`` (broadcast), given whether it joins two root positions."""
-    kind = np.where(d == 0, _SAME, np.where((d > 0) & (d <= 2), _UP, np.where((d < 0) & (d >= -2), _DOWN, _LEAP)))
-    run = np.where(prev_arrival >= _ROOT_LEAP, prev_arrival - _ROOT_LEAP + 1, 0) + 1
-    return np.where((kind == _LEAP) & root_to_root, _ROOT_LEAP + np.minimum(run, _RUN_CAP) - 1, kind)
+def _moves(d: np.ndarray, root_to_root: np.ndarray, prev: np.ndarray, tables: tuple[np.ndarray, np.ndarray]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(cost, arrival kind) of moving the bass by ``d`` after arriving by ``prev`` (all broadcast).
+
+    The cost is Bach's: how likely the next move's kind is after the way the line came
+    (a step on, a leap back ...), times how likely a leap's size is.
+    """
+    cont, leap = tables
+    a = np.abs(d)
+    direction = np.sign(d)
+    back = direction == -_DIRECTION[prev]
+    nxt = np.where(d == 0, 0, np.where(a <= 2, np.where(back, 2, 1), np.where(back, 4, 3)))
+    cost = cont[_SIZE[prev], nxt] + leap[np.minimum(a, 24)]
+    run = np.where(root_to_root & (a > 2), np.minimum(_RUN[prev] + 1, _RUN_CAP), 0)
+    kind = np.where(d == 0, _SAME, np.where(a <= 2, np.where(d > 0, _UP, _DOWN),
+                                            np.where(d > 0, _LEAP_UP, _LEAP_DOWN) + run))
+    return cost, kind
 
 
-def _six_four_ok(arrival: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """A six-four is passing (step in and on, one direction) or pedal/cadential (bass held in or out)."""
+def _six_four_cost(arrival: np.ndarray, d: np.ndarray, w: BassWeights) -> np.ndarray:
+    """A six-four is passing (step in and on, one direction) or pedal/cadential (bass held in or out); else forbidden."""
     up = (d > 0) & (d <= 2)
     down = (d < 0) & (d >= -2)
-    return (arrival == _SAME) | (d == 0) | ((arrival == _UP) & up) | ((arrival == _DOWN) & down)
+    passing = ((arrival == _UP) & up) | ((arrival == _DOWN) & down)
+    held = (arrival == _SAME) | (d == 0)
+    return np.where(passing, w.six_four_passing, np.where(held, w.six_four_held, FORBIDDEN))
 
 
-def _transition(a: _Chord, b: _Chord, w: BassWeights, intervals: np.ndarray, s_before: int, s_on: int
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """((m_a, m_b) cost, (m_a, m_b) bool root-to-root) of moving from each state of ``a`` to each of ``b``."""
+def _transition(a: _Chord, b: _Chord, w: BassWeights, s_before: int, s_on: int) -> tuple[np.ndarray, np.ndarray]:
+    """((m_a, m_b) cost, (m_a, m_b) bool root-to-root) of moving from each state of ``a`` to each of ``b``,
+    besides the move's own (see :func:`_moves`)."""
     pa, pb = a.pitch[:, None], b.pitch[None, :]
     d = pb - pa  # (m_a, m_b)
-    cost = intervals[np.minimum(np.abs(d), 24)] + np.where(legal_moves(b.key.name)[pa, pb], 0.0, FORBIDDEN)
+    cost = np.where(legal_moves(b.key.name)[pa, pb], 0.0, FORBIDDEN)
     # a seventh in the bass falls by step or is held (unless the next chord keeps the root)
     for o, opt in enumerate(a.options):
         if opt.spec.seventh is None or opt.spec.seventh != opt.spec.bass:
@@ -315,7 +352,7 @@ def bass_line(plan: Plan, soprano: np.ndarray | None = None, weights: BassWeight
     n = len(chords)
     ends = _phrase_ends(plan)
     pac = _pac_roots(plan)
-    intervals = _interval_costs(weights)
+    tables = _move_tables(weights)
     # Viterbi over (state, arrival); cost[k] is (m_k, A)
     first = _state_costs(chords[0], weights, 0 in pac, 0 in ends, s_on[0])
     total = np.full((len(first), _ARRIVALS), np.inf)
@@ -323,17 +360,16 @@ def bass_line(plan: Plan, soprano: np.ndarray | None = None, weights: BassWeight
     back: list[np.ndarray] = []
     for k in range(1, n):
         a, b = chords[k - 1], chords[k]
-        trans, r2r = _transition(a, b, weights, intervals, s_before[k], s_on[k])  # (m_a, m_b)
+        trans, r2r = _transition(a, b, weights, s_before[k], s_on[k])  # (m_a, m_b)
         own = _state_costs(b, weights, k in pac, k in ends, s_on[k])  # (m_b,)
         d = (b.pitch[None, :] - a.pitch[:, None])[:, None, :]  # (m_a, 1, m_b)
         arr = np.arange(_ARRIVALS)[None, :, None]  # (1, A, 1)
+        move, arrival = _moves(d, r2r[:, None, :], arr, tables)  # (m_a, A, m_b) each
         # (m_a, A, m_b): from state i having arrived by `arr`, to state j of b
-        step = total[:, :, None] + trans[:, None, :]
+        step = total[:, :, None] + trans[:, None, :] + move
         # a six-four at `a` must be passing, pedal or cadential: judged now that its departure is known
-        six_cost = np.where(_six_four_ok(arr, d), weights.six_four_in_context, FORBIDDEN)
-        step = step + np.where(a.six_four[:, None, None], six_cost, 0.0)
-        arrival = _arrival(d, r2r[:, None, :], arr)  # (m_a, A, m_b)
-        step = step + np.where(arrival == _ARRIVALS - 1, weights.root_leap_run, 0.0)
+        step = step + np.where(a.six_four[:, None, None], _six_four_cost(arr, d, weights), 0.0)
+        step = step + np.where(_RUN[arrival] == _RUN_CAP, weights.root_leap_run, 0.0)
         flat = step.reshape(-1, step.shape[2])  # (m_a * A, m_b): predecessor (i, arr) -> j
         kinds = arrival.reshape(flat.shape)
         cand = np.where(kinds[None] == np.arange(_ARRIVALS)[:, None, None], flat[None], np.inf)  # (A, m_a*A, m_b)
@@ -343,7 +379,8 @@ def bass_line(plan: Plan, soprano: np.ndarray | None = None, weights: BassWeight
         total = new
     # the last chord's six-four has no departure: it must have arrived held
     last = chords[-1]
-    total = total + np.where(last.six_four[:, None] & (np.arange(_ARRIVALS) != _SAME)[None, :], FORBIDDEN, 0.0)
+    end = np.where(np.arange(_ARRIVALS) == _SAME, weights.six_four_held, FORBIDDEN)  # no departure: held in
+    total = total + np.where(last.six_four[:, None], end[None, :], 0.0)
     j, arr = np.unravel_index(int(np.argmin(total)), total.shape)
     cost = float(total[j, arr])
     picks = [int(j)]

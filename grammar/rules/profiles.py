@@ -6,8 +6,10 @@ dissonant on a beat and a warning off the beat. ``chorale`` keeps those severiti
 adds Bach's tolerances: hidden fifths/octaves are also looked for between every pair of
 voices but only soprano–bass ones are errors (the rest are warnings), an alto–tenor
 crossing lasting at most one beat (a quarter note) is a warning, and an unclassified
-non-chord tone is an error only on the downbeat (``benchmarks/nct_bach.py`` counts
-Bach's). Rules a user registers run at their own ``default_severity`` in every profile.
+non-chord tone is an error only on the downbeat: on 313 train/valid Bach chorales checked
+with inferred chords that gives 0.03 such errors per chorale, 0.11 on every beat as in
+strict, beside 15.7 per chorale from the other rules (``benchmarks/nct_bach.py``). Rules
+a user registers run at their own ``default_severity`` in every profile.
 """
 from __future__ import annotations
 

@@ -58,7 +58,9 @@ def report_for(pitch: np.ndarray, attack: np.ndarray, plan: Plan, profile: str =
         keys.append(key_info(c.key if c is not None else plan.key))
         fermata[i] = bool(c is not None and c.fermata)
     son.fermata = fermata
-    return check_arrays(son, Context(keys=keys, chords=chords), profile)
+    from partimento.grammar.rules.nct import accent_levels
+
+    return check_arrays(son, Context(keys=keys, chords=chords, accent=accent_levels(son.beat, plan.metre)), profile)
 
 
 def _split_sampling(kwargs: dict[str, Any]) -> Sampling:
@@ -70,10 +72,14 @@ def _split_sampling(kwargs: dict[str, Any]) -> Sampling:
 
 def _run(plan: Plan, seed: int, sampling: Sampling, *, model=None, checkpoint: str | None = None,
          profile: str = "strict", forced: np.ndarray | None = None, rules: Sequence | None = None,
-         check: bool = True) -> tuple[Decoded, Any]:
+         check: bool = True) -> tuple[Decoded, Any, Plan]:
+    """Decode ``plan`` (its open inversions fixed first by the bass-line planner); (decoded, report, plan used)."""
     from partimento.neural.conditioning import plan_conditioning
 
+    from .bass_line import plan_bass_line, soprano_from_tokens
+
     plan.validate()
+    plan = plan_bass_line(plan, soprano_from_tokens(forced[:, 0]) if forced is not None else None)
     if model is None:
         model = load_default_model(str(checkpoint) if checkpoint else None)
     if rules is None:
@@ -81,7 +87,7 @@ def _run(plan: Plan, seed: int, sampling: Sampling, *, model=None, checkpoint: s
     session = model.session(plan_conditioning(plan))
     dec = decode(session, plan, rules, seed=seed, sampling=sampling, forced=forced)
     report = report_for(dec.pitch, dec.attack, plan, profile) if check else None
-    return dec, report
+    return dec, report, plan
 
 
 def realize(plan: Plan | str | Path, seed: int = 0, *, model=None, checkpoint: str | None = None,
@@ -91,13 +97,16 @@ def realize(plan: Plan | str | Path, seed: int = 0, *, model=None, checkpoint: s
 
     ``sampling`` takes the fields of :class:`~partimento.hybrid.decode.Sampling`
     (temperature, top_p, strategy, beam, constraints, ...). ``model`` overrides the
-    checkpoint (tests pass a fake). Raises ``UnsatisfiableError`` (exit 3) when the plan
-    cannot be realized under the hard rules.
+    checkpoint (tests pass a fake). Chords whose inversion the plan leaves open are fixed
+    first for the bass line (:func:`~partimento.hybrid.bass_line.plan_bass_line`); the
+    result's plan shows the figures chosen. Raises ``UnsatisfiableError`` (exit 3) when the
+    plan cannot be realized under the hard rules.
     """
     if not isinstance(plan, Plan):
         plan = Plan.read(plan)
     s = _split_sampling(sampling)
-    dec, report = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, rules=rules, check=check)
+    dec, report, plan = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, rules=rules,
+                             check=check)
     return Result(plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed))
 
 
@@ -165,8 +174,8 @@ def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", see
         forced = np.full((plan.steps, 4), -1, np.int64)
         forced[:, 0] = mel.tokens
         try:
-            dec, report = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
-                               check=check)
+            dec, report, plan = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile,
+                                     forced=forced, check=check)
         except UnsatisfiableError as e:
             last = e
             continue
@@ -189,6 +198,6 @@ def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str]
     grid = grid_of_score(score)
     forced = forced_outside(grid, measures, voices)
     s = _split_sampling(sampling)
-    dec, report = _run(grid.plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
-                       check=check)
-    return Result(grid.plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed), grid.warnings)
+    dec, report, plan = _run(grid.plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
+                             check=check)
+    return Result(plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed), grid.warnings)

@@ -123,6 +123,7 @@ class Context:
     chords: list[ChordSpec | None] | None = None  # plan chord at each sonority; None = infer from notes
     file: str | None = None  # for locations in messages
     chords_inferred: bool = False  # chords were guessed from the notes (not a plan): they explain no chromatic note by themselves
+    accent: np.ndarray | None = None  # (N,) int8 metric accent per sonority (rules.nct.accent_levels); None: from the beats alone
 
     def chord(self, i: int) -> ChordSpec | None:
         return None if self.chords is None else self.chords[i]

@@ -340,7 +340,7 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None) -> Parsed
         keys = [key_info(c.key) for c in labelled]
     else:
         keys = _score_keys(walks, s) or find_keys(s)
-    ctx = Context(keys=keys, chords=chords, file=label)
+    ctx = Context(keys=keys, chords=chords, file=label, accent=_accents(walks, score, times, beat))
     return ParsedScore(s, ctx, score, voices, label)
 
 
@@ -392,6 +392,25 @@ def _locate(walks: list[_Walk], score: Any, times: np.ndarray) -> tuple[np.ndarr
     beat_len = np.asarray([float(m.beat_quarters) for m in metres])[k]
     beats = 1.0 + (times - offs[k] + pads[k]) / beat_len
     return nums[k].astype(np.int32), np.round(beats, 4)
+
+
+def _accents(walks: list[_Walk], score: Any, times: np.ndarray, beat: np.ndarray) -> np.ndarray:
+    """Metric accent of each onset (:func:`.nct.accent_levels`) under the time signature of its measure."""
+    from .nct import accent_levels
+
+    info = next((w.measures for w in walks if w.measures is not None), None)
+    if info is None:
+        from music21 import meter
+
+        ts = score.recurse().getElementsByClass(meter.TimeSignature)
+        return accent_levels(beat, Metre(int(ts[0].numerator), int(ts[0].denominator)) if ts else None)
+    offs, _, _, metres = info
+    k = np.clip(np.searchsorted(offs, times + _EPS, side="right") - 1, 0, None)
+    out = np.zeros(len(times), np.int8)
+    for m in set(metres):
+        rows = np.asarray([metres[j] == m for j in k], bool)
+        out[rows] = accent_levels(beat[rows], m)
+    return out
 
 
 def sonorities_from_grid(pitch: np.ndarray, attack: np.ndarray, metre: str, pickup: float = 0) -> SonorityArray:

@@ -49,9 +49,11 @@ PLANTED = [
     ("large-leap", "a", _replace(A_CLEAN, 0, "C5 A4 A3 E2"), (1, 2.0, ["bass"])),
     ("out-of-key", "C", _replace(C_CLEAN, 0, "C5 G#4 E4 C3"), (1, 1.0, ["alto"])),
     ("out-of-key", "a", _replace(A_CLEAN, 0, "C5 A4 E-4 A2"), (1, 1.0, ["tenor"])),
+    # the bass A3 steps up from G3 and leaps on up to C4: no class (an escape tone leaps back); located
+    # where it sounds, off the beat (a warning)
     ("unprepared-dissonance", "C",
-     ["C5 G4 E4 C3", "C5 A4 F4 F3", "B4:0.5 G4:0.5 D4:0.5 G3:0.5", "-:0.5 -:0.5 -:0.5 A3:0.5", "C5 G4 E4 C3"],
-     (1, 4.0, ["bass"])),
+     ["C5 G4 E4 C3", "C5 A4 F4 F3", "B4:0.5 G4:0.5 D4:0.5 G3:0.5", "-:0.5 -:0.5 -:0.5 A3:0.5", "C5 G4 E4 C4"],
+     (1, 3.5, ["bass"])),
 ]
 
 

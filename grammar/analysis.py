@@ -3,7 +3,7 @@
 music21's RomanText reader is the authority on what a ``.rntxt`` file means; it drops
 the phrase boundaries (``||``), so this module re-reads them from music21's own
 RomanText tokens and maps them to chord onsets. Phrase ends come from ``||``, from
-fermatas on RomanNumerals, or (when a file marks neither) the whole piece is one
+the end of a repeated section (``:||``), from fermatas on RomanNumerals, or (when a file marks neither) the whole piece is one
 phrase. Cadences are labelled from the last two chords of each phrase.
 """
 from __future__ import annotations
@@ -78,6 +78,11 @@ def _boundaries_from_text(text: str) -> tuple[set[tuple[int, float]], set[tuple[
                         beat = float(atom.src.lstrip("b"))
                     except ValueError:
                         pass
+                elif isinstance(atom, rtObjects.RTRepeatStop):
+                    # the end of a repeated section (':||', a chorale's Stollen) closes a phrase
+                    if not pending and last is not None:
+                        pending = True
+                        closed_at = last
                 elif isinstance(atom, rtObjects.RTPhraseBoundary):
                     if pending:
                         raise PlanError("a phrase with no chords (two phrase ends '||' with no chord between)",

@@ -52,6 +52,7 @@ class Alternative:
     repeat: bool = False
     mode: str | None = None  # "major" | "minor" | None (both)
     line: int = 0
+    columns: tuple[int, ...] = ()  # 1-based column of each symbol on its line (0 where unknown)
 
     @property
     def text(self) -> str:
@@ -222,14 +223,14 @@ def read_source(text: str, name: str, path: str | None = None) -> GrammarSource:
                 raw[current.name].append((cur_items, {}, lineno))
                 line_alts.append(raw[current.name][-1])
             elif tm.group("op"):
-                cur_items.append(tm.group("op"))
+                cur_items.append((tm.group("op"), col))
             elif tm.group("str"):
                 lit = tm.group("str")
                 if lit.endswith("i"):
                     lit = lit[:-1]
-                cur_items.append(lit)
+                cur_items.append((lit, col))
             else:
-                cur_items.append(tm.group("name").lstrip("?!"))
+                cur_items.append((tm.group("name").lstrip("?!"), col))
         for _, a, _ in line_alts:
             a.update(ann)
     # expand [..] and x? and build alternatives
@@ -241,7 +242,8 @@ def read_source(text: str, name: str, path: str | None = None) -> GrammarSource:
                 if not symbols:
                     raise GrammarError(f"rule {rname} has an empty alternative; every alternative must yield a chord",
                                        where)
-                alt = Alternative(rule=rname, index=len(rule.alternatives), symbols=tuple(symbols), line=lineno)
+                alt = Alternative(rule=rname, index=len(rule.alternatives), symbols=tuple(s for s, _ in symbols),
+                                  line=lineno, columns=tuple(c for _, c in symbols))
                 try:
                     alt.weight = float(ann.get("w", 1.0))
                 except ValueError:
@@ -265,17 +267,17 @@ def read_source(text: str, name: str, path: str | None = None) -> GrammarSource:
     return src
 
 
-def _expand_optional(items: list[str], where: Location) -> list[list[str]]:
-    """``a [b c] d?`` -> the four sequences with and without each optional part."""
-    groups: list[tuple[list[str], bool]] = []  # (symbols, optional)
+def _expand_optional(items: list[tuple[str, int]], where: Location) -> list[list[tuple[str, int]]]:
+    """``a [b c] d?`` -> the four sequences with and without each optional part (symbols with their columns)."""
+    groups: list[tuple[list, bool]] = []  # (symbols, optional)
     i = 0
     while i < len(items):
-        it = items[i]
+        it = items[i][0]
         if it == "[":
             j = i + 1
-            inner: list[str] = []
-            while j < len(items) and items[j] != "]":
-                if items[j] in ("[", "|", "?"):
+            inner: list = []
+            while j < len(items) and items[j][0] != "]":
+                if items[j][0] in ("[", "|", "?"):
                     raise GrammarSyntaxError("nested options or alternatives inside [...] are not supported by the sampler", where)
                 inner.append(items[j])
                 j += 1
@@ -291,13 +293,13 @@ def _expand_optional(items: list[str], where: Location) -> list[list[str]]:
             groups[-1] = (groups[-1][0], True)
             i += 1
         else:
-            groups.append(([it], False))
+            groups.append(([items[i]], False))
             i += 1
-    out: list[list[str]] = []
+    out: list[list] = []
     optional = [g for g in groups if g[1]]
     for keep in itertools.product((True, False), repeat=len(optional)):
         choice = iter(keep)
-        seq: list[str] = []
+        seq: list = []
         for syms, opt in groups:
             if not opt or next(choice):
                 seq.extend(syms)

@@ -19,11 +19,14 @@ weights (Viterbi), as a Lark :class:`~lark.Tree` whose nodes are named
 ``rule__maj__2`` (rule, mode, alternative index; a chord class's alternative names the
 figure it matched): that is what :mod:`partimento.grammar.fit` counts and what a parsed
 chord's derivation path is read from. Errors are located at the measure and beat of the
-chord where the parse got stuck, with the figures that would have fitted there. A phrase
-the grammar derives must also keep the sampler's one surface rule
-(:mod:`partimento.grammar.bass_line`: a seventh in the bass falls by step), so a grammar
-parses exactly the phrases it can sample. Alternatives of weight 0, which the sampler
-never draws, are not part of the language either.
+chord where the parse got stuck, with the figures that would have fitted there.
+
+Parsing judges harmonic syntax only. The sampler also keeps one surface rule of voice
+leading (:mod:`partimento.grammar.bass_line`: a seventh in the bass falls by step), which
+an analysis labelled chord by chord need not show (Bach's bass often resolves the seventh
+through a passing note the analysis does not label); the checker judges voice leading.
+So every sampled phrase parses, and alternatives of weight 0, which the sampler never
+draws, are not part of the language either.
 """
 from __future__ import annotations
 
@@ -33,11 +36,10 @@ from typing import Any
 
 from lark import Token, Tree
 
-from .bass_line import first_unresolved_bass_seventh
 from .earley import NEG_INF, EarleyParser, log_probabilities
 from .errors import GrammarError, Location, PlanError
 from .plan import Plan
-from .sampler import MODES, is_literal, key_relation, literal_value, relative_key, _mode_of_numeral
+from .sampler import MODES, is_literal, key_relation, literal_value, _mode_of_numeral
 from .theory import chord_identity, is_open_figure
 
 __all__ = ["ParseError", "PhraseParse", "ParseResult", "PhraseParser", "phrase_tokens", "alternative_of",
@@ -306,7 +308,7 @@ class PhraseParser:
             return False, ParseError(places[0][0] if places else None, None, "", ["a chord"])
         chart, looked = self._chart(tokens, mode)
         if chart.accepted:
-            return self._check_bass_line(tokens, mode, places)
+            return True, None
         idx = min(chart.stop, len(tokens) - 1)
         m, b = places[idx] if places else (None, None)
         if chart.stop >= len(tokens):
@@ -317,31 +319,6 @@ class PhraseParser:
         if not tok.startswith("@") and chord_identity(tok, token_modes(tokens, mode)[idx]) is None:
             reason = "is not a Roman numeral music21 can read"
         return False, ParseError(m, b, tok, self.expected_figures(chart.expected), idx, reason)
-
-    @staticmethod
-    def _check_bass_line(tokens: list[str], mode: str,
-                         places: list[tuple[int | None, float | None]] | None) -> tuple[bool, ParseError | None]:
-        """The surface rule on a derived phrase: the chord after a seventh in the bass steps down."""
-        key = "C" if mode == "major" else "a"  # the rule is transposition-invariant: any tonic will do
-        chords: list[tuple[str, str]] = []
-        where: list[int] = []  # token index of each chord
-        for i, tok in enumerate(tokens):
-            if tok.startswith("@"):
-                try:
-                    key = relative_key(key, tok[1:])
-                except GrammarError:  # a marker no key can spell: nothing to check across it
-                    return True, None
-                continue
-            chords.append((tok, key))
-            where.append(i)
-        bad = first_unresolved_bass_seventh(chords)
-        if bad is None:
-            return True, None
-        fig = chords[bad][0]
-        idx = where[bad + 1]
-        m, b = places[idx] if places else (None, None)
-        return False, ParseError(m, b, tokens[idx], [f"a chord whose bass lies a step below the bass of {fig} "
-                                                      f"(its seventh, which must fall)"], idx)
 
     def tree(self, tokens: list[str], mode: str = "major") -> Tree:
         """The most probable parse tree of tokens that :meth:`parse_tokens` accepts.

@@ -53,6 +53,11 @@ class Alternative:
     mode: str | None = None  # "major" | "minor" | None (both)
     line: int = 0
     columns: tuple[int, ...] = ()  # 1-based column of each symbol on its line (0 where unknown)
+    label: str = ""  # "rule:index", how derivations name it
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            self.label = f"{self.rule}:{self.index}"
 
     @property
     def text(self) -> str:

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from .errors import InputError
 
-__all__ = ["STEPS_PER_QUARTER", "Metre", "parse_metre"]
+__all__ = ["STEPS_PER_QUARTER", "Metre", "parse_metre", "strong_beat_offsets"]
 
 STEPS_PER_QUARTER = 4  # the decoding grid: sixteenth notes
 
@@ -42,6 +42,19 @@ class Metre:
         return Fraction(4, self.denominator)
 
     @property
+    def beats_per_bar(self) -> int:
+        """Counted beats in one bar (4 in 4/4, 2 in 6/8); raises InputError if not a whole number."""
+        ratio = self.bar_quarters / self.beat_quarters
+        if ratio.denominator != 1:
+            raise InputError(f"metre {self.name} has no whole number of beats per bar")
+        return int(ratio)
+
+    @property
+    def strong_beats(self) -> tuple[int, ...]:
+        """The strong beats of a bar, 1-based: the downbeat, and beat 3 of a four-beat bar."""
+        return tuple(o + 1 for o in strong_beat_offsets(self.beats_per_bar))
+
+    @property
     def bar_steps(self) -> int:
         """Sixteenth-note steps in one bar."""
         return int(self.bar_quarters * STEPS_PER_QUARTER)
@@ -64,6 +77,12 @@ class Metre:
         """Inverse of :meth:`measure_beat`."""
         into = Fraction(beat - 1).limit_denominator(96) * self.beat_quarters
         return Fraction(pickup).limit_denominator(96) + (measure - 1) * self.bar_quarters + into
+
+
+def strong_beat_offsets(beats_per_bar: int) -> tuple[int, ...]:
+    """0-based strong beats of a bar of ``beats_per_bar`` beats: the downbeat, and the
+    middle of a four-beat bar (4/4, 12/8)."""
+    return (0, 2) if beats_per_bar == 4 else (0,)
 
 
 _METRE_RE = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")

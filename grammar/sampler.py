@@ -21,18 +21,20 @@ from __future__ import annotations
 import random
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 
 from .bass_line import bass_step_ok, first_unresolved_bass_seventh, seventh_in_bass
 from .errors import GrammarError, InputError, Location
-from .metre import parse_metre
+from .metre import parse_metre, strong_beat_offsets
+from .derivation import AlternativeInfo, Derivation
 from .plan import ChordEvent, Phrase, Plan, Section
-from .theory import normalize_key
+from .theory import invert_figure, is_open_figure, normalize_key, plain_figure
 
-__all__ = ["Tables", "sample_plan", "derivation_graph", "relative_key", "key_relation", "is_chord_literal", "literal_value"]
+__all__ = ["Tables", "sample_plan", "relative_key", "key_relation", "is_chord_literal", "literal_value",
+           "emitted_figure"]
 
 _NUMERALS = ("I", "II", "III", "IV", "V", "VI", "VII")
 _LETTERS = "CDEFGAB"
@@ -47,6 +49,21 @@ CONSTRAINTS = ("phrase_bars", "modulate")
 
 def literal_value(sym: str) -> str:
     return sym[1:-1]
+
+
+_EMITTED: dict[str, tuple[str, bool]] = {}
+
+
+def emitted_figure(literal: str) -> tuple[str, bool]:
+    """What a plan holds for a chord literal: (figure, inversion open).
+
+    A plain figure (``V7``) leaves the inversion open; a figured-bass one is fixed and
+    written as music21 writes it (``V53 -> V``, ``V753 -> V7``, ``V65`` unchanged).
+    """
+    hit = _EMITTED.get(literal)
+    if hit is None:
+        hit = _EMITTED[literal] = (plain_figure(literal), is_open_figure(literal))
+    return hit
 
 
 def is_literal(sym: str) -> bool:
@@ -219,6 +236,17 @@ class Tables:
                         stack.append(s)
         self.beat_rules = [n for n in rules if n not in seen]
 
+    @cached_property
+    def alternative_table(self) -> dict[str, AlternativeInfo]:
+        """Every alternative as derivations describe it: text, weight, probability per mode, cadence."""
+        table: dict[str, AlternativeInfo] = {}
+        for r in self.rules.values():
+            probs = [{id(a): p for a, p in self._alt_prob(r, m, True)} for m in (0, 1)]
+            for a in r.alternatives:
+                table[a.label] = AlternativeInfo(r.name, a.index, a.text, a.weight,
+                                                 (probs[0].get(id(a)), probs[1].get(id(a))), a.cadence)
+        return table
+
     # ----------------------------------------------------------------- solving
     def _children_first(self) -> list[str]:
         """Rules in depth-first post-order, so a sweep of the fixpoint sees fresh child values."""
@@ -264,7 +292,7 @@ class Tables:
             if d < N:
                 dur[d] = p
         fin = np.zeros(N)
-        for d, p in _normalise(src.final_durations, cap=beats_per_bar).items():
+        for d, p in _final_durations(src.final_durations, beats_per_bar).items():
             if d < N:
                 fin[d] = p
         marker = np.zeros(N)
@@ -293,20 +321,7 @@ class Tables:
                     Z[(name, m, 0)] = dur * mass
                     Z[(name, m, 1)] = fin * mass
                 order.remove(name)
-        for _ in range((N + 1) * (len(rules) + 2)):
-            changed = False
-            for name in order:
-                for m in (0, 1):
-                    for f in (0, 1):
-                        total = np.zeros(N)
-                        for a, p in probs[(name, m)]:
-                            total += p * _seq(a, m, f, get, N)[0]
-                        old = Z.get((name, m, f))
-                        if old is None or not np.array_equal(old, total):
-                            Z[(name, m, f)] = total
-                            changed = True
-            if not changed:
-                break
+        self._solve_by_length(order, probs, get, N, Z, (0, 1))
         out = {"Z": Z, "N": N, "probs": probs, "get": get}
         self._beat_cache[ck] = out
         return out
@@ -343,22 +358,94 @@ class Tables:
             return Z.get((sym, mode, 0), _ZERO(N))
 
         probs = {(n, m): self._alt_prob(rules[n], m, allow_key) for n in self.form_rules for m in (0, 1)}
-        for _ in range((N + 1) * (len(self.form_rules) + 2)):
-            changed = False
-            for name in self.form_rules:
-                for m in (0, 1):
-                    total = np.zeros(N)
-                    for a, p in probs[(name, m)]:
-                        total += p * _seq(a, m, 0, get, N)[0]
-                    old = Z.get((name, m, 0))
-                    if old is None or not np.array_equal(old, total):
-                        Z[(name, m, 0)] = total
-                        changed = True
-            if not changed:
-                break
+        self._solve_by_length(self.form_rules, probs, get, N, Z, (0,))
         out = {"Z": Z, "N": N, "probs": probs, "get": get, "beat": beat}
         self._beat_cache[ck] = out
         return out
+
+
+    def _solve_by_length(self, names: list[str], probs: dict, get, N: int, Z: dict, finals: tuple[int, ...]) -> None:
+        """Fill ``Z[(name, mode, final)]`` with the probability that ``name`` yields exactly 0..N-1 units.
+
+        Key markers yield nothing and every other symbol at least one unit (a beat, or a bar
+        above the phrase), so the probability of a length depends only on shorter lengths,
+        except through unary rules, which are solved children first: one pass over the
+        lengths with a dot product per symbol (an inside computation over lengths), instead
+        of iterating whole-array convolutions to a fixpoint.
+        """
+        rules = self.rules
+        solving = set(names)
+
+        def body(a) -> list[str]:
+            return [x for x in a.symbols if not x.startswith('"@')]
+
+        order: list[str] = []
+        state: dict[str, int] = {}
+        for root in names:  # children first along unary edges (no unary cycles: checked at load)
+            if root in state:
+                continue
+            stack = [(root, iter([body(a)[0] for a in rules[root].alternatives if len(body(a)) == 1]))]
+            state[root] = 1
+            while stack:
+                name, kids = stack[-1]
+                kid = next(kids, None)
+                if kid is None:
+                    stack.pop()
+                    order.append(name)
+                elif kid in solving and kid not in state:
+                    state[kid] = 1
+                    stack.append((kid, iter([body(a)[0] for a in rules[kid].alternatives if len(body(a)) == 1])))
+        for name in names:
+            for m in (0, 1):
+                for f in finals:
+                    Z[(name, m, f)] = np.zeros(N)
+        delta = np.zeros(N)
+        delta[0] = 1.0
+        # per (name, mode, final): (probability, child mode, symbols, final flags, suffix arrays, repeat)
+        entries: list[tuple] = []
+        for name in order:
+            for m in (0, 1):
+                for f in finals:
+                    lst = []
+                    for a, p in probs[(name, m)]:
+                        if f and a.symbols[-1].startswith('"@'):
+                            continue  # a key marker cannot close a phrase
+                        cm = _child_mode(a, m)
+                        rep = _repeated(a) if a.repeat else None
+                        syms = [x for x in body(a) if rep is None or x != rep[0]]
+                        last_final = f if (rep is None or a.symbols[-1] != rep[0]) else 0
+                        flags = [0] * (len(syms) - 1) + [last_final] if syms else []
+                        lst.append((p, cm, syms, flags, [np.zeros(N) for _ in syms] + [delta], rep))
+                    entries.append((Z[(name, m, f)], lst))
+        for n in range(1, N):
+            for target, lst in entries:
+                total = 0.0
+                for p, cm, syms, flags, suf, rep in lst:
+                    k = len(syms)
+                    for i in range(k - 2, -1, -1):  # shorter suffixes only: every symbol >= 1 unit
+                        suf[i][n] = np.dot(get(syms[i], cm, flags[i])[1:n], suf[i + 1][n - 1:0:-1])
+                    if rep is None:
+                        total += p * (get(syms[0], cm, flags[0])[n] if k == 1 else suf[0][n])
+                    else:
+                        zr = get(rep[0], cm, 0)
+                        acc = suf[0]
+                        total += p * sum(zr[j] * acc[n - rep[1] * j] for j in range(1, n // rep[1] + 1))
+                target[n] = total
+            for _, lst in entries:  # the last symbols' values at n are known now
+                for p, cm, syms, flags, suf, rep in lst:
+                    if syms:
+                        suf[len(syms) - 1][n] = get(syms[-1], cm, flags[-1])[n]
+
+
+def _final_durations(weights: dict[int, float], beats_per_bar: int) -> dict[int, float]:
+    """A phrase's last chord: the grammar's final lengths, kept to those that start on a strong
+    beat (the chord ends at the bar line); all of them if none does (a grammar that asks for
+    a weak-beat close gets it)."""
+    lengths = _normalise(weights, cap=beats_per_bar)
+    strong = strong_beat_offsets(beats_per_bar)
+    out = {d: p for d, p in lengths.items() if (beats_per_bar - d) in strong}
+    total = sum(out.values())
+    return {d: p / total for d, p in out.items()} if total > 0 else lengths
 
 
 _ZEROS: dict[int, np.ndarray] = {}
@@ -436,27 +523,45 @@ class _Sampler:
     def _emitted(self, figure: str, key: str) -> None:
         self.bass_seventh = (figure, key) if seventh_in_bass(figure) else None
 
-    def _resolving_draws(self, sym: str, mode: int, key: str, cum: list[float], alts: list) -> tuple[list, list]:
-        """The chord class's draws restricted to figures whose bass resolves the pending bass seventh."""
+    def _resolving_draws(self, sym: str, mode: int, key: str, cum: list[float], draws: list) -> tuple[list, list]:
+        """The chord class's draws restricted to chords whose bass resolves the pending bass seventh.
+
+        A chord left open is fixed in the inversion that gives the seventh its step down
+        (V42 then a tonic left open: I6).
+        """
         ck = (sym, mode, key, self.bass_seventh)
         entry = self.resolving.get(ck)
         if entry is None:
             fig, fkey = self.bass_seventh
-            new_cum, new_alts, total, prev = [], [], 0.0, 0.0
-            for c, a in zip(cum, alts):
-                if bass_step_ok(fig, fkey, a.symbols[0][1:-1], key):
+            new_cum, new_draws, total, prev = [], [], 0.0, 0.0
+            for c, draw in zip(cum, draws):
+                a, figure, is_open, label = draw
+                fitting = None
+                if bass_step_ok(fig, fkey, figure, key):
+                    fitting = draw
+                elif is_open:
+                    for inversion in (1, 2, 3):
+                        try:
+                            inverted = invert_figure(figure, inversion)
+                        except InputError:
+                            break
+                        if bass_step_ok(fig, fkey, inverted, key):
+                            fitting = (a, inverted, False, label)
+                            break
+                if fitting is not None:
                     total += c - prev
                     new_cum.append(total)
-                    new_alts.append(a)
+                    new_draws.append(fitting)
                 prev = c
             # none fits: draw as usual, and the phrase is drawn again
-            entry = self.resolving[ck] = (new_cum, new_alts) if new_alts else (cum, alts)
+            entry = self.resolving[ck] = (new_cum, new_draws) if new_draws else (cum, draws)
         return entry
 
     def _lexical_draws(self) -> dict:
-        """Chord-class rules (every alternative one chord, no key change): figure draws by weight.
+        """Chord-class rules (every alternative one chord, no key change): chord draws by weight.
 
-        Their length does not depend on the figure, so the figure is drawn on its own.
+        Their length does not depend on the chord, so the chord is drawn on its own; each
+        draw is (alternative, figure, inversion open, label).
         """
         out: dict = {}
         for name, r in self.t.rules.items():
@@ -464,13 +569,13 @@ class _Sampler:
                                              for a in r.alternatives):
                 continue
             for m in (0, 1):
-                cum, alts, total = [], [], 0.0
+                cum, draws, total = [], [], 0.0
                 for a, p in self.beat["probs"].get((name, m), []):
                     total += p
                     cum.append(total)
-                    alts.append(a)
-                if alts:
-                    out[(name, m)] = (cum, alts)
+                    draws.append((a, *emitted_figure(a.symbols[0][1:-1]), a.label))
+                if draws:
+                    out[(name, m)] = (cum, draws)
         return out
 
     def _draw(self, key: tuple, make) -> Any:
@@ -599,24 +704,26 @@ class _Sampler:
                         stack.append((i + 1, rest - m, w * zi[m], lens + (m,)))
         return cum, opts
 
-    # events: [figure, key, beats, cadence, fermata]
-    def phrase(self, sym: str, key: str, mode: int, n: int, final: int) -> tuple[list, tuple]:
-        """Sample ``sym`` to exactly ``n`` beats; returns (events, derivation node)."""
+    # events: [figure, key, beats, cadence, fermata, inversion open], appended to ``out`` in order
+    def phrase(self, sym: str, key: str, mode: int, n: int, final: int, out: list) -> tuple:
+        """Sample ``sym`` to exactly ``n`` beats, appending its chord events to ``out``; returns its derivation node."""
         if sym[0] == '"':
             v = sym[1:-1]
             if v[0] == "@":
-                return [], (v, key, ())
-            self._emitted(v, key)
-            return [[v, key, n, None, False]], (v, key, ())
+                return v, key, ()
+            figure, is_open = emitted_figure(v)
+            self._emitted(figure, key)
+            out.append([figure, key, n, None, False, is_open])
+            return figure, key, ()
         lex = self.lexical.get((sym, mode))
-        if lex is not None:  # a chord-class rule: draw the figure directly
-            cum, alts = lex
+        if lex is not None:  # a chord-class rule: draw the chord directly
+            cum, draws = lex
             if self.bass_seventh is not None:
-                cum, alts = self._resolving_draws(sym, mode, key, cum, alts)
-            a = alts[min(bisect_right(cum, self.rng.random() * cum[-1]), len(alts) - 1)]
-            v = a.symbols[0][1:-1]
-            self._emitted(v, key)
-            return [[v, key, n, a.cadence, a.fermata]], (f"{sym}#{a.index}", key, ((v, key, ()),))
+                cum, draws = self._resolving_draws(sym, mode, key, cum, draws)
+            a, figure, is_open, label = draws[min(bisect_right(cum, self.rng.random() * cum[-1]), len(draws) - 1)]
+            self._emitted(figure, key)
+            out.append([figure, key, n, a.cadence, a.fermata, is_open])
+            return label, key, ((figure, key, ()),)
         ck = (sym, mode, final, n)
         entry = self.options.get(ck)
         if entry is None:
@@ -630,33 +737,31 @@ class _Sampler:
         ckey = relative_key(key, a.key) if a.key else key
         cm = _child_mode(a, mode)
         syms = a.symbols
-        if len(syms) == 1 and syms[0][0] == '"' and syms[0][1] != "@":  # a chord: no recursion
-            v = syms[0][1:-1]
-            self._emitted(v, ckey)
-            events = [[v, ckey, n, a.cadence, a.fermata]]
-            return events, (f"{sym}#{a.index}", key, ((v, ckey, ()),))
-        events: list = []
+        first = len(out)
         kids = []
-        memo: dict[str, tuple[list, tuple]] | None = {} if a.repeat else None
         last = len(syms) - 1
-        for i, (s, m) in enumerate(zip(syms, lengths)):
-            if memo is not None and s in memo:
-                ev, node = memo[s]
-                ev = [list(e) for e in ev]
-                if ev:
-                    self._emitted(ev[-1][0], ev[-1][1])
-            else:
-                ev, node = self.phrase(s, ckey, cm, m, final if (i == last and not (memo is not None and syms.count(s) > 1)) else 0)
-                if memo is not None:
-                    memo[s] = ([list(e) for e in ev], node)
-            events.extend(ev)
-            kids.append(node)
-        if events:
+        if a.repeat:
+            memo: dict[str, tuple[list, tuple]] = {}
+            for i, (s, m) in enumerate(zip(syms, lengths)):
+                if s in memo:
+                    events, node = memo[s]
+                    out.extend([list(e) for e in events])
+                    if events:
+                        self._emitted(events[-1][0], events[-1][1])
+                else:
+                    start = len(out)
+                    node = self.phrase(s, ckey, cm, m, final if (i == last and syms.count(s) == 1) else 0, out)
+                    memo[s] = ([list(e) for e in out[start:]], node)
+                kids.append(node)
+        else:
+            for i, s in enumerate(syms):
+                kids.append(self.phrase(s, ckey, cm, lengths[i], final if i == last else 0, out))
+        if len(out) > first:
             if a.cadence:
-                events[-1][3] = a.cadence
+                out[-1][3] = a.cadence
             if a.fermata:
-                events[-1][4] = True
-        return events, (f"{sym}#{a.index}", key, tuple(kids))
+                out[-1][4] = True
+        return a.label, key, tuple(kids)
 
     def form_node(self, sym: str, key: str, mode: int, nbars: int) -> tuple[list, tuple]:
         """Sample form structure; returns (items, node): items are phrases and section marks."""
@@ -664,7 +769,8 @@ class _Sampler:
         if rules[sym].phrase and sym not in self.t.form_rules:
             for _ in range(PHRASE_DRAWS):  # redraw a phrase whose bass cannot resolve a seventh
                 self.bass_seventh = None
-                events, node = self.phrase(sym, key, mode, nbars * self.k, 1)
+                events: list = []
+                node = self.phrase(sym, key, mode, nbars * self.k, 1, events)
                 if first_unresolved_bass_seventh(events) is None:
                     break
             return [("phrase", rules[sym].label or sym, key, events)], node
@@ -687,7 +793,7 @@ class _Sampler:
             kids.append(node)
         if rules[sym].section:
             items = [("section", rules[sym].section)] + items + [("end",)]
-        return items, (f"{sym}#{a.index}", key, tuple(kids))
+        return items, (a.label, key, tuple(kids))
 
 
 _SEQ_CACHE_ATTR = "_seq_cache"
@@ -742,6 +848,7 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
     items, root = sampler.form_node(start, home, mode, bars)
     beat_q = float(met.beat_quarters)
     plan = Plan(key=home, metre=met.name, bars=bars, grammar=grammar.name, seed=seed_value)
+    chords = plan.chords
     t = 0.0
     open_sections: list[tuple[str, float]] = []
     for item in items:
@@ -754,47 +861,21 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
             _, label, pkey, events = item
             p_index = len(plan.phrases)
             p_start = t
-            prev_fig = None
-            for fig, ekey, beats, cad, ferm in events:
-                plan.chords.append(ChordEvent(onset=t, duration=beats * beat_q, figure=fig, key=ekey,
-                                              cadence=None, fermata=ferm, phrase=p_index))
-                t += beats * beat_q
-            last = plan.chords[-1]
+            for fig, ekey, beats, cad, ferm, is_open in events:
+                duration = beats * beat_q
+                chords.append(ChordEvent(t, duration, fig, ekey, None, ferm, p_index, is_open))
+                t += duration
+            last = chords[-1]
             if events[-1][3]:
                 last.cadence = events[-1][3]
             else:
                 from .analysis import label_cadence
 
-                prev_fig = plan.chords[-2].figure if len(events) > 1 else None
+                prev_fig = chords[-2].figure if len(events) > 1 else None
                 last.cadence = label_cadence(prev_fig, last.figure)
             plan.phrases.append(Phrase(start=p_start, end=t, key=pkey, cadence=last.cadence, label=label))
     plan.sections.sort(key=lambda s: (s.start, -s.end))
     if not plan.sections:
         plan.sections.append(Section(label="A", start=0.0, end=t))
-    plan._derivation_factory = partial(derivation_graph, root)  # built on first access
+    plan.derivation_tree = Derivation(root, tables.alternative_table, grammar.name)
     return plan
-
-
-def derivation_graph(root: tuple) -> "nx.DiGraph":
-    """The derivation tree as a networkx DiGraph: nodes carry ``symbol``, ``alternative``, ``key``."""
-    import networkx as nx
-
-    g = nx.DiGraph()
-    stack = [(root, None, 0)]
-    counter = 0
-    while stack:
-        (label, key, kids), parent, order = stack.pop()
-        node = counter
-        counter += 1
-        sym, _, alt = label.partition("#")
-        attrs = {"symbol": sym, "key": key, "order": order}  # order: position among its siblings
-        if alt:
-            attrs["alternative"] = int(alt)
-        else:
-            attrs["figure"] = sym
-        g.add_node(node, **attrs)
-        if parent is not None:
-            g.add_edge(parent, node)
-        for i in range(len(kids) - 1, -1, -1):
-            stack.append((kids[i], node, i))
-    return g

@@ -1,35 +1,41 @@
 """How a grammar made (or parsed) a plan: a compact derivation tree, and each chord's path in it.
 
-A derivation is a tree of nodes ``(label, key, children)``: ``label`` is ``"rule:index"``
-for a rule alternative (``"tunit:1"``), a chord figure for a chord (a leaf), or a key
-marker (``"@V"``, a leaf); ``key`` is the local key at the node. The sampler builds this
-tree as nested tuples while it draws (nothing else to do on the hot path) and the parser
-builds it from its parse trees. Per alternative the derivation keeps a small table: the
-rule, the alternative's symbols as written, its weight and its probability among the
-rule's alternatives in each mode, and the cadence it labels.
+A derivation is a tree whose nodes are rule alternatives (labelled ``"rule:index"``, e.g.
+``"tunit:1"``), chords (labelled with the figure: the leaves that are the plan's chords,
+in order) and key markers (``"@V"``, leaves). It is kept as one flat pre-order list of
+triples ``label, key, number of children`` where ``key`` is the local key at the node, or
+0 where it is the parent's: the sampler appends to this list as it draws (nothing else to
+do on the hot path), ``json`` writes it without a per-node object, and plan JSON carries
+it as it is. Per alternative the derivation keeps a small table: the rule, the
+alternative's symbols as written, its weight, its probability among the rule's
+alternatives in each mode, and the cadence it labels.
 
-:meth:`Derivation.path` answers "why this chord?": the steps from the start symbol down
-to the chord, with the alternative chosen at each step. In plan JSON a derivation is a
-flat pre-order list ``[label, key or 0, number of children, ...]`` (the key written only
-where it differs from the parent's) plus the table of the alternatives it uses, which
-``json`` writes without a per-node object; :attr:`Derivation.graph` is the same tree as
-a networkx DiGraph, built only when asked for (drawing, graph algorithms).
+:meth:`Derivation.paths` answers "why this chord?" for every chord: the steps from the
+start symbol down to it, each naming the alternative chosen (a
+:class:`DerivationPath` of :class:`DerivationStep`). :attr:`Derivation.graph` is the same
+tree as a networkx DiGraph, built only when asked for (drawing, graph algorithms).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .errors import PlanError
 
-__all__ = ["DerivationStep", "DerivationPath", "Derivation", "AlternativeInfo"]
+__all__ = ["DerivationStep", "DerivationPath", "Derivation", "AlternativeInfo", "is_alternative_label"]
 
 FORMAT = 1
 
 
+def is_alternative_label(label: str) -> bool:
+    """``"tunit:1"`` is an alternative; a figure or a ``@V`` marker is a leaf (figures never hold ``:``)."""
+    return ":" in label
+
+
 @dataclass(frozen=True)
 class AlternativeInfo:
-    """What the derivation keeps of one rule alternative."""
+    """What a derivation keeps of one rule alternative."""
 
     rule: str
     index: int
@@ -39,13 +45,20 @@ class AlternativeInfo:
     cadence: str | None = None
 
     def to_list(self) -> list:
-        return [self.text, self.weight, self.probability[0], self.probability[1], self.cadence]
+        p = [None if x is None else round(x, 6) for x in self.probability]
+        return [self.text, self.weight, p[0], p[1], self.cadence]
 
     @classmethod
     def from_list(cls, label: str, data: list) -> "AlternativeInfo":
         rule, _, index = label.rpartition(":")
+        if not isinstance(data, list) or not rule or not index.lstrip("-").isdigit():
+            raise ValueError(f"bad alternative {label!r}")
         text, weight, p_major, p_minor, cadence = (list(data) + [None] * 5)[:5]
-        return cls(rule, int(index), str(text), float(weight or 0.0), (p_major, p_minor), cadence)
+        for p in (p_major, p_minor):
+            if p is not None and not isinstance(p, (int, float)):
+                raise ValueError(f"bad probability in alternative {label!r}")
+        return cls(rule, int(index), str(text), float(weight or 0.0), (p_major, p_minor),
+                   cadence if isinstance(cadence, str) else None)
 
 
 @dataclass(frozen=True)
@@ -95,97 +108,114 @@ class DerivationPath:
         return "\n".join([head] + [f"  {s}" for s in self.steps])
 
 
-def is_alternative_label(label: str) -> bool:
-    """``"tunit:1"`` is an alternative; a figure or a ``@V`` marker is a leaf (figures never hold ``:``)."""
-    return ":" in label
-
-
 class Derivation:
-    """A derivation tree with its table of alternatives (see the module docstring)."""
+    """A derivation as a flat pre-order node list with its table of alternatives (module docstring)."""
 
-    def __init__(self, root: tuple, table: dict[str, AlternativeInfo], grammar: str = "") -> None:
-        self.root = root  # (label, key, children)
+    def __init__(self, nodes: list, table: dict[str, AlternativeInfo], grammar: str = "",
+                 fragments: dict[str, str] | None = None) -> None:
+        self.nodes = nodes  # label, key (0: the parent's), children, ...
         self.table = table
         self.grammar = grammar
+        self._fragments = fragments  # label -> '"label": [...]' JSON, shared by every plan of a grammar
+
+    # ----------------------------------------------------------------- building
+    @classmethod
+    def from_tree(cls, root: tuple, table: dict[str, AlternativeInfo], grammar: str = "") -> "Derivation":
+        """From nested ``(label, key, children)`` tuples (the parser's trees)."""
+        nodes: list = []
+        stack: list[tuple[tuple, str | None]] = [(root, None)]
+        while stack:
+            (label, key, kids), parent_key = stack.pop()
+            nodes += (label, key if key != parent_key else 0, len(kids))
+            for kid in reversed(kids):
+                stack.append((kid, key))
+        return cls(nodes, table, grammar)
 
     # ----------------------------------------------------------------- walking
-    def leaves(self) -> Iterator[tuple[str, str, tuple[tuple, ...]]]:
-        """Chord leaves in order, each as (figure, key, ancestors from the root down); markers skipped."""
-        stack: list[tuple[tuple, tuple]] = [(self.root, ())]
-        while stack:
-            node, ancestors = stack.pop()
-            label, key, kids = node
-            if not kids:
-                if not is_alternative_label(label) and not label.startswith("@"):
-                    yield label, key, ancestors
-                continue
-            below = ancestors + (node,)
-            for kid in reversed(kids):
-                stack.append((kid, below))
+    def walk(self) -> Iterator[tuple[int, str, str, int, tuple]]:
+        """Every node in pre-order: (position, label, key, number of children, ancestors' (label, key))."""
+        nodes = self.nodes
+        open_nodes: list[list] = []  # [label, key, children left]
+        for pos in range(0, len(nodes), 3):
+            label, key, n = nodes[pos], nodes[pos + 1], nodes[pos + 2]
+            if key == 0:
+                key = open_nodes[-1][1]
+            yield pos // 3, label, key, n, tuple((o[0], o[1]) for o in open_nodes)
+            if open_nodes:
+                open_nodes[-1][2] -= 1
+            if n:
+                open_nodes.append([label, key, n])
+            while open_nodes and open_nodes[-1][2] == 0:
+                open_nodes.pop()
 
-    def steps_of(self, ancestors: tuple[tuple, ...]) -> tuple[DerivationStep, ...]:
+    def leaves(self) -> list[tuple[str, str, tuple]]:
+        """Chords in order, each as (figure, key, ancestors from the root down); markers skipped."""
+        return [(label, key, anc) for _, label, key, n, anc in self.walk()
+                if n == 0 and not is_alternative_label(label) and not label.startswith("@")]
+
+    def steps_of(self, ancestors: tuple[tuple[str, str], ...]) -> tuple[DerivationStep, ...]:
         steps = []
-        for label, key, _ in ancestors:
+        for label, key in ancestors:
             info = self.table.get(label)
-            if info is None:  # a structural node the table does not describe (e.g. an unparsed phrase)
+            if info is None:  # a node the table does not describe (e.g. an unparsed phrase)
                 rule, _, index = label.rpartition(":")
-                steps.append(DerivationStep(rule or label, "", int(index) if index.isdigit() else -1, 0.0, None, key))
+                steps.append(DerivationStep(rule or label, "", int(index) if index.lstrip("-").isdigit() else -1,
+                                            0.0, None, key))
                 continue
             p = info.probability[1 if key[:1].islower() else 0]
             steps.append(DerivationStep(info.rule, info.text, info.index, info.weight, p, key, info.cadence))
         return tuple(steps)
 
     # ----------------------------------------------------------------- JSON
+    def used(self) -> list[str]:
+        """The alternative labels the tree uses, sorted."""
+        return sorted(label for label in set(self.nodes[0::3]) if is_alternative_label(label))
+
     def to_dict(self) -> dict[str, Any]:
-        nodes: list = []
-        used: set[str] = set()
-        stack: list[tuple[tuple, str | None]] = [(self.root, None)]
-        while stack:
-            (label, key, kids), parent_key = stack.pop()
-            nodes.append(label)
-            nodes.append(key if key != parent_key else 0)
-            nodes.append(len(kids))
-            if kids:
-                used.add(label)
-                for kid in reversed(kids):
-                    stack.append((kid, key))
         table = self.table
-        return {"format": FORMAT, "grammar": self.grammar, "nodes": nodes,
-                "alternatives": {label: table[label].to_list() for label in sorted(used) if label in table}}
+        return {"format": FORMAT, "grammar": self.grammar, "nodes": list(self.nodes),
+                "alternatives": {label: table[label].to_list() for label in self.used() if label in table}}
+
+    def to_json(self) -> str:
+        """The same as ``json.dumps(self.to_dict())``, from cached pieces (plan JSON Lines write many)."""
+        frags = self._fragments
+        table = self.table
+        parts = []
+        for label in self.used():
+            if label not in table:
+                continue
+            frag = frags.get(label) if frags is not None else None
+            if frag is None:
+                frag = f"{json.dumps(label)}: {json.dumps(table[label].to_list())}"
+                if frags is not None:
+                    frags[label] = frag
+            parts.append(frag)
+        return (f'{{"format": {FORMAT}, "grammar": {json.dumps(self.grammar)}, "nodes": {json.dumps(self.nodes)}, '
+                f'"alternatives": {{{", ".join(parts)}}}}}')
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Derivation":
         try:
+            if data.get("format", FORMAT) != FORMAT:
+                raise ValueError(f"unknown format {data.get('format')!r}")
             nodes = data["nodes"]
             table = {label: AlternativeInfo.from_list(label, v) for label, v in data.get("alternatives", {}).items()}
-            if len(nodes) % 3 or not nodes:
+            if not isinstance(nodes, list) or len(nodes) % 3 or not nodes:
                 raise ValueError("nodes must be (label, key, children) triples")
-            # pre-order: each open node waits for its children; iterative, so deep trees are fine
-            root = None
-            open_nodes: list[list] = []  # [label, key, children wanted, children so far]
+            left = 1  # nodes still to read: the root
             for pos in range(0, len(nodes), 3):
-                if root is not None:
-                    raise ValueError("nodes left over after the tree")
                 label, key, n = nodes[pos], nodes[pos + 1], nodes[pos + 2]
-                if key == 0:
-                    if not open_nodes:
-                        raise ValueError("the root node needs a key")
-                    key = open_nodes[-1][1]
-                if not isinstance(label, str) or not isinstance(key, str) or not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                if left == 0:
+                    raise ValueError("nodes left over after the tree")
+                if not isinstance(label, str) or not (isinstance(key, str) or (key == 0 and pos > 0)) \
+                        or not isinstance(n, int) or isinstance(n, bool) or n < 0:
                     raise ValueError(f"bad node at position {pos // 3}")
-                open_nodes.append([label, key, n, []])
-                while open_nodes and len(open_nodes[-1][3]) == open_nodes[-1][2]:
-                    lab, k, _, kids = open_nodes.pop()
-                    done = (lab, k, tuple(kids))
-                    if open_nodes:
-                        open_nodes[-1][3].append(done)
-                    else:
-                        root = done
-            if root is None:
+                left += n - 1
+            if left:
                 raise ValueError("the tree is incomplete")
-        except (KeyError, TypeError, ValueError, IndexError, RecursionError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise PlanError(f"not a partimento derivation: {e}") from None
-        return cls(root, table, str(data.get("grammar", "")))
+        return cls(list(nodes), table, str(data.get("grammar", "")))
 
     # ----------------------------------------------------------------- networkx
     @property
@@ -195,38 +225,41 @@ class Derivation:
         import networkx as nx
 
         g = nx.DiGraph()
-        stack = [(self.root, None, 0)]
-        counter = 0
-        while stack:
-            (label, key, kids), parent, order = stack.pop()
-            node = counter
-            counter += 1
-            attrs: dict[str, Any] = {"key": key, "order": order}  # order: position among its siblings
+        parents: list[list] = []  # [node id, children seen, children wanted]
+        for node, label, key, n, _ in self.walk():
+            attrs: dict[str, Any] = {"key": key, "order": parents[-1][1] if parents else 0}
             if is_alternative_label(label):
                 rule, _, index = label.rpartition(":")
                 attrs["symbol"] = rule
-                attrs["alternative"] = int(index) if index.isdigit() else -1
+                attrs["alternative"] = int(index) if index.lstrip("-").isdigit() else -1
             else:
                 attrs["symbol"] = label
                 attrs["figure"] = label
             g.add_node(node, **attrs)
-            if parent is not None:
-                g.add_edge(parent, node)
-            for i in range(len(kids) - 1, -1, -1):
-                stack.append((kids[i], node, i))
+            if parents:
+                g.add_edge(parents[-1][0], node)
+                parents[-1][1] += 1
+            if n:
+                parents.append([node, 0, n])
+            while parents and parents[-1][1] == parents[-1][2]:
+                parents.pop()
         return g
 
     @classmethod
     def from_graph(cls, graph) -> "Derivation":
-        """A derivation from a networkx tree as :attr:`graph` writes it (older plan JSON)."""
+        """A derivation from a networkx tree as :attr:`graph` writes it (plan JSON before compact derivations)."""
         roots = [n for n in graph.nodes if graph.in_degree(n) == 0]
         if len(roots) != 1:
             raise PlanError("a derivation graph must be a tree with one root")
-
-        def build(n) -> tuple:
+        nodes: list = []
+        stack: list[tuple[Any, str | None]] = [(roots[0], None)]
+        while stack:
+            n, parent_key = stack.pop()
             d = graph.nodes[n]
             kids = sorted(graph.successors(n), key=lambda m: graph.nodes[m].get("order", 0))
-            label = d.get("figure") if "figure" in d else f"{d.get('symbol')}:{d.get('alternative', -1)}"
-            return str(label), str(d.get("key", "")), tuple(build(m) for m in kids)
-
-        return cls(build(roots[0]), {})
+            label = str(d.get("figure")) if "figure" in d else f"{d.get('symbol')}:{d.get('alternative', -1)}"
+            key = str(d.get("key", ""))
+            nodes += (label, key if key != parent_key else 0, len(kids))
+            for m in reversed(kids):
+                stack.append((m, key))
+        return cls(nodes, {})

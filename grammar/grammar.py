@@ -125,16 +125,44 @@ def _check_lark_syntax(text: str, file: str | None) -> None:
     try:
         Lark(text, parser="earley", lexer="dynamic", start=_first_rule(text) or "start")
     except UnexpectedInput as e:
-        raise GrammarSyntaxError(f"Lark cannot read the grammar: {type(e).__name__}",
+        found = getattr(e, "token", None) or getattr(e, "char", None)
+        expected = sorted(getattr(e, "expected", None) or getattr(e, "allowed", None) or [])
+        shown = str(found) if found is not None else ""
+        what = ("unexpected end of line" if shown and not shown.strip() else f"unexpected {shown!r}") if shown \
+            else "unexpected input"
+        raise GrammarSyntaxError(f"Lark cannot read the grammar: {what} ({type(e).__name__})",
                                  Location(file=file, line=e.line, column=e.column),
+                                 expected=[_lark_token_name(x) for x in expected][:12],
                                  hint="Check the rule on that line: rules look like 'name: a b | c'.") from None
     except LarkGrammarError as e:
-        msg = str(e).strip().splitlines()
-        line = None
-        m = re.search(r"line (\d+)", str(e))
+        where = Location(file=file)
+        m = re.search(r"line (\d+)(?:,? col(?:umn)? (\d+))?", str(e))
+        rule = re.search(r"(?:in rule|Rule) '?([a-z_][a-z0-9_]*)", str(e))
         if m:
-            line = int(m.group(1))
-        raise GrammarSyntaxError(f"Lark rejects the grammar: {msg[0] if msg else e}", Location(file=file, line=line)) from None
+            where = Location(file=file, line=int(m.group(1)), column=int(m.group(2)) if m.group(2) else None)
+        elif rule:  # "Rule 'X' used but not defined (in rule phrase)": the line of that rule
+            name = re.search(r"in rule ([a-z_][a-z0-9_]*)", str(e))
+            target = (name or rule).group(1)
+            for lineno, line in enumerate(text.splitlines(), start=1):
+                dm = _DEF_RE.match(line)
+                if dm and dm.group(2) == target:
+                    where = Location(file=file, line=lineno)
+                    break
+        # Lark's message may run over several lines ("... in <string>:" then the rule): one paragraph
+        text_ = " ".join(part.strip() for part in str(e).splitlines() if part.strip())
+        text_ = text_.replace("<string>", file or "the grammar")
+        raise GrammarSyntaxError(f"Lark rejects the grammar: {text_}", where) from None
+
+
+_LARK_TOKEN_NAMES = {"RULE": "a rule name", "TERMINAL": "a terminal name", "STRING": "a \"literal\"",
+                     "REGEXP": "a /regexp/", "_NL": "a new line", "OR": "|", "_COLON": ":", "LPAR": "(",
+                     "RPAR": ")", "LSQB": "[", "RSQB": "]", "OP": "an operator (? * +)", "_TO": "->",
+                     "_DOT": ".", "NUMBER": "a number", "TILDE": "~", "_DOTDOT": ".."}
+
+
+def _lark_token_name(name: str) -> str:
+    """Lark's name for a token of its own grammar language, as a reader would say it (``_RPAR`` -> ``)``)."""
+    return _LARK_TOKEN_NAMES.get(str(name), _LARK_TOKEN_NAMES.get(str(name).lstrip("_"), str(name)))
 
 
 def _first_rule(text: str) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .errors import InputError
 
@@ -29,19 +29,19 @@ class Metre:
     def name(self) -> str:
         return f"{self.numerator}/{self.denominator}"
 
-    @property
+    @cached_property
     def bar_quarters(self) -> Fraction:
         """Length of one bar in quarter notes."""
         return Fraction(4 * self.numerator, self.denominator)
 
-    @property
+    @cached_property
     def beat_quarters(self) -> Fraction:
         """Length of one counted beat: dotted quarter in compound metres (6/8, 9/8, 12/8)."""
         if self.denominator == 8 and self.numerator % 3 == 0 and self.numerator > 3:
             return Fraction(3, 2)
         return Fraction(4, self.denominator)
 
-    @property
+    @cached_property
     def beats_per_bar(self) -> int:
         """Counted beats in one bar (4 in 4/4, 2 in 6/8); raises InputError if not a whole number."""
         ratio = self.bar_quarters / self.beat_quarters

@@ -39,7 +39,8 @@ from lark import Token, Tree
 from .earley import NEG_INF, EarleyParser, log_probabilities
 from .errors import GrammarError, Location, PlanError
 from .plan import Plan
-from .sampler import MODES, is_literal, key_relation, literal_value, _mode_of_numeral
+from .derivation import Derivation
+from .sampler import MODES, is_literal, key_relation, literal_value, relative_key, _mode_of_numeral
 from .theory import chord_identity, is_open_figure
 
 __all__ = ["ParseError", "PhraseParse", "ParseResult", "PhraseParser", "phrase_tokens", "alternative_of",
@@ -122,6 +123,13 @@ class ParseResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "coverage": self.coverage, "phrases": [p.to_dict() for p in self.phrases]}
+
+    def derivation_path(self, chord: int):
+        """Why chord ``chord`` of the analysis is there, read from its phrase's parse tree (see
+        :meth:`Plan.derivation_path`); None when its phrase did not parse."""
+        if self.plan is None:
+            raise PlanError("this parse has no plan (a token list): parse a RomanText file or a plan")
+        return self.plan.derivation_path(chord)
 
     def describe(self) -> str:
         lines = [f"{self.file or '<input>'}: {sum(p.parsed for p in self.phrases)}/{len(self.phrases)} phrases "
@@ -375,13 +383,52 @@ class PhraseParser:
             result.phrases.append(phrase)
             return result
         if isinstance(source, Plan):
-            plan, file = source, None
-        else:
-            from .analysis import plan_from_romantext
+            return self.parse_plan(source, None)
+        from .analysis import plan_from_romantext
 
-            file = str(source) if isinstance(source, (str, Path)) and "\n" not in str(source) else None
-            plan = plan_from_romantext(source)
-        return self.parse_plan(plan, file)
+        file = str(source) if isinstance(source, (str, Path)) and "\n" not in str(source) else None
+        plan = plan_from_romantext(source)
+        result = self.parse_plan(plan, file)
+        # the analysis now explains itself: each chord's path from its phrase's parse tree (built when asked)
+        plan.grammar = plan.grammar or self.grammar.name
+        plan._derivation_factory = lambda: self.derivation(result)
+        return result
+
+    def derivation(self, result: ParseResult) -> Derivation:
+        """The derivation of a parsed analysis: one parse tree per phrase under an ``analysis`` root;
+        a phrase that did not parse is an ``unparsed`` node over its chords."""
+        kids = []
+        for phrase in result.phrases:
+            tree = phrase.tree
+            if tree is not None:
+                kids.append(self._nested(tree, phrase.key))
+                continue
+            key, leaves = phrase.key, []
+            for tok in phrase.tokens:
+                if tok.startswith("@"):
+                    try:
+                        key = relative_key(key, tok[1:])
+                    except GrammarError:
+                        pass
+                leaves.append((tok, key, ()))
+            kids.append(("unparsed:0", phrase.key, tuple(leaves)))
+        home = result.plan.key if result.plan is not None else (result.phrases[0].key if result.phrases else "C")
+        return Derivation.from_tree(("analysis:0", home, tuple(kids)), self.grammar.tables.alternative_table,
+                                    self.grammar.name)
+
+    def _nested(self, tree: Tree, key: str) -> tuple:
+        """A Lark parse tree as nested (label, key, children), keys followed through ``key=`` alternatives."""
+        alt = alternative_of(tree.data)
+        rule = self.rule_names[alt[0]]
+        a = self.grammar.rules[rule].alternatives[alt[2]]
+        ckey = relative_key(key, a.key) if a.key else key
+        kids = []
+        for child in tree.children:
+            if isinstance(child, Tree):
+                kids.append(self._nested(child, ckey))
+            else:
+                kids.append((str(child), ckey, ()))
+        return a.label, key, tuple(kids)
 
     def parse_plan(self, plan: Plan, file: str | None = None) -> ParseResult:
         result = ParseResult(file=file, grammar=self.grammar.name, plan=plan)

@@ -100,7 +100,7 @@ class _LazyDerivation:
             return None  # the dataclass default
         graph = obj.__dict__.get("_derivation_graph")
         if graph is None:
-            tree = obj.__dict__.get("_derivation_tree")
+            tree = obj.derivation_tree
             if tree is not None:
                 graph = obj.__dict__["_derivation_graph"] = tree.graph
         return graph
@@ -205,6 +205,10 @@ class Plan:
     def derivation_tree(self) -> Derivation | None:
         """The compact derivation (sampled or parsed), or None for a plan no grammar made."""
         tree = self.__dict__.get("_derivation_tree")
+        if tree is None:
+            factory = self.__dict__.pop("_derivation_factory", None)  # a parse's, built on first use
+            if factory is not None:
+                tree = self.__dict__["_derivation_tree"] = factory()
         if tree is _GRAPH_ONLY:  # a graph was assigned: read it once
             graph = self.__dict__.get("_derivation_graph")
             tree = self.__dict__["_derivation_tree"] = Derivation.from_graph(graph) if graph is not None else None
@@ -239,7 +243,10 @@ class Plan:
             return None  # a derivation that does not match the chords (edited plan)
         figure, key, ancestors = leaves[chord]
         c = self.chords[chord]
-        if not ancestors or not any(":" in a[0] and not a[0].startswith("unparsed:") for a in ancestors[1:]):
+        if any(label == "unparsed:0" for label, _ in ancestors):
+            return None  # a phrase of an analysis the grammar does not derive
+        ancestors = tuple(a for a in ancestors if a[0] != "analysis:0")
+        if not ancestors:
             return None
         phrase = self.phrases[c.phrase] if 0 <= c.phrase < len(self.phrases) else None
         return DerivationPath(chord, c.figure, tree.steps_of(ancestors), c.phrase, c.key,
@@ -248,10 +255,13 @@ class Plan:
     # ----------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
         d = self._dict(copy=True)
+        tree = self.derivation_tree
+        if tree is not None:
+            d["derivation"] = tree.to_dict()
         return d
 
     def _dict(self, copy: bool) -> dict[str, Any]:
-        """The JSON mapping; ``copy=False`` shares the chord dicts (for serialising at once)."""
+        """The JSON mapping without the derivation; ``copy=False`` shares the chord dicts (to serialise at once)."""
         d = {"key": self.key, "metre": self.metre, "bars": self.bars, "pickup": self.pickup}
         d["chords"] = [dict(c.__dict__) for c in self.chords] if copy else [c.__dict__ for c in self.chords]
         d["phrases"] = [dict(p.__dict__) for p in self.phrases] if copy else [p.__dict__ for p in self.phrases]
@@ -259,13 +269,14 @@ class Plan:
         d["grammar"] = self.grammar
         d["seed"] = self.seed
         d["tempo"] = self.tempo
-        tree = self.derivation_tree
-        if tree is not None:
-            d["derivation"] = tree.to_dict()
         return d
 
     def to_json(self, indent: int | None = 1) -> str:
-        return json.dumps(self._dict(copy=False), indent=indent)
+        """The plan as JSON; ``indent=None`` gives one line (JSON Lines), written from cached pieces."""
+        tree = self.derivation_tree
+        if indent is not None or tree is None:
+            return json.dumps(self.to_dict() if tree is not None else self._dict(copy=False), indent=indent)
+        return json.dumps(self._dict(copy=False))[:-1] + ', "derivation": ' + tree.to_json() + "}"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Plan":

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -29,12 +29,13 @@ import numpy as np
 from .bass_line import bass_step_ok, first_unresolved_bass_seventh, seventh_in_bass
 from .errors import GrammarError, InputError, Location
 from .metre import parse_metre, strong_beat_offsets
+from .analysis import label_cadence
 from .derivation import AlternativeInfo, Derivation
 from .plan import ChordEvent, Phrase, Plan, Section
 from .theory import invert_figure, is_open_figure, normalize_key, plain_figure
 
 __all__ = ["Tables", "sample_plan", "relative_key", "key_relation", "is_chord_literal", "literal_value",
-           "emitted_figure"]
+           "emitted_figure", "MAX_BARS", "SAMPLING_METRES"]
 
 _NUMERALS = ("I", "II", "III", "IV", "V", "VI", "VII")
 _LETTERS = "CDEFGAB"
@@ -45,6 +46,9 @@ MODES = ("major", "minor")
 DEFAULT_PHRASE_BARS = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0, 7: 1.0, 8: 1.0}
 PHRASE_DRAWS = 200  # draws of one phrase before giving up on the bass-line rule (a rare draw breaks it)
 CONSTRAINTS = ("phrase_bars", "modulate")
+MAX_BARS = 1000  # a plan's length is solved bar by bar up to here in about a second
+#: Metres the sampler fills: even beats, simple or compound (each beat a chord's shortest length).
+SAMPLING_METRES = ("2/2", "2/4", "3/4", "4/4", "3/2", "6/8", "9/8", "12/8")
 
 
 def literal_value(sym: str) -> str:
@@ -146,6 +150,7 @@ class Tables:
         self._check_structure()
         self._beat_cache: dict[tuple, dict] = {}
         self._cdf_cache: dict[tuple, tuple[list[float], list[Any]]] = {}
+        self._children_cache: dict[str, list] = {}
 
     # ----------------------------------------------------------------- load-time checks
     def _check_structure(self) -> None:
@@ -241,11 +246,16 @@ class Tables:
         """Every alternative as derivations describe it: text, weight, probability per mode, cadence."""
         table: dict[str, AlternativeInfo] = {}
         for r in self.rules.values():
-            probs = [{id(a): p for a, p in self._alt_prob(r, m, True)} for m in (0, 1)]
+            probs = [{id(a): round(p, 6) for a, p in self._alt_prob(r, m, True)} for m in (0, 1)]  # as JSON keeps them
             for a in r.alternatives:
                 table[a.label] = AlternativeInfo(r.name, a.index, a.text, a.weight,
                                                  (probs[0].get(id(a)), probs[1].get(id(a))), a.cadence)
         return table
+
+    @cached_property
+    def alternative_json(self) -> dict[str, str]:
+        """JSON of each alternative's table entry, filled as plans are written (see Derivation.to_json)."""
+        return {}
 
     # ----------------------------------------------------------------- solving
     def _children_first(self) -> list[str]:
@@ -506,19 +516,33 @@ def _repeated(a) -> tuple[str, int] | None:
 class _Sampler:
     """One draw: walks the grammar top-down with a seeded ``random.Random``."""
 
-    def __init__(self, tables: Tables, form: dict, rng: random.Random, beats_per_bar: int) -> None:
+    def __init__(self, tables: Tables, form: dict, rng: random.Random, beats_per_bar: int, beat_q: float) -> None:
         self.t = tables
+        self.random = rng.random
+        self.rng = rng
+        self.beat_q = beat_q  # quarter notes per beat
+        self.pos = 0  # beats drawn so far: the next chord's onset
+        self.phrase_index = 0
+        self.sevenths = False  # whether the phrase being drawn has a seventh in the bass
+        self.bass_seventh: tuple[str, str] | None = None  # the last chord, if its seventh is in the bass
         self.form = form
         self.beat = form["beat"]
-        self.rng = rng
         self.k = beats_per_bar
         self.cdf = tables._cdf_cache
-        self.options = tables.__dict__.setdefault("_options_cache", {}).setdefault(id(self.beat), {})
-        self.lexical = tables.__dict__.setdefault("_lexical_cache", {}).get(id(self.beat))
+        caches = form.get("caches")  # what draws learn about these tables, kept for the next plan
+        if caches is None:
+            beat_caches = self.beat.setdefault("caches", {"options": {}, "resolving": {}, "macro": {}})
+            if "lexical" not in beat_caches:
+                beat_caches["lexical"] = None
+            caches = form["caches"] = {"form_options": {}, **{k: v for k, v in beat_caches.items()}}
+        self.options = caches["options"]
+        self.resolving = caches["resolving"]
+        self.macro = caches["macro"]
+        self.form_opts = caches["form_options"]
+        self.children = tables._children_cache
+        self.lexical = caches["lexical"]
         if self.lexical is None:
-            self.lexical = tables.__dict__["_lexical_cache"][id(self.beat)] = self._lexical_draws()
-        self.resolving = tables.__dict__.setdefault("_resolving_cache", {}).setdefault(id(self.beat), {})
-        self.bass_seventh: tuple[str, str] | None = None  # the last chord, if its seventh is in the bass
+            self.lexical = caches["lexical"] = self.beat["caches"]["lexical"] = self._lexical_draws()
 
     def _emitted(self, figure: str, key: str) -> None:
         self.bass_seventh = (figure, key) if seventh_in_bass(figure) else None
@@ -704,26 +728,146 @@ class _Sampler:
                         stack.append((i + 1, rest - m, w * zi[m], lens + (m,)))
         return cum, opts
 
-    # events: [figure, key, beats, cadence, fermata, inversion open], appended to ``out`` in order
-    def phrase(self, sym: str, key: str, mode: int, n: int, final: int, out: list) -> tuple:
-        """Sample ``sym`` to exactly ``n`` beats, appending its chord events to ``out``; returns its derivation node."""
-        if sym[0] == '"':
-            v = sym[1:-1]
-            if v[0] == "@":
-                return v, key, ()
-            figure, is_open = emitted_figure(v)
-            self._emitted(figure, key)
-            out.append([figure, key, n, None, False, is_open])
-            return figure, key, ()
+    # ----------------------------------------------------------------- drawing a phrase
+    # A phrase is drawn top-down. Most rules only pass a length on (a tonic region that is
+    # one tonic unit that is one tonic chord), so one draw picks a whole chain of
+    # one-symbol alternatives together with what ends it: a chord, or an alternative of
+    # several symbols and the split of the length among them (_macro_options). That is the
+    # same distribution as drawing rule by rule: an option's weight is the product of its
+    # alternatives' probabilities and of the probabilities that its symbols yield their
+    # lengths. Chords go straight into ``events`` (ChordEvents, onsets counted in beats
+    # from ``self.pos``) and the derivation into ``nodes`` (the flat pre-order list of
+    # partimento.grammar.derivation).
+
+    def draw(self, sym: str, key: str, parent_key: str | None, mode: int, n: int, final: int,
+             events: list, nodes: list) -> None:
+        """Derive ``sym`` to exactly ``n`` beats in ``key``."""
+        if self.bass_seventh is not None:  # the next chord must resolve it: draw rule by rule
+            self._slow(sym, key, parent_key, mode, n, final, events, nodes)
+            return
+        entry = self.macro.get((sym, mode, final, n))
+        if entry is None:
+            entry = self.macro[(sym, mode, final, n)] = self._macro_options(sym, mode, final, n)
+        opt = entry[2][bisect_right(entry[0], self.random() * entry[1])]
+        seg = opt[1]
+        if key == parent_key:
+            nodes += seg
+        else:
+            nodes.append(seg[0])
+            nodes.append(key)
+            nodes += seg[2:]
+        if opt[0] == 0:  # a chord
+            _, _, figure, cadence, fermata, is_open, seventh = opt
+            bq = self.beat_q
+            events.append(ChordEvent(self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index,
+                                     is_open))
+            self.pos += n
+            if seventh:
+                self.bass_seventh = (figure, key)
+                self.sevenths = True
+            return
+        a = opt[2]
+        lengths = opt[5]
+        if lengths is None or a.key:
+            self._expand(a, key, mode, n, final, events, nodes, opt[3], opt[4], lengths)
+            return
+        # the common case, inlined: children in the same key, no let-binding
+        first = len(events)
+        children = self.children.get(a.label)
+        if children is None:
+            children = self.children[a.label] = self._children(a)
+        cm = _child_mode(a, mode)
+        last = len(children) - 1
+        for i, (kind, value, is_open) in enumerate(children):
+            if kind == 2:
+                self.draw(value, key, key, cm, lengths[i], final if i == last else 0, events, nodes)
+            elif kind == 0:
+                nodes += (value, 0, 0)
+                self._chord(value, is_open, key, lengths[i], None, False, events)
+            else:
+                nodes += (value, 0, 0)
+        if len(events) > first:
+            if opt[3]:
+                events[-1].cadence = opt[3]
+            if opt[4]:
+                events[-1].fermata = True
+
+    @staticmethod
+    def _children(a) -> list[tuple[int, str, bool]]:
+        """An alternative's symbols as (0, figure, open) for a chord, (1, marker, False), (2, rule, False)."""
+        out = []
+        for s in a.symbols:
+            if s[0] != '"':
+                out.append((2, s, False))
+            elif s[1] == "@":
+                out.append((1, s[1:-1], False))
+            else:
+                out.append((0, *emitted_figure(s[1:-1])))
+        return out
+
+    def _chord(self, figure: str, is_open: bool, key: str, n: int, cadence, fermata: bool, events: list) -> None:
+        bq = self.beat_q
+        events.append(ChordEvent(self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index, is_open))
+        self.pos += n
+        if seventh_in_bass(figure):
+            self.bass_seventh = (figure, key)
+            self.sevenths = True
+        else:
+            self.bass_seventh = None
+
+    def _expand(self, a, key: str, mode: int, n: int, final: int, events: list, nodes: list,
+                cadence: str | None, fermata: bool, lengths) -> None:
+        """The children of alternative ``a`` (its node already written), then the cadence and fermata."""
+        if lengths is None:  # a let-binding: its split is drawn here
+            lengths = self._split("beat", self.beat, a, mode, final, n)
+        ckey = relative_key(key, a.key) if a.key else key
+        cm = _child_mode(a, mode)
+        syms = a.symbols
+        last = len(syms) - 1
+        first = len(events)
+        memo: dict[str, tuple[list, list]] | None = {} if a.repeat else None
+        for i, s in enumerate(syms):
+            if s[0] == '"':  # a chord or a key marker, written in the alternative
+                v = s[1:-1]
+                if v[0] == "@":
+                    nodes += (v, ckey if ckey != key else 0, 0)
+                    continue
+                figure, is_open = emitted_figure(v)
+                nodes += (figure, ckey if ckey != key else 0, 0)
+                self._chord(figure, is_open, ckey, lengths[i], None, False, events)
+            elif memo is None:
+                self.draw(s, ckey, key, cm, lengths[i], final if i == last else 0, events, nodes)
+            elif s in memo:  # a let-binding: the same derivation again
+                evs, nds = memo[s]
+                bq = self.beat_q
+                for e in evs:
+                    events.append(replace(e, onset=self.pos * bq))
+                    self.pos += e.duration / bq
+                nodes += nds
+                if evs:
+                    self._emitted(evs[-1].figure, evs[-1].key)
+            else:
+                e0, n0 = len(events), len(nodes)
+                self.draw(s, ckey, key, cm, lengths[i], final if i == last and syms.count(s) == 1 else 0,
+                          events, nodes)
+                memo[s] = (events[e0:], nodes[n0:])
+        if len(events) > first:
+            if cadence:
+                events[-1].cadence = cadence
+            if fermata:
+                events[-1].fermata = True
+
+    def _slow(self, sym: str, key: str, parent_key: str | None, mode: int, n: int, final: int,
+              events: list, nodes: list) -> None:
+        """One rule at a time, so a chord class can be restricted to chords that resolve a bass seventh."""
+        written_key = key if key != parent_key else 0
         lex = self.lexical.get((sym, mode))
-        if lex is not None:  # a chord-class rule: draw the chord directly
-            cum, draws = lex
-            if self.bass_seventh is not None:
-                cum, draws = self._resolving_draws(sym, mode, key, cum, draws)
-            a, figure, is_open, label = draws[min(bisect_right(cum, self.rng.random() * cum[-1]), len(draws) - 1)]
-            self._emitted(figure, key)
-            out.append([figure, key, n, a.cadence, a.fermata, is_open])
-            return label, key, ((figure, key, ()),)
+        if lex is not None:
+            cum, draws = self._resolving_draws(sym, mode, key, *lex)
+            a, figure, is_open, label = draws[min(bisect_right(cum, self.random() * cum[-1]), len(draws) - 1)]
+            nodes += (label, written_key, 1, figure, 0, 0)
+            self._chord(figure, is_open, key, n, a.cadence, a.fermata, events)
+            return
         ck = (sym, mode, final, n)
         entry = self.options.get(ck)
         if entry is None:
@@ -731,69 +875,169 @@ class _Sampler:
         cum, opts = entry
         if not cum:
             raise GrammarError("no derivation of the requested length")
-        a, lengths = opts[min(bisect_right(cum, self.rng.random() * cum[-1]), len(opts) - 1)]
-        if lengths is None:  # a let-binding: split as before
-            lengths = self._split("beat", self.beat, a, mode, final, n)
-        ckey = relative_key(key, a.key) if a.key else key
-        cm = _child_mode(a, mode)
-        syms = a.symbols
-        first = len(out)
-        kids = []
-        last = len(syms) - 1
-        if a.repeat:
-            memo: dict[str, tuple[list, tuple]] = {}
-            for i, (s, m) in enumerate(zip(syms, lengths)):
-                if s in memo:
-                    events, node = memo[s]
-                    out.extend([list(e) for e in events])
-                    if events:
-                        self._emitted(events[-1][0], events[-1][1])
-                else:
-                    start = len(out)
-                    node = self.phrase(s, ckey, cm, m, final if (i == last and syms.count(s) == 1) else 0, out)
-                    memo[s] = ([list(e) for e in out[start:]], node)
-                kids.append(node)
-        else:
-            for i, s in enumerate(syms):
-                kids.append(self.phrase(s, ckey, cm, lengths[i], final if i == last else 0, out))
-        if len(out) > first:
-            if a.cadence:
-                out[-1][3] = a.cadence
-            if a.fermata:
-                out[-1][4] = True
-        return a.label, key, tuple(kids)
+        a, lengths = opts[min(bisect_right(cum, self.random() * cum[-1]), len(opts) - 1)]
+        nodes += (a.label, written_key, len(a.symbols))
+        self._expand(a, key, mode, n, final, events, nodes, a.cadence, a.fermata, lengths)
 
-    def form_node(self, sym: str, key: str, mode: int, nbars: int) -> tuple[list, tuple]:
-        """Sample form structure; returns (items, node): items are phrases and section marks."""
+    def _macro_options(self, sym: str, mode: int, final: int, n: int) -> tuple[list[float], float, list]:
+        """Every chain of one-symbol alternatives from ``sym`` to what ends it (a chord, or an
+        alternative of several symbols with a split of the length), weighted for ``n`` beats."""
+        beat = self.beat
+        probs = beat["probs"]
+        get = beat["get"]
+        N = beat["N"]
+        leaf = get('"I"', mode, final)[n]  # every chord has the same length distribution
+        cum: list[float] = []
+        opts: list = []
+        total = 0.0
+
+        def merged(chain: tuple) -> tuple[str | None, bool]:
+            cadence = next((c.cadence for c in chain if c.cadence), None)  # the outermost label wins
+            return cadence, any(c.fermata for c in chain)
+
+        def add(w: float, opt: tuple) -> None:
+            nonlocal total
+            total += w
+            cum.append(total)
+            opts.append(opt)
+
+        def walk(name: str, w0: float, prefix: tuple, chain: tuple) -> None:
+            if (name, mode) in self.lexical:
+                lcum, draws = self.lexical[(name, mode)]
+                prev = 0.0
+                for c, (a, figure, is_open, label) in zip(lcum, draws):
+                    w = w0 * (c - prev) * leaf
+                    prev = c
+                    if w > 0:
+                        add(w, (0, prefix + (label, 0, 1, figure, 0, 0), figure, *merged(chain + (a,)), is_open,
+                                seventh_in_bass(figure)))
+                return
+            for a, p in probs[(name, mode)]:
+                w1 = w0 * p
+                syms = a.symbols
+                if len(syms) == 1 and not a.key and not a.repeat:
+                    s = syms[0]
+                    if s[0] != '"':
+                        walk(s, w1, prefix + (a.label, 0, 1), chain + (a,))
+                    elif s[1] != "@" and w1 * leaf > 0:  # a chord written in the alternative
+                        figure, is_open = emitted_figure(s[1:-1])
+                        add(w1 * leaf, (0, prefix + (a.label, 0, 1, figure, 0, 0), figure, *merged(chain + (a,)),
+                                        is_open, seventh_in_bass(figure)))
+                    continue
+                seg = prefix + (a.label, 0, len(syms))
+                cadence, fermata = merged(chain + (a,))
+                if a.repeat and _repeated(a) is not None:  # a let-binding: its split is drawn when expanded
+                    w = w1 * _seq_cached(self.t, "beat", a, mode, final, get, N)[0][n]
+                    if w > 0:
+                        add(w, (1, seg, a, cadence, fermata, None))
+                    continue
+                for w, lengths in self._splits(a, mode, final, n):
+                    add(w1 * w, (1, seg, a, cadence, fermata, lengths))
+
+        walk(sym, 1.0, (), ())
+        if not opts:
+            raise GrammarError("no derivation of the requested length")
+        cum[-1] = float("inf")  # a draw of exactly ``total`` still lands on the last option
+        return cum, total, opts
+
+    def _splits(self, a, mode: int, final: int, n: int, level: str = "beat") -> list[tuple[float, tuple[int, ...]]]:
+        """The lengths of an alternative's symbols that make ``n`` units, each with its probability."""
+        tables = self.beat if level == "beat" else self.form
+        get = tables["get"]
+        cm = _child_mode(a, mode)
+        k = len(a.symbols)
+        arrays = [get(s, cm, final if i == k - 1 else 0) for i, s in enumerate(a.symbols)]
+        suf = _seq_cached(self.t, level, a, mode, final, get, tables["N"])
+        out: list[tuple[float, tuple[int, ...]]] = []
+        if suf[0][n] <= 0:
+            return out
+        stack = [(0, n, 1.0, ())]
+        while stack:
+            i, rest, w, lens = stack.pop()
+            if i == k - 1:
+                w *= arrays[i][rest]
+                if w > 0:
+                    out.append((w, lens + (rest,)))
+                continue
+            zi = arrays[i]
+            nxt = suf[i + 1]
+            for m in range(rest + 1):
+                if zi[m] > 0 and nxt[rest - m] > 0:
+                    stack.append((i + 1, rest - m, w * zi[m], lens + (m,)))
+        return out
+
+    def _form_options(self, sym: str, mode: int, nbars: int) -> tuple[list[float], float, list]:
+        """A form rule's alternatives with the splits of ``nbars`` among their symbols, weighted."""
+        form = self.form
+        cum: list[float] = []
+        opts: list = []
+        total = 0.0
+        for a, p in form["probs"][(sym, mode)]:
+            if a.repeat and _repeated(a) is not None:
+                w = p * _seq_cached(self.t, "form", a, mode, 0, form["get"], form["N"])[0][nbars]
+                pairs = [(w, None)] if w > 0 else []
+            else:
+                pairs = self._splits(a, mode, 0, nbars, "form")
+            for w, lengths in pairs:
+                total += p * w if lengths is not None else w
+                cum.append(total)
+                opts.append((a, lengths))
+        if not opts:
+            raise GrammarError("no derivation of the requested length")
+        cum[-1] = float("inf")
+        return cum, total, opts
+
+    def form_node(self, sym: str, key: str, parent_key: str | None, mode: int, nbars: int, nodes: list) -> list:
+        """Sample form structure, appending the derivation to ``nodes``; returns phrases and section marks."""
         rules = self.t.rules
         if rules[sym].phrase and sym not in self.t.form_rules:
+            start, pos = len(nodes), self.pos
             for _ in range(PHRASE_DRAWS):  # redraw a phrase whose bass cannot resolve a seventh
+                del nodes[start:]
+                self.pos = pos
                 self.bass_seventh = None
+                self.sevenths = False
                 events: list = []
-                node = self.phrase(sym, key, mode, nbars * self.k, 1, events)
-                if first_unresolved_bass_seventh(events) is None:
+                self.draw(sym, key, parent_key, mode, nbars * self.k, 1, events, nodes)
+                if not self.sevenths or first_unresolved_bass_seventh([(e.figure, e.key) for e in events]) is None:
                     break
-            return [("phrase", rules[sym].label or sym, key, events)], node
-        a = self._choose("form", self.form, sym, mode, 0, nbars)
-        lengths = self._split("form", self.form, a, mode, 0, nbars)
+            self.phrase_index += 1
+            return [("phrase", rules[sym].label or sym, key, events)]
+        entry = self.form_opts.get((sym, mode, nbars))
+        if entry is None:
+            entry = self.form_opts[(sym, mode, nbars)] = self._form_options(sym, mode, nbars)
+        a, lengths = entry[2][bisect_right(entry[0], self.random() * entry[1])]
+        if lengths is None:
+            lengths = self._split("form", self.form, a, mode, 0, nbars)
         ckey = relative_key(key, a.key) if a.key else key
         cm = _child_mode(a, mode)
+        nodes += (a.label, key if key != parent_key else 0, len(a.symbols))
         items: list = []
-        kids = []
-        memo: dict[str, tuple[list, tuple]] = {}
+        memo: dict[str, tuple[list, list]] = {}
         for s, m in zip(a.symbols, lengths):
             if a.repeat and s in memo:
-                it, node = memo[s]
-                it = [(x[0], x[1], x[2], [list(e) for e in x[3]]) if x[0] == "phrase" else x for x in it]
+                it, nds = memo[s]
+                for x in it:
+                    if x[0] == "phrase":
+                        bq = self.beat_q
+                        evs = []
+                        for e in x[3]:
+                            evs.append(replace(e, onset=self.pos * bq, phrase=self.phrase_index))
+                            self.pos += e.duration / bq
+                        self.phrase_index += 1
+                        items.append((x[0], x[1], x[2], evs))
+                    else:
+                        items.append(x)
+                nodes += nds
             else:
-                it, node = self.form_node(s, ckey, cm, m)
+                n0 = len(nodes)
+                it = self.form_node(s, ckey, key, cm, m, nodes)
                 if a.repeat:
-                    memo[s] = (it, node)
-            items.extend(it)
-            kids.append(node)
+                    memo[s] = (it, nodes[n0:])
+                items.extend(it)
         if rules[sym].section:
             items = [("section", rules[sym].section)] + items + [("end",)]
-        return items, (a.label, key, tuple(kids))
+        return items
 
 
 _SEQ_CACHE_ATTR = "_seq_cache"
@@ -822,17 +1066,33 @@ def _parse_constraints(constraints: dict[str, Any]) -> tuple[dict[int, float] | 
     return phrase_bars, bool(constraints.get("modulate", True))
 
 
+def _ranges(values: list[int]) -> str:
+    """``[2, 4, 5, 6, 8]`` -> ``'2, 4-6, 8'``."""
+    out: list[str] = []
+    for v in values:
+        if out and v == last + 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{v}"
+        else:
+            out.append(str(v))
+        last = v
+    return ", ".join(out)
+
+
 def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", seed: int | None = None,
                 **constraints: Any) -> Plan:
     """See :meth:`Grammar.sample`."""
-    if not isinstance(bars, int) or bars <= 0:
+    if not isinstance(bars, int) or isinstance(bars, bool) or bars <= 0:
         raise InputError(f"a plan needs at least one bar, got bars={bars!r}", expected=["a positive integer"])
+    if bars > MAX_BARS:
+        raise InputError(f"a plan has at most {MAX_BARS} bars, got bars={bars}", expected=[f"1 to {MAX_BARS}"],
+                         hint="Sample a longer piece as several plans.")
     home = normalize_key(key)
     met = parse_metre(metre)
-    ratio = met.bar_quarters / met.beat_quarters
-    if ratio.denominator != 1:
-        raise InputError(f"metre {metre} has no whole number of beats per bar")
-    k = int(ratio)
+    if met.name not in SAMPLING_METRES:
+        raise InputError(f"grammars do not sample plans in {met.name}",
+                         expected=list(SAMPLING_METRES),
+                         hint="A metre of unequal beats (5/4, 7/8) needs a beat grouping the sampler does not know.")
+    k = met.beats_per_bar
     phrase_bars, allow_key = _parse_constraints(constraints)
     tables: Tables = grammar.tables
     mode = 1 if home[0].islower() else 0
@@ -840,17 +1100,21 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
     start = grammar.source.start
     z = form["Z"].get((start, mode, 0)) if start in tables.form_rules else form["get"](start, mode, 0)
     if z is None or bars >= len(z) or z[bars] <= 0:
-        raise InputError(f"grammar {grammar.name} cannot make a {MODES[mode]}-key plan of {bars} bars in {metre}",
-                         hint="Try another number of bars (e.g. a multiple of 4) or another grammar.")
+        possible = [n for n in range(1, min(bars, len(z) - 1) + 1) if z[n] > 0] if z is not None else []
+        can = f"Up to {bars} bars it can make {MODES[mode]}-key plans of {_ranges(possible)} bars." if possible \
+            else f"It can make no {MODES[mode]}-key plan of up to {bars} bars in {met.name}."
+        raise InputError(f"grammar {grammar.name} cannot make a {MODES[mode]}-key plan of {bars} bars in {met.name}.",
+                         hint=can)
     seed_value = seed if seed is not None else random.SystemRandom().randrange(2**31)
     rng = random.Random(seed_value)
-    sampler = _Sampler(tables, form, rng, k)
-    items, root = sampler.form_node(start, home, mode, bars)
     beat_q = float(met.beat_quarters)
     plan = Plan(key=home, metre=met.name, bars=bars, grammar=grammar.name, seed=seed_value)
+    sampler = _Sampler(tables, form, rng, k, beat_q)
+    nodes: list = []
+    items = sampler.form_node(start, home, None, mode, bars, nodes)
     chords = plan.chords
-    t = 0.0
     open_sections: list[tuple[str, float]] = []
+    t = 0.0
     for item in items:
         if item[0] == "section":
             open_sections.append((item[1], t))
@@ -859,23 +1123,14 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
             plan.sections.append(Section(label=label, start=start_t, end=t))
         else:
             _, label, pkey, events = item
-            p_index = len(plan.phrases)
-            p_start = t
-            for fig, ekey, beats, cad, ferm, is_open in events:
-                duration = beats * beat_q
-                chords.append(ChordEvent(t, duration, fig, ekey, None, ferm, p_index, is_open))
-                t += duration
-            last = chords[-1]
-            if events[-1][3]:
-                last.cadence = events[-1][3]
-            else:
-                from .analysis import label_cadence
-
-                prev_fig = chords[-2].figure if len(events) > 1 else None
-                last.cadence = label_cadence(prev_fig, last.figure)
-            plan.phrases.append(Phrase(start=p_start, end=t, key=pkey, cadence=last.cadence, label=label))
+            chords += events
+            last = events[-1]
+            if not last.cadence:
+                last.cadence = label_cadence(events[-2].figure if len(events) > 1 else None, last.figure)
+            t = last.onset + last.duration
+            plan.phrases.append(Phrase(start=events[0].onset, end=t, key=pkey, cadence=last.cadence, label=label))
     plan.sections.sort(key=lambda s: (s.start, -s.end))
     if not plan.sections:
         plan.sections.append(Section(label="A", start=0.0, end=t))
-    plan.derivation_tree = Derivation(root, tables.alternative_table, grammar.name)
+    plan.derivation_tree = Derivation(nodes, tables.alternative_table, grammar.name, tables.alternative_json)
     return plan

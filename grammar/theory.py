@@ -50,6 +50,7 @@ def pc_name(pc: int) -> str:
     return _PC_NAMES[pc % 12]
 
 
+@lru_cache(maxsize=256)
 def normalize_key(name: str) -> str:
     """A key name as music21 writes it: ``C``, ``B-``, ``f#`` (lowercase = minor).
 

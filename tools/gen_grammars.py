@@ -78,7 +78,7 @@ chorale_phrase: body_pac                     // w=4 fermata
 // @phrase bars=1:1,2:5,3:1,4:3 label=final
 final_phrase: tr pac                         // fermata cadence=PAC
             | pac                            // fermata cadence=PAC w=0.2
-// @phrase bars=2:1,4:3 label=final
+// @phrase bars=1:0.2,2:1,4:3 label=final
 only_phrase: opening_pac                     // fermata
 
 // Any chorale phrase, for parsing analyses.

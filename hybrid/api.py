@@ -61,6 +61,13 @@ def report_for(pitch: np.ndarray, attack: np.ndarray, plan: Plan, profile: str =
     return check_arrays(son, Context(keys=keys, chords=chords), profile)
 
 
+def _check_seed(seed: Any) -> int:
+    """Seeds are whole numbers from 0 to 2**63 - 1 (what numpy's and torch's generators take)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
+        raise InputError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
+    return int(seed)
+
+
 def _split_sampling(kwargs: dict[str, Any]) -> Sampling:
     unknown = set(kwargs) - _SAMPLING_KEYS
     if unknown:
@@ -73,6 +80,7 @@ def _run(plan: Plan, seed: int, sampling: Sampling, *, model=None, checkpoint: s
          check: bool = True) -> tuple[Decoded, Any]:
     from partimento.neural.conditioning import plan_conditioning
 
+    seed = _check_seed(seed)
     plan.validate()
     if model is None:
         model = load_default_model(str(checkpoint) if checkpoint else None)
@@ -115,6 +123,7 @@ def compose(grammar: str = "chorale", key: str = "C", bars: int = 16, seed: int 
 
     if bars <= 0:
         raise InputError(f"bars must be a positive number, got {bars}")
+    seed = _check_seed(seed)
     g = load(grammar)
     kwargs = {"key": key, "bars": bars}
     if metre is not None:

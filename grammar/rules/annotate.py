@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..fileio import write_with
+from ..score_writer import write_score
 from ..theory import VOICES
 from .base import Severity
 from .report import Report
@@ -102,5 +103,5 @@ def _twins(original: Any, copied: Any) -> dict[int, Any]:
 def write_annotated(report: Report, path: str | Path) -> Annotated:
     """Write the annotated score as MusicXML (atomically); returns what was marked."""
     done = annotate_marks(report)
-    write_with(Path(path), lambda tmp: done.score.write("musicxml", fp=str(tmp)))
+    write_with(Path(path), lambda tmp: write_score(done.score, "musicxml", tmp))
     return done

@@ -3,8 +3,9 @@
 ``strict`` is textbook four-part writing: every rule is an error except
 ``unprepared-dissonance`` (a warning). ``chorale`` keeps those severities and adds Bach's
 tolerances: hidden fifths/octaves are also looked for between every pair of voices but
-only soprano–bass ones are errors (the rest are warnings), and an alto–tenor crossing
-lasting at most one beat (a quarter note) is a warning. Rules a user registers run at
+only soprano–bass ones are errors (the rest are warnings), an alto–tenor crossing
+lasting at most one beat (a quarter note) is a warning, and a leading tone that does not
+rise is an error only in the soprano (a warning in the other voices). Rules a user registers run at
 their own ``default_severity`` in every profile.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["Profile", "PROFILES", "RULE_ORDER", "get_profile", "hard_rules"]
 RULE_ORDER: tuple[str, ...] = (
     "parallel-fifths", "parallel-octaves", "hidden-fifths", "hidden-octaves",
     "voice-crossing", "voice-overlap", "spacing", "range",
-    "doubled-leading-tone", "leading-tone-resolution", "seventh-resolution",
+    "doubled-leading-tone", "leading-tone-resolution", "seventh-resolution", "augmented-sixth-resolution",
     "melodic-augmented-interval", "large-leap", "out-of-key", "unprepared-dissonance",
 )
 
@@ -66,6 +67,7 @@ PROFILES: dict[str, Profile] = {
             "hidden-fifths": {"all_pairs": True, "inner_severity": Severity.WARNING},
             "hidden-octaves": {"all_pairs": True, "inner_severity": Severity.WARNING},
             "voice-crossing": {"brief_inner": 1.0},
+            "leading-tone-resolution": {"relaxed": ("alto", "tenor", "bass")},
         },
     ),
 }

@@ -20,7 +20,8 @@ def rows_of(rows: list[str]) -> list[list[str]]:
 
 
 def build(rows: list[str], key: str, metre: str = "4/4", shift: int = 0, names=("Soprano", "Alto", "Tenor", "Bass"),
-          with_key: bool = True) -> stream.Score:
+          with_key: bool = True, spelled: bool = False) -> stream.Score:
+    """The exercise as a four-part score; ``spelled``: every note written as named (else only those with an accidental)."""
     score = stream.Score()
     k = m21key.Key(key)
     if shift:
@@ -45,7 +46,7 @@ def build(rows: list[str], key: str, metre: str = "4/4", shift: int = 0, names=(
                 if prev.tie.type == "stop":
                     prev.tie = tie.Tie("continue")
                 el.tie = tie.Tie("stop")
-            elif any(ch in name[1:] for ch in "#-") and not shift:  # written with an accidental: keep the spelling
+            elif (spelled or any(ch in name[1:] for ch in "#-")) and not shift:  # keep the spelling
                 el = note.Note(pitch.Pitch(name), quarterLength=ql)
             else:
                 el = note.Note(pitch.Pitch(midi=pitch.Pitch(name).midi + shift), quarterLength=ql)

@@ -14,7 +14,8 @@ from partimento.grammar.rules import REST, Context, DecodeState, SonorityArray, 
 from partimento.grammar.theory import chord_spec, key_info
 
 KEYS = ["C", "a", "E-", "f#", "G"]
-FIGURES = ["I", "i", "V", "V7", "viio7", "ii7", "V/V", "V7/IV", "N6", "It+6", "vi", "IV", "iv", "Cad64", "V65", "iiø7"]
+FIGURES = ["I", "i", "V", "V7", "viio7", "ii7", "V/V", "V7/IV", "N6", "It+6", "vi", "IV", "iv", "Cad64", "V65", "iiø7",
+           "Ger65", "Fr43", "V7/vi", "V6", "ii"]
 
 ALL_RULES = {(prof, r.id): r for prof in ("strict", "chorale") for r in get_profile(prof).rules()}
 
@@ -141,7 +142,7 @@ def test_hard_rules_are_the_strict_errors():
     assert "unprepared-dissonance" not in ids
     assert {"parallel-fifths", "parallel-octaves", "hidden-fifths", "hidden-octaves", "voice-crossing", "voice-overlap",
             "spacing", "range", "doubled-leading-tone", "leading-tone-resolution", "seventh-resolution",
-            "melodic-augmented-interval", "large-leap", "out-of-key"} == set(ids)
+            "augmented-sixth-resolution", "melodic-augmented-interval", "large-leap", "out-of-key"} == set(ids)
 
 
 _CADENCES = [("V", None), ("V7", None), ("viio7", None), ("V65", None), ("V/V", "V"), ("V7/IV", "IV"),

@@ -167,6 +167,9 @@ class Plan:
 
     def validate(self) -> "Plan":
         """Check figures, keys, ordering and coverage; raise PlanError naming the spot."""
+        from .plan_values import check_plan_values
+
+        check_plan_values(self)  # types and ranges first: a plan read from JSON may hold anything
         normalize_key(self.key)
         parse_metre(self.metre)
         if self.bars <= 0:
@@ -209,6 +212,8 @@ class Plan:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Plan":
+        if not isinstance(d, dict):
+            raise PlanError(f"not a partimento plan: expected a JSON object, got {type(d).__name__}")
         d = dict(d)
         deriv = d.pop("derivation", None)
         try:
@@ -221,7 +226,10 @@ class Plan:
         except TypeError as e:
             raise PlanError(f"not a partimento plan: {e}") from None
         if deriv is not None:
-            plan.derivation = nx.node_link_graph(deriv, directed=True, edges="edges")
+            try:
+                plan.derivation = nx.node_link_graph(deriv, directed=True, edges="edges")
+            except Exception as e:  # noqa: BLE001 - networkx raises many kinds on a mangled graph
+                raise PlanError(f"the plan's derivation is not a node-link graph: {e}") from None
         return plan
 
     @classmethod

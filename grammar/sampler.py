@@ -30,6 +30,7 @@ from .bass_line import bass_step_ok, first_unresolved_bass_seventh, seventh_in_b
 from .errors import GrammarError, InputError, Location
 from .metre import parse_metre
 from .plan import ChordEvent, Phrase, Plan, Section
+from .plan_values import MAX_BARS
 from .theory import normalize_key
 
 __all__ = ["Tables", "sample_plan", "derivation_graph", "relative_key", "key_relation", "is_chord_literal", "literal_value"]
@@ -721,6 +722,9 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
     """See :meth:`Grammar.sample`."""
     if not isinstance(bars, int) or bars <= 0:
         raise InputError(f"a plan needs at least one bar, got bars={bars!r}", expected=["a positive integer"])
+    if bars > MAX_BARS:  # the form tables grow with the length: refuse before minutes of work
+        raise InputError(f"a plan has at most {MAX_BARS} bars, got bars={bars}",
+                         expected=[f"a whole number from 1 to {MAX_BARS}"])
     home = normalize_key(key)
     met = parse_metre(metre)
     ratio = met.bar_quarters / met.beat_quarters

@@ -117,7 +117,12 @@ def chord_table(figure: str | None, key_name: str) -> tuple[tuple[int, int], ...
     base = spelling_table(key_name)
     if not figure:
         return base
-    members = chord_spelling(figure, key_name)
+    from music21.exceptions21 import Music21Exception
+
+    try:
+        members = chord_spelling(figure, key_name)
+    except (Music21Exception, ValueError):  # not a Roman numeral music21 reads (a chord named from its notes, "F#m7"): the key spells
+        return base
     return tuple(members.get(pc, base[pc]) for pc in range(12))
 
 

@@ -8,7 +8,7 @@ quarter notes from the start of the piece (the pickup, if any, starts at 0).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -313,11 +313,11 @@ class Plan:
         if not path.is_file():
             raise InputError("no such file", Location(file=str(path)))
         if path.suffix.lower() == ".json":
-            try:
-                return cls.from_json(path.read_text())
+            try:  # validated here, so a wrong value is reported with this file's name
+                return cls.from_json(path.read_text()).validate()
             except PlanError as e:
-                raise PlanError(e.message, Location(file=str(path), line=e.location.line,
-                                                    column=e.location.column)) from None
+                raise PlanError(e.message, replace(e.location, file=str(path)),
+                                expected=e.expected, hint=e.hint) from None
         from .analysis import plan_from_romantext
 
         return plan_from_romantext(path)

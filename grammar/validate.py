@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GrammarError, Location, PartimentoError, PlanError
+from .errors import GrammarError, Location, PartimentoError, PlanError, _sentence
 
 __all__ = ["Issue", "check_grammar"]
 
@@ -41,7 +41,7 @@ def check_grammar(path: str | Path) -> list[Issue]:
         source = read_source(text, name, file)
     except GrammarError as e:
         kind = "syntax" if type(e).__name__ == "GrammarSyntaxError" else "annotation"
-        return [Issue("error", kind, e.message + (" " + e.hint if e.hint else ""), e.location)]
+        return [Issue("error", kind, _sentence(e.message) + (" " + _sentence(e.hint) if e.hint else ""), e.location)]
     issues: list[Issue] = []
     rules = source.rules
     for r in rules.values():

@@ -7,6 +7,7 @@ these tests the words.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,4 @@ def test_bad_input_exits_2_naming_the_file(bad, argv, words):
     assert len(lines) == 1, stderr
     for w in words:
         assert w in stderr, f"{w!r} not named in: {stderr}"
+    assert not re.search(r"[a-z0-9] [A-Z][a-z]+ the ", stderr), f"sentences run together: {stderr}"

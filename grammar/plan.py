@@ -16,7 +16,7 @@ read back from RomanText is fixed as written; plan JSON keeps the flag.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -173,6 +173,9 @@ class Plan:
 
     def validate(self) -> "Plan":
         """Check figures, keys, ordering and coverage; raise PlanError naming the spot."""
+        from .plan_values import check_plan_values
+
+        check_plan_values(self)  # types and ranges first: a plan read from JSON may hold anything
         normalize_key(self.key)
         parse_metre(self.metre)
         if self.bars <= 0:
@@ -387,11 +390,11 @@ class Plan:
         if not path.is_file():
             raise InputError("no such file", Location(file=str(path)))
         if path.suffix.lower() == ".json":
-            try:
-                return cls.from_json(path.read_text())
+            try:  # validated here, so a wrong value is reported with this file's name
+                return cls.from_json(path.read_text()).validate()
             except PlanError as e:
-                raise PlanError(e.message, Location(file=str(path), line=e.location.line,
-                                                    column=e.location.column)) from None
+                raise PlanError(e.message, replace(e.location, file=str(path)),
+                                expected=e.expected, hint=e.hint) from None
         from .analysis import plan_from_romantext
 
         return plan_from_romantext(path)

@@ -32,6 +32,7 @@ from .metre import parse_metre, strong_beat_offsets
 from .analysis import label_cadence
 from .derivation import AlternativeInfo, Derivation
 from .plan import ChordEvent, Phrase, Plan, Section
+from .plan_values import MAX_BARS
 from .theory import invert_figure, is_open_figure, normalize_key, plain_figure
 
 __all__ = ["Tables", "sample_plan", "relative_key", "key_relation", "is_chord_literal", "literal_value",
@@ -46,7 +47,7 @@ MODES = ("major", "minor")
 DEFAULT_PHRASE_BARS = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0, 7: 1.0, 8: 1.0}
 PHRASE_DRAWS = 200  # draws of one phrase before giving up on the bass-line rule (a rare draw breaks it)
 CONSTRAINTS = ("phrase_bars", "modulate")
-MAX_BARS = 1000  # a plan's length is solved bar by bar up to here in about a second
+
 #: Metres the sampler fills: even beats, simple or compound (each beat a chord's shortest length).
 SAMPLING_METRES = ("2/2", "2/4", "3/4", "4/4", "3/2", "6/8", "9/8", "12/8")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GrammarError, Location, PartimentoError
+from .errors import GrammarError, Location, PartimentoError, PlanError, _sentence
 
 __all__ = ["Issue", "check_grammar"]
 
@@ -42,7 +42,7 @@ def check_grammar(path: str | Path) -> list[Issue]:
     except GrammarError as e:
         kind = "syntax" if type(e).__name__ == "GrammarSyntaxError" else "annotation"
         expected = (" Expected one of: " + ", ".join(e.expected) + ".") if e.expected else ""
-        return [Issue("error", kind, e.message + expected + (" " + e.hint if e.hint else ""), e.location)]
+        return [Issue("error", kind, _sentence(e.message) + expected + (" " + _sentence(e.hint) if e.hint else ""), e.location)]
     issues: list[Issue] = []
     rules = source.rules
     for r in rules.values():

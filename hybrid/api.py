@@ -63,6 +63,13 @@ def report_for(pitch: np.ndarray, attack: np.ndarray, plan: Plan, profile: str =
     return check_arrays(son, Context(keys=keys, chords=chords, accent=accent_levels(son.beat, plan.metre)), profile)
 
 
+def _check_seed(seed: Any) -> int:
+    """Seeds are whole numbers from 0 to 2**63 - 1 (what numpy's and torch's generators take)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
+        raise InputError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
+    return int(seed)
+
+
 def _split_sampling(kwargs: dict[str, Any]) -> Sampling:
     unknown = set(kwargs) - _SAMPLING_KEYS
     if unknown:
@@ -76,6 +83,7 @@ def _run(plan: Plan, seed: int, sampling: Sampling, *, model=None, checkpoint: s
     """Decode ``plan`` (its open inversions fixed first by the bass-line planner); (decoded, report, plan used)."""
     from partimento.neural.conditioning import plan_conditioning
 
+    seed = _check_seed(seed)
     from .bass_line import plan_bass_line, soprano_from_tokens
 
     plan.validate()
@@ -124,6 +132,7 @@ def compose(grammar: str = "chorale", key: str = "C", bars: int = 16, seed: int 
 
     if bars <= 0:
         raise InputError(f"bars must be a positive number, got {bars}")
+    seed = _check_seed(seed)
     g = load(grammar)
     kwargs = {"key": key, "bars": bars}
     if metre is not None:

@@ -23,7 +23,8 @@ from partimento.grammar.plan import ChordEvent, Phrase, Plan
 from partimento.grammar.theory import VOICES, chord_spec, normalize_key
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, sounding_pitches
 
-from .melody import load_stream
+from partimento.grammar.rules.satb_reader import read_satb
+
 from .result import Result
 
 __all__ = ["ScoreGrid", "grid_of_score", "forced_outside"]
@@ -58,14 +59,11 @@ def grid_of_score(score: Any) -> ScoreGrid:
 def _grid_of_stream(source: Any) -> ScoreGrid:
     from music21 import chord, meter, roman, stream
 
-    s, file = load_stream(source)
-    parts = list(s.parts) if isinstance(s, stream.Score) else [s]
-    if len(parts) != 4:
-        raise ScoreError(f"infill needs a four-part score (soprano, alto, tenor, bass); this one has {len(parts)} "
-                         "part(s)", Location(file=file))
+    satb = read_satb(source)  # the checker's reader: four parts or two staves, refused with reasons
+    s, file = satb.score, satb.file
     ts = next(iter(s.recurse().getElementsByClass(meter.TimeSignature)), None)
     metre = parse_metre(ts.ratioString if ts is not None else "4/4")
-    measures = list(parts[0].getElementsByClass(stream.Measure))
+    measures = list(satb.staves[0].getElementsByClass(stream.Measure))
     pickup = 0.0
     if len(measures) > 1:
         first = measures[0]
@@ -73,23 +71,23 @@ def _grid_of_stream(source: Any) -> ScoreGrid:
         if (first.paddingLeft or 0) > 0 or (0 < length < float(metre.bar_quarters) - 1e-9 and first.number in (0, 1)):
             pickup = length
     q = STEPS_PER_QUARTER
-    end = max(float(p.flatten().highestTime) for p in parts)
+    end = satb.end
     bars = max(1, math.ceil((end - pickup) / float(metre.bar_quarters) - 1e-9))
     T = int(round((pickup + bars * float(metre.bar_quarters)) * q))
     tokens = np.full((T, 4), REST, np.int64)
-    for v, part in enumerate(parts):
-        flat = part.flatten()
+    for v, voice in enumerate(satb.voices):
         prev_end, prev_pitch = -1, -1
-        for el in flat.notes:
-            off = float(el.getOffsetInHierarchy(flat))
-            a, b = off * q, (off + float(el.quarterLength)) * q
+        for off, stop, midi, attack in zip(voice.starts, voice.ends, voice.midis.tolist(), voice.attacks):
+            if midi < 0:  # a rest
+                continue
+            off = float(off)
+            a, b = off * q, float(stop) * q
             if abs(a - round(a)) > 1e-6 or abs(b - round(b)) > 1e-6:
                 m, beat = metre.measure_beat(off, pickup)
                 raise ScoreError("a rhythm finer than sixteenth notes", Location(file=file, measure=m, beat=beat,
                                                                                  voice=VOICES[v]))
             a, b = int(round(a)), int(round(b))
-            midi = max(p.midi for p in el.pitches) if isinstance(el, chord.Chord) else el.pitch.midi
-            tied = el.tie is not None and el.tie.type in ("stop", "continue") and prev_end == a and prev_pitch == midi
+            tied = not attack and prev_end == a and prev_pitch == midi
             tokens[a, v] = HOLD if tied else PITCH_OFFSET + midi
             tokens[a + 1:b, v] = HOLD
             prev_end, prev_pitch = b, midi

@@ -14,7 +14,8 @@ from partimento.grammar.rules import REST, Context, DecodeState, SonorityArray, 
 from partimento.grammar.theory import chord_spec, key_info
 
 KEYS = ["C", "a", "E-", "f#", "G"]
-FIGURES = ["I", "i", "V", "V7", "viio7", "ii7", "V/V", "V7/IV", "N6", "It+6", "vi", "IV", "iv", "Cad64", "V65", "iiø7"]
+FIGURES = ["I", "i", "V", "V7", "viio7", "ii7", "V/V", "V7/IV", "N6", "It+6", "vi", "IV", "iv", "Cad64", "V65", "iiø7",
+           "Ger65", "Fr43", "V7/vi", "V6", "ii"]
 
 ALL_RULES = {(prof, r.id): r for prof in ("strict", "chorale") for r in get_profile(prof).rules()}
 
@@ -140,7 +141,7 @@ def test_hard_rules_are_the_strict_errors():
     ids = [r.id for r in hard_rules("strict")]
     assert {"parallel-fifths", "parallel-octaves", "hidden-fifths", "hidden-octaves", "voice-crossing", "voice-overlap",
             "spacing", "range", "doubled-leading-tone", "leading-tone-resolution", "seventh-resolution",
-            "melodic-augmented-interval", "large-leap", "out-of-key", "unprepared-dissonance"} == set(ids)
+            "augmented-sixth-resolution", "melodic-augmented-interval", "large-leap", "out-of-key", "unprepared-dissonance"} == set(ids)
     assert "unprepared-dissonance" in [r.id for r in hard_rules("chorale")]
 
 

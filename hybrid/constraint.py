@@ -289,7 +289,9 @@ class Constraint:
         base = self._eager_memo(t, v)
         if not self._lookahead_applies(t, v, forward):
             return bool(base.any())
-        return any(self._token_ok(t, v, tok, forward) for tok in np.flatnonzero(base).tolist())
+        prev = self.grid.previous(t, v)  # the nearest notes first: the likeliest to leave the rest room
+        order = sorted(np.flatnonzero(base).tolist(), key=lambda tok: abs(tok - PITCH_OFFSET - prev) if tok > REST else -1)
+        return any(self._token_ok(t, v, tok, forward) for tok in order)
 
     def _memo_key(self, t: int, v: int, what) -> tuple:
         if t != self._memo_step:

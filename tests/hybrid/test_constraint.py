@@ -9,6 +9,7 @@ from partimento.grammar import load
 from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import ChordEvent, Phrase, Plan
 from partimento.grammar.rules import hard_rules
+from partimento.grammar.rules.profiles import PROFILES
 from partimento.grammar.rules.base import RULES, Context, SonorityArray
 from partimento.grammar.rules.spacing_range import Range
 from partimento.grammar.theory import VOICES, key_info
@@ -128,14 +129,23 @@ def test_the_reach_look_ahead_asks_the_rules_it_was_given():
     assert without.reach.ok(0, 3, f3)  # ... and one without it
 
 
-@pytest.mark.parametrize("rule_id", sorted(HOLD_STABLE))
-def test_hold_stable_rules_find_no_new_fault_in_held_notes_alone(rule_id):
+def _hold_stable_instances() -> list[tuple[str, object]]:
+    """Every HOLD_STABLE rule as its class builds it by default and as each profile configures it."""
+    out = [(f"default:{i}", RULES[i]()) for i in sorted(HOLD_STABLE)]
+    for name, profile in sorted(PROFILES.items()):
+        out += [(f"{name}:{r.id}", r) for r in profile.rules() if r.id in HOLD_STABLE]
+    return out
+
+
+@pytest.mark.parametrize("label, rule", _hold_stable_instances(), ids=[x[0] for x in _hold_stable_instances()])
+def test_hold_stable_rules_find_no_new_fault_in_held_notes_alone(label, rule):
     """Why a hold that adds no sonority need not be asked about: in random pairs of sonorities of
     one chord where the voices H hold their notes, every fault the rule finds at the second that
-    involves only voices of H was there at the first already (which the decoder had accepted)."""
+    involves only voices of H was there at the first already (which the decoder had accepted).
+    Checked for each rule as each profile configures it (its parameters included)."""
     from partimento.grammar.theory import chord_spec
 
-    rule = RULES[rule_id]()
+    rule_id = rule.id
     gen = np.random.default_rng(sum(map(ord, rule_id)))
     keys = [key_info("C"), key_info("a")]
     chords = [chord_spec(f, k) for f, k in (("V7", "C"), ("I", "C"), ("viio7", "a"), ("V", "a"), ("ii65", "C"))]
@@ -172,3 +182,22 @@ def test_a_user_rule_is_asked_about_every_hold():
     plan = cadence_plan(figures=FIGURES)
     assert Constraint(plan, hard_rules("strict"))._holds_exempt
     assert not Constraint(plan, hard_rules("strict") + [Quiet()])._holds_exempt
+
+
+@pytest.mark.parametrize("index", range(len(PIECES)))
+def test_the_hold_exemption_gives_the_verdict_the_rules_give(index):
+    """Exempting a hold from the rules is a shortcut, not a second chance: wherever it applies
+    along a decoded piece, asking every rule about the hold (the held pitch struck again)
+    gives the same HOLD entry of the mask."""
+    plan, rules, tokens = PIECES[index]
+    exempt, asked = Constraint(plan, rules), Constraint(plan, rules)
+    asked._holds_exempt = False
+    compared = 0
+    for tok in tokens.reshape(-1).tolist():
+        t, v = exempt.position
+        if exempt._rules_exempt_hold(t, v):
+            compared += 1
+            assert exempt.mask()[HOLD] == asked.mask()[HOLD], (t, v)
+        exempt.push(tok)
+        asked.push(tok)
+    assert compared > plan.steps

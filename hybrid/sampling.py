@@ -10,7 +10,7 @@ with the nucleus taken *after* the mask: the smallest set of tokens, heaviest fi
 (ties in token order), whose mass under ``q`` reaches ``top_p``, renormalized. Taking
 the nucleus before the mask instead (as the first decoder did) gives a different
 distribution: a legal token just outside the unmasked nucleus can never be drawn, and
-the nucleus can shrink to nothing. ``tests/hybrid/test_sampling.py`` checks the
+the nucleus can shrink to nothing. ``tests/hybrid/test_sampler.py`` checks the
 arithmetic; ``tests/hybrid/test_decode_exact.py`` checks, with a chi-square test over
 2,000 seeds, that the decoder's output follows ``q``.
 

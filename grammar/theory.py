@@ -131,11 +131,8 @@ class ChordSpec:
 
     @property
     def required(self) -> frozenset[int]:
-        """Pitch classes a complete realization must sound: root and third (and the bass)."""
-        req = {self.root, self.bass}
-        if self.third is not None:
-            req.add(self.third)
-        return frozenset(req)
+        """Pitch classes a complete realization must sound: root, third and seventh (and the bass)."""
+        return frozenset(pc for pc in (self.root, self.bass, self.third, self.seventh) if pc is not None)
 
 
 def _function_of(figure: str, degree: int, secondary: bool) -> str:

@@ -84,7 +84,7 @@ def seeds(tmp_path_factory) -> Seeds:
     from partimento.grammar.score_writer import musicxml_bytes
     from partimento.hybrid import realize
     from partimento.neural.checkpoint import save_checkpoint
-    from partimento.neural.model import CONFIGS, ChoraleModel
+    from partimento.neural.model import CONFIGS, build_model
 
     sys.path.insert(0, str(HERE.parent / "grammar" / "rules"))
     from exercises import two_staves
@@ -98,7 +98,7 @@ def seeds(tmp_path_factory) -> Seeds:
     import torch
 
     torch.manual_seed(0)
-    weights = save_checkpoint(ChoraleModel(CONFIGS["tiny"]), work / "tiny.safetensors")
+    weights = save_checkpoint(build_model(CONFIGS["tiny"]), work / "tiny.safetensors")
     return Seeds(musicxml=musicxml_bytes(_score()), two_staves=musicxml_bytes(two_staves(_score(), "voices", True)),
                  midi=mid.read_bytes(), rntxt=RNTXT, lark=TINY_LARK, plan_json=plan.to_json(),
                  result_json=json.dumps(result.to_dict(), indent=0), weights=weights.read_bytes(),

@@ -17,6 +17,12 @@ a plan the rules cannot realize is replaced by the next draw, as compose does):
   checker's outside twin (music21's figuredBass.checker).
 
     python benchmarks/hybrid_speed.py --n 10
+    python benchmarks/hybrid_speed.py --n 10 --against partimento/neural/checkpoints/chorale-interleaved.safetensors
+
+``--against CHECKPOINT`` realizes the same plans (constrained, same seeds) with a second
+model in the same run, alternating with the first, best of ``--repeat`` each, and
+reports its median beside the first's (a plan the second model cannot realize counts as
+missing for it).
 
 One core means one thread everywhere: torch, and numpy's BLAS (set below, before numpy
 loads). Pin the process as well on a busy machine (``taskset -c 1 python ...``).
@@ -46,6 +52,7 @@ def main() -> int:
     ap.add_argument("--bars", type=int, default=16)
     ap.add_argument("--grammar", default="chorale")
     ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--against", default=None, help="a second checkpoint timed side by side on the same plans")
     ap.add_argument("--repeat", type=int, default=3,
                     help="realize each plan this many times each way, alternating; keep the fastest of each")
     ap.add_argument("--cpu-time", action="store_true",
@@ -66,11 +73,14 @@ def main() -> int:
     t0 = time.perf_counter()
     model = load_model(args.checkpoint)
     load_s = time.perf_counter() - t0
+    other = load_model(args.against) if args.against else None
     grammar = load(args.grammar)
     keys = ("C", "G", "d", "F", "a", "B-", "e", "D")
     rows = []
     fb_rows = []
     realize(grammar.sample(key="C", bars=4, seed=0), seed=0, model=model, check=False)  # warm-up
+    if other is not None:
+        realize(grammar.sample(key="C", bars=4, seed=0), seed=0, model=other, check=False)
     for i in range(args.n):
         draw = 0
         while True:
@@ -94,8 +104,19 @@ def main() -> int:
             t0 = time.perf_counter()
             realize(plan, seed=i, model=model, check=False, constraints=False)
             unc_s = min(unc_s, time.perf_counter() - t0)
+        against_s = against_model_us = None
+        if other is not None:
+            try:
+                for _ in range(args.repeat):
+                    t0 = time.perf_counter()
+                    alt = realize(plan, seed=i, model=other, check=False)
+                    sec = time.perf_counter() - t0
+                    against_s = sec if against_s is None else min(against_s, sec)
+                against_model_us = alt.stats["model_seconds"] / alt.stats["tokens"] * 1e6
+            except UnsatisfiableError:
+                against_s = None
         tokens = con.stats["tokens"]
-        rows.append({"plan_seed": i + 100_003 * draw, "chords": len(plan.chords), "constrained_s": con_s,
+        rows.append({"against_constrained_s": against_s, "against_model_us_per_token": against_model_us,"plan_seed": i + 100_003 * draw, "chords": len(plan.chords), "constrained_s": con_s,
                      "unconstrained_s": unc_s, "first_constrained_s": first[0], "first_unconstrained_s": first[1],
                      "mask_us_per_token": con.stats["mask_seconds"] / tokens * 1e6,
                      "model_us_per_token": con.stats["model_seconds"] / tokens * 1e6,
@@ -136,6 +157,12 @@ def main() -> int:
         "median_mask_us_per_token": med(r["mask_us_per_token"] for r in rows),
         "median_model_us_per_token": med(r["model_us_per_token"] for r in rows),
         "median_retries": med(r["retries"] for r in rows),
+        "against": None if other is None else {
+            "checkpoint": checkpoint_facts(args.against), "arch": other.cfg.arch,
+            "realized": sum(r["against_constrained_s"] is not None for r in rows),
+            "median_constrained_s": med(r["against_constrained_s"] for r in rows if r["against_constrained_s"] is not None),
+            "median_model_us_per_token": med(r["against_model_us_per_token"] for r in rows
+                                             if r["against_model_us_per_token"] is not None)},
         "figured_bass": {"plans": len(fb_rows), "realized": len(fb_ok),
                          "median_seconds": med(r["seconds"] for r in fb_rows),
                          "violations_total": dict(fb_viol),
@@ -149,6 +176,12 @@ def main() -> int:
           f"{summary['median_mask_us_per_token']:.0f} us/token, model {summary['median_model_us_per_token']:.0f} "
           f"us/token; figuredBass realized {len(fb_ok)}/{len(fb_rows)} plans, median {summary['figured_bass']['median_seconds']:.2f}s, "
           f"violations {dict(fb_viol)}; ours on the same 16 chords {dict(ours_viol)}")
+    if other is not None:
+        a = summary["against"]
+        print(f"side by side, constrained: {model.cfg.arch} {con_med:.3f}s median, model "
+              f"{summary['median_model_us_per_token']:.0f} us/token; {a['arch']} ({args.against}) "
+              f"{a['median_constrained_s']:.3f}s median, model {a['median_model_us_per_token']:.0f} us/token "
+              f"({a['realized']}/{len(rows)} plans realized)")
     print("wrote", write_result("hybrid_speed", summary))
     return 0
 

@@ -1,7 +1,10 @@
-"""Decoding speed of the chorale model on CPU, with and without the KV cache, and peak memory.
+"""Decoding speed of the chorale models on CPU, with and without the KV cache, and peak memory.
 
-* with cache: :class:`DecodeSession` writes every voice token of a plan (16 bars = 256
-  steps x 4 voices, and 64 bars = 1,024 steps) — next_logits + push per token, no masks.
+* with cache, side by side: each checkpoint's session (the per-step model's
+  :class:`StepSession`, the interleaved model's :class:`DecodeSession`) writes every voice
+  token of a plan (16 bars = 256 steps x 4 voices, and 64 bars = 1,024 steps) —
+  next_logits + push per token, no masks — alternating between the checkpoints for
+  ``--rounds`` rounds; the best round of each is kept (interference only adds time).
 * without cache: the batched forward over the whole prefix for every token (what a
   decoder without a cache must do), timed on the first ``--nocache-steps`` steps only
   because it is quadratic.
@@ -9,7 +12,7 @@
 
 Prints the numbers and writes benchmarks/results/neural_inference.json.
 
-    python benchmarks/neural_inference.py [--checkpoint PATH] [--threads 1]
+    taskset -c 1 python benchmarks/neural_inference.py [--checkpoint PATH] [--against PATH] [--threads 1]
 """
 from __future__ import annotations
 
@@ -24,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from partimento.neural.checkpoint import load_model
+from partimento.neural.checkpoint import INTERLEAVED_CHECKPOINT, load_model
 from partimento.neural.conditioning import ChordSegment, conditioning_from_segments
-from partimento.neural.model import ChoraleModel
+from partimento.neural.model import build_model
 
 RESULTS = Path(__file__).parent / "results" / "neural_inference.json"
 
@@ -66,23 +69,35 @@ def decode_without_cache(model, cond, steps: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="default: the shipped checkpoint")
+    ap.add_argument("--against", default=str(INTERLEAVED_CHECKPOINT),
+                    help="second checkpoint, measured side by side (default: the interleaved ablation's)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--nocache-steps", type=int, default=32)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint)
+    models = {"checkpoint": model, "against": load_model(args.against)}
     rng = np.random.default_rng(0)
     out = {"hardware": f"{platform.processor() or platform.machine()} CPU, shared 2 cores, "
-                       f"torch threads={args.threads}", "params": model.num_params(),
-           "config": model.cfg.to_dict()}
+                       f"torch threads={args.threads}", "params": model.num_params(), "arch": model.cfg.arch,
+           "config": model.cfg.to_dict(), "checkpoint": args.checkpoint or "shipped",
+           "against": {"checkpoint": args.against, "arch": models["against"].cfg.arch,
+                       "params": models["against"].num_params()}}
     for bars in (16, 64):
         cond = plan_like(bars)
-        decode_with_cache(model, plan_like(1), rng)  # warm-up
-        best = min(decode_with_cache(model, cond, rng) for _ in range(3 if bars == 16 else 1))
         n = len(cond) * 4
-        out[f"kv_cache_{bars}_bars"] = {"tokens": n, "seconds": best, "tokens_per_s": n / best,
-                                        "ms_per_token": 1000 * best / n}
-        print(f"KV cache, {bars} bars: {n} tokens in {best:.3f} s = {n / best:,.0f} tok/s ({1000 * best / n:.3f} ms/token)")
+        best = {name: float("inf") for name in models}
+        for name, m in models.items():
+            decode_with_cache(m, plan_like(1), rng)  # warm-up
+        for _ in range(args.rounds if bars == 16 else max(1, args.rounds - 1)):
+            for name, m in models.items():
+                best[name] = min(best[name], decode_with_cache(m, cond, rng))
+        for name, sec in best.items():
+            row = {"tokens": n, "seconds": sec, "tokens_per_s": n / sec, "us_per_voice_token": 1e6 * sec / n}
+            (out if name == "checkpoint" else out["against"])[f"kv_cache_{bars}_bars"] = row
+            print(f"KV cache, {bars} bars, {models[name].cfg.arch:11s}: {n} voice tokens in {sec:.3f} s = "
+                  f"{1e6 * sec / n:.0f} us/voice token")
     steps = args.nocache_steps
     sec = decode_without_cache(model, plan_like(16), steps)
     out["no_cache"] = {"tokens": steps * 4, "seconds": sec, "tokens_per_s": steps * 4 / sec,
@@ -93,7 +108,7 @@ def main() -> None:
     tokens = torch.full((len(cond), 4), 0, dtype=torch.long)
     tokens[::4] = torch.tensor([74, 69, 62, 50])
     for attention in ("full", "museformer"):
-        m = ChoraleModel(replace(model.cfg, attention=attention))
+        m = build_model(replace(model.cfg, attention=attention))
         m.load_state_dict(model.state_dict())
         m.eval()
         t0 = time.perf_counter()

@@ -3,7 +3,7 @@
 music21's RomanText reader is the authority on what a ``.rntxt`` file means; it drops
 the phrase boundaries (``||``), so this module re-reads them from music21's own
 RomanText tokens and maps them to chord onsets. Phrase ends come from ``||``, from
-fermatas on RomanNumerals, or (when a file marks neither) the whole piece is one
+the end of a repeated section (``:||``), from fermatas on RomanNumerals, or (when a file marks neither) the whole piece is one
 phrase. Cadences are labelled from the last two chords of each phrase.
 """
 from __future__ import annotations
@@ -54,8 +54,9 @@ def label_cadence(prev: str | None, last: str) -> str:
     return "HC"
 
 
-def _boundaries_from_text(text: str) -> tuple[set[tuple[int, float]], set[tuple[int, float]]]:
-    """(measure, beat) of the chord that starts each new phrase, and of every written chord.
+def _boundaries_from_text(text: str) -> tuple[set[tuple[int, float]], dict[tuple[int, float], tuple[str, int]]]:
+    """(measure, beat) of the chord that starts each new phrase, and of every written chord with
+    its symbol as written and its line (so an unreadable chord is named where it is).
 
     Raises :class:`PlanError` for a phrase with no chords (``||`` twice in a row).
     """
@@ -63,7 +64,7 @@ def _boundaries_from_text(text: str) -> tuple[set[tuple[int, float]], set[tuple[
 
     handler = rtObjects.RTFile().readstr(text)
     starts: set[tuple[int, float]] = set()
-    written: set[tuple[int, float]] = set()
+    written: dict[tuple[int, float], tuple[str, int]] = {}
     pending = False
     last: tuple[int, float] | None = None  # where the last chord was written
     closed_at: tuple[int, float] | None = None  # where the chord that closed the pending phrase sits
@@ -78,6 +79,11 @@ def _boundaries_from_text(text: str) -> tuple[set[tuple[int, float]], set[tuple[
                         beat = float(atom.src.lstrip("b"))
                     except ValueError:
                         pass
+                elif isinstance(atom, rtObjects.RTRepeatStop):
+                    # the end of a repeated section (':||', a chorale's Stollen) closes a phrase
+                    if not pending and last is not None:
+                        pending = True
+                        closed_at = last
                 elif isinstance(atom, rtObjects.RTPhraseBoundary):
                     if pending:
                         raise PlanError("a phrase with no chords (two phrase ends '||' with no chord between)",
@@ -86,7 +92,7 @@ def _boundaries_from_text(text: str) -> tuple[set[tuple[int, float]], set[tuple[
                     closed_at = last
                 elif isinstance(atom, rtObjects.RTChord):
                     pos = (measure, round(beat, 3))
-                    written.add(pos)
+                    written[pos] = (atom.src, tok.lineNumber)
                     # a chord written after '||' without a beat of its own ("I || d: V") sits on the
                     # closing chord's beat, where music21 keeps only one of them: the phrase starts
                     # at the next chord with a beat of its own, not on the chord that closed it
@@ -99,8 +105,13 @@ def _boundaries_from_text(text: str) -> tuple[set[tuple[int, float]], set[tuple[
 
 
 def plan_from_stream(stream: Any, *, source: str | None = None, phrase_starts: set | None = None,
-                     written: set | None = None) -> Plan:
-    """A plan from a music21 stream holding RomanNumerals (keys, metre, phrases, cadences)."""
+                     written: dict | None = None) -> Plan:
+    """A plan from a music21 stream holding RomanNumerals (keys, metre, phrases, cadences).
+
+    ``written`` maps (measure, beat) of each chord written in RomanText to its symbol and line.
+    Raises :class:`PlanError` naming the symbol, file, line, measure and beat of a chord music21
+    could not read.
+    """
     from music21 import expressions, meter, roman
 
     flat = list(stream.recurse().getElementsByClass(roman.RomanNumeral))
@@ -119,6 +130,12 @@ def plan_from_stream(stream: Any, *, source: str | None = None, phrase_starts: s
         if first_measure is None:
             first_measure = measure
         key = normalize_key(rn.key.tonicPitchNameWithCase) if rn.key is not None else "C"
+        if not rn.figure or not rn.pitches:  # music21 keeps a chord it cannot read as an empty figure
+            symbol, line = (written or {}).get((measure, beat), (None, None))
+            raise PlanError(f"unknown chord symbol {symbol!r}" if symbol else "a chord music21 cannot read",
+                            Location(file=source, line=line, measure=measure, beat=beat),
+                            hint="Chords are Roman numerals as music21 reads them, e.g. I, V65, viio7/V, It6, N6, "
+                                 "Cad64.")
         figure = normalize_figure(rn.figure)
         has_fermata = any(isinstance(e, expressions.Fermata) for e in rn.expressions)
         continuation = written is not None and (measure, beat) not in written

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .errors import InputError, Location
+from .sampler import MAX_BARS, SAMPLING_METRES
 
 __all__ = ["register"]
 
@@ -24,6 +25,7 @@ PLAN_EXAMPLES = """examples:
 PARSE_EXAMPLES = """examples:
   partimento parse analysis.rntxt
   partimento parse a.rntxt b.rntxt --grammar harmony --format json
+  partimento parse corpus/*.rntxt --min-coverage 0.9    # exit 1 below 90% of phrases
 """
 GRAMMAR_EXAMPLES = """examples:
   partimento grammar check my.lark
@@ -40,8 +42,8 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                    help="weights.json from 'partimento grammar fit' (default: the grammar's own NAME.weights.json "
                         "if it has one; 'none': only the w= annotations of the .lark file)")
     p.add_argument("--key", default="C", help="home key as music21 names it (C, B-, Bb, f#; lowercase = minor)")
-    p.add_argument("--bars", type=int, default=16, help="number of bars")
-    p.add_argument("--metre", default="4/4", help="time signature")
+    p.add_argument("--bars", type=int, default=16, help=f"number of bars, 1 to {MAX_BARS}")
+    p.add_argument("--metre", default="4/4", help="time signature: " + ", ".join(SAMPLING_METRES))
     p.add_argument("--seed", type=int, default=0, help="random seed (plan K of --count uses seed+K)")
     p.add_argument("--count", type=int, default=1, help="number of plans")
     p.add_argument("--format", choices=("json", "jsonl", "rntxt"), default="json", help="output format")
@@ -55,6 +57,8 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     q.add_argument("files", nargs="+", metavar="FILE.rntxt")
     q.add_argument("--grammar", default="harmony", help="shipped grammar name or a .lark file")
     q.add_argument("--format", choices=("text", "json"), default="text")
+    q.add_argument("--min-coverage", type=float, default=None, metavar="X",
+                   help="exit with status 1 when less than this share of all phrases parses (0 to 1)")
     q.set_defaults(func=_parse)
 
     g = subparsers.add_parser("grammar", help="check a grammar file or learn its weights from a corpus",
@@ -100,21 +104,35 @@ def _plan(args) -> int:
         raise InputError("--count above 1 needs --format jsonl (one plan per line)")
     weights = False if args.weights is not None and args.weights.lower() == "none" else args.weights
     grammar = load(args.grammar, weights=weights)
-    plans = [grammar.sample(key=args.key, bars=args.bars, metre=args.metre, seed=args.seed + i)
-             for i in range(args.count)]
-    if args.format == "jsonl":
-        text = "".join(p.to_json(indent=None) + "\n" for p in plans)
-    elif args.format == "json":
-        text = plans[0].to_json() + "\n"
+    first = grammar.sample(key=args.key, bars=args.bars, metre=args.metre, seed=args.seed)  # bad requests fail here
+    if args.format != "jsonl":
+        _emit(first.to_json() + "\n" if args.format == "json" else first.to_rntxt(), args.out)
+        return 0
+
+    def lines():
+        yield first.to_json(indent=None) + "\n"
+        for i in range(1, args.count):
+            yield grammar.sample(key=args.key, bars=args.bars, metre=args.metre, seed=args.seed + i).to_json(indent=None) + "\n"
+
+    if args.out:  # written to a temporary file and moved into place: complete or absent
+        from .fileio import write_with
+
+        def writer(path: Path) -> None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.writelines(lines())
+
+        write_with(args.out, writer)
     else:
-        text = plans[0].to_rntxt()
-    _emit(text, args.out)
+        sys.stdout.writelines(lines())
     return 0
 
 
 def _parse(args) -> int:
     from .grammar import load
 
+    if args.min_coverage is not None and not 0.0 <= args.min_coverage <= 1.0:
+        raise InputError(f"--min-coverage is a share of phrases from 0 to 1, got {args.min_coverage:g}",
+                         expected=["0.9 (90% of the phrases)"])
     grammar = load(args.grammar)
     results = [grammar.parse(Path(f)) if Path(f).suffix else _missing(f) for f in args.files]
     if args.format == "json":
@@ -123,6 +141,13 @@ def _parse(args) -> int:
     else:
         for r in results:
             sys.stdout.write(r.describe() + "\n")
+    if args.min_coverage is not None:
+        phrases = [p for r in results for p in r.phrases]
+        coverage = sum(p.parsed for p in phrases) / len(phrases) if phrases else 0.0
+        if coverage < args.min_coverage:
+            print(f"partimento parse: {sum(p.parsed for p in phrases)} of {len(phrases)} phrases parse with "
+                  f"{grammar.name} ({coverage:.1%}), below --min-coverage {args.min_coverage:g}.", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -137,6 +162,12 @@ def _fit(args) -> int:
 
     grammar = load(args.grammar)
     result = fit_weights(grammar, [Path(c) for c in args.corpus], smoothing=args.smoothing)
+    if result.parsed == 0:
+        raise InputError(f"none of the {result.phrases} phrases of the corpus parses with {grammar.name}, so there "
+                         f"is nothing to learn weights from; no weights file written",
+                         Location(file=args.corpus[0] if len(args.corpus) == 1 else None),
+                         hint="Check the analyses with 'partimento parse FILE --grammar "
+                              f"{args.grammar}' to see where each phrase stops.")
     write_weights(args.out, grammar.name, result.weights,
                   {"counts": result.counts, "phrases": result.phrases, "parsed": result.parsed,
                    "files": result.files, "smoothing": args.smoothing})

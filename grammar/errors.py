@@ -63,19 +63,27 @@ class PartimentoError(Exception):
         self.hint = hint
 
     def describe(self) -> str:
-        """One readable paragraph: where, what, what was expected, what to do."""
+        """One readable paragraph: where, what, what was expected, what to do (each a sentence)."""
         where = str(self.location)
-        text = f"{where}: {self.message}" if where else self.message
+        text = _sentence(f"{where}: {self.message}" if where else self.message)
         if self.expected:
-            text += " Expected one of: " + ", ".join(self.expected[:20])
-            text += " …" if len(self.expected) > 20 else ""
-            text += "."
+            more = " …" if len(self.expected) > 20 else ""
+            text += " Expected one of: " + ", ".join(str(e) for e in self.expected[:20]) + more + "."
         if self.hint:
-            text += " " + self.hint
+            text += " " + _sentence(self.hint)
         return text
 
     def __str__(self) -> str:
         return self.describe()
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence (a full stop added unless it ends in one already), so that
+    sentences joined into one paragraph never run together ("4/4 Try another")."""
+    text = str(text).rstrip()
+    if text and text[-1] not in ".!?…:\n":
+        text += "."
+    return text
 
 
 class InputError(PartimentoError):

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from lark import Token, Tree
+from lark import Tree
 
 from .errors import InputError, Location
 from .parsing import ParseResult, alternative_of
-from .sampler import _child_mode
 
 __all__ = ["FitResult", "count_alternatives", "fit_weights"]
 
@@ -42,28 +41,18 @@ class FitResult:
 def count_alternatives(grammar, trees: Iterable[Tree]) -> Counter:
     """(rule, alternative index) -> number of uses in the given parse trees.
 
-    Chord-class rules (every alternative a single figure) are terminals to the parser; the
-    figure at the leaf says which of their alternatives was used.
+    Every node of a tree names the alternative it used, chord classes included (the node
+    above a chord names the figure of the class it matched).
     """
-    parser = grammar._parser
-    names = parser.rule_names
-    rules = grammar.rules
+    names = grammar._parser.rule_names
     counts: Counter = Counter()
     for tree in trees:
         if tree is None:
             continue
         for node in tree.iter_subtrees():
             alt = alternative_of(node.data)
-            if alt is None or alt[0] not in names:
-                continue
-            rule = names[alt[0]]
-            counts[(rule, alt[2])] += 1
-            a = rules[rule].alternatives[alt[2]]
-            child_mode = _child_mode(a, alt[1])
-            for sym, child in zip(a.symbols, node.children):
-                figs = parser.lexical.get((sym, child_mode))
-                if figs is not None and isinstance(child, Token) and child.value in figs:
-                    counts[(sym, figs[child.value])] += 1
+            if alt is not None and alt[0] in names:
+                counts[(names[alt[0]], alt[2])] += 1
     return counts
 
 

@@ -52,6 +52,12 @@ class Alternative:
     repeat: bool = False
     mode: str | None = None  # "major" | "minor" | None (both)
     line: int = 0
+    columns: tuple[int, ...] = ()  # 1-based column of each symbol on its line (0 where unknown)
+    label: str = ""  # "rule:index", how derivations name it
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            self.label = f"{self.rule}:{self.index}"
 
     @property
     def text(self) -> str:
@@ -119,16 +125,44 @@ def _check_lark_syntax(text: str, file: str | None) -> None:
     try:
         Lark(text, parser="earley", lexer="dynamic", start=_first_rule(text) or "start")
     except UnexpectedInput as e:
-        raise GrammarSyntaxError(f"Lark cannot read the grammar: {type(e).__name__}",
+        found = getattr(e, "token", None) or getattr(e, "char", None)
+        expected = sorted(getattr(e, "expected", None) or getattr(e, "allowed", None) or [])
+        shown = str(found) if found is not None else ""
+        what = ("unexpected end of line" if shown and not shown.strip() else f"unexpected {shown!r}") if shown \
+            else "unexpected input"
+        raise GrammarSyntaxError(f"Lark cannot read the grammar: {what} ({type(e).__name__})",
                                  Location(file=file, line=e.line, column=e.column),
+                                 expected=[_lark_token_name(x) for x in expected][:12],
                                  hint="Check the rule on that line: rules look like 'name: a b | c'.") from None
     except LarkGrammarError as e:
-        msg = str(e).strip().splitlines()
-        line = None
-        m = re.search(r"line (\d+)", str(e))
+        where = Location(file=file)
+        m = re.search(r"line (\d+)(?:,? col(?:umn)? (\d+))?", str(e))
+        rule = re.search(r"(?:in rule|Rule) '?([a-z_][a-z0-9_]*)", str(e))
         if m:
-            line = int(m.group(1))
-        raise GrammarSyntaxError(f"Lark rejects the grammar: {msg[0] if msg else e}", Location(file=file, line=line)) from None
+            where = Location(file=file, line=int(m.group(1)), column=int(m.group(2)) if m.group(2) else None)
+        elif rule:  # "Rule 'X' used but not defined (in rule phrase)": the line of that rule
+            name = re.search(r"in rule ([a-z_][a-z0-9_]*)", str(e))
+            target = (name or rule).group(1)
+            for lineno, line in enumerate(text.splitlines(), start=1):
+                dm = _DEF_RE.match(line)
+                if dm and dm.group(2) == target:
+                    where = Location(file=file, line=lineno)
+                    break
+        # Lark's message may run over several lines ("... in <string>:" then the rule): one paragraph
+        text_ = " ".join(part.strip() for part in str(e).splitlines() if part.strip())
+        text_ = text_.replace("<string>", file or "the grammar")
+        raise GrammarSyntaxError(f"Lark rejects the grammar: {text_}", where) from None
+
+
+_LARK_TOKEN_NAMES = {"RULE": "a rule name", "TERMINAL": "a terminal name", "STRING": "a \"literal\"",
+                     "REGEXP": "a /regexp/", "_NL": "a new line", "OR": "|", "_COLON": ":", "LPAR": "(",
+                     "RPAR": ")", "LSQB": "[", "RSQB": "]", "OP": "an operator (? * +)", "_TO": "->",
+                     "_DOT": ".", "NUMBER": "a number", "TILDE": "~", "_DOTDOT": ".."}
+
+
+def _lark_token_name(name: str) -> str:
+    """Lark's name for a token of its own grammar language, as a reader would say it (``_RPAR`` -> ``)``)."""
+    return _LARK_TOKEN_NAMES.get(str(name), _LARK_TOKEN_NAMES.get(str(name).lstrip("_"), str(name)))
 
 
 def _first_rule(text: str) -> str | None:
@@ -222,14 +256,14 @@ def read_source(text: str, name: str, path: str | None = None) -> GrammarSource:
                 raw[current.name].append((cur_items, {}, lineno))
                 line_alts.append(raw[current.name][-1])
             elif tm.group("op"):
-                cur_items.append(tm.group("op"))
+                cur_items.append((tm.group("op"), col))
             elif tm.group("str"):
                 lit = tm.group("str")
                 if lit.endswith("i"):
                     lit = lit[:-1]
-                cur_items.append(lit)
+                cur_items.append((lit, col))
             else:
-                cur_items.append(tm.group("name").lstrip("?!"))
+                cur_items.append((tm.group("name").lstrip("?!"), col))
         for _, a, _ in line_alts:
             a.update(ann)
     # expand [..] and x? and build alternatives
@@ -241,7 +275,8 @@ def read_source(text: str, name: str, path: str | None = None) -> GrammarSource:
                 if not symbols:
                     raise GrammarError(f"rule {rname} has an empty alternative; every alternative must yield a chord",
                                        where)
-                alt = Alternative(rule=rname, index=len(rule.alternatives), symbols=tuple(symbols), line=lineno)
+                alt = Alternative(rule=rname, index=len(rule.alternatives), symbols=tuple(s for s, _ in symbols),
+                                  line=lineno, columns=tuple(c for _, c in symbols))
                 try:
                     alt.weight = float(ann.get("w", 1.0))
                 except ValueError:
@@ -265,17 +300,17 @@ def read_source(text: str, name: str, path: str | None = None) -> GrammarSource:
     return src
 
 
-def _expand_optional(items: list[str], where: Location) -> list[list[str]]:
-    """``a [b c] d?`` -> the four sequences with and without each optional part."""
-    groups: list[tuple[list[str], bool]] = []  # (symbols, optional)
+def _expand_optional(items: list[tuple[str, int]], where: Location) -> list[list[tuple[str, int]]]:
+    """``a [b c] d?`` -> the four sequences with and without each optional part (symbols with their columns)."""
+    groups: list[tuple[list, bool]] = []  # (symbols, optional)
     i = 0
     while i < len(items):
-        it = items[i]
+        it = items[i][0]
         if it == "[":
             j = i + 1
-            inner: list[str] = []
-            while j < len(items) and items[j] != "]":
-                if items[j] in ("[", "|", "?"):
+            inner: list = []
+            while j < len(items) and items[j][0] != "]":
+                if items[j][0] in ("[", "|", "?"):
                     raise GrammarSyntaxError("nested options or alternatives inside [...] are not supported by the sampler", where)
                 inner.append(items[j])
                 j += 1
@@ -291,13 +326,13 @@ def _expand_optional(items: list[str], where: Location) -> list[list[str]]:
             groups[-1] = (groups[-1][0], True)
             i += 1
         else:
-            groups.append(([it], False))
+            groups.append(([items[i]], False))
             i += 1
-    out: list[list[str]] = []
+    out: list[list] = []
     optional = [g for g in groups if g[1]]
     for keep in itertools.product((True, False), repeat=len(optional)):
         choice = iter(keep)
-        seq: list[str] = []
+        seq: list = []
         for syms, opt in groups:
             if not opt or next(choice):
                 seq.extend(syms)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .errors import InputError
 
-__all__ = ["STEPS_PER_QUARTER", "Metre", "parse_metre"]
+__all__ = ["STEPS_PER_QUARTER", "Metre", "parse_metre", "strong_beat_offsets"]
 
 STEPS_PER_QUARTER = 4  # the decoding grid: sixteenth notes
 
@@ -29,17 +29,30 @@ class Metre:
     def name(self) -> str:
         return f"{self.numerator}/{self.denominator}"
 
-    @property
+    @cached_property
     def bar_quarters(self) -> Fraction:
         """Length of one bar in quarter notes."""
         return Fraction(4 * self.numerator, self.denominator)
 
-    @property
+    @cached_property
     def beat_quarters(self) -> Fraction:
         """Length of one counted beat: dotted quarter in compound metres (6/8, 9/8, 12/8)."""
         if self.denominator == 8 and self.numerator % 3 == 0 and self.numerator > 3:
             return Fraction(3, 2)
         return Fraction(4, self.denominator)
+
+    @cached_property
+    def beats_per_bar(self) -> int:
+        """Counted beats in one bar (4 in 4/4, 2 in 6/8); raises InputError if not a whole number."""
+        ratio = self.bar_quarters / self.beat_quarters
+        if ratio.denominator != 1:
+            raise InputError(f"metre {self.name} has no whole number of beats per bar")
+        return int(ratio)
+
+    @property
+    def strong_beats(self) -> tuple[int, ...]:
+        """The strong beats of a bar, 1-based: the downbeat, and beat 3 of a four-beat bar."""
+        return tuple(o + 1 for o in strong_beat_offsets(self.beats_per_bar))
 
     @property
     def bar_steps(self) -> int:
@@ -64,6 +77,12 @@ class Metre:
         """Inverse of :meth:`measure_beat`."""
         into = Fraction(beat - 1).limit_denominator(96) * self.beat_quarters
         return Fraction(pickup).limit_denominator(96) + (measure - 1) * self.bar_quarters + into
+
+
+def strong_beat_offsets(beats_per_bar: int) -> tuple[int, ...]:
+    """0-based strong beats of a bar of ``beats_per_bar`` beats: the downbeat, and the
+    middle of a four-beat bar (4/4, 12/8)."""
+    return (0, 2) if beats_per_bar == 4 else (0,)
 
 
 _METRE_RE = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")

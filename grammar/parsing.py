@@ -1,14 +1,32 @@
-"""Parsing analyses with the grammar that samples: Lark's Earley parser, phrase by phrase.
+"""Parsing analyses with the grammar that samples, phrase by phrase, chords matched by identity.
 
-The grammar is re-emitted as plain Lark with one copy of every rule per mode (so
-``minor``-only alternatives stay out of major phrases, and ``key=`` alternatives switch
-copies) and one alias per alternative (``tr__maj__2``), so a parse tree says exactly which
-alternative was used; that is what :mod:`partimento.grammar.fit` counts. A phrase's
-tokens are its figures relative to the local key, with ``@V``-style tokens where the
-key changes inside the phrase. Errors are located at the measure and beat of the chord
-where Lark got stuck, with the figures it expected there. A phrase the grammar derives
-must also keep the sampler's one surface rule (:mod:`partimento.grammar.bass_line`: a
-seventh in the bass falls by step), so a grammar parses exactly the phrases it can sample.
+The grammar is compiled into integer productions with one copy of every rule per mode
+(so ``minor``-only alternatives stay out of major phrases, and ``key=`` alternatives
+switch copies) and parsed by :mod:`partimento.grammar.earley`. A phrase's tokens are its
+figures relative to the local key, with ``@V``-style tokens where the key changes inside
+the phrase.
+
+**Terminals match chords, not spellings.** Every chord literal of the grammar and every
+token of a phrase is read through music21 in a reference key of its mode
+(:func:`~partimento.grammar.theory.chord_identity`): ``IVmaj7`` and ``IV7`` are one
+chord in major, ``viiø7``, ``vii/o7`` and ``viiø65`` are one chord (the last in another
+inversion), ``V/V`` and ``V/v`` are one chord. A literal in plain form (``"V"``, ``"V7"``,
+``"viio7/V"``) is the chord in any inversion; one with a figured-bass inversion
+(``"V6"``, ``"V65"``, ``"V53"``, ``"V753"``, ``"I64"``) is that inversion only.
+
+The tree of an accepted phrase is the most probable derivation under the grammar's
+weights (Viterbi), as a Lark :class:`~lark.Tree` whose nodes are named
+``rule__maj__2`` (rule, mode, alternative index; a chord class's alternative names the
+figure it matched): that is what :mod:`partimento.grammar.fit` counts and what a parsed
+chord's derivation path is read from. Errors are located at the measure and beat of the
+chord where the parse got stuck, with the figures that would have fitted there.
+
+Parsing judges harmonic syntax only. The sampler also keeps one surface rule of voice
+leading (:mod:`partimento.grammar.bass_line`: a seventh in the bass falls by step), which
+an analysis labelled chord by chord need not show (Bach's bass often resolves the seventh
+through a passing note the analysis does not label); the checker judges voice leading.
+So every sampled phrase parses, and alternatives of weight 0, which the sampler never
+draws, are not part of the language either.
 """
 from __future__ import annotations
 
@@ -16,18 +34,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Tree
-from lark.lexer import Lexer
+from lark import Token, Tree
 
-from .bass_line import first_unresolved_bass_seventh
-from .errors import GrammarError, InputError, Location, PlanError
+from .earley import NEG_INF, EarleyParser, log_probabilities
+from .errors import GrammarError, Location, PlanError
 from .plan import Plan
+from .derivation import Derivation
 from .sampler import MODES, is_literal, key_relation, literal_value, relative_key, _mode_of_numeral
+from .theory import chord_identity, is_open_figure
 
-__all__ = ["ParseError", "PhraseParse", "ParseResult", "PhraseParser", "Recognizer", "phrase_tokens", "alternative_of"]
+__all__ = ["ParseError", "PhraseParse", "ParseResult", "PhraseParser", "phrase_tokens", "alternative_of",
+           "token_modes"]
 
 _SUFFIX = ("maj", "min")
-_UNKNOWN = "__UNKNOWN_CHORD__"
 
 
 @dataclass
@@ -39,12 +58,18 @@ class ParseError:
     token: str
     expected: list[str]
     index: int = 0  # position of the token in the phrase
+    reason: str = ""  # why, when it is not "the grammar expects something else here"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"measure": self.measure, "beat": self.beat, "token": self.token, "expected": self.expected}
+        d = {"measure": self.measure, "beat": self.beat, "token": self.token, "expected": self.expected}
+        if self.reason:
+            d["reason"] = self.reason
+        return d
 
     def __str__(self) -> str:
         where = f"measure {self.measure}, beat {self.beat:g}: " if self.measure is not None else f"token {self.index + 1}: "
+        if self.reason:
+            return f"{where}{self.token!r} {self.reason}"
         exp = ", ".join(self.expected[:12]) + (" …" if len(self.expected) > 12 else "")
         return f"{where}{self.token!r} does not fit; expected one of {exp}"
 
@@ -64,7 +89,7 @@ class PhraseParse:
 
     @property
     def tree(self) -> Tree | None:
-        """The Lark parse tree (built by Lark's Earley parser on first access), or None."""
+        """The most probable parse tree (a Lark Tree, built on first access), or None."""
         if self._tree is None and self.parsed and self._tree_factory is not None:
             self._tree = self._tree_factory()
         return self._tree
@@ -99,6 +124,13 @@ class ParseResult:
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "coverage": self.coverage, "phrases": [p.to_dict() for p in self.phrases]}
 
+    def derivation_path(self, chord: int):
+        """Why chord ``chord`` of the analysis is there, read from its phrase's parse tree (see
+        :meth:`Plan.derivation_path`); None when its phrase did not parse."""
+        if self.plan is None:
+            raise PlanError("this parse has no plan (a token list): parse a RomanText file or a plan")
+        return self.plan.derivation_path(chord)
+
     def describe(self) -> str:
         lines = [f"{self.file or '<input>'}: {sum(p.parsed for p in self.phrases)}/{len(self.phrases)} phrases "
                  f"parse with {self.grammar} (coverage {self.coverage:.0%})"]
@@ -120,143 +152,217 @@ def phrase_tokens(chords) -> list[str]:
     return out
 
 
+def token_modes(tokens: list[str], mode: str) -> list[str]:
+    """The mode each token is read in: the phrase's, then the mode each ``@X`` marker names."""
+    out = []
+    for tok in tokens:
+        if tok.startswith("@"):
+            out.append(mode)
+            mode = MODES[_mode_of_numeral(tok[1:])]
+        else:
+            out.append(mode)
+    return out
+
+
+@dataclass(frozen=True)
+class _Terminal:
+    """A terminal of the compiled grammar: a chord class (rule) or one literal, in one mode."""
+
+    name: str  # rule name of a chord class, or the literal's figure
+    mode: int
+    rule: str | None  # the chord-class rule, None for a literal inside an alternative
+    # (alternative index or -1, figure, chord identity without bass or None for a marker, bass or None = open)
+    members: tuple
+
+
 class PhraseParser:
-    """Lark Earley parsers (major and minor start) for one grammar."""
+    """The compiled grammar (both modes), chord matching by identity, and Earley parsing."""
 
     def __init__(self, grammar) -> None:
         self.grammar = grammar
         source = grammar.source
-        # lexical rules (every alternative one chord literal) become terminals that match a
-        # whole class of figures: far fewer Earley items than one alternative per figure
-        self.lexical: dict[tuple[str, int], dict[str, int]] = {}
-        for r in source.rules.values():
-            if r.alternatives and all(len(a.symbols) == 1 and is_literal(a.symbols[0]) and not a.key
-                                      and not literal_value(a.symbols[0]).startswith("@") for a in r.alternatives):
-                for mode in (0, 1):
-                    figs: dict[str, int] = {}
-                    for a in r.alternatives:
-                        if a.mode is None or a.mode == MODES[mode]:
-                            figs.setdefault(literal_value(a.symbols[0]), a.index)
-                    self.lexical[(r.name, mode)] = figs
-        self.lark_text = self._emit(source, {n for n, _ in self.lexical})
-        self.recognizer = Recognizer(source, self.lexical)
-        self.rule_names = {r.lower(): r for r in source.rules}
-        self._lark: Lark | None = None
-
-    @property
-    def lark(self) -> Lark:
-        """Lark's Earley parser for trees, built on first use (class-aware terminal matching)."""
-        if self._lark is None:
-            self._lark = self._build_lark()
-        return self._lark
-
-    def _build_lark(self) -> Lark:
-        source = self.grammar.source
-        lark = Lark(self.lark_text, parser="earley", lexer=_make_lexer(),
-                    start=[f"{source.parse_start.lower()}__{s}" for s in _SUFFIX],
-                    keep_all_tokens=True, ambiguity="resolve")
-        self.term_values: dict[str, list[str]] = {}
-        classes: dict[str, set[str]] = {}
-        for t in lark.terminals:
-            if t.name.startswith("LEX_"):
-                continue
-            self.term_values[t.name] = [t.pattern.value]
-            classes.setdefault(t.pattern.value, set()).add(t.name)
-        for (rule, mode), figs in self.lexical.items():
-            tname = _lex_name(rule, mode)
-            self.term_values[tname] = sorted(figs)
-            for fig in figs:
-                classes.setdefault(fig, set()).add(tname)
-        self.classes = {fig: frozenset(names) for fig, names in classes.items()}
-        empty: frozenset = frozenset()
-        cls = self.classes
-
-        def match(term, token) -> bool:
-            return term.name in cls.get(token.value, empty)
-
-        lark.parser.parser.term_matcher = match  # Lark's Earley parser, class-aware scanning
-        return lark
-
-    @staticmethod
-    def _emit(source, lexical: set[str]) -> str:
-        lines = []
+        rules = source.rules
+        # chord-class rules (every alternative one chord literal) become one terminal that matches
+        # any of their chords: far fewer Earley items than one production per figure
+        self.lexical: set[str] = {r.name for r in rules.values() if r.alternatives and all(
+            len(a.symbols) == 1 and is_literal(a.symbols[0]) and not a.key
+            and not literal_value(a.symbols[0]).startswith("@") for a in r.alternatives)}
         reach: set[str] = set()  # only what phrases use: form rules are never parsed
         stack = [source.parse_start]
         while stack:
             n = stack.pop()
             if n not in reach:
                 reach.add(n)
-                stack.extend(s for a in source.rules[n].alternatives for s in a.symbols if not is_literal(s))
-        for r in source.rules.values():
-            if r.name not in reach or r.name in lexical:
+                stack.extend(s for a in rules[n].alternatives for s in a.symbols if not is_literal(s))
+        self.nt: dict[tuple[str, int], int] = {}
+        for name in rules:
+            if name in reach and name not in self.lexical:
+                for m in (0, 1):
+                    self.nt[(name, m)] = len(self.nt)
+        self.terminals: list[_Terminal] = []
+        term_ids: dict[tuple, int] = {}
+
+        def terminal(key: tuple, make) -> int:
+            tid = term_ids.get(key)
+            if tid is None:
+                tid = term_ids[key] = len(self.nt) + len(self.terminals)
+                self.terminals.append(make())
+            return tid
+
+        lhs: list[int] = []
+        rhs: list[tuple[int, ...]] = []
+        weights: dict[int, list[float]] = {}
+        self.productions: list[tuple[str, int, int]] = []  # (rule, mode, alternative index)
+        for r in rules.values():
+            if r.name not in reach or r.name in self.lexical:
                 continue
-            lname = r.name.lower()
-            for mode in (0, 1):
-                alts = []
-                seen: set[str] = set()
+            for m in (0, 1):
                 for a in r.alternatives:
-                    if a.mode is not None and a.mode != MODES[mode]:
+                    if (a.mode is not None and a.mode != MODES[m]) or a.weight <= 0:
                         continue
-                    cm = _mode_of_numeral(a.key) if a.key else mode
-                    syms = " ".join(s if is_literal(s) else _lex_name(s, cm) if s in lexical
-                                    else f"{s.lower()}__{_SUFFIX[cm]}" for s in a.symbols)
-                    if syms in seen:  # the same right-hand side twice (e.g. "I" in both modes' lists)
-                        continue
-                    seen.add(syms)
-                    alts.append(syms + f" -> {lname}__{_SUFFIX[mode]}__{a.index}")
-                if not alts:
-                    alts = ['"__NEVER__"']
-                lines.append(f"{lname}__{_SUFFIX[mode]}: " + "\n    | ".join(alts))
-        for name in sorted(lexical):
-            for mode in (0, 1):
-                lines.append(f'{_lex_name(name, mode)}: "\\u0000{name}{mode}"')  # matched by class, not text
-        return "\n".join(lines) + "\n"
+                    cm = _mode_of_numeral(a.key) if a.key else m
+                    body = []
+                    for s, col in zip(a.symbols, a.columns or (0,) * len(a.symbols)):
+                        if is_literal(s):
+                            body.append(terminal(("lit", s, cm), lambda s=s, cm=cm, a=a, col=col: _Terminal(
+                                literal_value(s), cm, None, (self._member(-1, literal_value(s), cm, a, col),))))
+                        elif s in self.lexical:
+                            body.append(terminal(("lex", s, cm), lambda s=s, cm=cm: self._chord_class(rules[s], cm)))
+                        else:
+                            body.append(self.nt[(s, cm)])
+                    lhs.append(self.nt[(r.name, m)])
+                    rhs.append(tuple(body))
+                    weights.setdefault(self.nt[(r.name, m)], []).append(a.weight)
+                    self.productions.append((r.name, m, a.index))
+        # production log probabilities, normalised per (rule, mode) over the alternatives that exist there
+        log_prob = [0.0] * len(lhs)
+        by_lhs: dict[int, list[int]] = {}
+        for p, a in enumerate(lhs):
+            by_lhs.setdefault(a, []).append(p)
+        for a, prods in by_lhs.items():
+            for p, lp in zip(prods, log_probabilities([weights[a][i] for i in range(len(prods))])):
+                log_prob[p] = lp
+        self.earley = EarleyParser(len(self.nt), lhs, rhs, log_prob)
+        self.rule_names = {r.lower(): r for r in rules}
+        # chord identity -> [(terminal id, bass or None, alternative index, log prob)] per mode
+        self._by_chord: list[dict] = [{}, {}]
+        self._markers: dict[str, set[int]] = {}
+        for tid, t in enumerate(self.terminals, start=len(self.nt)):
+            for alt, fig, chord, bass, lp in t.members:
+                if chord is None:
+                    self._markers.setdefault(fig, set()).add(tid)
+                else:
+                    self._by_chord[t.mode].setdefault(chord, []).append((tid, bass, alt, lp))
+        self._match_cache: dict[tuple[str, int], tuple[frozenset[int], dict[int, tuple[int, float]]]] = {}
+
+    # ----------------------------------------------------------------- terminals
+    def _member(self, alt: int, fig: str, mode: int, a, col: int, lp: float = 0.0) -> tuple:
+        if fig.startswith("@"):
+            return alt, fig, None, None, lp
+        ident = chord_identity(fig, MODES[mode])
+        if ident is None:
+            raise GrammarError(f"{fig!r} (rule {a.rule}) is not a Roman numeral music21 can read",
+                               Location(file=self.grammar.source.path, line=a.line, column=col or None),
+                               hint="Figures are Roman numerals as music21 writes them, e.g. I, V65, viio7/V, It6.")
+        return alt, fig, ident.chord, None if is_open_figure(fig) else ident.bass, lp
+
+    def _chord_class(self, rule, mode: int) -> _Terminal:
+        alts = [a for a in rule.alternatives if (a.mode is None or a.mode == MODES[mode]) and a.weight > 0]
+        lps = log_probabilities([a.weight for a in alts])
+        members = tuple(self._member(a.index, literal_value(a.symbols[0]), mode, a, a.columns[0] if a.columns else 0, lp)
+                        for a, lp in zip(alts, lps))
+        return _Terminal(rule.name, mode, rule.name, members)
+
+    def matches(self, token: str, mode: int) -> tuple[frozenset[int], dict[int, tuple[int, float]]]:
+        """Terminal ids a token matches in a mode, and per chord class the best alternative it matches."""
+        key = (token, mode)
+        hit = self._match_cache.get(key)
+        if hit is not None:
+            return hit
+        best: dict[int, tuple[int, float]] = {}
+        if token.startswith("@"):
+            ids = frozenset(self._markers.get(token, ()))
+        else:
+            ident = chord_identity(token, MODES[mode])
+            found = set()
+            if ident is not None:
+                for tid, bass, alt, lp in self._by_chord[mode].get(ident.chord, ()):
+                    if bass is None or bass == ident.bass:
+                        found.add(tid)
+                        if tid not in best or lp > best[tid][1]:
+                            best[tid] = (alt, lp)
+            ids = frozenset(found)
+        hit = self._match_cache[key] = (ids, best)
+        return hit
+
+    def expected_figures(self, tids) -> list[str]:
+        out = set()
+        for tid in tids:
+            t = self.terminals[tid - len(self.nt)]
+            out.update(m[1] for m in t.members)
+        return sorted(out)
 
     # ----------------------------------------------------------------- one phrase
+    def _chart(self, tokens: list[str], mode: str):
+        modes = token_modes(tokens, mode)
+        looked = [self.matches(t, MODES.index(m)) for t, m in zip(tokens, modes)]
+        start = self.nt[(self.grammar.source.parse_start, MODES.index(mode))]
+        return self.earley.recognize([ids for ids, _ in looked], start), looked
+
     def parse_tokens(self, tokens: list[str], mode: str = "major",
                      places: list[tuple[int | None, float | None]] | None = None) -> tuple[bool, ParseError | None]:
         """Decide whether one phrase's tokens parse; returns (True, None) or (False, located error)."""
         if not tokens:
             return False, ParseError(places[0][0] if places else None, None, "", ["a chord"])
-        ok, idx, expected = self.recognizer.recognize(tokens, (self.grammar.source.parse_start, MODES.index(mode)))
-        if ok:
-            return self._check_bass_line(tokens, mode, places)
-        exp = sorted({f for x in expected for f in self.recognizer.term_figures.get(x, ())})
-        eof = idx >= len(tokens)
-        idx = min(idx, len(tokens) - 1)
-        m, b = places[idx] if places else (None, None)
-        tok = tokens[idx] if not eof else f"(end of phrase after {tokens[idx]})"
-        return False, ParseError(m, b, tok, exp, idx)
-
-    @staticmethod
-    def _check_bass_line(tokens: list[str], mode: str,
-                         places: list[tuple[int | None, float | None]] | None) -> tuple[bool, ParseError | None]:
-        """The surface rule on a derived phrase: the chord after a seventh in the bass steps down."""
-        key = "C" if mode == "major" else "a"  # the rule is transposition-invariant: any tonic will do
-        chords: list[tuple[str, str]] = []
-        where: list[int] = []  # token index of each chord
-        for i, tok in enumerate(tokens):
-            if tok.startswith("@"):
-                try:
-                    key = relative_key(key, tok[1:])
-                except GrammarError:  # a marker no key can spell: nothing to check across it
-                    return True, None
-                continue
-            chords.append((tok, key))
-            where.append(i)
-        bad = first_unresolved_bass_seventh(chords)
-        if bad is None:
+        chart, looked = self._chart(tokens, mode)
+        if chart.accepted:
             return True, None
-        fig = chords[bad][0]
-        idx = where[bad + 1]
+        idx = min(chart.stop, len(tokens) - 1)
         m, b = places[idx] if places else (None, None)
-        return False, ParseError(m, b, tokens[idx], [f"a chord whose bass lies a step below the bass of {fig} "
-                                                      f"(its seventh, which must fall)"], idx)
+        if chart.stop >= len(tokens):
+            return False, ParseError(m, b, f"(end of phrase after {tokens[idx]})",
+                                     self.expected_figures(chart.expected), idx)
+        tok = tokens[idx]
+        reason = ""
+        if not tok.startswith("@") and chord_identity(tok, token_modes(tokens, mode)[idx]) is None:
+            reason = "is not a Roman numeral music21 can read"
+        return False, ParseError(m, b, tok, self.expected_figures(chart.expected), idx, reason)
 
     def tree(self, tokens: list[str], mode: str = "major") -> Tree:
-        """The parse tree of tokens that :meth:`parse_tokens` accepts (Lark's Earley parser)."""
-        start = f"{self.grammar.source.parse_start.lower()}__{_SUFFIX[MODES.index(mode)]}"
-        return self.lark.parse(list(tokens), start=start)
+        """The most probable parse tree of tokens that :meth:`parse_tokens` accepts.
+
+        Raises :class:`PlanError` when the tokens do not parse.
+        """
+        tokens = list(tokens)
+        chart, looked = self._chart(tokens, mode)
+        if not chart.accepted:
+            ok, err = self.parse_tokens(tokens, mode)
+            raise PlanError(f"the phrase does not parse with {self.grammar.name}: {err}")
+        best = [b for _, b in looked]
+
+        def lexical_score(tid: int, pos: int) -> float:
+            hit = best[pos].get(tid)
+            return hit[1] if hit is not None else 0.0
+
+        _, root = self.earley.best_tree(chart, lexical_score)
+        return self._to_lark(root, tokens, best)
+
+    def _to_lark(self, node, tokens: list[str], best: list[dict]) -> Tree:
+        rule, m, idx = self.productions[node.production]
+        children = []
+        for kid in node.children:
+            if isinstance(kid, int):
+                tid = self.earley.rhs[node.production][len(children)]
+                term = self.terminals[tid - len(self.nt)]
+                tok = Token("KEY" if tokens[kid].startswith("@") else "CHORD", tokens[kid])
+                if term.rule is not None:
+                    alt = best[kid][tid][0]
+                    children.append(Tree(f"{term.rule.lower()}__{_SUFFIX[term.mode]}__{alt}", [tok]))
+                else:
+                    children.append(tok)
+            else:
+                children.append(self._to_lark(kid, tokens, best))
+        return Tree(f"{rule.lower()}__{_SUFFIX[m]}__{idx}", children)
 
     def _phrase(self, start_m, end_m, key, tokens, mode, places) -> PhraseParse:
         ok, err = self.parse_tokens(tokens, mode, places)
@@ -277,13 +383,52 @@ class PhraseParser:
             result.phrases.append(phrase)
             return result
         if isinstance(source, Plan):
-            plan, file = source, None
-        else:
-            from .analysis import plan_from_romantext
+            return self.parse_plan(source, None)
+        from .analysis import plan_from_romantext
 
-            file = str(source) if isinstance(source, (str, Path)) and "\n" not in str(source) else None
-            plan = plan_from_romantext(source)
-        return self.parse_plan(plan, file)
+        file = str(source) if isinstance(source, (str, Path)) and "\n" not in str(source) else None
+        plan = plan_from_romantext(source)
+        result = self.parse_plan(plan, file)
+        # the analysis now explains itself: each chord's path from its phrase's parse tree (built when asked)
+        plan.grammar = plan.grammar or self.grammar.name
+        plan._derivation_factory = lambda: self.derivation(result)
+        return result
+
+    def derivation(self, result: ParseResult) -> Derivation:
+        """The derivation of a parsed analysis: one parse tree per phrase under an ``analysis`` root;
+        a phrase that did not parse is an ``unparsed`` node over its chords."""
+        kids = []
+        for phrase in result.phrases:
+            tree = phrase.tree
+            if tree is not None:
+                kids.append(self._nested(tree, phrase.key))
+                continue
+            key, leaves = phrase.key, []
+            for tok in phrase.tokens:
+                if tok.startswith("@"):
+                    try:
+                        key = relative_key(key, tok[1:])
+                    except GrammarError:
+                        pass
+                leaves.append((tok, key, ()))
+            kids.append(("unparsed:0", phrase.key, tuple(leaves)))
+        home = result.plan.key if result.plan is not None else (result.phrases[0].key if result.phrases else "C")
+        return Derivation.from_tree(("analysis:0", home, tuple(kids)), self.grammar.tables.alternative_table,
+                                    self.grammar.name)
+
+    def _nested(self, tree: Tree, key: str) -> tuple:
+        """A Lark parse tree as nested (label, key, children), keys followed through ``key=`` alternatives."""
+        alt = alternative_of(tree.data)
+        rule = self.rule_names[alt[0]]
+        a = self.grammar.rules[rule].alternatives[alt[2]]
+        ckey = relative_key(key, a.key) if a.key else key
+        kids = []
+        for child in tree.children:
+            if isinstance(child, Tree):
+                kids.append(self._nested(child, ckey))
+            else:
+                kids.append((str(child), ckey, ()))
+        return a.label, key, tuple(kids)
 
     def parse_plan(self, plan: Plan, file: str | None = None) -> ParseResult:
         result = ParseResult(file=file, grammar=self.grammar.name, plan=plan)
@@ -310,155 +455,9 @@ class PhraseParser:
         return result
 
 
-def _lex_name(rule: str, mode: int) -> str:
-    return f"LEX_{rule.upper()}_{_SUFFIX[mode].upper()}"
-
-
-def _make_lexer():
-    """A Lark lexer over a list of figures: one token per figure (matched by class in Earley)."""
-
-    class FigureLexer(Lexer):
-        def __init__(self, lexer_conf) -> None:
-            pass
-
-        def lex(self, data):
-            for i, tok in enumerate(data):
-                yield Token("FIGURE", tok, start_pos=i, line=1, column=i + 1)
-
-    return FigureLexer
-
-
 def alternative_of(tree_data: str) -> tuple[str, int, int] | None:
     """``"tr__maj__2"`` -> ``("tr", 0, 2)``: rule (lowercased), mode index and alternative index."""
     parts = str(tree_data).rsplit("__", 2)
     if len(parts) != 3 or parts[1] not in _SUFFIX:
         return None
     return parts[0], _SUFFIX.index(parts[1]), int(parts[2])
-
-
-class Recognizer:
-    """A compact Earley recognizer over the same mode-split grammar Lark parses.
-
-    Lark's Earley parser builds parse trees but costs tens of microseconds per chart item
-    in pure Python; deciding *whether* a phrase parses, and where it stops, needs only
-    integer items. ``PhraseParser`` runs this first and asks Lark for the tree only when a
-    tree is wanted (``PhraseParse.tree`` is built on first access).
-    """
-
-    def __init__(self, source, lexical: dict[tuple[str, int], dict[str, int]]) -> None:
-        lex_rules = {n for n, _ in lexical}
-        nt: dict[tuple[str, int], int] = {}
-        for r in source.rules:
-            if r not in lex_rules:
-                for m in (0, 1):
-                    nt[(r, m)] = len(nt)
-        terms: dict[tuple, int] = {}
-        self.term_figures: dict[int, list[str]] = {}
-
-        def term_id(key: tuple, figures: list[str]) -> int:
-            if key not in terms:
-                terms[key] = len(nt) + len(terms)
-                self.term_figures[terms[key]] = figures
-            return terms[key]
-
-        lhs: list[int] = []
-        rhs: list[tuple[int, ...]] = []
-        for r in source.rules.values():
-            if r.name in lex_rules:
-                continue
-            for m in (0, 1):
-                for a in r.alternatives:
-                    if a.mode is not None and a.mode != MODES[m]:
-                        continue
-                    cm = _mode_of_numeral(a.key) if a.key else m
-                    body = []
-                    for s in a.symbols:
-                        if is_literal(s):
-                            body.append(term_id(("lit", literal_value(s)), [literal_value(s)]))
-                        elif s in lex_rules:
-                            body.append(term_id(("lex", s, cm), sorted(lexical[(s, cm)])))
-                        else:
-                            body.append(nt[(s, cm)])
-                    lhs.append(nt[(r.name, m)])
-                    rhs.append(tuple(body))
-        self.nt = nt
-        self.n_nt = len(nt)
-        self.lhs = lhs
-        self.rhs = rhs
-        # figure -> terminal ids it matches
-        self.match: dict[str, frozenset[int]] = {}
-        tmp: dict[str, set[int]] = {}
-        for tid, figs in self.term_figures.items():
-            for f in figs:
-                tmp.setdefault(f, set()).add(tid)
-        self.match = {f: frozenset(v) for f, v in tmp.items()}
-        # prediction closure: nonterminal -> productions whose left side it can start with
-        by_lhs: dict[int, list[int]] = {}
-        for p, a in enumerate(lhs):
-            by_lhs.setdefault(a, []).append(p)
-        self.closure: dict[int, tuple[int, ...]] = {}
-        for x in range(self.n_nt):
-            seen_nt = {x}
-            stack = [x]
-            prods: list[int] = []
-            while stack:
-                y = stack.pop()
-                for p in by_lhs.get(y, ()):
-                    prods.append(p)
-                    first = rhs[p][0]
-                    if first < self.n_nt and first not in seen_nt:
-                        seen_nt.add(first)
-                        stack.append(first)
-            self.closure[x] = tuple(prods)
-
-    def recognize(self, tokens: list[str], start: tuple[str, int]) -> tuple[bool, int, set[int]]:
-        """(accepted, index of the token where it failed or len(tokens), expected terminal ids)."""
-        n_nt = self.n_nt
-        lhs, rhs, closure = self.lhs, self.rhs, self.closure
-        S = self.nt[start]
-        n = len(tokens)
-        empty: frozenset = frozenset()
-        seen = [set() for _ in range(n + 1)]
-        waiting: list[dict[int, list]] = [dict() for _ in range(n + 1)]
-        nxt: list = [(p, 0, 0) for p in closure[S]]
-        for i in range(n + 1):
-            agenda = [it for it in nxt if it not in seen[i]]
-            seen_i = seen[i]
-            seen_i.update(agenda)
-            wait_i = waiting[i]
-            predicted: set[int] = set()
-            term_wait: list = []
-            nxt = []
-            while agenda:
-                item = agenda.pop()
-                p, dot, orig = item
-                body = rhs[p]
-                if dot == len(body):
-                    for p2, d2, o2 in waiting[orig].get(lhs[p], ()):
-                        it = (p2, d2 + 1, o2)
-                        if it not in seen_i:
-                            seen_i.add(it)
-                            agenda.append(it)
-                    continue
-                x = body[dot]
-                if x < n_nt:
-                    wait_i.setdefault(x, []).append(item)
-                    if x not in predicted:
-                        predicted.add(x)
-                        for p2 in closure[x]:
-                            it = (p2, 0, i)
-                            if it not in seen_i:
-                                seen_i.add(it)
-                                agenda.append(it)
-                else:
-                    term_wait.append((x, item))
-            if i == n:
-                ok = any(lhs[p] == S and dot == len(rhs[p]) and o == 0 for p, dot, o in seen_i)
-                return ok, n, {x for x, _ in term_wait}
-            m = self.match.get(tokens[i], empty)
-            for x, (p, dot, orig) in term_wait:
-                if x in m:
-                    nxt.append((p, dot + 1, orig))
-            if not nxt:
-                return False, i, {x for x, _ in term_wait}
-        return False, n, set()  # pragma: no cover

@@ -1,20 +1,27 @@
 """The plan: what the music must do, before any note is chosen.
 
 A :class:`Plan` is plain data — metre, home key, phrases, form sections and chord
-events with onsets — plus the derivation tree that produced it. Grammars sample and
-parse plans; the neural model and the decoder read them step by step. Offsets are
-quarter notes from the start of the piece (the pickup, if any, starts at 0).
+events with onsets — plus the derivation tree that produced it
+(:class:`~partimento.grammar.derivation.Derivation`; :meth:`Plan.derivation_path` says
+why each chord is there). Grammars sample and parse plans; the neural model and the
+decoder read them step by step. Offsets are quarter notes from the start of the piece
+(the pickup, if any, starts at 0).
+
+**Open inversions.** A chord with ``inversion_open`` names the chord and leaves its bass to
+the realizer (a grammar terminal in plain form, ``"V7"``); its ``figure`` is the plain
+figure, which music21 and RomanText read as root position. RomanText has no way to say
+"any inversion", so :meth:`Plan.to_rntxt` writes such a chord in root position and a plan
+read back from RomanText is fixed as written; plan JSON keeps the flag.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
+from .derivation import Derivation, DerivationPath
 from .errors import InputError, PlanError, Location
 from .metre import STEPS_PER_QUARTER, Metre, parse_metre
 from .theory import ChordSpec, chord_spec, normalize_key
@@ -81,11 +88,11 @@ class Section:
 
 
 class _LazyDerivation:
-    """The ``Plan.derivation`` attribute: a networkx DiGraph, built on first access.
+    """The ``Plan.derivation`` attribute: the derivation as a networkx DiGraph, built on first access.
 
-    A sampler can leave a zero-argument ``_derivation_factory`` on the plan instead of
-    building the graph for every draw (thousands of plans per second); reading
-    ``plan.derivation`` builds and keeps it. Assigning works as for a plain field.
+    The plan keeps its derivation compact (:attr:`Plan.derivation_tree`, nested tuples the
+    sampler builds as it draws); reading ``plan.derivation`` builds the graph from it and
+    keeps it. Assigning a graph (or None) works as for a plain field.
     """
 
     def __get__(self, obj, owner=None):
@@ -93,15 +100,14 @@ class _LazyDerivation:
             return None  # the dataclass default
         graph = obj.__dict__.get("_derivation_graph")
         if graph is None:
-            factory = obj.__dict__.pop("_derivation_factory", None)
-            if factory is not None:
-                graph = obj.__dict__["_derivation_graph"] = factory()
+            tree = obj.derivation_tree
+            if tree is not None:
+                graph = obj.__dict__["_derivation_graph"] = tree.graph
         return graph
 
     def __set__(self, obj, value) -> None:
         obj.__dict__["_derivation_graph"] = value
-        if value is not None:
-            obj.__dict__.pop("_derivation_factory", None)
+        obj.__dict__["_derivation_tree"] = None if value is None else _GRAPH_ONLY
 
 
 @dataclass
@@ -118,7 +124,7 @@ class Plan:
     grammar: str = ""  # name or path of the grammar that made or parsed it
     seed: int | None = None  # seed it was sampled with
     tempo: float = 80.0  # quarter notes per minute, for audio and MIDI
-    derivation: nx.DiGraph | None = field(default=None, compare=False, repr=False)  # see _LazyDerivation
+    derivation: Any = field(default=None, compare=False, repr=False)  # networkx DiGraph, see _LazyDerivation
 
     # ----------------------------------------------------------------- derived facts
     @property
@@ -167,6 +173,9 @@ class Plan:
 
     def validate(self) -> "Plan":
         """Check figures, keys, ordering and coverage; raise PlanError naming the spot."""
+        from .plan_values import check_plan_values
+
+        check_plan_values(self)  # types and ranges first: a plan read from JSON may hold anything
         normalize_key(self.key)
         parse_metre(self.metre)
         if self.bars <= 0:
@@ -194,21 +203,88 @@ class Plan:
 
         return plan_html(self)
 
+    # ----------------------------------------------------------------- derivation
+    @property
+    def derivation_tree(self) -> Derivation | None:
+        """The compact derivation (sampled or parsed), or None for a plan no grammar made."""
+        tree = self.__dict__.get("_derivation_tree")
+        if tree is None:
+            factory = self.__dict__.pop("_derivation_factory", None)  # a parse's, built on first use
+            if factory is not None:
+                tree = self.__dict__["_derivation_tree"] = factory()
+        if tree is _GRAPH_ONLY:  # a graph was assigned: read it once
+            graph = self.__dict__.get("_derivation_graph")
+            tree = self.__dict__["_derivation_tree"] = Derivation.from_graph(graph) if graph is not None else None
+        return tree
+
+    @derivation_tree.setter
+    def derivation_tree(self, tree: Derivation | None) -> None:
+        self.__dict__["_derivation_tree"] = tree
+        self.__dict__["_derivation_graph"] = None
+
+    def derivation_path(self, chord: int) -> DerivationPath | None:
+        """Why chord ``chord`` is there: the grammar rules from the start symbol down to it.
+
+        Each :class:`~partimento.grammar.derivation.DerivationStep` names the rule, the
+        alternative chosen, its weight and probability and the local key; the path also
+        gives the chord's phrase, key region and the phrase's cadence. None when the plan
+        has no derivation (or, for a parsed analysis, when the chord's phrase did not parse).
+        Raises :class:`InputError` for an index outside the plan.
+        """
+        if not -len(self.chords) <= chord < len(self.chords):
+            raise InputError(f"the plan has {len(self.chords)} chords; there is no chord {chord}",
+                             expected=[f"0..{len(self.chords) - 1}"])
+        chord %= len(self.chords)
+        tree = self.derivation_tree
+        if tree is None:
+            return None
+        paths = self.__dict__.get("_paths")
+        if paths is None or paths[0] is not tree:
+            paths = self.__dict__["_paths"] = (tree, list(tree.leaves()))
+        leaves = paths[1]
+        if len(leaves) != len(self.chords):
+            return None  # a derivation that does not match the chords (edited plan)
+        figure, key, ancestors = leaves[chord]
+        c = self.chords[chord]
+        if any(label == "unparsed:0" for label, _ in ancestors):
+            return None  # a phrase of an analysis the grammar does not derive
+        ancestors = tuple(a for a in ancestors if a[0] != "analysis:0")
+        if not ancestors:
+            return None
+        phrase = self.phrases[c.phrase] if 0 <= c.phrase < len(self.phrases) else None
+        return DerivationPath(chord, c.figure, tree.steps_of(ancestors), c.phrase, c.key,
+                              phrase.cadence if phrase is not None else c.cadence)
+
     # ----------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "derivation"}
-        d["chords"] = [asdict(c) for c in self.chords]
-        d["phrases"] = [asdict(p) for p in self.phrases]
-        d["sections"] = [asdict(s) for s in self.sections]
-        if self.derivation is not None:
-            d["derivation"] = nx.node_link_data(self.derivation, edges="edges")
+        d = self._dict(copy=True)
+        tree = self.derivation_tree
+        if tree is not None:
+            d["derivation"] = tree.to_dict()
+        return d
+
+    def _dict(self, copy: bool) -> dict[str, Any]:
+        """The JSON mapping without the derivation; ``copy=False`` shares the chord dicts (to serialise at once)."""
+        d = {"key": self.key, "metre": self.metre, "bars": self.bars, "pickup": self.pickup}
+        d["chords"] = [dict(c.__dict__) for c in self.chords] if copy else [c.__dict__ for c in self.chords]
+        d["phrases"] = [dict(p.__dict__) for p in self.phrases] if copy else [p.__dict__ for p in self.phrases]
+        d["sections"] = [dict(s.__dict__) for s in self.sections] if copy else [s.__dict__ for s in self.sections]
+        d["grammar"] = self.grammar
+        d["seed"] = self.seed
+        d["tempo"] = self.tempo
         return d
 
     def to_json(self, indent: int | None = 1) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        """The plan as JSON; ``indent=None`` gives one line (JSON Lines), written from cached pieces."""
+        tree = self.derivation_tree
+        if indent is not None or tree is None:
+            return json.dumps(self.to_dict() if tree is not None else self._dict(copy=False), indent=indent)
+        return json.dumps(self._dict(copy=False))[:-1] + ', "derivation": ' + tree.to_json() + "}"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Plan":
+        if not isinstance(d, dict):
+            raise PlanError(f"not a partimento plan: expected a JSON object, got {type(d).__name__}")
         d = dict(d)
         deriv = d.pop("derivation", None)
         try:
@@ -220,8 +296,17 @@ class Plan:
             )
         except TypeError as e:
             raise PlanError(f"not a partimento plan: {e}") from None
-        if deriv is not None:
-            plan.derivation = nx.node_link_graph(deriv, directed=True, edges="edges")
+        if isinstance(deriv, dict) and "nodes" in deriv and ("edges" in deriv or "links" in deriv):
+            import networkx as nx  # plan JSON written before derivations were compact
+
+            try:
+                plan.derivation = nx.node_link_graph(deriv, directed=True, edges="edges" if "edges" in deriv else "links")
+            except Exception as e:  # networkx raises several types for malformed node-link data
+                raise PlanError(f"not a partimento derivation: {e}") from None
+        elif deriv is not None:
+            if not isinstance(deriv, dict):
+                raise PlanError("not a partimento derivation: expected a JSON object")
+            plan.derivation_tree = Derivation.from_dict(deriv)
         return plan
 
     @classmethod
@@ -305,16 +390,17 @@ class Plan:
         if not path.is_file():
             raise InputError("no such file", Location(file=str(path)))
         if path.suffix.lower() == ".json":
-            try:
-                return cls.from_json(path.read_text())
+            try:  # validated here, so a wrong value is reported with this file's name
+                return cls.from_json(path.read_text()).validate()
             except PlanError as e:
-                raise PlanError(e.message, Location(file=str(path), line=e.location.line,
-                                                    column=e.location.column)) from None
+                raise PlanError(e.message, replace(e.location, file=str(path)),
+                                expected=e.expected, hint=e.hint) from None
         from .analysis import plan_from_romantext
 
         return plan_from_romantext(path)
 
 
+_GRAPH_ONLY = object()  # marks a plan whose derivation was assigned as a graph
 Plan.derivation = _LazyDerivation()  # type: ignore[assignment]  # lazy, see _LazyDerivation
 
 

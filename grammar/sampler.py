@@ -20,19 +20,23 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right
-from dataclasses import dataclass
-from functools import lru_cache, partial
+from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 
 from .bass_line import bass_step_ok, first_unresolved_bass_seventh, seventh_in_bass
 from .errors import GrammarError, InputError, Location
-from .metre import parse_metre
+from .metre import parse_metre, strong_beat_offsets
+from .analysis import label_cadence
+from .derivation import AlternativeInfo, Derivation
 from .plan import ChordEvent, Phrase, Plan, Section
-from .theory import normalize_key
+from .plan_values import MAX_BARS
+from .theory import invert_figure, is_open_figure, normalize_key, plain_figure
 
-__all__ = ["Tables", "sample_plan", "derivation_graph", "relative_key", "key_relation", "is_chord_literal", "literal_value"]
+__all__ = ["Tables", "sample_plan", "relative_key", "key_relation", "is_chord_literal", "literal_value",
+           "emitted_figure", "MAX_BARS", "SAMPLING_METRES"]
 
 _NUMERALS = ("I", "II", "III", "IV", "V", "VI", "VII")
 _LETTERS = "CDEFGAB"
@@ -44,9 +48,27 @@ DEFAULT_PHRASE_BARS = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0, 7: 1.0, 8
 PHRASE_DRAWS = 200  # draws of one phrase before giving up on the bass-line rule (a rare draw breaks it)
 CONSTRAINTS = ("phrase_bars", "modulate")
 
+#: Metres the sampler fills: even beats, simple or compound (each beat a chord's shortest length).
+SAMPLING_METRES = ("2/2", "2/4", "3/4", "4/4", "3/2", "6/8", "9/8", "12/8")
+
 
 def literal_value(sym: str) -> str:
     return sym[1:-1]
+
+
+_EMITTED: dict[str, tuple[str, bool]] = {}
+
+
+def emitted_figure(literal: str) -> tuple[str, bool]:
+    """What a plan holds for a chord literal: (figure, inversion open).
+
+    A plain figure (``V7``) leaves the inversion open; a figured-bass one is fixed and
+    written as music21 writes it (``V53 -> V``, ``V753 -> V7``, ``V65`` unchanged).
+    """
+    hit = _EMITTED.get(literal)
+    if hit is None:
+        hit = _EMITTED[literal] = (plain_figure(literal), is_open_figure(literal))
+    return hit
 
 
 def is_literal(sym: str) -> bool:
@@ -129,6 +151,7 @@ class Tables:
         self._check_structure()
         self._beat_cache: dict[tuple, dict] = {}
         self._cdf_cache: dict[tuple, tuple[list[float], list[Any]]] = {}
+        self._children_cache: dict[str, list] = {}
 
     # ----------------------------------------------------------------- load-time checks
     def _check_structure(self) -> None:
@@ -219,6 +242,22 @@ class Tables:
                         stack.append(s)
         self.beat_rules = [n for n in rules if n not in seen]
 
+    @cached_property
+    def alternative_table(self) -> dict[str, AlternativeInfo]:
+        """Every alternative as derivations describe it: text, weight, probability per mode, cadence."""
+        table: dict[str, AlternativeInfo] = {}
+        for r in self.rules.values():
+            probs = [{id(a): round(p, 6) for a, p in self._alt_prob(r, m, True)} for m in (0, 1)]  # as JSON keeps them
+            for a in r.alternatives:
+                table[a.label] = AlternativeInfo(r.name, a.index, a.text, a.weight,
+                                                 (probs[0].get(id(a)), probs[1].get(id(a))), a.cadence)
+        return table
+
+    @cached_property
+    def alternative_json(self) -> dict[str, str]:
+        """JSON of each alternative's table entry, filled as plans are written (see Derivation.to_json)."""
+        return {}
+
     # ----------------------------------------------------------------- solving
     def _children_first(self) -> list[str]:
         """Rules in depth-first post-order, so a sweep of the fixpoint sees fresh child values."""
@@ -264,7 +303,7 @@ class Tables:
             if d < N:
                 dur[d] = p
         fin = np.zeros(N)
-        for d, p in _normalise(src.final_durations, cap=beats_per_bar).items():
+        for d, p in _final_durations(src.final_durations, beats_per_bar).items():
             if d < N:
                 fin[d] = p
         marker = np.zeros(N)
@@ -293,20 +332,7 @@ class Tables:
                     Z[(name, m, 0)] = dur * mass
                     Z[(name, m, 1)] = fin * mass
                 order.remove(name)
-        for _ in range((N + 1) * (len(rules) + 2)):
-            changed = False
-            for name in order:
-                for m in (0, 1):
-                    for f in (0, 1):
-                        total = np.zeros(N)
-                        for a, p in probs[(name, m)]:
-                            total += p * _seq(a, m, f, get, N)[0]
-                        old = Z.get((name, m, f))
-                        if old is None or not np.array_equal(old, total):
-                            Z[(name, m, f)] = total
-                            changed = True
-            if not changed:
-                break
+        self._solve_by_length(order, probs, get, N, Z, (0, 1))
         out = {"Z": Z, "N": N, "probs": probs, "get": get}
         self._beat_cache[ck] = out
         return out
@@ -343,22 +369,94 @@ class Tables:
             return Z.get((sym, mode, 0), _ZERO(N))
 
         probs = {(n, m): self._alt_prob(rules[n], m, allow_key) for n in self.form_rules for m in (0, 1)}
-        for _ in range((N + 1) * (len(self.form_rules) + 2)):
-            changed = False
-            for name in self.form_rules:
-                for m in (0, 1):
-                    total = np.zeros(N)
-                    for a, p in probs[(name, m)]:
-                        total += p * _seq(a, m, 0, get, N)[0]
-                    old = Z.get((name, m, 0))
-                    if old is None or not np.array_equal(old, total):
-                        Z[(name, m, 0)] = total
-                        changed = True
-            if not changed:
-                break
+        self._solve_by_length(self.form_rules, probs, get, N, Z, (0,))
         out = {"Z": Z, "N": N, "probs": probs, "get": get, "beat": beat}
         self._beat_cache[ck] = out
         return out
+
+
+    def _solve_by_length(self, names: list[str], probs: dict, get, N: int, Z: dict, finals: tuple[int, ...]) -> None:
+        """Fill ``Z[(name, mode, final)]`` with the probability that ``name`` yields exactly 0..N-1 units.
+
+        Key markers yield nothing and every other symbol at least one unit (a beat, or a bar
+        above the phrase), so the probability of a length depends only on shorter lengths,
+        except through unary rules, which are solved children first: one pass over the
+        lengths with a dot product per symbol (an inside computation over lengths), instead
+        of iterating whole-array convolutions to a fixpoint.
+        """
+        rules = self.rules
+        solving = set(names)
+
+        def body(a) -> list[str]:
+            return [x for x in a.symbols if not x.startswith('"@')]
+
+        order: list[str] = []
+        state: dict[str, int] = {}
+        for root in names:  # children first along unary edges (no unary cycles: checked at load)
+            if root in state:
+                continue
+            stack = [(root, iter([body(a)[0] for a in rules[root].alternatives if len(body(a)) == 1]))]
+            state[root] = 1
+            while stack:
+                name, kids = stack[-1]
+                kid = next(kids, None)
+                if kid is None:
+                    stack.pop()
+                    order.append(name)
+                elif kid in solving and kid not in state:
+                    state[kid] = 1
+                    stack.append((kid, iter([body(a)[0] for a in rules[kid].alternatives if len(body(a)) == 1])))
+        for name in names:
+            for m in (0, 1):
+                for f in finals:
+                    Z[(name, m, f)] = np.zeros(N)
+        delta = np.zeros(N)
+        delta[0] = 1.0
+        # per (name, mode, final): (probability, child mode, symbols, final flags, suffix arrays, repeat)
+        entries: list[tuple] = []
+        for name in order:
+            for m in (0, 1):
+                for f in finals:
+                    lst = []
+                    for a, p in probs[(name, m)]:
+                        if f and a.symbols[-1].startswith('"@'):
+                            continue  # a key marker cannot close a phrase
+                        cm = _child_mode(a, m)
+                        rep = _repeated(a) if a.repeat else None
+                        syms = [x for x in body(a) if rep is None or x != rep[0]]
+                        last_final = f if (rep is None or a.symbols[-1] != rep[0]) else 0
+                        flags = [0] * (len(syms) - 1) + [last_final] if syms else []
+                        lst.append((p, cm, syms, flags, [np.zeros(N) for _ in syms] + [delta], rep))
+                    entries.append((Z[(name, m, f)], lst))
+        for n in range(1, N):
+            for target, lst in entries:
+                total = 0.0
+                for p, cm, syms, flags, suf, rep in lst:
+                    k = len(syms)
+                    for i in range(k - 2, -1, -1):  # shorter suffixes only: every symbol >= 1 unit
+                        suf[i][n] = np.dot(get(syms[i], cm, flags[i])[1:n], suf[i + 1][n - 1:0:-1])
+                    if rep is None:
+                        total += p * (get(syms[0], cm, flags[0])[n] if k == 1 else suf[0][n])
+                    else:
+                        zr = get(rep[0], cm, 0)
+                        acc = suf[0]
+                        total += p * sum(zr[j] * acc[n - rep[1] * j] for j in range(1, n // rep[1] + 1))
+                target[n] = total
+            for _, lst in entries:  # the last symbols' values at n are known now
+                for p, cm, syms, flags, suf, rep in lst:
+                    if syms:
+                        suf[len(syms) - 1][n] = get(syms[-1], cm, flags[-1])[n]
+
+
+def _final_durations(weights: dict[int, float], beats_per_bar: int) -> dict[int, float]:
+    """A phrase's last chord: the grammar's final lengths, kept to those that start on a strong
+    beat (the chord ends at the bar line); all of them if none does (a grammar that asks for
+    a weak-beat close gets it)."""
+    lengths = _normalise(weights, cap=beats_per_bar)
+    strong = strong_beat_offsets(beats_per_bar)
+    out = {d: p for d, p in lengths.items() if (beats_per_bar - d) in strong}
+    total = sum(out.values())
+    return {d: p / total for d, p in out.items()} if total > 0 else lengths
 
 
 _ZEROS: dict[int, np.ndarray] = {}
@@ -419,44 +517,76 @@ def _repeated(a) -> tuple[str, int] | None:
 class _Sampler:
     """One draw: walks the grammar top-down with a seeded ``random.Random``."""
 
-    def __init__(self, tables: Tables, form: dict, rng: random.Random, beats_per_bar: int) -> None:
+    def __init__(self, tables: Tables, form: dict, rng: random.Random, beats_per_bar: int, beat_q: float) -> None:
         self.t = tables
+        self.random = rng.random
+        self.rng = rng
+        self.beat_q = beat_q  # quarter notes per beat
+        self.pos = 0  # beats drawn so far: the next chord's onset
+        self.phrase_index = 0
+        self.sevenths = False  # whether the phrase being drawn has a seventh in the bass
+        self.bass_seventh: tuple[str, str] | None = None  # the last chord, if its seventh is in the bass
         self.form = form
         self.beat = form["beat"]
-        self.rng = rng
         self.k = beats_per_bar
         self.cdf = tables._cdf_cache
-        self.options = tables.__dict__.setdefault("_options_cache", {}).setdefault(id(self.beat), {})
-        self.lexical = tables.__dict__.setdefault("_lexical_cache", {}).get(id(self.beat))
+        caches = form.get("caches")  # what draws learn about these tables, kept for the next plan
+        if caches is None:
+            beat_caches = self.beat.setdefault("caches", {"options": {}, "resolving": {}, "macro": {}})
+            if "lexical" not in beat_caches:
+                beat_caches["lexical"] = None
+            caches = form["caches"] = {"form_options": {}, **{k: v for k, v in beat_caches.items()}}
+        self.options = caches["options"]
+        self.resolving = caches["resolving"]
+        self.macro = caches["macro"]
+        self.form_opts = caches["form_options"]
+        self.children = tables._children_cache
+        self.lexical = caches["lexical"]
         if self.lexical is None:
-            self.lexical = tables.__dict__["_lexical_cache"][id(self.beat)] = self._lexical_draws()
-        self.resolving = tables.__dict__.setdefault("_resolving_cache", {}).setdefault(id(self.beat), {})
-        self.bass_seventh: tuple[str, str] | None = None  # the last chord, if its seventh is in the bass
+            self.lexical = caches["lexical"] = self.beat["caches"]["lexical"] = self._lexical_draws()
 
     def _emitted(self, figure: str, key: str) -> None:
         self.bass_seventh = (figure, key) if seventh_in_bass(figure) else None
 
-    def _resolving_draws(self, sym: str, mode: int, key: str, cum: list[float], alts: list) -> tuple[list, list]:
-        """The chord class's draws restricted to figures whose bass resolves the pending bass seventh."""
+    def _resolving_draws(self, sym: str, mode: int, key: str, cum: list[float], draws: list) -> tuple[list, list]:
+        """The chord class's draws restricted to chords whose bass resolves the pending bass seventh.
+
+        A chord left open is fixed in the inversion that gives the seventh its step down
+        (V42 then a tonic left open: I6).
+        """
         ck = (sym, mode, key, self.bass_seventh)
         entry = self.resolving.get(ck)
         if entry is None:
             fig, fkey = self.bass_seventh
-            new_cum, new_alts, total, prev = [], [], 0.0, 0.0
-            for c, a in zip(cum, alts):
-                if bass_step_ok(fig, fkey, a.symbols[0][1:-1], key):
+            new_cum, new_draws, total, prev = [], [], 0.0, 0.0
+            for c, draw in zip(cum, draws):
+                a, figure, is_open, label = draw
+                fitting = None
+                if bass_step_ok(fig, fkey, figure, key):
+                    fitting = draw
+                elif is_open:
+                    for inversion in (1, 2, 3):
+                        try:
+                            inverted = invert_figure(figure, inversion)
+                        except InputError:
+                            break
+                        if bass_step_ok(fig, fkey, inverted, key):
+                            fitting = (a, inverted, False, label)
+                            break
+                if fitting is not None:
                     total += c - prev
                     new_cum.append(total)
-                    new_alts.append(a)
+                    new_draws.append(fitting)
                 prev = c
             # none fits: draw as usual, and the phrase is drawn again
-            entry = self.resolving[ck] = (new_cum, new_alts) if new_alts else (cum, alts)
+            entry = self.resolving[ck] = (new_cum, new_draws) if new_draws else (cum, draws)
         return entry
 
     def _lexical_draws(self) -> dict:
-        """Chord-class rules (every alternative one chord, no key change): figure draws by weight.
+        """Chord-class rules (every alternative one chord, no key change): chord draws by weight.
 
-        Their length does not depend on the figure, so the figure is drawn on its own.
+        Their length does not depend on the chord, so the chord is drawn on its own; each
+        draw is (alternative, figure, inversion open, label).
         """
         out: dict = {}
         for name, r in self.t.rules.items():
@@ -464,13 +594,13 @@ class _Sampler:
                                              for a in r.alternatives):
                 continue
             for m in (0, 1):
-                cum, alts, total = [], [], 0.0
+                cum, draws, total = [], [], 0.0
                 for a, p in self.beat["probs"].get((name, m), []):
                     total += p
                     cum.append(total)
-                    alts.append(a)
-                if alts:
-                    out[(name, m)] = (cum, alts)
+                    draws.append((a, *emitted_figure(a.symbols[0][1:-1]), a.label))
+                if draws:
+                    out[(name, m)] = (cum, draws)
         return out
 
     def _draw(self, key: tuple, make) -> Any:
@@ -599,24 +729,146 @@ class _Sampler:
                         stack.append((i + 1, rest - m, w * zi[m], lens + (m,)))
         return cum, opts
 
-    # events: [figure, key, beats, cadence, fermata]
-    def phrase(self, sym: str, key: str, mode: int, n: int, final: int) -> tuple[list, tuple]:
-        """Sample ``sym`` to exactly ``n`` beats; returns (events, derivation node)."""
-        if sym[0] == '"':
-            v = sym[1:-1]
-            if v[0] == "@":
-                return [], (v, key, ())
-            self._emitted(v, key)
-            return [[v, key, n, None, False]], (v, key, ())
+    # ----------------------------------------------------------------- drawing a phrase
+    # A phrase is drawn top-down. Most rules only pass a length on (a tonic region that is
+    # one tonic unit that is one tonic chord), so one draw picks a whole chain of
+    # one-symbol alternatives together with what ends it: a chord, or an alternative of
+    # several symbols and the split of the length among them (_macro_options). That is the
+    # same distribution as drawing rule by rule: an option's weight is the product of its
+    # alternatives' probabilities and of the probabilities that its symbols yield their
+    # lengths. Chords go straight into ``events`` (ChordEvents, onsets counted in beats
+    # from ``self.pos``) and the derivation into ``nodes`` (the flat pre-order list of
+    # partimento.grammar.derivation).
+
+    def draw(self, sym: str, key: str, parent_key: str | None, mode: int, n: int, final: int,
+             events: list, nodes: list) -> None:
+        """Derive ``sym`` to exactly ``n`` beats in ``key``."""
+        if self.bass_seventh is not None:  # the next chord must resolve it: draw rule by rule
+            self._slow(sym, key, parent_key, mode, n, final, events, nodes)
+            return
+        entry = self.macro.get((sym, mode, final, n))
+        if entry is None:
+            entry = self.macro[(sym, mode, final, n)] = self._macro_options(sym, mode, final, n)
+        opt = entry[2][bisect_right(entry[0], self.random() * entry[1])]
+        seg = opt[1]
+        if key == parent_key:
+            nodes += seg
+        else:
+            nodes.append(seg[0])
+            nodes.append(key)
+            nodes += seg[2:]
+        if opt[0] == 0:  # a chord
+            _, _, figure, cadence, fermata, is_open, seventh = opt
+            bq = self.beat_q
+            events.append(ChordEvent(self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index,
+                                     is_open))
+            self.pos += n
+            if seventh:
+                self.bass_seventh = (figure, key)
+                self.sevenths = True
+            return
+        a = opt[2]
+        lengths = opt[5]
+        if lengths is None or a.key:
+            self._expand(a, key, mode, n, final, events, nodes, opt[3], opt[4], lengths)
+            return
+        # the common case, inlined: children in the same key, no let-binding
+        first = len(events)
+        children = self.children.get(a.label)
+        if children is None:
+            children = self.children[a.label] = self._children(a)
+        cm = _child_mode(a, mode)
+        last = len(children) - 1
+        for i, (kind, value, is_open) in enumerate(children):
+            if kind == 2:
+                self.draw(value, key, key, cm, lengths[i], final if i == last else 0, events, nodes)
+            elif kind == 0:
+                nodes += (value, 0, 0)
+                self._chord(value, is_open, key, lengths[i], None, False, events)
+            else:
+                nodes += (value, 0, 0)
+        if len(events) > first:
+            if opt[3]:
+                events[-1].cadence = opt[3]
+            if opt[4]:
+                events[-1].fermata = True
+
+    @staticmethod
+    def _children(a) -> list[tuple[int, str, bool]]:
+        """An alternative's symbols as (0, figure, open) for a chord, (1, marker, False), (2, rule, False)."""
+        out = []
+        for s in a.symbols:
+            if s[0] != '"':
+                out.append((2, s, False))
+            elif s[1] == "@":
+                out.append((1, s[1:-1], False))
+            else:
+                out.append((0, *emitted_figure(s[1:-1])))
+        return out
+
+    def _chord(self, figure: str, is_open: bool, key: str, n: int, cadence, fermata: bool, events: list) -> None:
+        bq = self.beat_q
+        events.append(ChordEvent(self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index, is_open))
+        self.pos += n
+        if seventh_in_bass(figure):
+            self.bass_seventh = (figure, key)
+            self.sevenths = True
+        else:
+            self.bass_seventh = None
+
+    def _expand(self, a, key: str, mode: int, n: int, final: int, events: list, nodes: list,
+                cadence: str | None, fermata: bool, lengths) -> None:
+        """The children of alternative ``a`` (its node already written), then the cadence and fermata."""
+        if lengths is None:  # a let-binding: its split is drawn here
+            lengths = self._split("beat", self.beat, a, mode, final, n)
+        ckey = relative_key(key, a.key) if a.key else key
+        cm = _child_mode(a, mode)
+        syms = a.symbols
+        last = len(syms) - 1
+        first = len(events)
+        memo: dict[str, tuple[list, list]] | None = {} if a.repeat else None
+        for i, s in enumerate(syms):
+            if s[0] == '"':  # a chord or a key marker, written in the alternative
+                v = s[1:-1]
+                if v[0] == "@":
+                    nodes += (v, ckey if ckey != key else 0, 0)
+                    continue
+                figure, is_open = emitted_figure(v)
+                nodes += (figure, ckey if ckey != key else 0, 0)
+                self._chord(figure, is_open, ckey, lengths[i], None, False, events)
+            elif memo is None:
+                self.draw(s, ckey, key, cm, lengths[i], final if i == last else 0, events, nodes)
+            elif s in memo:  # a let-binding: the same derivation again
+                evs, nds = memo[s]
+                bq = self.beat_q
+                for e in evs:
+                    events.append(replace(e, onset=self.pos * bq))
+                    self.pos += e.duration / bq
+                nodes += nds
+                if evs:
+                    self._emitted(evs[-1].figure, evs[-1].key)
+            else:
+                e0, n0 = len(events), len(nodes)
+                self.draw(s, ckey, key, cm, lengths[i], final if i == last and syms.count(s) == 1 else 0,
+                          events, nodes)
+                memo[s] = (events[e0:], nodes[n0:])
+        if len(events) > first:
+            if cadence:
+                events[-1].cadence = cadence
+            if fermata:
+                events[-1].fermata = True
+
+    def _slow(self, sym: str, key: str, parent_key: str | None, mode: int, n: int, final: int,
+              events: list, nodes: list) -> None:
+        """One rule at a time, so a chord class can be restricted to chords that resolve a bass seventh."""
+        written_key = key if key != parent_key else 0
         lex = self.lexical.get((sym, mode))
-        if lex is not None:  # a chord-class rule: draw the figure directly
-            cum, alts = lex
-            if self.bass_seventh is not None:
-                cum, alts = self._resolving_draws(sym, mode, key, cum, alts)
-            a = alts[min(bisect_right(cum, self.rng.random() * cum[-1]), len(alts) - 1)]
-            v = a.symbols[0][1:-1]
-            self._emitted(v, key)
-            return [[v, key, n, a.cadence, a.fermata]], (f"{sym}#{a.index}", key, ((v, key, ()),))
+        if lex is not None:
+            cum, draws = self._resolving_draws(sym, mode, key, *lex)
+            a, figure, is_open, label = draws[min(bisect_right(cum, self.random() * cum[-1]), len(draws) - 1)]
+            nodes += (label, written_key, 1, figure, 0, 0)
+            self._chord(figure, is_open, key, n, a.cadence, a.fermata, events)
+            return
         ck = (sym, mode, final, n)
         entry = self.options.get(ck)
         if entry is None:
@@ -624,70 +876,169 @@ class _Sampler:
         cum, opts = entry
         if not cum:
             raise GrammarError("no derivation of the requested length")
-        a, lengths = opts[min(bisect_right(cum, self.rng.random() * cum[-1]), len(opts) - 1)]
-        if lengths is None:  # a let-binding: split as before
-            lengths = self._split("beat", self.beat, a, mode, final, n)
-        ckey = relative_key(key, a.key) if a.key else key
-        cm = _child_mode(a, mode)
-        syms = a.symbols
-        if len(syms) == 1 and syms[0][0] == '"' and syms[0][1] != "@":  # a chord: no recursion
-            v = syms[0][1:-1]
-            self._emitted(v, ckey)
-            events = [[v, ckey, n, a.cadence, a.fermata]]
-            return events, (f"{sym}#{a.index}", key, ((v, ckey, ()),))
-        events: list = []
-        kids = []
-        memo: dict[str, tuple[list, tuple]] | None = {} if a.repeat else None
-        last = len(syms) - 1
-        for i, (s, m) in enumerate(zip(syms, lengths)):
-            if memo is not None and s in memo:
-                ev, node = memo[s]
-                ev = [list(e) for e in ev]
-                if ev:
-                    self._emitted(ev[-1][0], ev[-1][1])
-            else:
-                ev, node = self.phrase(s, ckey, cm, m, final if (i == last and not (memo is not None and syms.count(s) > 1)) else 0)
-                if memo is not None:
-                    memo[s] = ([list(e) for e in ev], node)
-            events.extend(ev)
-            kids.append(node)
-        if events:
-            if a.cadence:
-                events[-1][3] = a.cadence
-            if a.fermata:
-                events[-1][4] = True
-        return events, (f"{sym}#{a.index}", key, tuple(kids))
+        a, lengths = opts[min(bisect_right(cum, self.random() * cum[-1]), len(opts) - 1)]
+        nodes += (a.label, written_key, len(a.symbols))
+        self._expand(a, key, mode, n, final, events, nodes, a.cadence, a.fermata, lengths)
 
-    def form_node(self, sym: str, key: str, mode: int, nbars: int) -> tuple[list, tuple]:
-        """Sample form structure; returns (items, node): items are phrases and section marks."""
+    def _macro_options(self, sym: str, mode: int, final: int, n: int) -> tuple[list[float], float, list]:
+        """Every chain of one-symbol alternatives from ``sym`` to what ends it (a chord, or an
+        alternative of several symbols with a split of the length), weighted for ``n`` beats."""
+        beat = self.beat
+        probs = beat["probs"]
+        get = beat["get"]
+        N = beat["N"]
+        leaf = get('"I"', mode, final)[n]  # every chord has the same length distribution
+        cum: list[float] = []
+        opts: list = []
+        total = 0.0
+
+        def merged(chain: tuple) -> tuple[str | None, bool]:
+            cadence = next((c.cadence for c in chain if c.cadence), None)  # the outermost label wins
+            return cadence, any(c.fermata for c in chain)
+
+        def add(w: float, opt: tuple) -> None:
+            nonlocal total
+            total += w
+            cum.append(total)
+            opts.append(opt)
+
+        def walk(name: str, w0: float, prefix: tuple, chain: tuple) -> None:
+            if (name, mode) in self.lexical:
+                lcum, draws = self.lexical[(name, mode)]
+                prev = 0.0
+                for c, (a, figure, is_open, label) in zip(lcum, draws):
+                    w = w0 * (c - prev) * leaf
+                    prev = c
+                    if w > 0:
+                        add(w, (0, prefix + (label, 0, 1, figure, 0, 0), figure, *merged(chain + (a,)), is_open,
+                                seventh_in_bass(figure)))
+                return
+            for a, p in probs[(name, mode)]:
+                w1 = w0 * p
+                syms = a.symbols
+                if len(syms) == 1 and not a.key and not a.repeat:
+                    s = syms[0]
+                    if s[0] != '"':
+                        walk(s, w1, prefix + (a.label, 0, 1), chain + (a,))
+                    elif s[1] != "@" and w1 * leaf > 0:  # a chord written in the alternative
+                        figure, is_open = emitted_figure(s[1:-1])
+                        add(w1 * leaf, (0, prefix + (a.label, 0, 1, figure, 0, 0), figure, *merged(chain + (a,)),
+                                        is_open, seventh_in_bass(figure)))
+                    continue
+                seg = prefix + (a.label, 0, len(syms))
+                cadence, fermata = merged(chain + (a,))
+                if a.repeat and _repeated(a) is not None:  # a let-binding: its split is drawn when expanded
+                    w = w1 * _seq_cached(self.t, "beat", a, mode, final, get, N)[0][n]
+                    if w > 0:
+                        add(w, (1, seg, a, cadence, fermata, None))
+                    continue
+                for w, lengths in self._splits(a, mode, final, n):
+                    add(w1 * w, (1, seg, a, cadence, fermata, lengths))
+
+        walk(sym, 1.0, (), ())
+        if not opts:
+            raise GrammarError("no derivation of the requested length")
+        cum[-1] = float("inf")  # a draw of exactly ``total`` still lands on the last option
+        return cum, total, opts
+
+    def _splits(self, a, mode: int, final: int, n: int, level: str = "beat") -> list[tuple[float, tuple[int, ...]]]:
+        """The lengths of an alternative's symbols that make ``n`` units, each with its probability."""
+        tables = self.beat if level == "beat" else self.form
+        get = tables["get"]
+        cm = _child_mode(a, mode)
+        k = len(a.symbols)
+        arrays = [get(s, cm, final if i == k - 1 else 0) for i, s in enumerate(a.symbols)]
+        suf = _seq_cached(self.t, level, a, mode, final, get, tables["N"])
+        out: list[tuple[float, tuple[int, ...]]] = []
+        if suf[0][n] <= 0:
+            return out
+        stack = [(0, n, 1.0, ())]
+        while stack:
+            i, rest, w, lens = stack.pop()
+            if i == k - 1:
+                w *= arrays[i][rest]
+                if w > 0:
+                    out.append((w, lens + (rest,)))
+                continue
+            zi = arrays[i]
+            nxt = suf[i + 1]
+            for m in range(rest + 1):
+                if zi[m] > 0 and nxt[rest - m] > 0:
+                    stack.append((i + 1, rest - m, w * zi[m], lens + (m,)))
+        return out
+
+    def _form_options(self, sym: str, mode: int, nbars: int) -> tuple[list[float], float, list]:
+        """A form rule's alternatives with the splits of ``nbars`` among their symbols, weighted."""
+        form = self.form
+        cum: list[float] = []
+        opts: list = []
+        total = 0.0
+        for a, p in form["probs"][(sym, mode)]:
+            if a.repeat and _repeated(a) is not None:
+                w = p * _seq_cached(self.t, "form", a, mode, 0, form["get"], form["N"])[0][nbars]
+                pairs = [(w, None)] if w > 0 else []
+            else:
+                pairs = self._splits(a, mode, 0, nbars, "form")
+            for w, lengths in pairs:
+                total += p * w if lengths is not None else w
+                cum.append(total)
+                opts.append((a, lengths))
+        if not opts:
+            raise GrammarError("no derivation of the requested length")
+        cum[-1] = float("inf")
+        return cum, total, opts
+
+    def form_node(self, sym: str, key: str, parent_key: str | None, mode: int, nbars: int, nodes: list) -> list:
+        """Sample form structure, appending the derivation to ``nodes``; returns phrases and section marks."""
         rules = self.t.rules
         if rules[sym].phrase and sym not in self.t.form_rules:
+            start, pos = len(nodes), self.pos
             for _ in range(PHRASE_DRAWS):  # redraw a phrase whose bass cannot resolve a seventh
+                del nodes[start:]
+                self.pos = pos
                 self.bass_seventh = None
-                events, node = self.phrase(sym, key, mode, nbars * self.k, 1)
-                if first_unresolved_bass_seventh(events) is None:
+                self.sevenths = False
+                events: list = []
+                self.draw(sym, key, parent_key, mode, nbars * self.k, 1, events, nodes)
+                if not self.sevenths or first_unresolved_bass_seventh([(e.figure, e.key) for e in events]) is None:
                     break
-            return [("phrase", rules[sym].label or sym, key, events)], node
-        a = self._choose("form", self.form, sym, mode, 0, nbars)
-        lengths = self._split("form", self.form, a, mode, 0, nbars)
+            self.phrase_index += 1
+            return [("phrase", rules[sym].label or sym, key, events)]
+        entry = self.form_opts.get((sym, mode, nbars))
+        if entry is None:
+            entry = self.form_opts[(sym, mode, nbars)] = self._form_options(sym, mode, nbars)
+        a, lengths = entry[2][bisect_right(entry[0], self.random() * entry[1])]
+        if lengths is None:
+            lengths = self._split("form", self.form, a, mode, 0, nbars)
         ckey = relative_key(key, a.key) if a.key else key
         cm = _child_mode(a, mode)
+        nodes += (a.label, key if key != parent_key else 0, len(a.symbols))
         items: list = []
-        kids = []
-        memo: dict[str, tuple[list, tuple]] = {}
+        memo: dict[str, tuple[list, list]] = {}
         for s, m in zip(a.symbols, lengths):
             if a.repeat and s in memo:
-                it, node = memo[s]
-                it = [(x[0], x[1], x[2], [list(e) for e in x[3]]) if x[0] == "phrase" else x for x in it]
+                it, nds = memo[s]
+                for x in it:
+                    if x[0] == "phrase":
+                        bq = self.beat_q
+                        evs = []
+                        for e in x[3]:
+                            evs.append(replace(e, onset=self.pos * bq, phrase=self.phrase_index))
+                            self.pos += e.duration / bq
+                        self.phrase_index += 1
+                        items.append((x[0], x[1], x[2], evs))
+                    else:
+                        items.append(x)
+                nodes += nds
             else:
-                it, node = self.form_node(s, ckey, cm, m)
+                n0 = len(nodes)
+                it = self.form_node(s, ckey, key, cm, m, nodes)
                 if a.repeat:
-                    memo[s] = (it, node)
-            items.extend(it)
-            kids.append(node)
+                    memo[s] = (it, nodes[n0:])
+                items.extend(it)
         if rules[sym].section:
             items = [("section", rules[sym].section)] + items + [("end",)]
-        return items, (f"{sym}#{a.index}", key, tuple(kids))
+        return items
 
 
 _SEQ_CACHE_ATTR = "_seq_cache"
@@ -716,17 +1067,33 @@ def _parse_constraints(constraints: dict[str, Any]) -> tuple[dict[int, float] | 
     return phrase_bars, bool(constraints.get("modulate", True))
 
 
+def _ranges(values: list[int]) -> str:
+    """``[2, 4, 5, 6, 8]`` -> ``'2, 4-6, 8'``."""
+    out: list[str] = []
+    for v in values:
+        if out and v == last + 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{v}"
+        else:
+            out.append(str(v))
+        last = v
+    return ", ".join(out)
+
+
 def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", seed: int | None = None,
                 **constraints: Any) -> Plan:
     """See :meth:`Grammar.sample`."""
-    if not isinstance(bars, int) or bars <= 0:
+    if not isinstance(bars, int) or isinstance(bars, bool) or bars <= 0:
         raise InputError(f"a plan needs at least one bar, got bars={bars!r}", expected=["a positive integer"])
+    if bars > MAX_BARS:
+        raise InputError(f"a plan has at most {MAX_BARS} bars, got bars={bars}", expected=[f"1 to {MAX_BARS}"],
+                         hint="Sample a longer piece as several plans.")
     home = normalize_key(key)
     met = parse_metre(metre)
-    ratio = met.bar_quarters / met.beat_quarters
-    if ratio.denominator != 1:
-        raise InputError(f"metre {metre} has no whole number of beats per bar")
-    k = int(ratio)
+    if met.name not in SAMPLING_METRES:
+        raise InputError(f"grammars do not sample plans in {met.name}",
+                         expected=list(SAMPLING_METRES),
+                         hint="A metre of unequal beats (5/4, 7/8) needs a beat grouping the sampler does not know.")
+    k = met.beats_per_bar
     phrase_bars, allow_key = _parse_constraints(constraints)
     tables: Tables = grammar.tables
     mode = 1 if home[0].islower() else 0
@@ -734,16 +1101,21 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
     start = grammar.source.start
     z = form["Z"].get((start, mode, 0)) if start in tables.form_rules else form["get"](start, mode, 0)
     if z is None or bars >= len(z) or z[bars] <= 0:
-        raise InputError(f"grammar {grammar.name} cannot make a {MODES[mode]}-key plan of {bars} bars in {metre}",
-                         hint="Try another number of bars (e.g. a multiple of 4) or another grammar.")
+        possible = [n for n in range(1, min(bars, len(z) - 1) + 1) if z[n] > 0] if z is not None else []
+        can = f"Up to {bars} bars it can make {MODES[mode]}-key plans of {_ranges(possible)} bars." if possible \
+            else f"It can make no {MODES[mode]}-key plan of up to {bars} bars in {met.name}."
+        raise InputError(f"grammar {grammar.name} cannot make a {MODES[mode]}-key plan of {bars} bars in {met.name}.",
+                         hint=can)
     seed_value = seed if seed is not None else random.SystemRandom().randrange(2**31)
     rng = random.Random(seed_value)
-    sampler = _Sampler(tables, form, rng, k)
-    items, root = sampler.form_node(start, home, mode, bars)
     beat_q = float(met.beat_quarters)
     plan = Plan(key=home, metre=met.name, bars=bars, grammar=grammar.name, seed=seed_value)
-    t = 0.0
+    sampler = _Sampler(tables, form, rng, k, beat_q)
+    nodes: list = []
+    items = sampler.form_node(start, home, None, mode, bars, nodes)
+    chords = plan.chords
     open_sections: list[tuple[str, float]] = []
+    t = 0.0
     for item in items:
         if item[0] == "section":
             open_sections.append((item[1], t))
@@ -752,49 +1124,14 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
             plan.sections.append(Section(label=label, start=start_t, end=t))
         else:
             _, label, pkey, events = item
-            p_index = len(plan.phrases)
-            p_start = t
-            prev_fig = None
-            for fig, ekey, beats, cad, ferm in events:
-                plan.chords.append(ChordEvent(onset=t, duration=beats * beat_q, figure=fig, key=ekey,
-                                              cadence=None, fermata=ferm, phrase=p_index))
-                t += beats * beat_q
-            last = plan.chords[-1]
-            if events[-1][3]:
-                last.cadence = events[-1][3]
-            else:
-                from .analysis import label_cadence
-
-                prev_fig = plan.chords[-2].figure if len(events) > 1 else None
-                last.cadence = label_cadence(prev_fig, last.figure)
-            plan.phrases.append(Phrase(start=p_start, end=t, key=pkey, cadence=last.cadence, label=label))
+            chords += events
+            last = events[-1]
+            if not last.cadence:
+                last.cadence = label_cadence(events[-2].figure if len(events) > 1 else None, last.figure)
+            t = last.onset + last.duration
+            plan.phrases.append(Phrase(start=events[0].onset, end=t, key=pkey, cadence=last.cadence, label=label))
     plan.sections.sort(key=lambda s: (s.start, -s.end))
     if not plan.sections:
         plan.sections.append(Section(label="A", start=0.0, end=t))
-    plan._derivation_factory = partial(derivation_graph, root)  # built on first access
+    plan.derivation_tree = Derivation(nodes, tables.alternative_table, grammar.name, tables.alternative_json)
     return plan
-
-
-def derivation_graph(root: tuple) -> "nx.DiGraph":
-    """The derivation tree as a networkx DiGraph: nodes carry ``symbol``, ``alternative``, ``key``."""
-    import networkx as nx
-
-    g = nx.DiGraph()
-    stack = [(root, None, 0)]
-    counter = 0
-    while stack:
-        (label, key, kids), parent, order = stack.pop()
-        node = counter
-        counter += 1
-        sym, _, alt = label.partition("#")
-        attrs = {"symbol": sym, "key": key, "order": order}  # order: position among its siblings
-        if alt:
-            attrs["alternative"] = int(alt)
-        else:
-            attrs["figure"] = sym
-        g.add_node(node, **attrs)
-        if parent is not None:
-            g.add_edge(parent, node)
-        for i in range(len(kids) - 1, -1, -1):
-            stack.append((kids[i], node, i))
-    return g

@@ -23,6 +23,11 @@ __all__ = [
     "pc_name",
     "invert_figure",
     "INVERSION_FIGURES",
+    "ChordIdentity",
+    "chord_identity",
+    "is_open_figure",
+    "plain_figure",
+    "REFERENCE_KEYS",
 ]
 
 #: Voice order used everywhere: index 0..3.
@@ -45,6 +50,7 @@ def pc_name(pc: int) -> str:
     return _PC_NAMES[pc % 12]
 
 
+@lru_cache(maxsize=256)
 def normalize_key(name: str) -> str:
     """A key name as music21 writes it: ``C``, ``B-``, ``f#`` (lowercase = minor).
 
@@ -125,11 +131,8 @@ class ChordSpec:
 
     @property
     def required(self) -> frozenset[int]:
-        """Pitch classes a complete realization must sound: root and third (and the bass)."""
-        req = {self.root, self.bass}
-        if self.third is not None:
-            req.add(self.third)
-        return frozenset(req)
+        """Pitch classes a complete realization must sound: root, third and seventh (and the bass)."""
+        return frozenset(pc for pc in (self.root, self.bass, self.third, self.seventh) if pc is not None)
 
 
 def _function_of(figure: str, degree: int, secondary: bool) -> str:
@@ -206,3 +209,72 @@ def invert_figure(figure: str, inversion: int) -> str:
     if not 0 <= inversion < len(names):
         raise InputError(f"{figure} has no inversion {inversion}", expected=[str(i) for i in range(len(names))])
     return base + names[inversion] + slash + applied
+
+
+# ---------------------------------------------------------------------------- chord identity
+#: Keys in which figures are read when only the mode matters (grammar terminals, phrase tokens).
+REFERENCE_KEYS: dict[str, str] = {"major": "C", "minor": "a"}
+_BRACKETS = re.compile(r"\[[^\]]*\]")
+_OMISSIONS = re.compile(r"\[no\d+\]")
+_FIXING_SUFFIX = re.compile(r"(53|63|64|65|643|43|42|2|6)$")  # figured bass that names the bass note
+
+
+@dataclass(frozen=True)
+class ChordIdentity:
+    """What makes two Roman-numeral figures the same chord, whatever their spelling.
+
+    Read through music21 in a reference key of the mode (C major, A minor): the chord's
+    spelled pitch names (so ``IVmaj7`` and ``IV7`` in major are one chord, and
+    ``viiø7``, ``vii/o7`` too), the key it is applied to (``V/V`` and ``V/v`` are one chord,
+    ``V/V`` and ``II`` are not: the tonicization is part of the chord's identity) and the
+    bass note (its inversion). Omitted tones (``V7[no5]``) do not change the chord.
+    """
+
+    applied: str | None  # tonic of the key the chord is applied to (``"G"`` for V/V in C), None if diatonic
+    pitches: frozenset[str]  # spelled pitch names, no octave
+    bass: str  # spelled name of the bass note
+
+    @property
+    def chord(self) -> tuple[str | None, frozenset[str]]:
+        """The chord without its inversion: what an open terminal matches."""
+        return self.applied, self.pitches
+
+
+@lru_cache(maxsize=None)
+def chord_identity(figure: str, mode: str = "major") -> ChordIdentity | None:
+    """The :class:`ChordIdentity` of a figure in a mode (``"major"``/``"minor"``), None if music21 cannot read it."""
+    from music21 import roman
+
+    text = _OMISSIONS.sub("", figure.strip())
+    if not text or text.startswith("@"):
+        return None
+    try:
+        rn = roman.RomanNumeral(text, REFERENCE_KEYS[mode])
+        pitches = rn.pitches
+        if not pitches:
+            return None
+        applied_key = rn.secondaryRomanNumeralKey
+        applied = applied_key.tonic.name.upper() if applied_key is not None else None
+        return ChordIdentity(applied, frozenset(p.name for p in pitches), rn.bass().name)
+    except Exception:  # music21 raises many types for figures it cannot read
+        return None
+
+
+def is_open_figure(figure: str) -> bool:
+    """Whether a figure names the chord without its bass: ``V``, ``V7``, ``viio7/V``, ``IVmaj7`` (open);
+    ``V6``, ``V65``, ``V53``, ``V753``, ``I64`` name the bass (fixed), as do ``It6``, ``Ger65``,
+    ``Fr43`` and ``Cad64``, whose names include it."""
+    head = figure.split("/")[0]
+    if head.lstrip("b#").startswith(_FIXED_SPECIALS):
+        return False
+    return _FIXING_SUFFIX.search(_BRACKETS.sub("", head)) is None
+
+
+def plain_figure(figure: str) -> str:
+    """A root-position figure as music21 usually writes it: ``V53 -> V``, ``V753 -> V7``, ``V/V`` unchanged."""
+    head, slash, applied = figure.partition("/")
+    if head.endswith("753"):
+        head = head[:-3] + "7"
+    elif head.endswith("53") and not head.endswith("753"):
+        head = head[:-2]
+    return head + slash + applied

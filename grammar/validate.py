@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GrammarError, Location, PartimentoError, PlanError
+from .errors import GrammarError, Location, PartimentoError, PlanError, _sentence
 
 __all__ = ["Issue", "check_grammar"]
 
@@ -34,14 +34,15 @@ def check_grammar(path: str | Path) -> list[Issue]:
     """All issues of a ``.lark`` file (an empty list means it loads, samples and parses)."""
     from .grammar import Grammar, _resolve, read_source
     from .sampler import is_chord_literal, literal_value
-    from .theory import chord_spec
+    from .theory import chord_identity
 
     name, file, text = _resolve(path)
     try:
         source = read_source(text, name, file)
     except GrammarError as e:
         kind = "syntax" if type(e).__name__ == "GrammarSyntaxError" else "annotation"
-        return [Issue("error", kind, e.message + (" " + e.hint if e.hint else ""), e.location)]
+        expected = (" Expected one of: " + ", ".join(e.expected) + ".") if e.expected else ""
+        return [Issue("error", kind, _sentence(e.message) + expected + (" " + _sentence(e.hint) if e.hint else ""), e.location)]
     issues: list[Issue] = []
     rules = source.rules
     for r in rules.values():
@@ -80,24 +81,25 @@ def check_grammar(path: str | Path) -> list[Issue]:
             issues.append(Issue("error", "non-productive",
                                 f"rule {r.name} never finishes: every alternative leads back to an unfinished rule",
                                 Location(file=file, line=r.line)))
-    # Roman numerals
-    seen: set[tuple[str, str]] = set()
+    # Roman numerals: every chord literal must be one music21 reads, in each mode it is used in
+    seen: set[tuple[str, str, int]] = set()
     for r in rules.values():
         for a in r.alternatives:
-            for s in a.symbols:
+            for i, s in enumerate(a.symbols):
                 if not is_chord_literal(s):
                     continue
                 fig = literal_value(s)
-                key = "a" if a.mode == "minor" else "C"
-                if (fig, key) in seen:
-                    continue
-                seen.add((fig, key))
-                try:
-                    chord_spec(fig, key)
-                except PlanError:
-                    issues.append(Issue("error", "roman-numeral",
-                                        f"{fig!r} (rule {r.name}) is not a Roman numeral music21 can read",
-                                        Location(file=file, line=a.line)))
+                col = a.columns[i] if i < len(a.columns) else 0
+                modes = [a.mode] if a.mode else ["major", "minor"]
+                for mode in modes:
+                    if (fig, mode, a.line) in seen:
+                        continue
+                    seen.add((fig, mode, a.line))
+                    if chord_identity(fig, mode) is None:
+                        issues.append(Issue("error", "roman-numeral",
+                                            f"{fig!r} (rule {r.name}) is not a Roman numeral music21 can read "
+                                            f"in {mode}", Location(file=file, line=a.line, column=col or None)))
+                        break
     if not any(i.severity == "error" for i in issues):
         try:
             Grammar(source)

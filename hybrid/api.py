@@ -58,7 +58,16 @@ def report_for(pitch: np.ndarray, attack: np.ndarray, plan: Plan, profile: str =
         keys.append(key_info(c.key if c is not None else plan.key))
         fermata[i] = bool(c is not None and c.fermata)
     son.fermata = fermata
-    return check_arrays(son, Context(keys=keys, chords=chords), profile)
+    from partimento.grammar.rules.nct import accent_levels
+
+    return check_arrays(son, Context(keys=keys, chords=chords, accent=accent_levels(son.beat, plan.metre)), profile)
+
+
+def _check_seed(seed: Any) -> int:
+    """Seeds are whole numbers from 0 to 2**63 - 1 (what numpy's and torch's generators take)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
+        raise InputError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
+    return int(seed)
 
 
 def _split_sampling(kwargs: dict[str, Any]) -> Sampling:
@@ -70,10 +79,15 @@ def _split_sampling(kwargs: dict[str, Any]) -> Sampling:
 
 def _run(plan: Plan, seed: int, sampling: Sampling, *, model=None, checkpoint: str | None = None,
          profile: str = "strict", forced: np.ndarray | None = None, rules: Sequence | None = None,
-         check: bool = True) -> tuple[Decoded, Any]:
+         check: bool = True) -> tuple[Decoded, Any, Plan]:
+    """Decode ``plan`` (its open inversions fixed first by the bass-line planner); (decoded, report, plan used)."""
     from partimento.neural.conditioning import plan_conditioning
 
+    seed = _check_seed(seed)
+    from .bass_line import plan_bass_line, soprano_from_tokens
+
     plan.validate()
+    plan = plan_bass_line(plan, soprano_from_tokens(forced[:, 0]) if forced is not None else None)
     if model is None:
         model = load_default_model(str(checkpoint) if checkpoint else None)
     if rules is None:
@@ -81,7 +95,7 @@ def _run(plan: Plan, seed: int, sampling: Sampling, *, model=None, checkpoint: s
     session = model.session(plan_conditioning(plan))
     dec = decode(session, plan, rules, seed=seed, sampling=sampling, forced=forced)
     report = report_for(dec.pitch, dec.attack, plan, profile) if check else None
-    return dec, report
+    return dec, report, plan
 
 
 def realize(plan: Plan | str | Path, seed: int = 0, *, model=None, checkpoint: str | None = None,
@@ -91,13 +105,16 @@ def realize(plan: Plan | str | Path, seed: int = 0, *, model=None, checkpoint: s
 
     ``sampling`` takes the fields of :class:`~partimento.hybrid.decode.Sampling`
     (temperature, top_p, strategy, beam, constraints, ...). ``model`` overrides the
-    checkpoint (tests pass a fake). Raises ``UnsatisfiableError`` (exit 3) when the plan
-    cannot be realized under the hard rules.
+    checkpoint (tests pass a fake). Chords whose inversion the plan leaves open are fixed
+    first for the bass line (:func:`~partimento.hybrid.bass_line.plan_bass_line`); the
+    result's plan shows the figures chosen. Raises ``UnsatisfiableError`` (exit 3) when the
+    plan cannot be realized under the hard rules.
     """
     if not isinstance(plan, Plan):
         plan = Plan.read(plan)
     s = _split_sampling(sampling)
-    dec, report = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, rules=rules, check=check)
+    dec, report, plan = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, rules=rules,
+                             check=check)
     return Result(plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed))
 
 
@@ -115,6 +132,7 @@ def compose(grammar: str = "chorale", key: str = "C", bars: int = 16, seed: int 
 
     if bars <= 0:
         raise InputError(f"bars must be a positive number, got {bars}")
+    seed = _check_seed(seed)
     g = load(grammar)
     kwargs = {"key": key, "bars": bars}
     if metre is not None:
@@ -167,7 +185,7 @@ def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", see
     forced[:, 0] = mel.tokens
     if plan is not None:
         given = _plan_for_melody(plan if isinstance(plan, Plan) else Plan.read(plan), mel)
-        dec, report = _run(given, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
+        dec, report, given = _run(given, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
                            check=check)
         return Result(given, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed, plan_draws=1),
                       list(mel.warnings), spellings={(0, t): n for t, n in mel.spellings.items()})
@@ -177,8 +195,8 @@ def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", see
         if draw >= max_plan_draws:
             break
         try:
-            dec, report = _run(proposal, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
-                               check=check)
+            dec, report, proposal = _run(proposal, seed, s, model=model, checkpoint=checkpoint, profile=profile,
+                                         forced=forced, check=check)
         except UnsatisfiableError as e:
             last = e
             failures.append(e.describe())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from partimento.grammar.errors import InputError
 
-__all__ = ["register", "parse_measures", "parse_voices"]
+__all__ = ["register", "parse_measures", "parse_voices", "seed_arg"]
 
 _VOICE_NAMES = ("soprano", "alto", "tenor", "bass")
 
@@ -47,9 +47,20 @@ def parse_voices(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def seed_arg(text: str) -> int:
+    """``--seed``: a whole number from 0 to 2**63 - 1 (argparse reports anything else, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 2**63 - 1, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 2**63 - 1, got {value}")
+    return value
+
+
 def _add_sampling(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("decoding")
-    g.add_argument("--seed", type=int, default=0, help="random seed (same seed, same music)")
+    g.add_argument("--seed", type=seed_arg, default=0, help="random seed, 0 or more (same seed, same music)")
     g.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (0 = greedy)")
     g.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass")
     g.add_argument("--strategy", choices=("sample", "greedy", "beam"), default="sample", help="how tokens are chosen")
@@ -73,11 +84,15 @@ def _finish(result, args: argparse.Namespace, what: str, errors_fail: bool = Fal
     ``errors_fail`` (harmonize, infill): errors can only lie in the notes the user gave,
     so each is printed with its place and the exit status is 1, as ``check`` does.
     """
+    from partimento.grammar.fileio import write_all
+
+    outputs = []
     if args.out:
-        result.write(args.out)
+        outputs.append((args.out, lambda tmp: result.write(tmp)))
     plan_out = getattr(args, "plan_out", None)
     if plan_out:
-        result.plan.write(plan_out)
+        outputs.append((plan_out, lambda tmp: result.plan.write(tmp)))
+    write_all(outputs)
     errors = result.errors
     summary = (f"{what}: {result.plan.bars} bars in {result.plan.key}, {result.plan.metre}, "
                f"{len(errors)} {args.profile} error(s)")
@@ -99,18 +114,25 @@ def _finish(result, args: argparse.Namespace, what: str, errors_fail: bool = Fal
 
 def _check_out(args: argparse.Namespace) -> None:
     """Refuse an unwritable output before spending time on decoding."""
+    from partimento.grammar.fileio import check_writable
+
     from .result import WRITE_FORMATS
 
+    seen: dict[Path, str] = {}
     for opt, allowed in (("out", WRITE_FORMATS), ("plan_out", (".rntxt", ".json"))):
         path = getattr(args, opt, None)
         if not path:
             continue
+        flag = f"--{opt.replace('_', '-')}"
+        check_writable(path, flag)
         ext = Path(path).suffix.lower()
         if ext not in allowed:
-            raise InputError(f"--{opt.replace('_', '-')} {path}: cannot write {ext or 'a file without extension'}",
+            raise InputError(f"{flag} {path}: cannot write {ext or 'a file without extension'}",
                              expected=list(allowed))
-        if not Path(path).resolve().parent.is_dir():
-            raise InputError(f"--{opt.replace('_', '-')} {path}: the folder does not exist")
+        here = Path(path).resolve()
+        if here in seen:
+            raise InputError(f"{flag} {path}: the same file as {seen[here]}; give two file names")
+        seen[here] = flag
 
 
 def _compose(args: argparse.Namespace) -> int:
@@ -122,10 +144,28 @@ def _compose(args: argparse.Namespace) -> int:
     return _finish(result, args, "composed")
 
 
+_SCORE_EXTS = (".musicxml", ".xml", ".mxl", ".mid", ".midi", ".krn", ".mei", ".abc")
+
+
+def _refuse_score_as_plan(path: str) -> None:
+    """``realize`` reads plans; a score given instead gets a sentence saying so (never the file's text)."""
+    p = Path(path)
+    head = b""
+    if p.is_file():
+        with open(p, "rb") as f:
+            head = f.read(256).lstrip()
+    if p.suffix.lower() in _SCORE_EXTS or head.startswith((b"<?xml", b"<score-", b"MThd", b"PK\x03\x04")):
+        raise InputError(
+            f"{path}: this is a score, not a plan; realize reads a plan (.rntxt RomanText or a plan .json).",
+            hint="To check a score use 'partimento check'; to rewrite voices of it use 'partimento infill'; "
+                 "to harmonize its melody use 'partimento harmonize'.")
+
+
 def _realize(args: argparse.Namespace) -> int:
     from .api import realize
 
     _check_out(args)
+    _refuse_score_as_plan(args.plan)
     result = realize(args.plan, seed=args.seed, checkpoint=args.checkpoint, profile=args.profile, **_sampling(args))
     return _finish(result, args, "realized")
 

@@ -50,9 +50,15 @@ WARNING_COLOUR = "#ff7f0e"  # notes of a violation with severity "warning"
 _MUSICXML_EXTS = (".musicxml", ".xml")
 _SCORE_EXTS = (".musicxml", ".xml", ".mxl", ".mid", ".midi", ".krn", ".mei", ".abc")
 
-#: verovio options shared by every rendering: no header/footer, A4-ish width.
+#: verovio options shared by every rendering: no header/footer, A4-ish width. verovio spaces
+#: lyrics (our Roman numerals) by Times metrics with a gap of ``lyricWordSpace``; where the
+#: reader's serif font is wider (DejaVu Serif, Linux's usual fallback, is ~16% wider) the
+#: default gap of 1.2 lets "V" and "I" touch and read "VI"; 4.0 keeps DejaVu Serif apart (tests/hybrid/test_render.py).
+#: ``xmlIdChecksum`` seeds verovio's element ids from the input, so the same score gives the
+#: same SVG bytes (random ids otherwise) while different scores on one page keep distinct ids.
 _BASE_OPTIONS = {"header": "none", "footer": "none", "scale": 40, "pageWidth": 2100,
-                 "pageMarginLeft": 50, "pageMarginRight": 50, "pageMarginTop": 50, "pageMarginBottom": 50}
+                 "pageMarginLeft": 50, "pageMarginRight": 50, "pageMarginTop": 50, "pageMarginBottom": 50,
+                 "lyricWordSpace": 4.0, "xmlIdChecksum": True}
 
 #: Rules whose violation involves the move into the flagged sonority, so the notes
 #: before it are coloured too (matched as substrings of the rule id).
@@ -181,14 +187,16 @@ def svg_to_png(svg: str, *, zoom: float = 1.0) -> bytes:
         raise InputError("PNG output needs the resvg-py package, which is not installed",
                          hint="Install it with `pip install resvg-py` (a self-contained wheel, no system "
                               "libraries), or write --svg and convert it yourself.") from None
-    # verovio writes text (lyrics, rule names) in "Times, serif"; resvg's default serif
-    # font is often missing, so point it at the DejaVu Serif that matplotlib ships.
+    # verovio writes text (lyrics, rule names) in "Times, serif" and spaces it by Times
+    # metrics; resvg's default serif font is often missing, so point it at the STIX font
+    # matplotlib ships (Times metrics), with DejaVu Serif for the glyphs STIX lacks.
     fonts: dict[str, Any] = {}
     try:
         from matplotlib import font_manager
 
-        path = font_manager.findfont("DejaVu Serif", fallback_to_default=True)
-        fonts = {"font_files": [path], "serif_family": "DejaVu Serif", "font_family": "DejaVu Serif"}
+        stix = font_manager.findfont("STIXGeneral", fallback_to_default=True)
+        dejavu = font_manager.findfont("DejaVu Serif", fallback_to_default=True)
+        fonts = {"font_files": [stix, dejavu], "serif_family": "STIXGeneral", "font_family": "STIXGeneral"}
     except Exception:  # matplotlib missing or broken: render with system fonts only
         pass
     if fonts:

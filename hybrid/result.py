@@ -5,20 +5,22 @@ arrays — the form the checker and the benchmarks read — and builds the music
 from it on first use: four parts named Soprano, Alto, Tenor, Bass with treble, treble,
 treble-8vb and bass clefs, the plan's key and metre, the Roman numerals as lyrics under
 the bass and fermatas where the plan puts them. ``write(path)`` picks the format by
-extension and writes atomically (a file is complete or absent).
+extension and writes atomically (a file is complete or absent) and reproducibly: the same
+seed gives the same bytes (:mod:`partimento.grammar.score_writer`; JSON leaves out timings).
 
 Pitches are spelled from the plan, not from music21's defaults for MIDI numbers
 (which write E♭ where E minor needs D♯): a note that belongs to the plan chord sounding
 where it starts takes that chord's spelling (its Roman numeral in its key, so V in E
 minor gives D♯ and It+6 in C gives A♭ and F♯); any other note takes the local key's
-(:func:`~partimento.grammar.rules.spelling.spelling_table`: diatonic notes by degree,
-the raised sixth and seventh in minor, usual alterations for the rest).
+(diatonic notes by degree, the raised sixth and seventh in minor, usual alterations for
+the rest). :func:`~partimento.grammar.rules.spelling.spelled_name` is that rule, and
+the checker's rules spell an unwritten note with it too, so what the decoder's masks
+judged (an augmented second E♯–D) is what the written score shows.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ from partimento.grammar.errors import InputError, Location
 from partimento.grammar.fileio import write_text_atomic, write_with
 from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import Plan
+from partimento.grammar.score_writer import musicxml_bytes, write_score
+from partimento.grammar.rules.spelling import chord_spelling, spelled_name  # the rules spell notes the same way
 from partimento.grammar.theory import VOICES, normalize_key
 
 __all__ = ["Result", "score_from_grid", "spelled_name", "chord_spelling", "WRITE_FORMATS"]
@@ -101,7 +105,9 @@ class Result:
             "pitch": self.pitch.T.tolist(),
             "attack": self.attack.T.astype(int).tolist(),
             "violations": report,
-            "stats": {k: v for k, v in self.stats.items() if isinstance(v, (int, float, str))},
+            # timings are left out: the file depends only on the music (same seed, same bytes)
+            "stats": {k: v for k, v in self.stats.items()
+                      if isinstance(v, (int, float, str)) and not k.endswith("seconds")},
             "warnings": list(self.warnings),
         }
 
@@ -130,13 +136,11 @@ class Result:
             raise InputError(f"cannot write {ext or 'a file without extension'}", Location(file=str(path)),
                              expected=list(WRITE_FORMATS))
         score = self.score
-        return write_with(path, lambda tmp: score.write(fmt, fp=str(tmp)))
+        return write_with(path, lambda tmp: write_score(score, fmt, tmp))
 
     def musicxml(self) -> str:
-        """The score as a MusicXML string (for printing to stdout)."""
-        from music21.musicxml.m21ToXml import GeneralObjectExporter
-
-        return GeneralObjectExporter(self.score).parse().decode("utf-8")
+        """The score as a MusicXML string (for printing to stdout), the same bytes as :meth:`write` writes."""
+        return musicxml_bytes(self.score).decode("utf-8")
 
 
 # ---------------------------------------------------------------------- score building
@@ -156,28 +160,6 @@ def _notes_of(pitch: np.ndarray, attack: np.ndarray, v: int) -> list[tuple[int, 
             t += 1
         out.append((s, t, p))
     return out
-
-
-@lru_cache(maxsize=4096)
-def chord_spelling(figure: str, key_name: str) -> dict[int, tuple[int, int]]:
-    """pitch class -> (letter 0=C..6=B, alteration) for every member of ``figure`` in ``key_name``."""
-    from music21 import roman
-
-    from partimento.grammar.rules.spelling import LETTERS
-
-    out: dict[int, tuple[int, int]] = {}
-    for p in roman.RomanNumeral(figure, key_name).pitches:
-        out.setdefault(p.pitchClass, (LETTERS.index(p.step), int(p.alter)))
-    return out
-
-
-def spelled_name(midi: int, figure: str | None, key_name: str) -> str:
-    """``D#4``-style name of ``midi`` sounding over ``figure`` in ``key_name`` (see the module doc)."""
-    from partimento.grammar.rules.spelling import spelled_note_name, spelling_table
-
-    pc = midi % 12
-    letter, alt = (chord_spelling(figure, key_name).get(pc) if figure else None) or spelling_table(key_name)[pc]
-    return spelled_note_name(midi, letter, alt)
 
 
 def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan, spellings: dict | None = None):

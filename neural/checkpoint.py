@@ -17,12 +17,14 @@ import torch
 from partimento.grammar.errors import CheckpointError, Location
 from partimento.grammar.fileio import write_bytes_atomic, write_text_atomic
 
-from .model import ChoraleModel, ModelConfig
+from .model import ARCHITECTURES, ChoraleModel, ModelConfig, model_class
 
-__all__ = ["SHIPPED_CHECKPOINT", "FORMAT_VERSION", "save_checkpoint", "load_model", "read_meta", "resolve"]
+__all__ = ["SHIPPED_CHECKPOINT", "INTERLEAVED_CHECKPOINT", "FORMAT_VERSION", "save_checkpoint", "load_model", "read_meta", "resolve"]
 
 #: The checkpoint that ships in the package and that ``compose`` uses by default.
 SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "chorale-small.safetensors"
+#: The interleaved model trained before the per-step one (the ablation's and the side-by-side benchmarks' baseline).
+INTERLEAVED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "chorale-interleaved.safetensors"
 FORMAT_VERSION = 1
 
 
@@ -90,16 +92,34 @@ def load_tensors(path: str | Path | None = None) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"checkpoint weights are corrupt or unreadable ({e})", Location(file=str(weights))) from None
 
 
+def _weights_architecture(tensors: dict[str, torch.Tensor]) -> str | None:
+    """Which architecture a set of weights belongs to, from names only one of them has (None: neither)."""
+    if "in_proj.weight" in tensors or "head.out.weight" in tensors:
+        return "step"
+    if "head.weight" in tensors and any(k.startswith("voice_emb.") for k in tensors):
+        return "interleaved"
+    return None
+
+
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu") -> ChoraleModel:
     """The model of a checkpoint in eval mode; ``None`` = the shipped checkpoint (offline)."""
     weights, cfg_path = resolve(path)
     doc = read_meta(path)
+    arch = doc["config"].get("arch", "interleaved") if isinstance(doc["config"], dict) else None
+    if arch not in ARCHITECTURES:
+        raise CheckpointError(f"checkpoint config names an unknown architecture {arch!r}", Location(file=str(cfg_path)),
+                              expected=list(ARCHITECTURES), hint="Retrain with this version of partimento.")
     try:
         cfg = ModelConfig.from_dict(doc["config"])
-        model = ChoraleModel(cfg)
+        model = model_class(cfg.arch)(cfg)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint config is invalid ({e})", Location(file=str(cfg_path))) from None
-    tensors = {k: v for k, v in load_tensors(path).items() if not k.startswith("optim.")}
+    tensors = {k: v for k, v in load_tensors(path).items() if not k.startswith(("optim.", "ema."))}
+    other = _weights_architecture(tensors)
+    if other is not None and other != cfg.arch:
+        raise CheckpointError(f"the config names the {cfg.arch!r} architecture but the weights are those of "
+                              f"the {other!r} architecture", Location(file=str(cfg_path)),
+                              hint="The .json beside the weights must be the one saved with them.")
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 __all__ = ["register"]
 
@@ -12,30 +13,51 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     """Add the neural layer's sub-commands to the ``partimento`` parser."""
     from .dataset import default_cache_path
     from .model import CONFIGS
+    from .train import TrainConfig
 
     p = subparsers.add_parser("data", help="encode the Bach chorales into a dataset cache (needs music21)",
                               formatter_class=formatter_class,
                               description="Parse every chorale of the fixed split from music21's corpus, "
-                                          "encode tokens and plan fields, and write one .npz cache.")
+                                          "encode tokens and plan fields, and write one .npz cache "
+                                          "(train and evaluate build it themselves when it is missing).",
+                              epilog="example:\n  partimento data --out runs/chorales.npz")
     p.add_argument("--out", default=str(default_cache_path()), help="cache file to write")
     p.add_argument("--limit", type=int, default=None, help="only the first N chorales of each split (smoke tests)")
     p.set_defaults(func=_data)
 
     p = subparsers.add_parser("train", help="train a chorale model", formatter_class=formatter_class,
                               description="Train on the cache's train split, select on valid, write "
-                                          "best.safetensors/last.safetensors (+ .json) into --out. "
-                                          "Under torchrun, trains data-parallel with PyTorch DDP.")
-    p.add_argument("--config", default="small", choices=sorted(CONFIGS), help="model size")
-    p.add_argument("--data", default=None, help=f"dataset cache (default {default_cache_path()})")
+                                          "best.safetensors/last.safetensors (+ .json) into --out. One "
+                                          "schedule (warm-up, then cosine to a floor) runs over --epochs or "
+                                          "--max-minutes, whichever ends first; --resume continues it exactly. "
+                                          "Under torchrun, trains data-parallel with PyTorch DDP (--batch-size "
+                                          "is the global batch).",
+                              epilog="example:\n  partimento train --config small --data runs/chorales.npz "
+                                     "--max-minutes 150 --threads 2 --out runs/main\n"
+                                     "  partimento train --resume runs/main --data runs/chorales.npz")
+    p.add_argument("--config", default="small", choices=sorted(CONFIGS),
+                   help="model size and architecture (interleaved-*: the ablation's layout)")
+    p.add_argument("--data", default=str(default_cache_path()), help="dataset cache (built when missing)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/chorale", help="run folder")
-    p.add_argument("--resume", default=None, help="run folder (or last.safetensors) to continue")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--max-minutes", type=float, default=0.0, help="wall-time budget; 0 = none")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    p.add_argument("--resume", default=None, help="run folder (or last.safetensors) to continue; flags not given "
+                                                  "keep the run's own values")
+    p.add_argument("--epochs", default=argparse.SUPPRESS, type=int, help=f"upper bound on epochs (default {TrainConfig.epochs})")
+    p.add_argument("--max-minutes", default=argparse.SUPPRESS, type=float,
+                   help="wall-time budget: the schedule's length and the stop (default none)")
+    p.add_argument("--seed", default=argparse.SUPPRESS, type=int, help=f"default {TrainConfig.seed}")
+    p.add_argument("--batch-size", default=argparse.SUPPRESS, type=int,
+                   help=f"windows per optimizer step over all processes (default {TrainConfig.batch_size})")
+    p.add_argument("--lr", default=argparse.SUPPRESS, type=float, help=f"peak learning rate (default {TrainConfig.lr})")
+    p.add_argument("--warmup-steps", default=argparse.SUPPRESS, type=int, help=f"default {TrainConfig.warmup_steps}")
+    p.add_argument("--ema-decay", default=argparse.SUPPRESS, type=float,
+                   help=f"weight averaging per step, 0 = off (default {TrainConfig.ema_decay})")
+    p.add_argument("--precision", default=argparse.SUPPRESS, choices=["auto", "fp32", "bf16"],
+                   help="bf16 = autocast (default auto: bf16 on CUDA, fp32 on CPU)")
+    p.add_argument("--compile", action="store_true", default=argparse.SUPPRESS, help="torch.compile the training forward")
+    p.add_argument("--threads", default=argparse.SUPPRESS, type=int, help="torch CPU threads (0 = default)")
+    p.add_argument("--stop-after-epochs", default=argparse.SUPPRESS, type=int,
+                   help="end this invocation after N epochs; --resume continues the same schedule")
     p.add_argument("--embedding", choices=["factorized", "plain"], default=None, help="override the config")
     p.add_argument("--attention", choices=["full", "museformer"], default=None, help="override the config")
     p.add_argument("--window", type=int, default=None, help="training window in 16th steps (override)")
@@ -43,11 +65,15 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.set_defaults(func=_train)
 
     p = subparsers.add_parser("evaluate", help="held-out NLL of a checkpoint", formatter_class=formatter_class,
-                              description="Nats per voice token (one voice at one 16th step) on a split, "
-                                          "with the plan and with the null plan.")
+                              description="Nats per voice token (one voice at one 16th step) on a split: overall, "
+                                          "per voice, on the unseen-tune subset (chorales whose soprano tune no "
+                                          "training chorale shares), by token kind (onset or hold, at a chord "
+                                          "change or between), and with the null plan. Builds the data cache "
+                                          "when it is missing.",
+                              epilog="example:\n  partimento evaluate --split test --format json")
     p.add_argument("--split", default="test", choices=["test", "valid", "train"])
     p.add_argument("--checkpoint", default=None, help="checkpoint (.safetensors); default the shipped one")
-    p.add_argument("--data", default=None, help=f"dataset cache (default {default_cache_path()})")
+    p.add_argument("--data", default=str(default_cache_path()), help="dataset cache (built when missing)")
     p.add_argument("--format", default="text", choices=["text", "json"])
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=_evaluate)
@@ -61,19 +87,36 @@ def _data(args) -> int:
     return 0
 
 
+#: CLI flag -> TrainConfig field; a flag left out keeps the default (or, on --resume, the run's value).
+_TRAIN_FLAGS = {"epochs": "epochs", "max_minutes": "max_minutes", "seed": "seed", "batch_size": "batch_size",
+                "lr": "lr", "warmup_steps": "warmup_steps", "ema_decay": "ema_decay", "precision": "precision",
+                "compile": "compile", "threads": "threads", "stop_after_epochs": "stop_after_epochs"}
+
+
 def _train(args) -> int:
+    import shlex
+    import sys
     from dataclasses import replace
 
+    from .dataset import ensure_cache
     from .model import CONFIGS
-    from .train import TrainConfig, train
+    from .train import TrainConfig, resume_train_config, train
 
+    given = {field: getattr(args, flag) for flag, field in _TRAIN_FLAGS.items() if hasattr(args, flag)}
+    base = resume_train_config(args.resume) if args.resume else TrainConfig()
+    base = replace(base, stop_after_epochs=0)  # a stop applies to one invocation only
+    tcfg = replace(base, **given)
     cfg = CONFIGS[args.config]
     overrides = {k: v for k, v in (("embedding", args.embedding), ("attention", args.attention),
                                    ("window_steps", args.window)) if v is not None}
     cfg = replace(cfg, **overrides)
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       max_minutes=args.max_minutes, threads=args.threads)
-    summary = train(cfg, args.data, args.device, args.out, args.resume, tcfg, progress=not args.no_progress)
+    data = ensure_cache(args.data, progress=not args.no_progress)
+    arguments = {k: v for k, v in vars(args).items() if k not in ("func", "command", "debug")}
+    provenance = {"arguments": arguments}
+    if Path(sys.argv[0]).name == "partimento":  # run from the shell: the command line as typed
+        provenance["command"] = "partimento " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    summary = train(cfg, data, args.device, args.out, args.resume, tcfg, progress=not args.no_progress,
+                    provenance=provenance)
     if summary:
         print(f"best valid {summary['best_valid']:.4f} nats/token after {summary['epochs']} epochs; "
               f"checkpoint {summary['out']}/best.safetensors")
@@ -84,6 +127,9 @@ def _evaluate(args) -> int:
     from .evaluate import evaluate, format_text
     from .train import pick_device
 
-    doc = evaluate(args.split, args.checkpoint, args.data, str(pick_device(args.device)))
+    from .dataset import ensure_cache
+
+    data = ensure_cache(args.data)  # progress on stderr: stdout stays the report
+    doc = evaluate(args.split, args.checkpoint, data, str(pick_device(args.device)))
     print(json.dumps(doc, indent=1) if args.format == "json" else format_text(doc))
     return 0

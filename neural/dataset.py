@@ -26,7 +26,7 @@ from .conditioning import FIELDS, Conditioning
 from .encoding import N_VOICES, PITCH_OFFSET, sounding_pitches, transpose_tokens
 
 __all__ = ["CODE_VERSION", "CORPUS", "SPLIT_PATH", "SHIFTS", "ChoraleData", "Piece", "read_split",
-           "build_cache", "write_cache", "load_cache", "default_cache_path", "from_pieces", "sample_batch"]
+           "build_cache", "write_cache", "load_cache", "ensure_cache", "default_cache_path", "from_pieces", "sample_batch"]
 
 CODE_VERSION = "chorale-encoding-1"  # bump when tokens or conditioning change meaning
 CORPUS = "music21-bach-chorales"
@@ -204,6 +204,28 @@ def load_cache(path: str | Path | None = None) -> ChoraleData:
     if not pieces:
         raise DataError("dataset cache holds no chorales", Location(file=str(path)))
     return ChoraleData(pieces, arrays["ranges"].astype(np.int64), str(path))
+
+
+def ensure_cache(path: str | Path | None = None, progress: bool = True) -> Path:
+    """The cache at ``path`` (default :func:`default_cache_path`), built first when it is missing.
+
+    Building parses the corpus with music21 (a few minutes, with a progress bar). A path
+    whose folder does not exist is refused (DataError) unless it is the default one, so a
+    mistyped ``--data`` fails at once instead of starting a build somewhere unexpected.
+    """
+    target = Path(path) if path is not None else default_cache_path()
+    if target.is_file():
+        return target
+    if target != default_cache_path() and not target.parent.is_dir():
+        raise DataError("dataset cache not found, and its folder does not exist to build it in",
+                        Location(file=str(target)),
+                        hint="Pass an existing cache as --data, or a path in an existing folder to build one there.")
+    if progress:
+        import sys
+
+        print(f"dataset cache {target} not found: building it from music21's Bach chorales (a few minutes)",
+              file=sys.stderr, flush=True)
+    return build_cache(target, progress=progress)
 
 
 def sample_batch(pieces: Sequence[Piece], batch: int, window: int, rng: np.random.Generator,

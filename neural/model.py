@@ -1,12 +1,21 @@
-"""The chorale transformer: a small decoder over interleaved conditioning and voice tokens.
+"""The chorale transformers: config, shared layers, the base class and the interleaved model.
+
+Two architectures share everything but the sequence layout (``ModelConfig.arch``):
+
+* ``"step"`` (the default, :class:`~partimento.neural.step_model.StepModel`): one
+  sequence position per sixteenth step; a small head inside the step writes soprano,
+  alto, tenor, bass, each given the voices above it. Five times shorter sequences.
+* ``"interleaved"`` (:class:`InterleavedModel`, kept for the ablation and for old
+  checkpoints): per sixteenth step ``t`` the sequence holds five positions
+  ``[C_t, S_t, A_t, T_t, B_t]``; the hidden state at position ``5t + v`` predicts voice
+  ``v`` of step ``t`` (so ``C_t`` predicts the soprano, ``S_t`` the alto, ...), and the
+  output of ``B_t`` is unused.
 
 Read top to bottom: config, the two embeddings (plan conditioning, factorized voice
-tokens), attention with ALiBi over step distance, the block, the model. Per sixteenth
-step ``t`` the sequence holds five positions ``[C_t, S_t, A_t, T_t, B_t]``; the hidden
-state at position ``5t + v`` predicts voice ``v`` of step ``t`` (so ``C_t`` predicts the
-soprano, ``S_t`` the alto, ...), and the output of ``B_t`` is unused. Loss is only on
-voice tokens. Positions enter only as distances in steps (ALiBi) and as the position in
-the bar, so a model trained on 8-bar windows decodes 64-bar plans.
+tokens), attention with ALiBi over step distance, the block, the base class, the
+interleaved model, :func:`build_model`. Positions enter only as distances in steps
+(ALiBi) and as the position in the bar, so a model trained on 8-bar windows decodes
+64-bar plans.
 """
 from __future__ import annotations
 
@@ -19,16 +28,18 @@ import torch.nn.functional as F
 from .conditioning import FIELD_SIZES, FIELDS, Conditioning
 from .encoding import HOLD, N_VOICES, PITCH_OFFSET, VOCAB_SIZE
 
-__all__ = ["SLOTS", "ATTENTION_CHUNK", "ModelConfig", "CONFIGS", "ConditioningEmbedding", "SmartEmbedding",
-           "PlainEmbedding", "ChoraleModel", "sounding_pitch_tensor", "museformer_allowed",
-           "fine_bar_distance"]
+__all__ = ["SLOTS", "ATTENTION_CHUNK", "ARCHITECTURES", "ModelConfig", "CONFIGS", "ConditioningEmbedding",
+           "SmartEmbedding", "PlainEmbedding", "ChoraleModel", "InterleavedModel", "build_model",
+           "model_class", "sounding_pitch_tensor", "museformer_allowed", "fine_bar_distance"]
 
 SLOTS = N_VOICES + 1  # positions per step: conditioning + four voices
 ATTENTION_CHUNK = 2048  # longer sequences attend query chunk by query chunk (bounds the (H, Lq, Lk) bias)
+ARCHITECTURES = ("step", "interleaved")
 
 
 @dataclass
 class ModelConfig:
+    arch: str = "step"  # "step" (one position per 16th step) or "interleaved" (five positions per step)
     n_layer: int = 4  # transformer blocks
     n_head: int = 4  # attention heads per block
     d_model: int = 128  # width of the residual stream
@@ -36,24 +47,32 @@ class ModelConfig:
     dropout: float = 0.1  # dropout on each block's attention and MLP outputs (none on attention weights: slow on CPU)
     embedding: str = "factorized"  # "factorized" (pitch class + octave + kind) or "plain" (one row per token)
     attention: str = "full"  # "full" causal, or "museformer" (fine: bars 0,-1,-2,-4,-8; coarse: other downbeats)
-    cond_dropout: float = 0.15  # training: probability a whole piece window sees the null conditioning
+    cond_dropout: float = 0.05  # training: probability a whole piece window sees the null conditioning
     window_steps: int = 128  # training crop length in sixteenth steps
     vocab_size: int = VOCAB_SIZE  # voice-token vocabulary (HOLD, REST, 128 pitches)
+    d_voice: int = 64  # step model: width of one voice token's embedding (four are concatenated)
+    head_layers: int = 1  # step model: residual MLP layers of the in-step head
+    head_ff: int = 512  # step model: hidden width of the in-step head's MLP
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        """Config from a checkpoint's JSON; one without ``arch`` predates the step model: interleaved."""
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known.setdefault("arch", "interleaved")
         return cls(**known)
 
 
-#: Named configs for ``partimento train --config``.
+#: Named configs for ``partimento train --config`` (``interleaved-*``: the ablation's layout).
 CONFIGS: dict[str, ModelConfig] = {
-    "tiny": ModelConfig(n_layer=1, n_head=2, d_model=32, d_ff=64, window_steps=32),
-    "small": ModelConfig(),
-    "medium": ModelConfig(n_layer=6, n_head=6, d_model=192, d_ff=768),
+    "tiny": ModelConfig(n_layer=1, n_head=2, d_model=32, d_ff=64, window_steps=32, d_voice=16, head_ff=64),
+    "small": ModelConfig(n_layer=4, n_head=6, d_model=192, d_ff=768, d_voice=48, head_ff=384),
+    "base": ModelConfig(n_layer=4, n_head=8, d_model=256, d_ff=1024, d_voice=64, head_ff=512),
+    "medium": ModelConfig(n_layer=6, n_head=6, d_model=384, d_ff=1536, d_voice=96, head_ff=768),
+    "interleaved-tiny": ModelConfig(arch="interleaved", n_layer=1, n_head=2, d_model=32, d_ff=64, window_steps=32),
+    "interleaved-small": ModelConfig(arch="interleaved", cond_dropout=0.15),
 }
 
 
@@ -210,10 +229,20 @@ class Block(nn.Module):
 
 
 class ChoraleModel(nn.Module):
-    """p(voice token | earlier tokens, plan conditioning), see the module docstring."""
+    """Base of both architectures: p(voice token | earlier tokens, plan conditioning).
+
+    Holds what the two layouts share (conditioning embedding, blocks, final norm, ALiBi
+    slopes, init, whole-piece scoring). A subclass defines ``forward(tokens, cond, keep,
+    bar_steps, pickup_steps) -> (B, T, 4, vocab)`` and ``session(cond, conditioned)``.
+    Build one with :func:`build_model`, which picks the class from ``cfg.arch``.
+    """
+
+    arch = ""  # the ModelConfig.arch this class implements
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
+        if cfg.arch != self.arch:
+            raise ValueError(f"config names architecture {cfg.arch!r}, this class is {self.arch!r}")
         if cfg.embedding not in ("factorized", "plain"):
             raise ValueError(f"unknown embedding {cfg.embedding!r}")
         if cfg.attention not in ("full", "museformer"):
@@ -222,23 +251,73 @@ class ChoraleModel(nn.Module):
             raise ValueError("d_model must be a multiple of n_head")
         self.cfg = cfg
         self.cond_emb = ConditioningEmbedding(cfg.d_model)
-        self.voice_emb = SmartEmbedding(cfg.d_model) if cfg.embedding == "factorized" else PlainEmbedding(cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.d_model)
-        self.head = nn.Linear(cfg.d_model, cfg.vocab_size)
         self.register_buffer("slopes", alibi_slopes(cfg.n_head), persistent=False)
-        self.apply(self._init)
 
     @staticmethod
     def _init(m: nn.Module) -> None:
         if isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, std=0.02)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, std=0.02)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def _run_blocks(self, x: torch.Tensor, bias_fn, length: int) -> torch.Tensor:
+        """x (B, L, C) through every block; ``bias_fn(q_slice) -> (H, Lq, Lk)`` over keys [0, q_slice.stop)."""
+        chunk = ATTENTION_CHUNK
+        for block in self.blocks:
+            if length <= chunk:
+                x = block(x, bias_fn(slice(0, length)))
+                continue
+            B, L, C = x.shape
+            dh = C // self.cfg.n_head
+            cache = (x.new_empty(B, self.cfg.n_head, L, dh), x.new_empty(B, self.cfg.n_head, L, dh))
+            outs = []
+            for a in range(0, L, chunk):
+                b = min(a + chunk, L)
+                outs.append(block(x[:, a:b], bias_fn(slice(a, b)), cache, a))
+            x = torch.cat(outs, 1)
+        return x
+
+    @torch.no_grad()
+    def token_nll(self, tokens: torch.Tensor, cond: Conditioning, conditioned: bool = True) -> torch.Tensor:
+        """Per-token NLL in nats, (T, 4), for a whole piece; ``conditioned=False`` uses the null plan."""
+        was = self.training
+        self.eval()
+        try:
+            dev = next(self.parameters()).device
+            tok = torch.as_tensor(tokens, dtype=torch.long, device=dev).unsqueeze(0)
+            c = torch.as_tensor(cond.values, dtype=torch.long, device=dev).unsqueeze(0)
+            if tok.shape[1] != c.shape[1]:
+                raise ValueError(f"tokens have {tok.shape[1]} steps, conditioning {c.shape[1]}")
+            keep = torch.tensor([conditioned], device=dev)
+            bar_steps = int(cond.field("bar_steps")[0]) if len(cond) else 16
+            pickup = int((-cond.field("bar_pos")[0]) % max(bar_steps, 1)) if len(cond) else 0
+            logits = self.forward(tok, c, keep, bar_steps, pickup)[0].float()  # (T, 4, vocab)
+            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok[0].reshape(-1),
+                                   reduction="none").view(tok.shape[1], N_VOICES)
+        finally:
+            self.train(was)
+
+    def session(self, cond: Conditioning, conditioned: bool = True):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class InterleavedModel(ChoraleModel):
+    """Five positions per step ``[C, S, A, T, B]`` (see the module docstring); the ablation's layout."""
+
+    arch = "interleaved"
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__(cfg)
+        self.voice_emb = SmartEmbedding(cfg.d_model) if cfg.embedding == "factorized" else PlainEmbedding(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size)
+        self.apply(self._init)
 
     # ------------------------------------------------------------------ masks
     def attention_bias(self, q_pos: torch.Tensor, k_pos: torch.Tensor, bar_steps: int = 16,
@@ -279,47 +358,28 @@ class ChoraleModel(nn.Module):
         B, T, V = tokens.shape
         x = self.embed(tokens, cond, keep)  # (B, L, C), L = 5T
         pos = torch.arange(T * SLOTS, device=tokens.device)
-        chunk = ATTENTION_CHUNK
-        for block in self.blocks:
-            if x.shape[1] <= chunk:
-                x = block(x, self.attention_bias(pos, pos, bar_steps, pickup_steps))
-            else:
-                x = self._chunked_block(block, x, pos, chunk, bar_steps, pickup_steps)
+        x = self._run_blocks(x, lambda q: self.attention_bias(pos[q], pos[:q.stop], bar_steps, pickup_steps), T * SLOTS)
         h = self.ln_f(x).view(B, T, SLOTS, -1)[:, :, :N_VOICES]  # (B, T, 4, C): slot v predicts voice v
         return self.head(h)  # (B, T, 4, vocab)
-
-    def _chunked_block(self, block: Block, x, pos, chunk, bar_steps, pickup_steps):
-        B, L, C = x.shape
-        dh = C // self.cfg.n_head
-        cache = (x.new_empty(B, self.cfg.n_head, L, dh), x.new_empty(B, self.cfg.n_head, L, dh))
-        outs = []
-        for a in range(0, L, chunk):
-            b = min(a + chunk, L)
-            outs.append(block(x[:, a:b], self.attention_bias(pos[a:b], pos[:b], bar_steps, pickup_steps), cache, a))
-        return torch.cat(outs, 1)
-
-    @torch.no_grad()
-    def token_nll(self, tokens: torch.Tensor, cond: Conditioning, conditioned: bool = True) -> torch.Tensor:
-        """Per-token NLL in nats, (T, 4), for a whole piece; ``conditioned=False`` uses the null plan."""
-        was = self.training
-        self.eval()
-        try:
-            dev = next(self.parameters()).device
-            tok = torch.as_tensor(tokens, dtype=torch.long, device=dev).unsqueeze(0)
-            c = torch.as_tensor(cond.values, dtype=torch.long, device=dev).unsqueeze(0)
-            if tok.shape[1] != c.shape[1]:
-                raise ValueError(f"tokens have {tok.shape[1]} steps, conditioning {c.shape[1]}")
-            keep = torch.tensor([conditioned], device=dev)
-            bar_steps = int(cond.field("bar_steps")[0]) if len(cond) else 16
-            pickup = int((-cond.field("bar_pos")[0]) % max(bar_steps, 1)) if len(cond) else 0
-            logits = self.forward(tok, c, keep, bar_steps, pickup)[0].float()  # (T, 4, vocab)
-            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok[0].reshape(-1),
-                                   reduction="none").view(tok.shape[1], N_VOICES)
-        finally:
-            self.train(was)
 
     def session(self, cond: Conditioning, conditioned: bool = True):
         """An incremental decoding session over this plan (see :mod:`.session`)."""
         from .session import DecodeSession
 
         return DecodeSession(self, cond, conditioned)
+
+
+def model_class(arch: str) -> type[ChoraleModel]:
+    """The class implementing ``arch`` (ValueError naming the known ones otherwise)."""
+    if arch == "interleaved":
+        return InterleavedModel
+    if arch == "step":
+        from .step_model import StepModel
+
+        return StepModel
+    raise ValueError(f"unknown architecture {arch!r} (expected one of {', '.join(ARCHITECTURES)})")
+
+
+def build_model(cfg: ModelConfig) -> ChoraleModel:
+    """A freshly initialized model of the architecture ``cfg.arch`` names."""
+    return model_class(cfg.arch)(cfg)

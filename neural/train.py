@@ -1,19 +1,30 @@
-"""Training, as a flat sequence of named steps: data, model, optimizer, loop, eval, checkpoint.
+"""Training, as a flat sequence of named steps: processes, data, model, optimizer, loop, eval, checkpoint.
 
 ``partimento train`` calls :func:`train`. One process trains on CPU or one GPU; under
-``torchrun`` (``WORLD_SIZE`` set) every process trains on its own random windows with
-PyTorch DDP averaging the gradients and rank 0 evaluates and writes checkpoints. On
-CUDA the forward runs under bf16 autocast. The run folder holds ``last.*`` (weights,
-optimizer moments, counters: what ``--resume`` reads), ``best.*`` (lowest validation
-loss so far: what gets shipped) and ``log.jsonl`` (one line per epoch).
+``torchrun`` (``WORLD_SIZE`` set) the processes split each global batch of
+``batch_size`` windows (every process draws the same global batch from the same
+random stream and keeps its slice), PyTorch DDP averages the gradients, and rank 0
+evaluates and writes checkpoints. Each process's loss is normalized by the global
+token count / world size, so the averaged gradient is the gradient of the global
+batch's mean loss: a data-parallel run follows the single-process run with the same
+global batch (``tests/neural/test_distributed.py``).
+
+The schedule (:mod:`.schedule`) runs once over the whole budget. An exponential moving
+average of the weights (EMA) is what gets validated and shipped. The run folder holds
+``last.*`` after every epoch (weights, EMA, AdamW moments, step and time counters,
+the random stream's state: what ``--resume`` reads, so a stopped run continues exactly
+where it was), ``best.*`` (the averaged weights with the lowest validation loss so far:
+what gets shipped), ``log.jsonl`` (one line per epoch) and ``summary.json``.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import platform
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -24,25 +35,37 @@ import torch.nn.functional as F
 from partimento.grammar.errors import CheckpointError, DataError, InputError, Location
 
 from .checkpoint import load_tensors, read_meta, save_checkpoint
-from .dataset import ChoraleData, Piece, load_cache, sample_batch
-from .model import CONFIGS, ChoraleModel, ModelConfig
+from .dataset import CODE_VERSION, ChoraleData, Piece, load_cache, sample_batch
 from .encoding import N_VOICES
+from .model import CONFIGS, ChoraleModel, ModelConfig, build_model
+from .schedule import learning_rate, progress as schedule_progress
 
-__all__ = ["TrainConfig", "train", "evaluate_pieces", "pick_device"]
+__all__ = ["TrainConfig", "train", "evaluate_pieces", "pick_device", "hardware", "file_sha256",
+           "resume_train_config"]
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 20  # passes over the training tokens (one pass = total train steps / window windows)
-    batch_size: int = 16  # windows per optimizer step (per process under DDP)
-    lr: float = 2e-3  # peak AdamW learning rate
+    epochs: int = 1000  # upper bound on passes over the training steps (one pass = train steps / (window × batch))
+    batch_size: int = 32  # windows per optimizer step, in all processes together (torchrun splits it)
+    lr: float = 3e-3  # peak AdamW learning rate
+    lr_floor: float = 0.02  # the cosine ends at lr × lr_floor
+    warmup_steps: int = 100  # linear warm-up (multiplies the cosine)
     weight_decay: float = 0.05  # AdamW weight decay on matrices
-    warmup_steps: int = 100  # linear warmup before cosine decay
     grad_clip: float = 1.0  # max global gradient norm
-    max_minutes: float = 0.0  # wall-time budget: the LR anneals over it and training stops there; 0 = none
-    seed: int = 0  # seeds windows, transpositions, dropout and init
+    ema_decay: float = 0.995  # weight averaging per optimizer step (warmed up as (1+n)/(10+n)); 0 = off
+    max_minutes: float = 0.0  # wall-time budget: the schedule's length and the stop; 0 = none (epochs only)
+    seed: int = 0  # seeds the random stream (windows, transpositions, dropout) and the init
     threads: int = 0  # torch CPU threads; 0 = torch's default
+    precision: str = "auto"  # "fp32", "bf16" (autocast) or "auto" (bf16 on CUDA, fp32 on CPU)
+    compile: bool = False  # torch.compile the training forward (see benchmarks/neural_training_speed.py)
     eval_max_pieces: int = 0  # validation pieces per epoch; 0 = all
+    stop_after_epochs: int = 0  # end this invocation after N epochs (the schedule is unchanged); 0 = run to the end
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 def pick_device(name: str) -> torch.device:
@@ -54,6 +77,31 @@ def pick_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise InputError(f"unknown device {name!r}", expected=["auto", "cpu", "cuda"])
     return torch.device(name)
+
+
+def hardware(device: torch.device | str = "cpu") -> dict:
+    """What a run ran on, for the checkpoint's provenance and the model card."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    out = {"cpu": cpu, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+           "torch": torch.__version__, "python": platform.python_version(), "device": str(device)}
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name()
+    return out
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 @torch.no_grad()
@@ -71,17 +119,24 @@ def evaluate_pieces(model: ChoraleModel, pieces: list[Piece], conditioned: bool 
             "tokens": int(count * N_VOICES), "chorales": len(pieces)}
 
 
-def _lr_at(step: int, total: int, cfg: TrainConfig, elapsed_s: float = 0.0) -> float:
-    """Linear warmup, then cosine decay to 5 % over the steps or the time budget, whichever ends first."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    frac = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
-    if cfg.max_minutes:
-        frac = max(frac, elapsed_s / (cfg.max_minutes * 60))
-    frac = min(1.0, frac)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+# ---------------------------------------------------------------- weight averaging
+def _ema_fn(decay: float):
+    """multi_avg_fn for AveragedModel: EMA whose decay warms up as (1+n)/(10+n)."""
+    def update(ema: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        n = float(n)
+        d = min(decay, (1.0 + n) / (10.0 + n))
+        torch._foreach_lerp_(ema, current, 1.0 - d)
+
+    return update
 
 
+def _make_ema(model: ChoraleModel, decay: float):
+    from torch.optim.swa_utils import AveragedModel
+
+    return AveragedModel(model, multi_avg_fn=_ema_fn(decay), use_buffers=False) if decay > 0 else None
+
+
+# ---------------------------------------------------------------- optimizer state as safetensors
 def _optim_tensors(opt: torch.optim.Optimizer, model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """AdamW moments as flat named tensors, so resume state is safetensors too."""
     out = {}
@@ -101,155 +156,262 @@ def _restore_optim(opt: torch.optim.Optimizer, model: torch.nn.Module, tensors: 
                             "step": tensors[f"optim.{name}.step"].reshape(()).clone()}
 
 
+def _resume_path(resume: str | Path) -> Path:
+    resume = Path(resume)
+    return resume / "last.safetensors" if resume.is_dir() else resume
+
+
+def resume_train_config(resume: str | Path) -> TrainConfig:
+    """The TrainConfig a run was started with (what ``--resume`` continues unless told otherwise)."""
+    return TrainConfig.from_dict(read_meta(_resume_path(resume)).get("train_config", {}))
+
+
+def _check_resume(meta: dict, where: Path, dataset: ChoraleData, data_sha: str | None) -> None:
+    """A resume must run the same code version on the same data cache (else exit 2, saying which differs)."""
+    version = meta.get("code_version")
+    if version != CODE_VERSION:
+        raise CheckpointError(f"cannot resume: the run was trained with encoding {version!r}, this code is "
+                              f"{CODE_VERSION!r}", Location(file=str(where)),
+                              hint="Start a new run (tokens or conditioning changed meaning).")
+    saved = meta.get("data_sha256")
+    if saved and data_sha and saved != data_sha:
+        raise CheckpointError(f"cannot resume: the run was trained on the data cache {meta.get('data')!r} "
+                              f"(sha256 {saved[:12]}…), but {dataset.source!r} is a different cache "
+                              f"(sha256 {data_sha[:12]}…)", Location(file=str(where)),
+                              hint="Pass the cache the run was started with as --data, or start a new run.")
+
+
+def _params_digest(model: torch.nn.Module) -> str:
+    """sha256 of every parameter's bytes: equal digests mean bit-identical weights."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | None = None,
           device: str = "auto", out: str | Path = "runs/chorale", resume: str | Path | None = None,
           tcfg: TrainConfig | None = None, progress: bool = True,
-          log: Callable[[str], None] | None = None) -> dict:
-    """Train (or resume) a model; returns the run summary (also written to ``out/summary.json``)."""
-    tcfg = tcfg or TrainConfig()
+          log: Callable[[str], None] | None = None, provenance: dict | None = None) -> dict:
+    """Train (or resume) a model; returns the run summary (also written to ``out/summary.json``).
+
+    On resume the saved TrainConfig is used unless ``tcfg`` is given (the CLI fills the
+    flags you did not pass from the saved config).
+    """
     log = log or (lambda line: print(line, flush=True))
+    resume_meta = read_meta(_resume_path(resume)) if resume is not None else None
+    if tcfg is None:  # a resume continues the run's own config; a stop applied to the invocation that stopped
+        tcfg = (replace(TrainConfig.from_dict(resume_meta.get("train_config", {})), stop_after_epochs=0)
+                if resume_meta else TrainConfig())
     # ---------------------------------------------------------------- step 1: processes and device
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
+    if tcfg.batch_size < 1 or tcfg.batch_size % world:
+        raise InputError(f"the batch of {tcfg.batch_size} windows cannot be split evenly over {world} processes",
+                         expected=[f"a --batch-size that is a multiple of {world}"])
+    local_batch = tcfg.batch_size // world
     dev = pick_device(device)
-    if world > 1:
-        import torch.distributed as dist
-
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        if dev.type == "cuda":
-            torch.cuda.set_device(local)
-            dev = torch.device("cuda", local)
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    if tcfg.precision not in ("auto", "fp32", "bf16"):
+        raise InputError(f"unknown precision {tcfg.precision!r}", expected=["auto", "fp32", "bf16"])
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     main = rank == 0
 
     # ---------------------------------------------------------------- step 2: data
     dataset = data if isinstance(data, ChoraleData) else load_cache(data)
+    data_sha = file_sha256(dataset.source) if dataset.source and Path(dataset.source).is_file() else None
     train_pieces, valid_pieces = dataset.split("train"), dataset.split("valid")
     if tcfg.eval_max_pieces:
         valid_pieces = valid_pieces[:tcfg.eval_max_pieces]
 
     # ---------------------------------------------------------------- step 3: model (fresh or resumed)
     out = Path(out)
-    state = {"epoch": 0, "step": 0, "best_valid": float("inf"), "history": [], "train_seconds": 0.0}
-    if resume is not None:
-        resume = Path(resume)
-        meta = read_meta(resume / "last.safetensors" if resume.is_dir() else resume)
-        mcfg = ModelConfig.from_dict(meta["config"])
-        state.update(meta.get("train_state", {}))
-        out = resume if resume.is_dir() else resume.parent
+    state = {"epoch": 0, "step": 0, "best_valid": float("inf"), "history": [], "train_seconds": 0.0,
+             "ema_updates": 0}
+    tensors: dict[str, torch.Tensor] = {}
+    if resume_meta is not None:
+        where = _resume_path(resume)
+        _check_resume(resume_meta, where, dataset, data_sha)
+        try:
+            mcfg = ModelConfig.from_dict(resume_meta["config"])
+        except TypeError as e:
+            raise CheckpointError(f"cannot resume: the checkpoint's config is invalid ({e})",
+                                  Location(file=str(where))) from None
+        state.update(resume_meta.get("train_state", {}))
+        out = where.parent
+        tensors = load_tensors(where)
     else:
         mcfg = config if isinstance(config, ModelConfig) else CONFIGS.get(config)
         if mcfg is None:
             raise InputError(f"unknown model config {config!r}", expected=sorted(CONFIGS))
     torch.manual_seed(tcfg.seed)
-    model = ChoraleModel(mcfg).to(dev)
+    try:
+        model = build_model(mcfg).to(dev)
+    except ValueError as e:
+        raise InputError(f"invalid model config: {e}") from None
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tcfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=tcfg.lr, betas=(0.9, 0.98))
-    if resume is not None:
-        tensors = load_tensors(resume / "last.safetensors" if resume.is_dir() else resume)
+    ema = _make_ema(model, tcfg.ema_decay)
+    rng = np.random.default_rng(tcfg.seed)  # the one random stream: windows, transpositions, dropout seeds
+    if resume_meta is not None:
         try:
-            model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("optim.")})
+            model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(("optim.", "ema."))})
+            if ema is not None and any(k.startswith("ema.") for k in tensors):
+                ema.module.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+                ema.n_averaged.fill_(int(state.get("ema_updates", 0)))
         except RuntimeError as e:
             raise CheckpointError(f"cannot resume: the weights do not match the config ({e})".split("\n")[0],
-                                  Location(file=str(resume))) from None
+                                  Location(file=str(_resume_path(resume)))) from None
         _restore_optim(opt, model, tensors)
-    if main and out is not None:
+        if "rng" in resume_meta:
+            rng.bit_generator.state = resume_meta["rng"]
+    if main:
         out.mkdir(parents=True, exist_ok=True)
     ddp = model
     if world > 1:
+        import torch.distributed as dist
         from torch.nn.parallel import DistributedDataParallel
 
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if dev.type == "cuda":
+            torch.cuda.set_device(local)
+            dev = torch.device("cuda", local)
+            model.to(dev)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
         ddp = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else torch.autocast("cpu", enabled=False)
+    forward = torch.compile(ddp) if tcfg.compile else ddp
+    bf16 = tcfg.precision == "bf16" or (tcfg.precision == "auto" and dev.type == "cuda")
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
 
     # ---------------------------------------------------------------- step 4: the loop
     window = mcfg.window_steps
     train_steps = sum(len(p.tokens) for p in train_pieces)
-    steps_per_epoch = max(1, math.ceil(train_steps / (window * tcfg.batch_size * world)))
+    steps_per_epoch = max(1, math.ceil(train_steps / (window * tcfg.batch_size)))
     total_steps = steps_per_epoch * tcfg.epochs
+    budget_s = tcfg.max_minutes * 60
     if main:
-        log(f"model {model.num_params():,} params ({mcfg.embedding} embedding, {mcfg.attention} attention) on {dev}"
-            f"{f' x{world} processes' if world > 1 else ''}; {len(train_pieces)} train / {len(valid_pieces)} valid "
-            f"chorales; {steps_per_epoch} steps per epoch of {tcfg.batch_size}x{window} steps")
+        log(f"model {model.num_params():,} params ({mcfg.arch}, {mcfg.embedding} embedding, {mcfg.attention} "
+            f"attention) on {dev}{f' x{world} processes' if world > 1 else ''}{', bf16 autocast' if bf16 else ''}"
+            f"{', compiled' if tcfg.compile else ''}; {len(train_pieces)} train / {len(valid_pieces)} valid chorales; "
+            f"{steps_per_epoch} steps per epoch of {tcfg.batch_size}x{window} steps"
+            + (f"; resuming at epoch {state['epoch']}, step {state['step']}" if resume_meta else ""))
     start_time = time.time() - state["train_seconds"]
-    stopped_early = False
+    elapsed = lambda: time.time() - start_time
     summary: dict = {}
-    while state["epoch"] < tcfg.epochs:
+    epochs_run = 0
+    done = lambda: state["epoch"] >= tcfg.epochs or (budget_s > 0 and elapsed() >= budget_s)
+    if main and done():
+        log("nothing to do: the run's schedule is complete (pass a larger --max-minutes or --epochs to extend it)")
+    while not done():
         epoch = state["epoch"]
-        rng = np.random.default_rng([tcfg.seed, epoch, rank])  # windows and transpositions
-        torch.manual_seed(tcfg.seed * 1000 + epoch * 10 + rank)  # dropout
+        torch.manual_seed(int(rng.integers(2 ** 62)) + rank)  # dropout, drawn from the saved stream
         model.train()
         losses, tokens_seen, t0 = [], 0, time.time()
         bar = range(steps_per_epoch)
         if progress and main:
             from tqdm import tqdm
 
-            bar = tqdm(bar, desc=f"epoch {epoch + 1}/{tcfg.epochs}", unit="step", leave=False)
+            bar = tqdm(bar, desc=f"epoch {epoch + 1}", unit="step", leave=False)
         for _ in bar:
-            tok, cond, mask = sample_batch(train_pieces, tcfg.batch_size, window, rng)
+            tok, cond, mask = sample_batch(train_pieces, tcfg.batch_size, window, rng)  # the global batch
             keep = rng.random(tcfg.batch_size) >= mcfg.cond_dropout
-            tok_t = torch.as_tensor(tok, device=dev)
-            cond_t = torch.as_tensor(cond, device=dev)
-            mask_t = torch.as_tensor(mask, device=dev).unsqueeze(-1).expand(-1, -1, N_VOICES)
+            global_tokens = float(mask.sum() * N_VOICES)
+            part = slice(rank * local_batch, (rank + 1) * local_batch)
+            tok_t = torch.as_tensor(tok[part], device=dev)
+            cond_t = torch.as_tensor(cond[part], device=dev)
+            mask_t = torch.as_tensor(mask[part], device=dev).unsqueeze(-1).expand(-1, -1, N_VOICES)
+            frac = schedule_progress(state["step"], total_steps, elapsed(), budget_s)
+            lr = learning_rate(state["step"], frac, tcfg.lr, tcfg.warmup_steps, tcfg.lr_floor)
             for g in opt.param_groups:
-                g["lr"] = _lr_at(state["step"], total_steps, tcfg, time.time() - start_time)
+                g["lr"] = lr
             with amp:
-                logits = ddp(tok_t, cond_t, torch.as_tensor(keep, device=dev))  # (B, W, 4, vocab)
+                logits = forward(tok_t, cond_t, torch.as_tensor(keep[part], device=dev))  # (b, W, 4, vocab)
             nll = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tok_t.reshape(-1), reduction="none")
-            loss = (nll * mask_t.reshape(-1)).sum() / mask_t.sum()
+            summed = (nll * mask_t.reshape(-1)).sum()
+            loss = summed / (global_tokens / world)  # DDP averages: the global batch's mean
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
             opt.step()
+            if ema is not None:
+                ema.update_parameters(model)
             state["step"] += 1
-            losses.append(loss.item())
-            tokens_seen += int(mask_t.sum())
+            total = summed.detach()
+            if world > 1:
+                import torch.distributed as dist
+
+                dist.all_reduce(total)
+            losses.append(float(total) / global_tokens)
+            tokens_seen += int(global_tokens)
             if progress and main and hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-            if tcfg.max_minutes and time.time() - start_time > tcfg.max_minutes * 60:
-                stopped_early = True
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", lr=f"{lr:.2e}")
+            if budget_s > 0 and elapsed() >= budget_s:
                 break
         # ------------------------------------------------------------ step 5: eval and checkpoint
         state["epoch"] = epoch + 1
-        state["train_seconds"] = time.time() - start_time
+        epochs_run += 1
         epoch_seconds = time.time() - t0  # training only, before the validation pass
+        if ema is not None:
+            state["ema_updates"] = int(ema.n_averaged)
         if main:
-            valid = evaluate_pieces(model, valid_pieces)
+            shipped = ema.module if ema is not None else model
+            valid = evaluate_pieces(shipped, valid_pieces)
             record = {"epoch": epoch + 1, "step": state["step"], "train_loss": float(np.mean(losses)),
                       "valid_loss": valid["nll"], "valid_by_voice": valid["by_voice"],
-                      "train_tokens_per_s": tokens_seen * world / max(epoch_seconds, 1e-9),
-                      "elapsed_s": state["train_seconds"], "lr": opt.param_groups[0]["lr"]}
+                      "train_tokens_per_s": tokens_seen / max(epoch_seconds, 1e-9),
+                      "elapsed_s": elapsed(), "lr": lr, "progress": frac}
+            if ema is not None and (epoch % 5 == 4 or done()):  # the raw weights too, now and then (for the card)
+                record["valid_loss_raw"] = evaluate_pieces(model, valid_pieces)["nll"]
             state["history"].append(record)
             improved = valid["nll"] < state["best_valid"]
             if improved:
                 state["best_valid"] = valid["nll"]
+            state["train_seconds"] = elapsed()
             meta = {"train_state": state, "train_config": asdict(tcfg), "data": dataset.source,
-                    "device": str(dev), "world_size": world}
+                    "data_sha256": data_sha, "code_version": CODE_VERSION, "device": str(dev),
+                    "world_size": world, "hardware": hardware(dev), "provenance": provenance or {},
+                    "weights": "ema" if ema is not None else "raw", "rng": rng.bit_generator.state}
             if improved:
-                save_checkpoint(model, out / "best.safetensors", {**meta, "valid_loss": valid["nll"],
-                                                                  "epoch": epoch + 1})
-            save_checkpoint(model, out / "last.safetensors", meta, _optim_tensors(opt, model))
+                save_checkpoint(shipped, out / "best.safetensors", {**meta, "valid_loss": valid["nll"],
+                                                                    "epoch": epoch + 1})
+            extra = _optim_tensors(opt, model)
+            if ema is not None:
+                extra.update({f"ema.{k}": v for k, v in ema.module.state_dict().items()})
+            save_checkpoint(model, out / "last.safetensors", meta, extra)
             with open(out / "log.jsonl", "a") as fh:
                 fh.write(json.dumps(record) + "\n")
             log(f"epoch {epoch + 1}: train {record['train_loss']:.4f}  valid {valid['nll']:.4f} nats/token"
-                f"{'  (best)' if improved else ''}  {record['train_tokens_per_s']:.0f} tok/s  "
+                f"{'  (best)' if improved else ''}  lr {lr:.2e}  {record['train_tokens_per_s']:.0f} tok/s  "
                 f"{state['train_seconds'] / 60:.1f} min")
-        if stopped_early:
+        else:
+            state["train_seconds"] = elapsed()
+        if tcfg.stop_after_epochs and epochs_run >= tcfg.stop_after_epochs and not done():
             if main:
-                log(f"stopping: time budget of {tcfg.max_minutes} minutes reached")
+                log(f"stopping after {epochs_run} epochs as asked; `--resume {out}` continues the same schedule")
             break
+    if main and budget_s > 0 and elapsed() >= budget_s:
+        log(f"stopping: the time budget of {tcfg.max_minutes:g} minutes is spent (the schedule is at its floor)")
+    digests = [_params_digest(model)]
+    if world > 1:
+        import torch.distributed as dist
+
+        gathered: list = [None] * world
+        dist.all_gather_object(gathered, digests[0])
+        digests = gathered
+        dist.barrier()  # lets gloo's worker thread release the gather before the group is destroyed (else: deadlock)
     if main:
         summary = {"best_valid": state["best_valid"], "epochs": state["epoch"], "steps": state["step"],
                    "train_seconds": state["train_seconds"], "params": model.num_params(),
                    "config": mcfg.to_dict(), "train_config": asdict(tcfg), "out": str(out),
-                   "history": state["history"]}
+                   "world_size": world, "rank_weight_sha256": digests, "history": state["history"]}
         (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     if world > 1:
         import torch.distributed as dist
 
         dist.destroy_process_group()
     return summary
+

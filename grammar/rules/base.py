@@ -99,6 +99,9 @@ class SonorityArray:
     measure: np.ndarray  # (N,) int32 measure number as printed
     beat: np.ndarray  # (N,) float64 1-based beat within the measure
     fermata: np.ndarray | None = None  # (N,) bool, a fermata sounds here (phrase end)
+    # (N, 4) int8 letter each note is written with (0=C..6=B), -1 where not written (a decoding
+    # prefix, MIDI, a rest): there the note is spelled as partimento writes it (see spelling.spell_rows)
+    letter: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.pitch.shape[0])
@@ -111,8 +114,9 @@ class SonorityArray:
     def slice(self, stop: int) -> "SonorityArray":
         """The first ``stop`` sonorities (a prefix, as the decoder sees it)."""
         f = None if self.fermata is None else self.fermata[:stop]
+        letter = None if self.letter is None else self.letter[:stop]
         return SonorityArray(self.pitch[:stop], self.attack[:stop], self.offset[:stop],
-                             self.duration[:stop], self.measure[:stop], self.beat[:stop], f)
+                             self.duration[:stop], self.measure[:stop], self.beat[:stop], f, letter)
 
 
 @dataclass
@@ -123,6 +127,7 @@ class Context:
     chords: list[ChordSpec | None] | None = None  # plan chord at each sonority; None = infer from notes
     file: str | None = None  # for locations in messages
     chords_inferred: bool = False  # chords were guessed from the notes (not a plan): they explain no chromatic note by themselves
+    accent: np.ndarray | None = None  # (N,) int8 metric accent per sonority (rules.nct.accent_levels); None: from the beats alone
 
     def chord(self, i: int) -> ChordSpec | None:
         return None if self.chords is None else self.chords[i]
@@ -153,7 +158,11 @@ class DecodeState:
         a = s.attack.copy()
         p[-1, voice] = pitch
         a[-1, voice] = attack
-        return DecodeState(SonorityArray(p, a, s.offset, s.duration, s.measure, s.beat, s.fermata), self.ctx)
+        letter = None
+        if s.letter is not None:  # the new note is not written yet: spelled as partimento would write it
+            letter = s.letter.copy()
+            letter[-1, voice] = -1
+        return DecodeState(SonorityArray(p, a, s.offset, s.duration, s.measure, s.beat, s.fermata, letter), self.ctx)
 
 
 class Rule:

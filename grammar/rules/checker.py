@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Sequence
 
 from .base import Context, SonorityArray
 from .chords import infer_chords
@@ -31,14 +31,17 @@ def check_arrays(sonorities: SonorityArray, ctx: Context, profile: str | Profile
     return Report(ctx.file, prof.name, violations, sonorities, ctx)
 
 
-def check(score_or_path: Any, profile: str | Profile = "strict", key: str | None = None, plan: Any = None) -> Report:
+def check(score_or_path: Any, profile: str | Profile = "strict", key: str | None = None, plan: Any = None,
+          parts: Sequence[str | int] | None = None) -> Report:
     """Check a four-voice score (a music21 stream or a file path) and locate every violation.
 
     ``key`` forces one key for the whole score; ``plan`` (a :class:`~partimento.grammar.plan.Plan`)
-    gives keys and chords per sonority. Bad input raises :class:`~partimento.grammar.errors.ScoreError`.
+    gives keys and chords per sonority; ``parts`` names the four voices' parts (names or
+    1-based numbers, soprano first) in a score that has other parts too. Bad input raises
+    :class:`~partimento.grammar.errors.ScoreError`.
     """
     prof = get_profile(profile)
-    parsed = parse_score(score_or_path, key=key, plan=plan)
+    parsed = parse_score(score_or_path, key=key, plan=plan, parts=parts)
     report = check_arrays(parsed.sonorities, parsed.ctx, prof)
     report.parsed = parsed
     return report

@@ -25,6 +25,9 @@ __all__ = [
     "leading_tone_of",
     "explains_chromatic",
     "same_harmony",
+    "augmented_sixth",
+    "is_augmented_sixth_figure",
+    "tonic_letter",
 ]
 
 # (suffix, intervals above the root, root first); sevenths without fifth are common in four parts
@@ -172,3 +175,49 @@ def explains_chromatic(chord: ChordSpec | None, key: KeyInfo, inferred: bool) ->
     if (t + 8) % 12 in pcs and (t + 6) % 12 in pcs:  # augmented sixth (It, Fr, Ger)
         return True
     return False
+
+
+_AUG6_HEADS = ("It", "Ger", "Fr")
+
+
+def is_augmented_sixth_figure(figure: str) -> bool:
+    """``It+6``, ``It6``, ``Ger65``, ``Fr43``, ``Ger+6/V`` ...: an augmented-sixth chord by name."""
+    return figure.lstrip("b#").startswith(_AUG6_HEADS)
+
+
+@lru_cache(maxsize=1024)
+def _named_augmented_sixth(figure: str, key_name: str) -> tuple[int, int] | None:
+    """(lower, upper) pitch classes of the augmented sixth a named chord spells (music21, cached)."""
+    from .spelling import chord_spelling
+
+    spelled = chord_spelling(figure, key_name)
+    for x, (lx, _) in spelled.items():
+        for y, (ly, _) in spelled.items():
+            if (y - x) % 12 == 10 and (ly - lx) % 7 == 5:  # ten semitones spelled as a sixth
+                return x, y
+    return None
+
+
+def augmented_sixth(chord: ChordSpec | None, key: KeyInfo, inferred: bool) -> tuple[int, int] | None:
+    """(lower, upper) pitch classes of an augmented-sixth chord's augmented sixth, or None.
+
+    Those two notes, not a seventh, are its tendency tones: the lower (♭6 of the key it
+    leads to) falls a semitone and the upper (♯4) rises one, to the octave on the
+    dominant. A plan names the chord (``It+6``, ``Ger65``, ``Fr43``, applied ones too);
+    a chord guessed from the notes is one when it is built on the key's ♭6 and holds its
+    ♯4 (sounding like a dominant seventh on ♭6): whether that ♯4 is written as such (F♯
+    in C, not G♭) is the spelling's to decide, note by note (see the tendency rules).
+    """
+    if chord is None:
+        return None
+    if not inferred:
+        return _named_augmented_sixth(chord.figure, chord.key) if is_augmented_sixth_figure(chord.figure) else None
+    lo, up = (key.tonic + 8) % 12, (key.tonic + 6) % 12
+    if chord.root == lo and up in chord.members:
+        return lo, up
+    return None
+
+
+def tonic_letter(key: KeyInfo) -> int:
+    """Letter index (0=C..6=B) of the key's tonic."""
+    return "CDEFGAB".index(key.name[0].upper())

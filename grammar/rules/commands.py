@@ -1,4 +1,4 @@
-"""``partimento check FILE… [--profile strict|chorale] [--format text|json] [--annotate OUT.musicxml]``.
+"""``partimento check FILE… [--profile strict|chorale] [--format text|json] [--annotate OUT.musicxml] [--parts S,A,T,B]``.
 
 Exit status: 0 when no errors were found (warnings allowed), 1 when there were errors,
 2 when a file could not be checked (its message names the file and what is wrong).
@@ -16,12 +16,23 @@ from .profiles import PROFILES
 __all__ = ["register", "run_check"]
 
 
+EPILOG = """examples:
+  partimento check exercise.musicxml
+  partimento check exercise.musicxml --annotate marked.musicxml
+  partimento check chorale.musicxml --profile chorale --format json
+  partimento check score.musicxml --parts 2,3,4,5
+"""
+
+
 def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p = subparsers.add_parser(
         "check",
         help="check four-part scores for voice-leading and key errors",
         description="Check four-voice scores (MusicXML, MIDI, anything music21 reads) and locate every "
-                    "violation. Exit 0: no errors; 1: errors found; 2: a file could not be checked.",
+                    "violation. The voices may be four parts, or two staves (soprano and alto on the upper, "
+                    "tenor and bass on the lower) written as two voices or as two-note chords. "
+                    "Exit 0: no errors; 1: errors found; 2: a file could not be checked.",
+        epilog=EPILOG,
         formatter_class=formatter_class,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="score files to check")
@@ -30,20 +41,33 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--key", default=None, help="force one key for the whole score (e.g. G, f#)")
     p.add_argument("--annotate", metavar="OUT.musicxml", default=None,
                    help="write the (single) checked score with violations coloured and named")
+    p.add_argument("--parts", metavar="S,A,T,B", default=None, type=_parts,
+                   help="the four parts to check, soprano first, by name or number (1 = top), in a score "
+                        "that has other parts too")
     p.set_defaults(func=run_check)
 
 
+def _parts(text: str) -> list[str]:
+    names = [t.strip() for t in str(text).split(",") if t.strip()]
+    if len(names) != 4:
+        raise argparse.ArgumentTypeError(f"name four parts, soprano first (e.g. 1,2,3,4 or S,A,T,B), got {text!r}")
+    return names
+
+
 def run_check(args: argparse.Namespace) -> int:
+    from ..fileio import check_writable
     from .annotate import write_annotated
     from .checker import check
 
     if args.annotate and len(args.files) != 1:
-        raise InputError("--annotate takes exactly one input file", hint=f"got {len(args.files)} files")
+        raise InputError(f"--annotate takes exactly one input file, got {len(args.files)}.")
+    if args.annotate:
+        check_writable(args.annotate, "--annotate")
     reports = []
     bad = False
     for f in args.files:
         try:
-            reports.append(check(f, profile=args.profile, key=args.key))
+            reports.append(check(f, profile=args.profile, key=args.key, parts=args.parts))
         except PartimentoError as e:
             bad = True
             print(f"partimento check: error: {e.describe()}", file=sys.stderr)
@@ -57,8 +81,12 @@ def run_check(args: argparse.Namespace) -> int:
         for r in reports:
             print(f"{r.file}: {len(r.errors)} error(s), {len(r.warnings)} warning(s) ({r.profile})", file=sys.stderr)
     if args.annotate and reports:
-        out = write_annotated(reports[0], Path(args.annotate))
-        print(f"annotated score written to {out}", file=sys.stderr)
+        done = write_annotated(reports[0], Path(args.annotate))
+        print(f"annotated score written to {args.annotate} ({done.labels} label(s) for "
+              f"{len(reports[0].violations)} violation(s))", file=sys.stderr)
+        for v in done.unmarked:
+            print(f"partimento check: warning: measure {v.measure}, beat {v.beat:g}: {v.rule} could not be marked "
+                  f"(no note sounds in {', '.join(v.voices)} there)", file=sys.stderr)
     if bad:
         return 2
     return 1 if any(r.errors for r in reports) else 0

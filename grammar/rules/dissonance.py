@@ -1,11 +1,17 @@
-"""Non-chord tones that are not one of the recognised figures (a warning in every profile)."""
+"""Non-chord tones that fit no class (:mod:`.nct`): the ``unprepared-dissonance`` rule.
+
+The classes themselves (passing, neighbour, appoggiatura, incomplete neighbour, escape
+tone, suspension, retardation, anticipation, pedal) live in :mod:`.nct`; this rule
+reports the notes that fit none of them.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from ..theory import VOICES
-from .base import REST, Context, Rule, Severity, SonorityArray, Violation, register
+from .base import REST, Context, DecodeState, Rule, Severity, SonorityArray, Violation, register
 from .chords import chords_for
+from .nct import BEAT, UNCLASSIFIED, accents, classify_notes, departure_mask
 from .spelling import note_name
 
 __all__ = ["UnpreparedDissonance"]
@@ -13,66 +19,56 @@ __all__ = ["UnpreparedDissonance"]
 
 @register
 class UnpreparedDissonance(Rule):
-    """A non-chord tone that is neither passing, neighbour, suspension, anticipation nor appoggiatura.
+    """A non-chord tone that fits no class of :mod:`.nct` (reported where the voice leaves it).
 
-    A note (a run of one pitch in one voice, held or re-struck) is judged where it is
-    left, i.e. at the sonority after its last one, and only if it is a non-chord tone at
-    its last sonority (a note that becomes a chord tone is an anticipation or absorbed):
-    prepared (a chord tone earlier in the run) -> must fall by step (suspension);
-    otherwise by approach and departure: step-step (passing/neighbour) or leap-step
-    (appoggiatura) are fine, anything else (escape tones included) is reported. A
-    non-chord tone in the last sonority of a prefix is not judged yet, so the mask is the
-    base class's (this rule is a warning: never a decoding mask).
+    A note is judged at the sonority where its voice moves on (or rests), because only
+    then is its class decided; the violation's ``measure``, ``beat`` and ``offset`` are
+    those of the note where it turns dissonant, its ``index`` the sonority that decided.
+    ``error_accent``: an unclassified note dissonant on a metric accent at least this
+    strong (:data:`.nct.BEAT`: on a beat) is an error when the rule's severity is error,
+    one off the beat a warning; None makes every one a warning.
+
+    Mask: for the note the voice leaves at the row being written, every pitch that
+    completes one of its open classes (:func:`.nct.departure_mask`), and holding it.
     """
 
     id = "unprepared-dissonance"
-    description = "a non-chord tone that is not passing, neighbour, suspension, anticipation or appoggiatura"
+    description = "a non-chord tone that is not passing, neighbour, appoggiatura, escape tone, suspension, " \
+                  "retardation, anticipation or pedal"
     default_severity = Severity.WARNING
+
+    def __init__(self, severity: Severity | None = None, error_accent: int | None = BEAT) -> None:
+        super().__init__(severity)
+        self.error_accent = error_accent
 
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
-        n = len(s)
-        if n < 2:
+        if len(s) < 2:
             return out
         chords, _ = chords_for(s, ctx)
-        member = np.zeros((n, 4), bool)
-        known = np.zeros(n, bool)
-        for i, ch in enumerate(chords):
-            if ch is not None:
-                known[i] = True
-                pcs = list(ch.members)
-                member[i] = np.isin(s.pitch[i] % 12, pcs)
-        p = s.pitch.astype(np.int32)
-        for v in range(4):
-            col = p[:, v]
-            change = np.flatnonzero(col[1:] != col[:-1]) + 1  # rows where a new run starts
-            starts = np.concatenate([[0], change])
-            ends = np.concatenate([change, [n]])  # exclusive
-            for a, e in zip(starts, ends):
-                x = int(col[a])
-                last = e - 1
-                if x == REST or e >= n or not known[last] or member[last, v]:
-                    continue
-                y = int(col[e])
-                prepared = bool(member[a:last, v].any())
-                before = int(col[a - 1]) if a > 0 else REST
-                din = x - before if before != REST else None
-                dout = y - x if y != REST else None
-                step_out = dout is not None and 1 <= abs(dout) <= 2
-                if prepared:
-                    ok = dout is not None and -2 <= dout <= -1
-                    kind = "a suspension that does not fall by step"
-                elif din is None:
-                    ok, kind = False, "a dissonance entered from silence"
-                elif not step_out:
-                    ok, kind = False, "a dissonance left by leap" if dout is not None else "an unresolved dissonance"
-                else:
-                    ok, kind = True, ""
-                if ok:
-                    continue
-                k = ctx.keys[last]
-                ch = chords[last]
-                out.append(self.violation(s, int(e), [v], (
-                    f"{VOICES[v]} {note_name(x, k)} against {ch.figure} is {kind}"), ctx=ctx))
+        acc = accents(s, ctx)
+        for nc in classify_notes(s, ctx):
+            if nc.kind != UNCLASSIFIED:
+                continue
+            at = nc.dissonant_from if nc.dissonant_from is not None else nc.start
+            severity = self.severity
+            if severity == Severity.ERROR and (self.error_accent is None or acc[at] < self.error_accent):
+                severity = Severity.WARNING
+            k = ctx.keys[at]
+            ch = chords[at]
+            nxt = int(s.pitch[nc.stop, nc.voice])
+            left = "a rest" if nxt == REST else note_name(nxt, ctx.keys[nc.stop])
+            v = self.violation(s, nc.stop, [nc.voice], (
+                f"{VOICES[nc.voice]} {note_name(nc.pitch, k)} against {ch.figure if ch is not None else 'the chord'} "
+                f"fits no non-chord-tone class: {nc.reason} (to {left}; closest: {nc.closest})"),
+                severity=severity, ctx=ctx)
+            v.measure, v.beat, v.offset = int(s.measure[at]), float(s.beat[at]), float(s.offset[at])
+            out.append(v)
         out.sort(key=lambda v: v.index)
         return out
+
+    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
+        if state.ctx.chords is None:  # inferred chords: the row being written changes its own chord
+            return super().allowed(state, voice)
+        mask, _ = departure_mask(state, voice)
+        return mask

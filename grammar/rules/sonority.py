@@ -1,11 +1,12 @@
 """From a music21 score (or a file) to the integer arrays every rule reads.
 
-This is the only module of the checker that touches music21 per note. It picks the four
-voices (parts named Soprano/Alto/Tenor/Bass or S/A/T/B in any case, else exactly four
-parts top to bottom, else two staves of two voices each), turns each voice into
-(start, end, MIDI, attack) events, and samples all four at every onset in any voice:
-one :class:`SonorityArray` row per onset, held notes repeated with ``attack=False``.
-Tied continuations are not attacks; rows where nothing changes are dropped.
+:mod:`.satb_reader` finds the four voices in whatever layout the score uses (four parts,
+or two staves with two voices or two-note chords each) as (start, end, MIDI, attack,
+written letter) events; this module samples all four at every onset in any voice: one
+:class:`SonorityArray` row per onset, held notes repeated with ``attack=False``. Tied
+continuations are not attacks; rows where nothing changes are dropped. The written
+letter of each note travels along (``SonorityArray.letter``), so that rules judge an
+interval as it is written (E♯–D is an augmented second, F–D a minor third).
 
 Keys per sonority come, in this order, from the ``key`` argument, a plan, the score's
 Key objects (a bare key signature is read as its major or relative minor, whichever the
@@ -15,19 +16,18 @@ Aarden-Essen key profiles, computed on the arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import Location, PartimentoError, ScoreError
+from ..errors import PartimentoError
 from ..metre import STEPS_PER_QUARTER, Metre, parse_metre
 from ..theory import ChordSpec, KeyInfo, chord_spec, key_info, normalize_key
 from .base import REST, Context, SonorityArray
+from .satb_reader import SATBScore, VoiceEvents, load_score, read_satb
 
 __all__ = ["ParsedScore", "load_score", "parse_score", "sonorities_from_grid", "find_keys"]
 
-_VOICE_NAMES = {"soprano": 0, "s": 0, "alto": 1, "a": 1, "tenor": 2, "t": 2, "bass": 3, "b": 3}
 _EPS = 1e-6
 
 
@@ -37,178 +37,45 @@ class ParsedScore:
 
     sonorities: SonorityArray
     ctx: Context
-    score: Any  # music21 stream.Score
-    voices: list[Any]  # four music21 streams (parts or voices), soprano first
+    score: Any  # music21 stream.Score, as read (never modified)
+    satb: SATBScore  # the four voices as note events, with the music21 note behind each
     file: str | None
 
+    @property
+    def layout(self) -> str:
+        """How the voices are written: "four parts" or "two staves" (see :mod:`.satb_reader`)."""
+        return self.satb.layout
 
-def load_score(source: Any) -> tuple[Any, str | None]:
-    """(music21 score, file label) from a path or a stream; bad files raise ScoreError naming them."""
-    from music21 import converter, stream
+    @property
+    def voices(self) -> list[Any]:
+        """Four music21 streams, soprano first: the parts themselves, or (two staves) one new part per voice."""
+        if self.satb.layout == "four parts":
+            return list(self.satb.staves)
+        from music21 import note, stream
 
-    if isinstance(source, stream.Stream):
-        return source, None
-    path = Path(source)
-    label = str(source)
-    if not path.exists():
-        raise ScoreError("no such file", Location(file=label))
-    if path.is_dir():
-        raise ScoreError("is a directory, not a score file", Location(file=label),
-                         hint="Give MusicXML (.musicxml, .xml, .mxl), MIDI (.mid) or another file music21 reads.")
-    try:
-        score = converter.parse(str(path))
-    except Exception as exc:  # music21 raises many types for unreadable input
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        first = first.split(", got:")[0].split(" b'")[0][:160]
-        raise ScoreError(f"music21 cannot read this file ({first})", Location(file=label),
-                         hint="Give MusicXML (.musicxml, .xml, .mxl), MIDI (.mid) or another file music21 reads.") from None
-    if isinstance(score, stream.Opus):
-        scores = list(score.scores)
-        if len(scores) != 1:
-            raise ScoreError(f"contains {len(scores)} scores; give one four-voice score per file", Location(file=label))
-        score = scores[0]
-    return score, label
+        out = []
+        for ev in self.satb.voices:
+            part = stream.Part()
+            for a, b, m in zip(ev.starts, ev.ends, ev.midis):
+                el = note.Rest(quarterLength=b - a) if m == REST else note.Note(int(m), quarterLength=b - a)
+                part.insert(float(a), el)
+            out.append(part)
+        return out
 
 
-def _pick_voices(score: Any, label: str | None) -> list[Any]:
-    from music21 import stream
-
-    parts = [p for p in score.elements if isinstance(p, stream.Part)] if isinstance(score, stream.Stream) else []
-    if not parts and isinstance(score, stream.Stream) and score.recurse().notesAndRests:
-        parts = [score]
-    found: dict[int, Any] = {}
-    for p in parts:
-        for name in (p.partName, p.id if isinstance(p.id, str) else None):
-            v = _VOICE_NAMES.get(str(name or "").strip().lower().rstrip("."))
-            if v is not None:
-                found.setdefault(v, p)
-                break
-    if len(found) == 4:
-        return [found[v] for v in range(4)]
-    if len(parts) == 4:
-        return parts
-    if len(parts) == 2:  # closed score: two staves with two voices each
-        split = []
-        for p in parts:
-            ids = sorted({str(v.id) for v in p.recurse().getElementsByClass(stream.Voice)})
-            if len(ids) != 2:
-                break
-            for vid in ids:
-                sub = stream.Part()
-                for m in p.getElementsByClass(stream.Measure):
-                    for v in m.getElementsByClass(stream.Voice):
-                        if str(v.id) == vid:
-                            for n in v.notesAndRests:
-                                sub.insert(m.offset + n.offset, n)
-                split.append(sub)
-        if len(split) == 4:
-            return split
-    if not parts or not score.recurse().notesAndRests:
-        raise ScoreError("the score is empty (no notes)", Location(file=label))
-    raise ScoreError(
-        f"has {len(parts)} part{'s' if len(parts) != 1 else ''}; expected four voices",
-        Location(file=label),
-        hint="Name the parts Soprano, Alto, Tenor, Bass (or S, A, T, B), or give exactly four parts, top to bottom.",
-    )
-
-
-@dataclass
-class _Walk:
-    """What one pass over a part's measures yields: note events, bar lines, signatures."""
-
-    starts: np.ndarray
-    ends: np.ndarray
-    midis: np.ndarray
-    attacks: np.ndarray
-    fermatas: list[float]
-    measures: tuple[np.ndarray, np.ndarray, np.ndarray, list[Metre]] | None  # offsets, numbers, padding, metre
-    key_signatures: list[tuple[float, Any]]
-
-
-def _walk(part: Any, voice: int) -> _Walk:
-    """One pass over a part, measure by measure (no ``flatten``: it costs more than all the rules).
-
-    Chords in one voice keep their outer note (highest for soprano/alto, lowest below).
-    """
-    from music21 import key as m21key
-    from music21 import meter, note, stream
-
-    starts: list[float] = []
-    ends: list[float] = []
-    midis: list[int] = []
-    attacks: list[bool] = []
-    fermatas: list[float] = []
-    keysigs: list[tuple[float, Any]] = []
-
-    Note, Rest = note.Note, note.Rest
-    high = voice < 2
-
-    def take(el: Any, off: float) -> None:
-        ql = el.duration.quarterLength
-        if ql <= 0:  # grace notes
-            return
-        kind = type(el)
-        if kind is Note or (kind is not Rest and not el.isRest and not el.isChord):
-            midi = round(el.pitch.ps)
-            attack = el.tie is None or el.tie.type not in ("stop", "continue")
-        elif kind is Rest or el.isRest:
-            midi, attack = REST, False
-        else:  # a chord in one voice: its outer note
-            ps = [p.midi for p in el.pitches]
-            midi = max(ps) if high else min(ps)
-            attack = el.tie is None or el.tie.type not in ("stop", "continue")
-        if el.expressions and any(type(e).__name__ == "Fermata" for e in el.expressions):
-            fermatas.append(off)
-        starts.append(off)
-        ends.append(off + ql)
-        midis.append(midi)
-        attacks.append(attack)
-
-    ms = [m for m in part.elements if isinstance(m, stream.Measure)]  # cheaper than getElementsByClass
-    measures = None
-    if ms:
-        offs, nums, pads, metres = [], [], [], []
-        current = Metre(4, 4)
-        for m in ms:
-            moff = float(part.elementOffset(m))
-            for el in m.elements:
-                if isinstance(el, note.GeneralNote):
-                    take(el, moff + float(m.elementOffset(el)))
-                elif isinstance(el, stream.Voice):
-                    voff = moff + float(m.elementOffset(el))
-                    for sub in el.elements:
-                        if isinstance(sub, note.GeneralNote):
-                            take(sub, voff + float(el.elementOffset(sub)))
-                elif isinstance(el, meter.TimeSignature):
-                    current = Metre(int(el.numerator), int(el.denominator))
-                elif isinstance(el, m21key.KeySignature):
-                    keysigs.append((moff + float(m.elementOffset(el)), el))
-            offs.append(moff)
-            nums.append(int(m.number))
-            pads.append(float(m.paddingLeft or 0.0))
-            metres.append(current)
-        measures = (np.asarray(offs), np.asarray(nums, np.int32), np.asarray(pads), metres)
-    else:  # a part without measures
-        flat = part.flatten()
-        for el in flat.notesAndRests:
-            take(el, float(el.offset))
-        keysigs = [(float(k.offset), k) for k in flat.getElementsByClass(m21key.KeySignature)]
-    order = np.argsort(np.asarray(starts, float), kind="stable")
-    return _Walk(np.asarray(starts, float)[order], np.asarray(ends, float)[order],
-                 np.asarray(midis, np.int16)[order], np.asarray(attacks, bool)[order], fermatas, measures, keysigs)
-
-
-def _sample(w: _Walk, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sample(w: VoiceEvents, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pitch, attack, written letter) of one voice at each time."""
     starts, ends, midis, attacks = w.starts, w.ends, w.midis, w.attacks
     if len(starts) == 0:
-        return np.full(len(times), REST, np.int16), np.zeros(len(times), bool)
+        return np.full(len(times), REST, np.int16), np.zeros(len(times), bool), np.full(len(times), -1, np.int8)
     idx = np.searchsorted(starts, times + _EPS, side="right") - 1
     ok = idx >= 0
     idx_c = np.clip(idx, 0, None)
     ok &= ends[idx_c] > times + _EPS
     pitch = np.where(ok, midis[idx_c], REST).astype(np.int16)
     attack = ok & (np.abs(starts[idx_c] - times) < _EPS) & attacks[idx_c]
-    return pitch, attack
+    letter = np.where(ok & (pitch != REST), w.letters[idx_c], -1).astype(np.int8)
+    return pitch, attack, letter
 
 
 _PROFILES: dict[str, np.ndarray] | None = None
@@ -270,15 +137,11 @@ def find_keys(s: SonorityArray) -> list[KeyInfo]:
     return keys
 
 
-def _score_keys(walks: list[_Walk], s: SonorityArray) -> list[KeyInfo] | None:
+def _score_keys(satb: SATBScore, s: SonorityArray) -> list[KeyInfo] | None:
     """Keys from Key objects / key signatures in the score, or None when it has none."""
     from music21 import key as m21key
 
-    found: list[tuple[float, Any]] = []
-    for w in walks:  # the first voice that has any
-        if w.key_signatures:
-            found = sorted(w.key_signatures, key=lambda t: t[0])
-            break
+    found = satb.key_signatures
     if not found:
         return None
     starts = np.asarray([f[0] for f in found])
@@ -294,39 +157,43 @@ def _score_keys(walks: list[_Walk], s: SonorityArray) -> list[KeyInfo] | None:
             cands = [normalize_key(ks.asKey("major").tonicPitchNameWithCase),
                      normalize_key(ks.asKey("minor").tonicPitchNameWithCase)]
             name = _best_key(_histogram(s, slice(rows[0], rows[-1] + 1)), cands)
+        k = key_info(name)
         for r in rows:
-            keys[r] = key_info(name)
+            keys[r] = k
     return keys
 
 
-def parse_score(source: Any, key: str | None = None, plan: Any = None) -> ParsedScore:
-    """Read a score (path or music21 stream) into sonority arrays and a rule context."""
-    score, label = load_score(source)
-    voices = _pick_voices(score, label)
-    walks = [_walk(p, v) for v, p in enumerate(voices)]
-    if sum(len(w.starts) for w in walks) == 0:
-        raise ScoreError("the score is empty (no notes)", Location(file=label))
-    if all((w.midis == REST).all() for w in walks):
-        raise ScoreError("the score has only rests", Location(file=label))
+def parse_score(source: Any, key: str | None = None, plan: Any = None,
+                parts: Sequence[str | int] | None = None) -> ParsedScore:
+    """Read a score (path or music21 stream) into sonority arrays and a rule context.
+
+    ``parts`` names the four voices' parts (names or 1-based numbers, soprano first) in a
+    score that has others; see :func:`~.satb_reader.read_satb` for the layouts read.
+    """
+    satb = read_satb(source, parts)
+    label = satb.file
+    walks = satb.voices
     times = np.unique(np.round(np.concatenate([w.starts for w in walks]), 6))
-    end = max(float(w.ends.max()) for w in walks if len(w.ends))
+    end = satb.end
     cols = [_sample(w, times) for w in walks]
     pitch = np.stack([c[0] for c in cols], axis=1)
     attack = np.stack([c[1] for c in cols], axis=1)
+    letter = np.stack([c[2] for c in cols], axis=1)
     keep = np.ones(len(times), bool)
     keep[1:] = attack[1:].any(axis=1) | (pitch[1:] != pitch[:-1]).any(axis=1)
-    times, pitch, attack = times[keep], pitch[keep], attack[keep]
+    times, pitch, attack, letter = times[keep], pitch[keep], attack[keep], letter[keep]
     duration = np.diff(np.append(times, end))
     ferm_offs = np.asarray(sorted({f for w in walks for f in w.fermatas}), float)
     fermata = np.zeros(len(times), bool)
     if len(ferm_offs):
         idx = np.clip(np.searchsorted(times, ferm_offs + _EPS, side="right") - 1, 0, None)
         fermata[idx] = True
-    measure, beat = _locate(walks, score, times)
-    s = SonorityArray(pitch, attack, times.astype(float), duration, measure, beat, fermata)
+    measure, beat = _locate(satb, times)
+    s = SonorityArray(pitch, attack, times.astype(float), duration, measure, beat, fermata,
+                      letter if (letter >= 0).any() else None)
 
     chords: list[ChordSpec | None] | None = None
-    labelled = None if plan is not None else _chords_from_bass_lyrics(voices[3], times)
+    labelled = None if plan is not None else _chords_from_bass_lyrics(walks[3].lyrics, times)
     if plan is not None:
         evs = [plan.chord_at(float(t)) for t in times]
         chords = [ev.spec if ev is not None else None for ev in evs]
@@ -339,12 +206,12 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None) -> Parsed
     elif labelled is not None:
         keys = [key_info(c.key) for c in labelled]
     else:
-        keys = _score_keys(walks, s) or find_keys(s)
-    ctx = Context(keys=keys, chords=chords, file=label)
-    return ParsedScore(s, ctx, score, voices, label)
+        keys = _score_keys(satb, s) or find_keys(s)
+    ctx = Context(keys=keys, chords=chords, file=label, accent=_accents(satb, times, beat))
+    return ParsedScore(s, ctx, satb.score, satb, label)
 
 
-def _chords_from_bass_lyrics(bass: Any, times: np.ndarray) -> list[ChordSpec] | None:
+def _chords_from_bass_lyrics(lyrics: list[tuple[float, str]], times: np.ndarray) -> list[ChordSpec] | None:
     """Chords from Roman numerals written as lyrics under the bass (``"G: V65"``, then ``"I6"``).
 
     partimento writes its plan this way, so checking its own output judges the notes against
@@ -355,8 +222,8 @@ def _chords_from_bass_lyrics(bass: Any, times: np.ndarray) -> list[ChordSpec] | 
     onsets: list[float] = []
     specs: list[ChordSpec] = []
     current: str | None = None
-    for n in bass.flatten().notes:
-        text = (n.lyric or "").strip()
+    for off, raw in sorted(lyrics, key=lambda t: t[0]):
+        text = raw.strip()
         if not text:
             continue
         head, sep, figure = text.rpartition(": ")
@@ -368,7 +235,7 @@ def _chords_from_bass_lyrics(bass: Any, times: np.ndarray) -> list[ChordSpec] | 
             specs.append(chord_spec(figure.strip() if sep else text, current))
         except PartimentoError:
             return None
-        onsets.append(float(n.offset))
+        onsets.append(off)
     if not specs:
         return None
     idx = np.searchsorted(np.asarray(onsets), times + _EPS, side="right") - 1
@@ -377,21 +244,43 @@ def _chords_from_bass_lyrics(bass: Any, times: np.ndarray) -> list[ChordSpec] | 
     return [specs[i] for i in idx]
 
 
-def _locate(walks: list[_Walk], score: Any, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Printed measure number and 1-based beat of each onset (bar lines of the first voice that has them)."""
-    info = next((w.measures for w in walks if w.measures is not None), None)
+def _locate(satb: SATBScore, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Printed measure number and 1-based beat of each onset (bar lines of the first staff that has them)."""
+    info = satb.measures
     if info is None:
         from music21 import meter
 
-        ts = score.recurse().getElementsByClass(meter.TimeSignature)
-        metre = Metre(int(ts[0].numerator), int(ts[0].denominator)) if ts else Metre(4, 4)
+        ts = satb.score.recurse().getElementsByClass(meter.TimeSignature)
+        metre = Metre(4, 4)
+        if ts and isinstance(ts[0].numerator, int) and isinstance(ts[0].denominator, int) \
+                and ts[0].numerator > 0 and ts[0].denominator > 0:
+            metre = Metre(int(ts[0].numerator), int(ts[0].denominator))
         mb = [metre.measure_beat(float(t)) for t in times]
         return np.asarray([m for m, _ in mb], np.int32), np.asarray([b for _, b in mb], float)
-    offs, nums, pads, metres = info
+    offs, nums, pads, metres = info.offsets, info.numbers, info.padding, info.metres
     k = np.clip(np.searchsorted(offs, times + _EPS, side="right") - 1, 0, None)
     beat_len = np.asarray([float(m.beat_quarters) for m in metres])[k]
     beats = 1.0 + (times - offs[k] + pads[k]) / beat_len
     return nums[k].astype(np.int32), np.round(beats, 4)
+
+
+def _accents(satb: SATBScore, times: np.ndarray, beat: np.ndarray) -> np.ndarray:
+    """Metric accent of each onset (:func:`.nct.accent_levels`) under the time signature of its measure."""
+    from .nct import accent_levels
+
+    info = satb.measures
+    if info is None:
+        from music21 import meter
+
+        ts = satb.score.recurse().getElementsByClass(meter.TimeSignature)
+        return accent_levels(beat, Metre(int(ts[0].numerator), int(ts[0].denominator)) if ts else None)
+    offs, _, _, metres = info
+    k = np.clip(np.searchsorted(offs, times + _EPS, side="right") - 1, 0, None)
+    out = np.zeros(len(times), np.int8)
+    for m in set(metres):
+        rows = np.asarray([metres[j] == m for j in k], bool)
+        out[rows] = accent_levels(beat[rows], m)
+    return out
 
 
 def sonorities_from_grid(pitch: np.ndarray, attack: np.ndarray, metre: str, pickup: float = 0) -> SonorityArray:

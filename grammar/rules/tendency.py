@@ -1,21 +1,43 @@
-"""Tendency tones: the leading tone of a dominant and the seventh of a chord.
+"""Tendency tones: the leading tone of a dominant, the seventh of a chord, an augmented sixth.
 
 These rules read the chord at each sonority: the plan's chord while decoding (or when a
 plan is given), else the chord inferred from the notes (see :mod:`.chords`). Without
-plan chords the mask falls back to trying each pitch, because the inferred chord of the
-row being written depends on the pitch tried.
+chords in the context the mask falls back to trying each pitch, because the inferred
+chord of the row being written depends on the pitch tried.
+
+An augmented-sixth chord (It+6, Ger+6, Fr+6) has no chord seventh: its tendency tones
+are the two notes of the augmented sixth, which expand outward by semitone to the
+octave on the dominant. Where a chord is only guessed from the notes, the spelling
+decides: in C, A♭–C–E♭–F♯ is a German sixth (F♯ rises), A♭–C–E♭–G♭ a dominant seventh
+(G♭ falls); see :mod:`.spelling` for how an unwritten note is spelled.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..theory import VOICES, pc_name
-from .base import REST, Context, DecodeState, Rule, SonorityArray, Violation, register
-from .chords import chords_for, leading_tone_of, same_harmony
+from ..theory import VOICES, ChordSpec, KeyInfo, pc_name
+from .base import REST, Context, DecodeState, Rule, Severity, SonorityArray, Violation, register
+from .chords import augmented_sixth, chords_for, leading_tone_of, same_harmony, tonic_letter
 from .masks import ALL, NOT_PC, ONLY, last_two
-from .spelling import note_name
+from .spelling import cell_position, note_name, position_name
 
-__all__ = ["DoubledLeadingTone", "LeadingToneResolution", "SeventhResolution"]
+__all__ = ["DoubledLeadingTone", "LeadingToneResolution", "SeventhResolution", "AugmentedSixthResolution"]
+
+_INNER = (1, 2)
+
+
+def _name(s: SonorityArray, ctx: Context, i: int, v: int) -> str:
+    """The note voice ``v`` sounds at row ``i``, named as written (or as partimento writes it)."""
+    return position_name(int(s.pitch[i, v]), cell_position(s, ctx, i, v))
+
+
+def _written_as_flat_fifth(s: SonorityArray, ctx: Context, i: int, v: int, key: KeyInfo) -> bool:
+    """The note at (i, v), the key's ♯4 by pitch, is written as its ♭5 (G♭ in C, not F♯)."""
+    return cell_position(s, ctx, i, v) % 7 == (tonic_letter(key) + 4) % 7
+
+
+def _inferred(ctx: Context) -> bool:
+    return ctx.chords is None or ctx.chords_inferred
 
 
 @register
@@ -55,49 +77,114 @@ class DoubledLeadingTone(Rule):
         return NOT_PC[lt]
 
 
+def _complete(ch: ChordSpec, row) -> bool:
+    """The sonority ``row`` sounds the chord's root, third and fifth (undecided voices count as absent)."""
+    pcs = {int(x) % 12 for x in row if x != REST}
+    return all(m is None or m in pcs for m in (ch.root, ch.third, ch.fifth))
+
+
 @register
 class LeadingToneResolution(Rule):
-    """The leading tone in the soprano of a dominant chord going to its tonic must rise a semitone.
+    """The leading tone of a dominant (V, vii°, applied dominants) going to its tonic rises a semitone.
 
-    Reported at the tonic chord. Mask (plan chords known): when the previous chord is a
-    dominant with its leading tone in the soprano and this chord is its tonic, the
-    soprano may only take the pitch a semitone higher.
+    Judged at the tonic chord, in every voice that held the leading tone:
+
+    * an outer voice (soprano, bass) must rise to the tonic;
+    * an inner voice (alto, tenor) must rise too, or may fall a major third to the fifth
+      of the tonic when the tonic chord is complete (root, third and fifth sound): the
+      textbook licence, in every profile. A voice still undecided while decoding does not
+      count towards a complete tonic, so the decoder lets an inner voice fall only when
+      the chord is complete without it.
+
+    ``relaxed`` voices are reported at ``relaxed_severity``: the ``chorale`` profile keeps
+    the soprano an error and makes the others warnings (Bach leads an inner voice's or
+    the bass's leading tone elsewhere about once in three chorales). Mask (plan chords
+    known): a voice that held the leading tone may only take the semitone above (and,
+    inner, the third below when that completes the tonic).
     """
 
     id = "leading-tone-resolution"
-    description = "the soprano's leading tone in a dominant going to the tonic does not rise to the tonic"
+    description = ("the leading tone of a dominant going to its tonic does not rise "
+                   "(an inner voice may fall to the fifth of a complete tonic)")
+
+    def __init__(self, severity: Severity | None = None, relaxed: tuple[str, ...] = (),
+                 relaxed_severity: Severity = Severity.WARNING) -> None:
+        super().__init__(severity)
+        self.relaxed = tuple(VOICES.index(v) for v in relaxed)
+        self.relaxed_severity = Severity(relaxed_severity)
 
     @staticmethod
-    def _expects(ch0, ch1, key0, soprano_prev: int) -> bool:
+    def _lt(ch0, ch1, key0) -> int | None:
+        """The leading tone of ``ch0`` when the harmony goes from it to its tonic ``ch1``, else None."""
         lt = leading_tone_of(ch0, key0)
-        return (lt is not None and ch1 is not None and soprano_prev != REST and soprano_prev % 12 == lt
-                and ch1.root == (lt + 1) % 12)
+        if lt is None or ch1 is None or ch1.root != (lt + 1) % 12:
+            return None
+        return lt
+
+    def _ok(self, v: int, p0: int, p1: int, ch1: ChordSpec, row) -> bool:
+        if p1 == p0 + 1:
+            return True
+        return v in _INNER and p1 == p0 - 4 and ch1.fifth is not None and p1 % 12 == ch1.fifth and _complete(ch1, row)
 
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
         chords, _ = chords_for(s, ctx)
         p = s.pitch
         for i in range(1, len(s)):
-            s0, s1 = int(p[i - 1, 0]), int(p[i, 0])
-            if s1 == REST or not self._expects(chords[i - 1], chords[i], ctx.keys[i - 1], s0):
+            lt = self._lt(chords[i - 1], chords[i], ctx.keys[i - 1])
+            if lt is None:
                 continue
-            if s1 != s0 + 1:
-                k = ctx.keys[i]
-                out.append(self.violation(s, i, [0], (
-                    f"the leading tone {note_name(s0, k)} of {chords[i-1].figure} goes to "
-                    f"{note_name(s1, k)} instead of rising to {note_name(s0 + 1, k)} on {chords[i].figure}"), ctx=ctx))
+            for v in range(4):
+                p0, p1 = int(p[i - 1, v]), int(p[i, v])
+                if p0 == REST or p1 == REST or p0 % 12 != lt or self._ok(v, p0, p1, chords[i], p[i]):
+                    continue
+                how = "stays" if p1 == p0 else f"goes to {note_name(p1, ctx.keys[i])}"
+                licence = " or, in an inner voice, falling to the fifth of a complete tonic" if v in _INNER else ""
+                out.append(self.violation(s, i, [v], (
+                    f"the leading tone {_name(s, ctx, i - 1, v)} of {chords[i - 1].figure} {how} on "
+                    f"{chords[i].figure} instead of rising to {note_name(p0 + 1, ctx.keys[i])}{licence}"),
+                    severity=self.relaxed_severity if v in self.relaxed else None, ctx=ctx))
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
         if state.ctx.chords is None:  # the inferred chords depend on every voice written
             return super().allowed(state, voice)
-        if voice != 0:
-            return ALL
         i = state.index
-        prev, _ = last_two(state)
-        if prev is None or not self._expects(state.ctx.chord(i - 1), state.ctx.chord(i), state.ctx.keys[i - 1], prev[0]):
+        prev, cur = last_two(state)
+        if prev is None or prev[voice] == REST:
             return ALL
-        return ONLY[prev[0] + 1]
+        ch1 = state.ctx.chord(i)
+        lt = self._lt(state.ctx.chord(i - 1), ch1, state.ctx.keys[i - 1])
+        p0 = prev[voice]
+        if lt is None or p0 % 12 != lt:
+            return ALL
+        up = ONLY[min(p0 + 1, 128)]  # ONLY[128]: no pitch
+        if voice not in _INNER or p0 < 4 or ch1.fifth is None or (p0 - 4) % 12 != ch1.fifth:
+            return up
+        row = list(cur)
+        row[voice] = p0 - 4
+        if not _complete(ch1, row):
+            return up
+        mask = up.copy()
+        mask[p0 - 4] = True
+        return mask
+
+
+def _seventh_at(s: SonorityArray, ctx: Context, i: int, v: int, ch: ChordSpec | None, key: KeyInfo,
+                inferred: bool) -> int | None:
+    """Pitch class of the chord seventh that voice ``v`` could hold at row ``i`` (None: the chord has none).
+
+    An augmented-sixth chord has no seventh, unless (a chord guessed from the notes) its
+    ♯4 is written as a ♭5: then it is the seventh of a dominant-seventh sound on ♭6.
+    """
+    if ch is None:
+        return None
+    aug = augmented_sixth(ch, key, inferred)
+    if aug is None:
+        return ch.seventh
+    if inferred and int(s.pitch[i, v]) % 12 == aug[1] and _written_as_flat_fifth(s, ctx, i, v, key):
+        return aug[1]
+    return None
 
 
 @register
@@ -107,35 +194,31 @@ class SeventhResolution(Rule):
     Judged where the voice holding the previous chord's seventh arrives at a chord with
     another root: a step down (1 or 2 semitones) is fine, and so is holding it when it
     belongs to the new chord; within one harmony (same root) the seventh may stay or move.
+    Augmented-sixth chords have no seventh (see :class:`AugmentedSixthResolution`).
     Mask (plan chords known): only p0-1, p0-2 (and p0 if a member of the new chord).
     """
 
     id = "seventh-resolution"
     description = "a chord seventh does not resolve down by step"
 
-    @staticmethod
-    def _seventh(ch0, ch1, p0: int) -> bool:
-        return (ch0 is not None and ch0.seventh is not None and ch1 is not None and p0 != REST
-                and p0 % 12 == ch0.seventh and not same_harmony(ch0, ch1))
-
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
-        chords, _ = chords_for(s, ctx)
+        chords, inferred = chords_for(s, ctx)
         p = s.pitch
         for i in range(1, len(s)):
             ch0, ch1 = chords[i - 1], chords[i]
-            if ch0 is None or ch0.seventh is None or ch1 is None or same_harmony(ch0, ch1):
+            if ch0 is None or ch1 is None or same_harmony(ch0, ch1) or (ch0.seventh is None and not inferred):
                 continue
             for v in range(4):
                 p0, p1 = int(p[i - 1, v]), int(p[i, v])
-                if p1 == REST or not self._seventh(ch0, ch1, p0):
+                if p1 == REST or p0 == REST or p0 % 12 != _seventh_at(s, ctx, i - 1, v, ch0, ctx.keys[i - 1], inferred):
                     continue
                 if p1 in (p0 - 1, p0 - 2) or (p1 == p0 and p0 % 12 in ch1.members):
                     continue
                 k = ctx.keys[i]
                 how = "is held" if p1 == p0 else f"goes to {note_name(p1, k)}"
                 out.append(self.violation(s, i, [v], (
-                    f"the seventh {note_name(p0, k)} of {ch0.figure} {how} on {ch1.figure} "
+                    f"the seventh {_name(s, ctx, i - 1, v)} of {ch0.figure} {how} on {ch1.figure} "
                     f"instead of resolving down by step"), ctx=ctx))
         return out
 
@@ -146,12 +229,88 @@ class SeventhResolution(Rule):
         prev, _ = last_two(state)
         if prev is None:
             return ALL
-        ch0, ch1 = state.ctx.chord(i - 1), state.ctx.chord(i)
+        ctx = state.ctx
+        ch0, ch1 = ctx.chord(i - 1), ctx.chord(i)
         p0 = prev[voice]
-        if not self._seventh(ch0, ch1, p0):
+        if ch0 is None or ch1 is None or p0 == REST or same_harmony(ch0, ch1):
+            return ALL
+        if p0 % 12 != _seventh_at(state.sonorities, ctx, i - 1, voice, ch0, ctx.keys[i - 1], ctx.chords_inferred):
             return ALL
         mask = np.zeros(128, dtype=bool)
         mask[[q for q in (p0 - 1, p0 - 2) if q >= 0]] = True
         if p0 % 12 in ch1.members:
             mask[p0] = True
         return mask
+
+
+@register
+class AugmentedSixthResolution(Rule):
+    """The augmented sixth of an It+6, Ger+6 or Fr+6 expands by semitones to the octave.
+
+    Judged where the harmony moves from the augmented-sixth chord to a chord holding the
+    note both tones lead to (the dominant, or the cadential 6/4 above it): the voice
+    holding the lower note (♭6) must fall a semitone and the voice holding the upper (♯4)
+    must rise one. A ♯4 written as ♭5 under a chord guessed from the notes is a chord
+    seventh instead (see :class:`SeventhResolution`). Mask (plan chords known): the one
+    pitch a semitone away.
+    """
+
+    id = "augmented-sixth-resolution"
+    description = "the augmented sixth of an augmented-sixth chord does not expand by semitones to the octave"
+
+    @staticmethod
+    def _tendency(s: SonorityArray, ctx: Context, i: int, v: int, ch0, ch1, key0, inferred: bool) -> int:
+        """-1 / +1: the note voice ``v`` holds at row ``i`` is the lower / upper note of an augmented
+        sixth that must resolve at row ``i + 1``; 0 otherwise."""
+        if ch0 is None or ch1 is None or same_harmony(ch0, ch1):
+            return 0
+        aug = augmented_sixth(ch0, key0, inferred)
+        if aug is None:
+            return 0
+        lo, up = aug
+        if (lo - 1) % 12 not in ch1.members:  # not going to the chord of its resolution
+            return 0
+        pc = int(s.pitch[i, v]) % 12
+        if pc == lo:
+            return -1
+        if pc == up and not (inferred and _written_as_flat_fifth(s, ctx, i, v, key0)):
+            return 1
+        return 0
+
+    def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
+        out: list[Violation] = []
+        chords, inferred = chords_for(s, ctx)
+        p = s.pitch
+        for i in range(1, len(s)):
+            ch0, ch1 = chords[i - 1], chords[i]
+            if ch0 is None or ch1 is None or same_harmony(ch0, ch1) or augmented_sixth(ch0, ctx.keys[i - 1], inferred) is None:
+                continue
+            for v in range(4):
+                p0, p1 = int(p[i - 1, v]), int(p[i, v])
+                if p0 == REST or p1 == REST:
+                    continue
+                d = self._tendency(s, ctx, i - 1, v, ch0, ch1, ctx.keys[i - 1], inferred)
+                if d == 0 or p1 == p0 + d:
+                    continue
+                k = ctx.keys[i]
+                which, way = ("lower", "falling") if d < 0 else ("upper", "rising")
+                how = "stays" if p1 == p0 else f"goes to {note_name(p1, k)}"
+                out.append(self.violation(s, i, [v], (
+                    f"the {which} note {_name(s, ctx, i - 1, v)} of the augmented sixth of {ch0.figure} {how} on "
+                    f"{ch1.figure} instead of {way} a semitone to {note_name(p0 + d, k)}"), ctx=ctx))
+        return out
+
+    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
+        if state.ctx.chords is None:
+            return super().allowed(state, voice)
+        i = state.index
+        prev, _ = last_two(state)
+        if prev is None or prev[voice] == REST:
+            return ALL
+        ctx = state.ctx
+        d = self._tendency(state.sonorities, ctx, i - 1, voice, ctx.chord(i - 1), ctx.chord(i), ctx.keys[i - 1],
+                           ctx.chords_inferred)
+        if d == 0:
+            return ALL
+        q = prev[voice] + d
+        return ONLY[q if 0 <= q <= 127 else 128]

@@ -25,9 +25,9 @@ def _share_v7(grammar, seeds=range(40)) -> float:
 def test_fitted_weights_follow_corpus_counts(harmony, v7, v):
     corpus = [["I", "IV", "V7", "I"]] * v7 + [["I", "IV", "V", "I"]] * v + [["I", "ii", "V", "vi"]]
     result = fit_weights(harmony, corpus, smoothing=0.5)
-    w = result.weights["dom_root"]
-    assert result.counts["dom_root"]['"V7"'] == v7
-    assert (w['"V7"'] > w['"V"']) == (v7 > v + 1)  # one more "V" in the deceptive phrase
+    w = result.weights["dom_root"]  # the root-position dominant of a cadence: "V53" (V) or "V753" (V7)
+    assert result.counts["dom_root"]['"V753"'] == v7
+    assert (w['"V753"'] > w['"V53"']) == (v7 > v + 1)  # one more "V" in the deceptive phrase
     assert result.parsed == result.phrases == len(corpus)
 
 
@@ -48,7 +48,7 @@ def test_grammar_fit_command_writes_weights_the_sampler_uses(tmp_path, capsys):
     assert main(["grammar", "fit", "harmony", str(corpus), "-o", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["grammar"] == "harmony" and data["parsed"] == 4 and data["phrases"] == 4
-    assert data["counts"]["dom_root"] == {'"V"': 3, '"V7"': 2}  # V in the HC twice, in the DC once
+    assert data["counts"]["dom_root"] == {'"V53"': 1, '"V753"': 2}  # V in the DC, V7 in two PACs
     assert "start" not in data["weights"]  # no evidence above phrases: the file's own weights stay
     weighted = load("harmony", weights=out)
     assert weighted.rules["dom_root"].alternatives[1].weight == 2.5

@@ -65,6 +65,6 @@ def test_repeat_binds_one_derivation(tmp_path):
 def test_mode_annotations_keep_minor_figures_out_of_major(grammars):
     for seed in range(20):
         major = grammars["harmony"].sample(key="C", bars=8, seed=seed, modulate=False)
-        assert not {"iv", "iio6", "VI", "iiø65"} & {c.figure for c in major.chords}
+        assert not {"VI", "III", "It6", "N", "v"} & {c.figure for c in major.chords}   # minor-only chords
         minor = grammars["harmony"].sample(key="c", bars=8, seed=seed, modulate=False)
-        assert not {"ii", "vi", "ii65", "I6"} & {c.figure for c in minor.chords}
+        assert not {"vi", "iii", "vi7", "I7", "V/vi"} & {c.figure for c in minor.chords}  # major-only chords

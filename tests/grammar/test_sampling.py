@@ -65,21 +65,20 @@ def test_same_seed_same_plan_and_different_seeds_differ(grammars):
 def test_keys_are_music21_names_and_each_modulation_is_to_a_close_key(harmony):
     from partimento.grammar.sampler import key_relation
 
-    close = {"V", "IV", "vi", "ii", "iii", "II", "v", "i", "I", "VI", "III", "iv", "VII"}
-    chained = {"bVII", "vii"}  # second steps of a chain (V then bVII = IV of home; vi then vii = v)
+    # closely related keys (diatonic triads' keys), the minor's bIII bVI bVII (III VI VII) and, rarely,
+    # mixture (v, bIII, bVII, i in major), the dominant's dominant (II) and the minor subtonic (vii)
+    close = {"V", "vi", "IV", "ii", "iii", "II", "v", "bIII", "bVII", "i",
+             "III", "iv", "VI", "VII", "vii", "I"}
     steps = set()
     for seed in range(60):
         plan = harmony.sample(key="Bb", bars=16, seed=seed)
         assert plan.key == "B-"
         for prev, c in zip(plan.chords, plan.chords[1:]):
             if c.key != prev.key and c.phrase == prev.phrase:  # a new phrase starts at home
-                step = key_relation(prev.key, c.key)
-                steps.add(step)
-                if step in chained:  # a chain lands close to the phrase's home key
-                    assert key_relation(plan.phrases[c.phrase].key, c.key) in close
+                steps.add(key_relation(prev.key, c.key))
         assert all(p.key == "B-" for p in plan.phrases)
     assert "V" in steps  # it does modulate
-    assert steps <= close | chained, steps - close - chained
+    assert steps <= close, steps - close
 
 
 def test_modulate_false_and_phrase_bars_constraints(harmony):

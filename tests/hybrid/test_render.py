@@ -189,3 +189,51 @@ def test_composed_chorale_renders_to_one_svg_with_every_note():
     assert all(c.figure in figures for c in result.plan.chords)
     html = render.result_html(result)
     assert "<svg" in html and "No rule violations" in html
+
+
+def _lyric_gaps(svg: str, font: str) -> list[tuple[float, str, str]]:
+    """Space (SVG units) between each Roman numeral and the next on its line, measured in ``font``."""
+    import re
+
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    face = FT2Font(font_manager.findfont(font))
+    rows: dict[int, list[tuple[int, int, str]]] = {}
+    for x, y, size, text in re.findall(r'class="syl">.*?<text x="(\d+)" y="(\d+)"[^>]*>.*?'
+                                       r'<tspan font-size="(\d+)px">([^<]*)</tspan>', svg, re.S):
+        rows.setdefault(int(y), []).append((int(x), int(size), text))
+    gaps = []
+    for row in rows.values():
+        row.sort()
+        for (x0, size, t0), (x1, _, t1) in zip(row, row[1:]):
+            face.set_size(size, 72)
+            face.set_text(t0)
+            gaps.append((x1 - x0 - face.get_width_height()[0] / 64, t0, t1))
+    return gaps
+
+
+def test_roman_numerals_never_touch_even_in_a_wide_serif_font():
+    """Eighth-note chords with long figures: "V" then "I" must not read "VI" (issue 16, item 10).
+
+    verovio spaces lyrics by Times metrics; DejaVu Serif, the usual serif on Linux and the
+    widest common fallback, must still leave a gap between neighbours."""
+    from music21 import note, stream
+
+    labels = ["G: V65", "V65", "I6", "V43/vi", "ii65", "I64", "viio6", "iii6", "V", "I", "V64/ii", "V64/ii", "vi",
+              "V", "I", "It+6", "Ger65", "Cad64", "V7", "I"]
+    score = stream.Score()
+    for v, (name, octave) in enumerate((("Soprano", 5), ("Alto", 4), ("Tenor", 4), ("Bass", 3))):
+        part = stream.Part()
+        part.partName = name
+        for i, label in enumerate(labels):
+            n = note.Note(f"{'CDEFGAB'[i % 7]}{octave}", quarterLength=0.5)
+            if v == 3:
+                n.addLyric(label)
+            part.append(n)
+        score.insert(0, part.makeMeasures())
+    svg = render.score_svg(score)
+    for font in ("DejaVu Serif", "STIXGeneral"):
+        gaps = _lyric_gaps(svg, font)
+        assert len(gaps) >= len(labels) - 3  # one line per system, all numerals found
+        assert min(g for g, _, _ in gaps) > 0, (font, sorted(gaps)[:3])

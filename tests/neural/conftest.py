@@ -7,7 +7,11 @@ import torch
 
 from partimento.neural.conditioning import ChordSegment, Conditioning, conditioning_from_segments
 from partimento.neural.encoding import HOLD, PITCH_OFFSET
-from partimento.neural.model import CONFIGS, ChoraleModel
+from partimento.neural.model import CONFIGS, ChoraleModel, build_model
+
+# Tiny models: one thread is fastest, and on a busy machine a second OpenMP thread spends its
+# time at barriers waiting for a core.
+torch.set_num_threads(1)
 
 
 def synthetic_piece(seed: int, bars: int = 4, tonic: int = 0) -> tuple[np.ndarray, Conditioning]:
@@ -34,8 +38,16 @@ def synthetic_piece(seed: int, bars: int = 4, tonic: int = 0) -> tuple[np.ndarra
 
 @pytest.fixture(scope="session")
 def tiny_model() -> ChoraleModel:
+    """The default architecture (per-step), tiny."""
     torch.manual_seed(0)
-    return ChoraleModel(CONFIGS["tiny"]).eval()
+    return build_model(CONFIGS["tiny"]).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_interleaved() -> ChoraleModel:
+    """The interleaved architecture (the ablation's), tiny."""
+    torch.manual_seed(0)
+    return build_model(CONFIGS["interleaved-tiny"]).eval()
 
 
 @pytest.fixture(scope="session")

@@ -58,3 +58,39 @@ def test_config_not_matching_weights(tmp_path, tiny_model):
     (tmp_path / "m.json").write_text(json.dumps(doc))
     with pytest.raises(CheckpointError, match="invalid"):
         load_model(tmp_path / "m.safetensors")
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_interleaved"])
+def test_each_architecture_loads_into_its_class(fixture, tmp_path, request):
+    model = request.getfixturevalue(fixture)
+    loaded = load_model(save_checkpoint(model, tmp_path / "m.safetensors"))
+    assert type(loaded) is type(model) and loaded.cfg.arch == model.cfg.arch
+
+
+def test_a_config_naming_the_other_architecture_is_refused_with_the_reason(tmp_path, tiny_model, capsys):
+    from partimento.hybrid.cli import main
+
+    save_checkpoint(tiny_model, tmp_path / "m.safetensors")
+    doc = json.loads((tmp_path / "m.json").read_text())
+    doc["config"]["arch"] = "interleaved"
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="names the 'interleaved' architecture but the weights are those of the 'step'"):
+        load_model(tmp_path / "m.safetensors")
+    doc["config"]["arch"] = "gru"
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="unknown architecture 'gru'") as e:
+        load_model(tmp_path / "m.safetensors")
+    assert "step" in e.value.describe() and "interleaved" in e.value.describe()
+    assert main(["compose", "--bars", "2", "--checkpoint", str(tmp_path / "m.safetensors"),
+                 "--out", str(tmp_path / "x.musicxml")]) == 2
+    err = capsys.readouterr().err
+    assert "m.json" in err and "unknown architecture" in err and "Traceback" not in err
+    assert not (tmp_path / "x.musicxml").exists()
+
+
+def test_a_checkpoint_without_arch_is_an_interleaved_one(tmp_path, tiny_interleaved):
+    save_checkpoint(tiny_interleaved, tmp_path / "old.safetensors")
+    doc = json.loads((tmp_path / "old.json").read_text())
+    del doc["config"]["arch"]  # written before the per-step model existed
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    assert load_model(tmp_path / "old.safetensors").cfg.arch == "interleaved"

@@ -5,7 +5,21 @@ import pytest
 import torch
 
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, VOCAB_SIZE, sounding_pitches
-from partimento.neural.model import ChoraleModel, ModelConfig
+from partimento.neural.model import CONFIGS, ModelConfig, build_model
+
+ARCHS = ["step", "interleaved"]
+
+
+def _small(arch: str, seed: int, **kw):
+    torch.manual_seed(seed)
+    extra = dict(d_voice=16, head_ff=48, head_layers=2) if arch == "step" else {}
+    return build_model(ModelConfig(arch=arch, n_layer=2, n_head=2, d_model=32, d_ff=64, **extra, **kw)).eval()
+
+
+@pytest.fixture(params=ARCHS)
+def tiny(request):
+    torch.manual_seed(0)
+    return build_model(CONFIGS["tiny" if request.param == "step" else "interleaved-tiny"]).eval()
 
 
 def _decode_all(session, tokens):
@@ -18,11 +32,11 @@ def _decode_all(session, tokens):
     return torch.stack(out).view(len(tokens), 4, -1)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("attention", ["full", "museformer"])
 @pytest.mark.parametrize("conditioned", [True, False])
-def test_incremental_logits_equal_the_batched_forward(attention, conditioned, make_piece):
-    torch.manual_seed(3)
-    m = ChoraleModel(ModelConfig(n_layer=2, n_head=2, d_model=32, d_ff=64, attention=attention)).eval()
+def test_incremental_logits_equal_the_batched_forward(arch, attention, conditioned, make_piece):
+    m = _small(arch, 3, attention=attention)
     tok, cond = make_piece(5, bars=3)
     tok[7, 2] = 1  # a rest in the tenor
     s = m.session(cond, conditioned=conditioned)
@@ -35,9 +49,9 @@ def test_incremental_logits_equal_the_batched_forward(attention, conditioned, ma
         s.next_logits()
 
 
-def test_rewind_truncates_and_replays(tiny_model, make_piece):
+def test_rewind_truncates_and_replays(tiny, make_piece):
     tok, cond = make_piece(6, bars=2)
-    s = tiny_model.session(cond)
+    s = tiny.session(cond)
     full = _decode_all(s, tok)
     s.rewind(10, 2)
     assert s.position == (10, 2)
@@ -54,9 +68,9 @@ def test_rewind_truncates_and_replays(tiny_model, make_piece):
     assert s.current_pitches() == sounding_pitches(tok)[-1].tolist()
 
 
-def test_bad_pushes_and_rewinds(tiny_model, make_piece):
+def test_bad_pushes_and_rewinds(tiny, make_piece):
     _, cond = make_piece(7, bars=1)
-    s = tiny_model.session(cond)
+    s = tiny.session(cond)
     with pytest.raises(ValueError):
         s.push(VOCAB_SIZE)
     s.push(62)
@@ -66,10 +80,10 @@ def test_bad_pushes_and_rewinds(tiny_model, make_piece):
     assert s.position == (0, 0) and s.current_pitches() == [-1, -1, -1, -1]
 
 
-def test_a_replay_after_a_rewind_reuses_the_cache_and_a_new_token_recomputes(tiny_model, make_piece):
+def test_a_replay_after_a_rewind_reuses_the_cache_and_a_new_token_recomputes(tiny, make_piece):
     tok, cond = make_piece(8, bars=2)
-    full = tiny_model(torch.as_tensor(tok)[None], torch.as_tensor(cond.values)[None], torch.tensor([True]))[0]
-    s = tiny_model.session(cond)
+    full = tiny(torch.as_tensor(tok)[None], torch.as_tensor(cond.values)[None], torch.tensor([True]))[0]
+    s = tiny.session(cond)
     _decode_all(s, tok)
     computed = s.computed
     s.rewind(5, 1)
@@ -81,7 +95,10 @@ def test_a_replay_after_a_rewind_reuses_the_cache_and_a_new_token_recomputes(tin
     assert s.computed == computed
     s.rewind(5, 1)
     other = HOLD if tok[5, 1] != HOLD else PITCH_OFFSET + 65
-    s.push(other)  # a different token: its position and all after it are recomputed
+    s.push(other)  # a different token: every position that reads it is recomputed
+    for v in range(2, 4):
+        s.push(int(tok[5, v]))
+    s.next_logits()  # the next step's soprano reads the new token (the per-step model runs lazily)
     s.rewind(5, 1)
     for t in range(5, len(tok)):
         for v in range(1 if t == 5 else 0, 4):
@@ -90,16 +107,16 @@ def test_a_replay_after_a_rewind_reuses_the_cache_and_a_new_token_recomputes(tin
     assert s.computed > computed + 1
 
 
-def test_attention_scores_too_large_for_a_bare_exp_fall_back_to_the_shifted_softmax(make_piece, monkeypatch):
-    from partimento.neural import session as session_module
+@pytest.mark.parametrize("arch", ARCHS)
+def test_attention_scores_too_large_for_a_bare_exp_fall_back_to_the_shifted_softmax(arch, make_piece, monkeypatch):
+    from partimento.neural import numpy_blocks as session_module
 
     shifted = []
     real = session_module._shifted_attention
     monkeypatch.setattr(session_module, "_shifted_attention", lambda *a: shifted.append(1) or real(*a))
     tok, cond = make_piece(9, bars=2)
     for scale in (100.0, 1000.0):  # queries and keys scaled up: attention logits in the thousands
-        torch.manual_seed(5)
-        m = ChoraleModel(ModelConfig(n_layer=2, n_head=2, d_model=32, d_ff=64)).eval()
+        m = _small(arch, 5)
         with torch.no_grad():
             for block in m.blocks:
                 block.attn.qkv.weight[:64] *= scale

@@ -37,21 +37,30 @@ PLANTED = [
     ("spacing", "C", _replace(C_CLEAN, 3, "G5 E4 G3 G2"), (1, 4.0, ["soprano", "alto"])),
     ("range", "C", _replace(C_CLEAN, 0, "C6 C5 E4 C3"), (1, 1.0, ["soprano"])),
     ("range", "a", _replace(A_CLEAN, 0, "A4 A4 A4 E3"), (1, 1.0, ["tenor"])),
-    ("doubled-leading-tone", "C", _replace(C_CLEAN, 2, "B4 G4 B3 G3"), (1, 3.0, ["soprano", "tenor"])),
-    ("doubled-leading-tone", "a", _replace(A_CLEAN, 2, "B4 G#4 G#3 D3"), (1, 3.0, ["alto", "tenor"])),
+    # a doubled leading tone cannot rise in both voices: the exercises stop on V7 before the tonic
+    ("doubled-leading-tone", "C", ["C5 G4 E4 C3", "C5 A4 F4 F3", "B4 G4 B3 G3", "B4 G4 F4 G3"], (1, 3.0, ["soprano", "tenor"])),
+    ("doubled-leading-tone", "a", ["C5 A4 E4 A2", "D5 A4 F4 D3", "B4 G#4 G#3 E3", "B4 G#4 D4 E3"], (1, 3.0, ["alto", "tenor"])),
     ("leading-tone-resolution", "C", _replace(C_CLEAN, 3, "E5 G4 C4 C3"), (1, 4.0, ["soprano"])),
     ("leading-tone-resolution", "a", ["C5 A4 E4 A2", "A4 F4 A3 A2", "G#4 E4 B3 E3", "C5 E4 A3 A2"], (1, 4.0, ["soprano"])),
     ("seventh-resolution", "C", _replace(C_CLEAN, 2, "B4 F4 D4 G3"), (1, 4.0, ["alto"])),
     ("seventh-resolution", "a", _replace(A_CLEAN, 2, "B4 G#4 D4 E3"), (1, 4.0, ["tenor"])),
+    # It+6 -> V: the alto's F#4 (raised 4) leaps to D4 instead of rising to G4
+    ("augmented-sixth-resolution", "C", ["C5 G4 E4 C3", "C5 A4 F4 F3", "C5 F#4 C4 A-2", "B4 D4 D4 G2"],
+     (1, 4.0, ["alto"])),
+    # It+6 -> V in a minor: the tenor's D#4 falls to B3 instead of rising to E4
+    ("augmented-sixth-resolution", "a", ["C5 A4 E4 A2", "D5 A4 F4 D3", "C5 A4 D#4 F3", "E5 G#4 B3 E3"],
+     (1, 4.0, ["tenor"])),
     ("melodic-augmented-interval", "a", _replace(A_CLEAN, 1, "A4 F4 D4 A2"), (1, 3.0, ["alto"])),
     ("melodic-augmented-interval", "C", _replace(C_CLEAN, 1, "A-4 F4 C4 C3"), (1, 3.0, ["soprano"])),  # iv (mixture) A-4 to B4
     ("large-leap", "C", _replace(C_CLEAN, 1, "C5 F4 C4 A2"), (1, 3.0, ["bass"])),
     ("large-leap", "a", _replace(A_CLEAN, 0, "C5 A4 A3 E2"), (1, 2.0, ["bass"])),
     ("out-of-key", "C", _replace(C_CLEAN, 0, "C5 G#4 E4 C3"), (1, 1.0, ["alto"])),
     ("out-of-key", "a", _replace(A_CLEAN, 0, "C5 A4 E-4 A2"), (1, 1.0, ["tenor"])),
+    # the bass A3 steps up from G3 and leaps on up to C4: no class (an escape tone leaps back); located
+    # where it sounds, off the beat (a warning)
     ("unprepared-dissonance", "C",
-     ["C5 G4 E4 C3", "C5 A4 F4 F3", "B4:0.5 G4:0.5 D4:0.5 G3:0.5", "-:0.5 -:0.5 -:0.5 A3:0.5", "C5 G4 E4 C3"],
-     (1, 4.0, ["bass"])),
+     ["C5 G4 E4 C3", "C5 A4 F4 F3", "B4:0.5 G4:0.5 D4:0.5 G3:0.5", "-:0.5 -:0.5 -:0.5 A3:0.5", "C5 G4 E4 C4"],
+     (1, 3.5, ["bass"])),
 ]
 
 

@@ -1,0 +1,454 @@
+"""Find the four voices of an SATB score, whatever its layout, as note events per voice.
+
+Students and editors write four-part music in three ways, and all three read alike:
+
+* **four staves** (open score): parts named Soprano/Alto/Tenor/Bass (or S/A/T/B, any
+  case and order), else exactly four parts, top to bottom;
+* **two staves, two voices each** (closed score, stems up and down): soprano and alto on
+  the upper staff, tenor and bass on the lower; in a measure with two voices the one
+  with the lower voice number (MusicXML ``<voice>``; stems up by convention) is the
+  upper voice;
+* **two staves of chords** (stems shared): a two-note chord gives the upper and the lower
+  voice of its staff, a single note is both voices in unison, a rest silences both.
+  Measures of one staff may mix this and the previous layout.
+
+A chord of three or more notes on a two-voice staff, a third voice, an unpitched note or
+a pitch outside MIDI's range is refused with its place. A score with parts besides the
+four voices is refused unless the caller names the four (``parts=``), so that no part is
+silently left out. This is the one reader of SATB scores: the checker, the annotator and
+``infill`` all read through it, so every layout is judged, marked and rewritten alike.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import Location, ScoreError
+from ..metre import Metre
+from ..theory import VOICES
+from .base import REST
+
+__all__ = ["VoiceEvents", "MeasureMap", "SATBScore", "load_score", "read_satb", "LAYOUTS"]
+
+_VOICE_NAMES = {"soprano": 0, "s": 0, "alto": 1, "a": 1, "tenor": 2, "t": 2, "bass": 3, "b": 3}
+_LETTER = {"C": 0, "D": 1, "E": 2, "F": 3, "G": 4, "A": 5, "B": 6}
+_READABLE = "Give MusicXML (.musicxml, .xml, .mxl), MIDI (.mid) or another file music21 reads."
+_FOUR_VOICES_HINT = ("Name the parts Soprano, Alto, Tenor, Bass (or S, A, T, B), give exactly four parts top to "
+                     "bottom, or two staves with soprano and alto on the upper and tenor and bass on the lower.")
+
+#: layout names as reported in :attr:`SATBScore.layout`
+LAYOUTS = ("four parts", "two staves")
+
+
+@dataclass
+class VoiceEvents:
+    """One voice as note events in time order (rests included as ``REST``)."""
+
+    starts: np.ndarray  # (n,) float64 quarter-note onset
+    ends: np.ndarray  # (n,) float64
+    midis: np.ndarray  # (n,) int16 MIDI number, REST for a rest
+    attacks: np.ndarray  # (n,) bool: the note is struck (not the continuation of a tie)
+    letters: np.ndarray  # (n,) int8 written letter 0=C..6=B; -1 for rests and spellings music21 guessed (MIDI)
+    sources: list[tuple[Any, int, Any]]  # (music21 element, index in its chord or -1, its container) per event
+    fermatas: list[float]  # onsets of notes that carry a fermata
+    lyrics: list[tuple[float, str]]  # (onset, text) of the notes' lyrics
+
+    def sounding_at(self, offset: float) -> int | None:
+        """Index of the event sounding at ``offset`` (a rest included), or None."""
+        i = int(np.searchsorted(self.starts, offset + 1e-6, side="right")) - 1
+        if i >= 0 and self.ends[i] > offset + 1e-6:
+            return i
+        return None
+
+
+@dataclass
+class MeasureMap:
+    """Bar lines of the score (from its first staff): where each measure starts and how it counts."""
+
+    offsets: np.ndarray  # (M,) quarter-note offset of each measure
+    numbers: np.ndarray  # (M,) int32 measure number as printed
+    padding: np.ndarray  # (M,) quarter notes missing at the start (a pickup's paddingLeft)
+    metres: list[Metre]  # the time signature in force in each measure
+
+
+@dataclass
+class SATBScore:
+    """The four voices of a score, soprano first, with what the checker needs besides notes."""
+
+    score: Any  # the music21 Score, never modified
+    file: str | None
+    layout: str  # one of LAYOUTS
+    voices: list[VoiceEvents]  # four, soprano first
+    staves: list[Any]  # the music21 part each voice is written in (the same part twice on two staves)
+    measures: MeasureMap | None  # None when the score has no measures
+    key_signatures: list[tuple[float, Any]] = field(default_factory=list)  # (offset, KeySignature), first staff
+
+    @property
+    def end(self) -> float:
+        return max((float(v.ends.max()) for v in self.voices if len(v.ends)), default=0.0)
+
+
+# ------------------------------------------------------------------------- loading
+def load_score(source: Any) -> tuple[Any, str | None]:
+    """(music21 score, file label) from a path or a stream; bad files raise ScoreError naming them."""
+    from music21 import converter, stream
+
+    if isinstance(source, stream.Stream):
+        return source, None
+    path = Path(source)
+    label = str(source)
+    if not path.exists():
+        raise ScoreError("no such file", Location(file=label))
+    if path.is_dir():
+        raise ScoreError("is a directory, not a score file.", Location(file=label), hint=_READABLE)
+    try:
+        score = converter.parse(str(path))
+    except Exception as exc:  # music21 raises many types for unreadable input
+        raise ScoreError(f"music21 cannot read this file ({_first_line(exc)}).", Location(file=label),
+                         hint=_READABLE) from None
+    if isinstance(score, stream.Opus):
+        scores = list(score.scores)
+        if len(scores) != 1:
+            raise ScoreError(f"contains {len(scores)} scores; give one four-voice score per file.",
+                             Location(file=label))
+        score = scores[0]
+    if not isinstance(score, stream.Stream):
+        raise ScoreError("music21 read no score from this file.", Location(file=label), hint=_READABLE)
+    return score, label
+
+
+def _first_line(exc: BaseException) -> str:
+    """A short, printable summary of a parser's exception (never the file's raw content)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    first = first.split(", got:")[0].split(" b'")[0]
+    if "<" in first and ">" in first:  # raw XML or markup quoted into the message
+        first = first.split("<")[0].strip() or type(exc).__name__
+    first = "".join(ch if ch.isprintable() else "?" for ch in first)
+    return first[:160] + ("…" if len(first) > 160 else "")
+
+
+# ------------------------------------------------------------------------- choosing parts
+def _part_label(p: Any, i: int) -> str:
+    name = str(p.partName or "").strip() or (p.id if isinstance(p.id, str) else "")
+    return f"{i + 1} ({name})" if name else str(i + 1)
+
+
+def _has_notes(p: Any) -> bool:
+    return bool(p.recurse().notes)
+
+
+def _chosen_parts(parts: list[Any], names: Sequence[str | int], label: str | None) -> list[Any]:
+    """The four parts the caller named (names or 1-based numbers), soprano first."""
+    if len(names) != 4:
+        raise ScoreError(f"--parts names {len(names)} part(s); name four: soprano, alto, tenor, bass.",
+                         Location(file=label))
+    chosen = []
+    for want in names:
+        text = str(want).strip()
+        hit = None
+        if text.isdigit() and 1 <= int(text) <= len(parts):
+            hit = parts[int(text) - 1]
+        else:
+            for p in parts:
+                if text.lower() in {str(p.partName or "").strip().lower(), str(p.id).strip().lower()}:
+                    hit = p
+                    break
+        if hit is None:
+            raise ScoreError(f"there is no part {text!r}", Location(file=label),
+                             expected=[_part_label(p, i) for i, p in enumerate(parts)])
+        if any(hit is c for c in chosen):
+            raise ScoreError(f"part {text!r} is named twice in --parts", Location(file=label))
+        chosen.append(hit)
+    return chosen
+
+
+def _pick_layout(score: Any, label: str | None, names: Sequence[str | int] | None) -> tuple[str, list[Any]]:
+    """("four parts", [S, A, T, B parts]) or ("two staves", [upper, lower])."""
+    from music21 import stream
+
+    parts = [p for p in score.elements if isinstance(p, stream.Part)] if isinstance(score, stream.Score) else []
+    if not parts and isinstance(score, stream.Stream):
+        parts = [score]
+    if not any(p.recurse().notesAndRests for p in parts):
+        raise ScoreError("the score is empty (no notes).", Location(file=label))
+    if not any(_has_notes(p) for p in parts):
+        raise ScoreError("the score has only rests.", Location(file=label))
+    if names:
+        return "four parts", _chosen_parts(parts, names, label)
+    found: dict[int, Any] = {}
+    for p in parts:
+        for name in (p.partName, p.id if isinstance(p.id, str) else None):
+            v = _VOICE_NAMES.get(str(name or "").strip().lower().rstrip("."))
+            if v is not None:
+                found.setdefault(v, p)
+                break
+    if len(found) == 4:
+        extra = [(i, p) for i, p in enumerate(parts) if all(p is not q for q in found.values()) and _has_notes(p)]
+        if extra:
+            raise ScoreError(
+                f"has {len(parts)} parts with notes, not four voices: besides Soprano, Alto, Tenor and Bass there is "
+                + ", ".join("part " + _part_label(p, i) for i, p in extra) + ".", Location(file=label),
+                hint="To check the four voices and leave the other parts out, name them: "
+                     "--parts Soprano,Alto,Tenor,Bass (names or part numbers, soprano first).")
+        return "four parts", [found[v] for v in range(4)]
+    if len(parts) == 4:
+        return "four parts", parts
+    if len(parts) == 2:
+        return "two staves", parts
+    raise ScoreError(
+        f"has {len(parts)} part{'s' if len(parts) != 1 else ''}; expected four voices.",
+        Location(file=label),
+        hint=_FOUR_VOICES_HINT + (" With more parts, name the four with --parts (names or numbers, soprano first)."
+                                  if len(parts) > 4 else ""),
+    )
+
+
+# ------------------------------------------------------------------------- walking a staff
+class _Collector:
+    """Events of one voice as they are found (lists, turned into arrays at the end)."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.midis: list[int] = []
+        self.attacks: list[bool] = []
+        self.letters: list[int] = []
+        self.sources: list[tuple[Any, int, Any]] = []
+        self.fermatas: list[float] = []
+        self.lyrics: list[tuple[float, str]] = []
+
+    def add(self, off: float, ql: float, midi: int, attack: bool, letter: int, source: tuple[Any, int, Any]) -> None:
+        self.starts.append(off)
+        self.ends.append(off + ql)
+        self.midis.append(midi)
+        self.attacks.append(attack)
+        self.letters.append(letter)
+        self.sources.append(source)
+
+    def done(self) -> VoiceEvents:
+        starts = np.asarray(self.starts, float)
+        order = np.argsort(starts, kind="stable")
+        return VoiceEvents(starts[order], np.asarray(self.ends, float)[order], np.asarray(self.midis, np.int16)[order],
+                           np.asarray(self.attacks, bool)[order], np.asarray(self.letters, np.int8)[order],
+                           [self.sources[i] for i in order], self.fermatas, self.lyrics)
+
+
+class _Staff:
+    """One pass over a part, measure by measure (no ``flatten``: it costs more than all the rules)."""
+
+    def __init__(self, part: Any, label: str | None, split: bool, staff_name: str, voice_names: tuple[str, ...]):
+        self.part = part
+        self.label = label
+        self.split = split  # two voices on this staff
+        self.staff_name = staff_name
+        self.voice_names = voice_names
+        self.out = [_Collector() for _ in range(2 if split else 1)]
+        self.keysigs: list[tuple[float, Any]] = []
+        self.measures: MeasureMap | None = None
+        self._where: tuple[int, float, Metre] = (0, 0.0, Metre(4, 4))  # measure number, offset, metre (for errors)
+
+    # -- errors with a place
+    def _error(self, message: str, off: float, voice: str | None = None) -> ScoreError:
+        number, moff, metre = self._where
+        beat = 1.0 + (off - moff) / float(metre.beat_quarters)
+        return ScoreError(message, Location(file=self.label, measure=number, beat=round(beat, 4), voice=voice))
+
+    # -- one element
+    def _pitch(self, p: Any, off: float, voice: str | None) -> tuple[int, int]:
+        ps = p.ps
+        midi = int(round(ps))
+        if not 0 <= midi <= 127:
+            raise self._error(f"the pitch {p.nameWithOctave} lies outside the MIDI range (C-1 to G9).", off, voice)
+        letter = -1 if p.spellingIsInferred else _LETTER.get(p.step, -1)
+        return midi, letter
+
+    def _take(self, el: Any, off: float, container: Any, layer: int | None) -> None:
+        """Add ``el`` at ``off``. ``layer``: which voice of a split staff (None: a chord layer, split by pitch)."""
+        from music21 import chord, note
+
+        ql = float(el.duration.quarterLength)
+        if ql <= 0:  # grace notes take no time
+            return
+        targets = [self.out[0]] if not self.split else ([self.out[layer]] if layer is not None else self.out)
+        if isinstance(el, note.Rest):
+            for c in targets:
+                c.add(off, ql, REST, False, -1, (el, -1, container))
+            return
+        voice = self.voice_names[0] if not self.split else (self.voice_names[layer] if layer is not None else None)
+        if isinstance(el, note.Note):
+            midi, letter = self._pitch(el.pitch, off, voice)
+            attack = el.tie is None or el.tie.type not in ("stop", "continue")
+            picks = [(midi, letter, -1, attack)] * len(targets)
+        elif isinstance(el, chord.Chord):
+            notes = list(el.notes)
+            if not notes:
+                return
+            if any(type(n).__name__ == "Unpitched" for n in notes):
+                raise self._error("an unpitched (percussion) note; four-part writing needs pitches.", off, voice)
+            info = []
+            for k, n in enumerate(notes):
+                midi, letter = self._pitch(n.pitch, off, voice)
+                t = n.tie if n.tie is not None else el.tie
+                info.append((midi, letter, k, t is None or t.type not in ("stop", "continue")))
+            info.sort(key=lambda x: x[0])
+            if not self.split or layer is not None:  # a chord inside one voice: its outer note
+                high = (self.voice_names[layer if layer is not None else 0] in ("soprano", "alto")
+                        if self.split else self.voice_names[0] in ("soprano", "alto"))
+                picks = [info[-1] if high else info[0]]
+            else:
+                if len(info) > 2:
+                    raise self._error(
+                        f"a chord of {len(info)} notes on the {self.staff_name} staff; written as chords, each staff "
+                        f"holds two voices ({' and '.join(self.voice_names)}).", off)
+                picks = [info[-1], info[0]]
+        else:
+            raise self._error(f"an unpitched or unknown note ({type(el).__name__}); four-part writing needs pitches.",
+                              off, voice)
+        for c, (midi, letter, k, attack) in zip(targets, picks):
+            c.add(off, ql, midi, attack, letter, (el, k, container))
+        if el.expressions and any(type(e).__name__ == "Fermata" for e in el.expressions):
+            for c in targets:
+                c.fermatas.append(off)
+        if el.lyrics:
+            text = el.lyric
+            if text:
+                for c in targets:
+                    c.lyrics.append((off, text))
+
+    # -- one measure
+    def _measure(self, m: Any, moff: float) -> None:
+        from music21 import note, stream
+
+        direct: list[tuple[Any, float]] = []
+        layers: list[tuple[Any, list[tuple[Any, float]]]] = []
+        for el in m.elements:
+            if isinstance(el, note.GeneralNote):
+                direct.append((el, moff + float(m.elementOffset(el))))
+            elif isinstance(el, stream.Voice):
+                voff = moff + float(m.elementOffset(el))
+                items = [(sub, voff + float(el.elementOffset(sub))) for sub in el.elements
+                         if isinstance(sub, note.GeneralNote)]
+                if items:
+                    layers.append((el, items))
+            else:
+                self._signature(el, moff + float(m.elementOffset(el)))
+        if not self.split:
+            for el, off in direct:
+                self._take(el, off, m, None)
+            for v, items in layers:
+                for el, off in items:
+                    self._take(el, off, v, None)
+            return
+        pitched = [lay for lay in layers if any(not isinstance(el, note.Rest) for el, _ in lay[1])]
+        if len(layers) >= 2 and len(pitched) <= 2:
+            if len(layers) > 2:  # extra layers of rests only (hidden or not) carry nothing
+                layers = pitched + [lay for lay in layers if lay not in pitched][: 2 - len(pitched)]
+            layers.sort(key=lambda lay: _voice_number(lay[0]))
+            for layer, (v, items) in enumerate(layers):
+                for el, off in items:
+                    self._take(el, off, v, layer)
+            for el, off in direct:  # notes outside the two voices (rare): read as a chord layer
+                self._take(el, off, m, None)
+            return
+        if len(pitched) > 2:
+            raise self._error(f"{len(pitched)} voices on the {self.staff_name} staff; it holds two "
+                              f"({' and '.join(self.voice_names)}).", moff)
+        for el, off in direct:  # a chord layer: stems shared
+            self._take(el, off, m, None)
+        for v, items in layers:
+            for el, off in items:
+                self._take(el, off, v, None)
+
+    def _signature(self, el: Any, off: float) -> None:
+        from music21 import key as m21key
+
+        if isinstance(el, m21key.KeySignature):
+            self.keysigs.append((off, el))
+
+    def walk(self) -> None:
+        from music21 import stream
+
+        ms = [m for m in self.part.elements if isinstance(m, stream.Measure)]
+        self._metre = Metre(4, 4)
+        if not ms:  # a part without measures
+            flat = self.part.flatten()
+            for el in flat.elements:
+                self._time_signature(el)
+            self._measure(flat, 0.0)
+            return
+        offs, nums, pads, metres = [], [], [], []
+        for m in ms:
+            moff = float(self.part.elementOffset(m))
+            number = int(m.number) if isinstance(m.number, int) else 0
+            for el in m.elements:  # a time signature applies from its own measure on
+                self._time_signature(el)
+            self._where = (number, moff - float(m.paddingLeft or 0.0), self._metre)
+            self._measure(m, moff)
+            offs.append(moff)
+            nums.append(number)
+            pads.append(float(m.paddingLeft or 0.0))
+            metres.append(self._metre)
+        self.measures = MeasureMap(np.asarray(offs, float), np.asarray(nums, np.int32), np.asarray(pads, float), metres)
+
+    def _time_signature(self, el: Any) -> None:
+        from music21 import meter
+
+        if isinstance(el, meter.TimeSignature):
+            num, den = el.numerator, el.denominator
+            if not (isinstance(num, int) and isinstance(den, int) and num > 0 and den > 0):
+                raise self._error(f"a time signature that cannot be counted ({el.ratioString}).", self._where[1])
+            self._metre = Metre(num, den)
+
+
+def _voice_number(v: Any) -> tuple[int, str]:
+    text = str(v.id)
+    return (int(text), text) if text.isdigit() else (10**6, text)
+
+
+# ------------------------------------------------------------------------- entry point
+def read_satb(source: Any, parts: Sequence[str | int] | None = None) -> SATBScore:
+    """Read a score (path or music21 stream) into four voices of note events.
+
+    ``parts`` names the four parts (names or 1-based numbers, soprano first) when the
+    score has others besides them. Raises :class:`ScoreError` naming the file and, where
+    it can, the measure, beat and voice of what cannot be read.
+    """
+    score, label = load_score(source)
+    layout, chosen = _pick_layout(score, label, parts)
+    if layout == "four parts":
+        staves = [_Staff(p, label, False, VOICES[v], (VOICES[v],)) for v, p in enumerate(chosen)]
+        for st in staves:
+            st.walk()
+        voices = [st.out[0].done() for st in staves]
+        parts_of = list(chosen)
+    else:
+        staves = [_Staff(chosen[0], label, True, "upper", ("soprano", "alto")),
+                  _Staff(chosen[1], label, True, "lower", ("tenor", "bass"))]
+        for st in staves:
+            st.walk()
+        voices = [c.done() for st in staves for c in st.out]
+        parts_of = [chosen[0], chosen[0], chosen[1], chosen[1]]
+        for st in staves:
+            _refuse_one_voice_staff(st, label)
+    if sum(len(v.starts) for v in voices) == 0:
+        raise ScoreError("the score is empty (no notes).", Location(file=label))
+    if all((v.midis == REST).all() for v in voices):
+        raise ScoreError("the score has only rests.", Location(file=label))
+    measures = next((st.measures for st in staves if st.measures is not None), None)
+    keysigs = next((st.keysigs for st in staves if st.keysigs), [])
+    return SATBScore(score, label, layout, voices, parts_of, measures, sorted(keysigs, key=lambda t: t[0]))
+
+
+def _refuse_one_voice_staff(staff: _Staff, label: str | None) -> None:
+    """Two staves where one holds a single line throughout (a melody and a bass, say) are not SATB."""
+    upper, lower = staff.out
+    if len(upper.starts) and len(upper.sources) == len(lower.sources) \
+            and all(a[0] is b[0] for a, b in zip(upper.sources, lower.sources)) \
+            and not any(k >= 0 for _, k, _ in upper.sources):
+        raise ScoreError(
+            f"the {staff.staff_name} staff holds one line, not two voices ({' and '.join(staff.voice_names)}).",
+            Location(file=label), hint=_FOUR_VOICES_HINT)

@@ -1,0 +1,274 @@
+"""Look-ahead across chords, read off the rules' own faces: can this voice go on into the next chord?
+
+A seventh that the next plan chord gives no step down to, a leading tone with no tonic
+above it, a bass note from which the next chord's bass is a seventh or an augmented
+interval away: each is a dead end the decoder would find only at the next onset. Rather
+than restate those rules, :class:`Reach` asks them. For chord ``i``, voice ``v`` and a
+pitch ``p`` that voice may sound there, it builds the two-row state "``v`` sounds ``p``
+at the last step of chord ``i``; the next chord begins" and ANDs every hard rule's
+``allowed`` for ``v`` at the second row. The other voices are silent there, except that
+an upper voice meets the next chord's bass note (the bass has one pitch class per
+chord, so its note is all but known): only the rules about a voice's own line, and
+about it and the bass, have a say. ``p`` *reaches* chord ``i + 1`` when that leaves a
+note the plan allows ``v`` at its onset (chord tones; the bass's inversion; the tonic in
+the soprano at a PAC; a given note as given). For the bass the target must in turn
+reach chord ``i + 2``, and so on to the end (worked out last to first), so a bass line
+with no singable path several chords ahead is seen from here; the upper voices, with
+three or four chord tones each, look one chord ahead. The constraint forbids a pitch
+that does not reach (layer ``look-ahead:reach``), attributed to the rules that closed
+every way on.
+
+The same tables give the preference layer its ways on into the next chord
+(:mod:`.preferences`) and the static check that refuses a plan before decoding when a
+chord cannot be written at all (:meth:`Reach.conflicts`: ``V42`` going to a
+root-position tonic), and they tell the constraint which sevenths cannot be asked for
+(the seventh of ``ii65`` going to ``V6``, whose only step down doubles the leading tone
+in the bass).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from partimento.grammar.rules.base import REST
+from partimento.grammar.rules.masks import ALL
+from partimento.grammar.theory import VOICES, pc_name
+from partimento.neural.encoding import PITCH_OFFSET
+
+from .masks import PITCH_PC, PlanTables, token_name
+from .rule_window import RuleWindow
+
+__all__ = ["Reach", "Conflict", "static_masks"]
+
+_BASS = 3
+
+
+def static_masks(tables: PlanTables, window: RuleWindow) -> list[np.ndarray]:
+    """Per chord, (4, 128) bool: what every rule allows each voice at the chord's onset on its own.
+
+    A one-row state with every voice silent: the rules that bound a voice by itself
+    (``range``, ``out-of-key``, a profile's own ranges) answer; the rest allow everything.
+    """
+    out = []
+    for ch in tables.chords:
+        if not window.rules or not 0 <= ch.onset < tables.steps:
+            out.append(np.ones((4, 128), bool))
+            continue
+        pitch = np.full((1, 4), REST, np.int16)
+        state = window._arrays([ch.onset], pitch, np.zeros((1, 4), bool))
+        out.append(np.stack([window.combined(state, v) for v in range(4)]))
+    return out
+
+
+@dataclass
+class Conflict:
+    """A chord whose voice has no note that goes on into the next chord (the plan cannot be realized)."""
+
+    chord: int  # index into plan.chords
+    voice: int
+    rules: list[str]  # the rules that close every way on
+    message: str
+
+
+class Reach:
+    """Whether voice ``v`` sounding ``p`` in chord ``i`` can go on into chord ``i + 1`` (:meth:`ok`).
+
+    Worked out lazily, one (chord, voice, pitch) at a time, and remembered: the decoder
+    asks only about the pitches its other layers leave, so most of the table is never
+    built. :meth:`moves` gives the notes of chord ``i + 1``'s onset that ``p`` can go on
+    to, ``blockers`` the rules that leave it none. The last chord (and a chord whose next
+    onset gives the voice nothing to aim at) restricts nothing.
+    """
+
+    def __init__(self, tables: PlanTables, window: RuleWindow) -> None:
+        self.tables, self.window = tables, window
+        n = len(tables.chords)
+        self._ok: list[list[dict[int, bool]]] = [[{} for _ in range(4)] for _ in range(n)]
+        self._moves: list[list[dict[int, np.ndarray]]] = [[{} for _ in range(4)] for _ in range(n)]
+        self.blockers: list[list[dict[int, list[str]]]] = [[{} for _ in range(4)] for _ in range(n)]
+        self._targets: list[list[np.ndarray | None | bool]] = [[False] * 4 for _ in range(n)]  # False: not yet
+        self._states: dict[tuple[int, int], object] = {}
+        self.evaluated = 0  # (chord, voice, pitch) triples worked out (diagnostics)
+
+    def ok(self, i: int, v: int, p: int) -> bool:
+        """``p`` in ``voice`` at chord ``i`` leaves a way on into chord ``i + 1``."""
+        known = self._ok[i][v].get(p)
+        if known is None:
+            known = self._evaluate(i, v, p)
+        return known
+
+    def moves(self, i: int, v: int, p: int) -> np.ndarray | None:
+        """bool[128]: the notes of chord ``i + 1``'s onset ``p`` can go on to (None: no restriction there)."""
+        if p not in self._ok[i][v]:
+            self._evaluate(i, v, p)
+        return self._moves[i][v].get(p)
+
+    def targets(self, j: int, v: int) -> np.ndarray | None:
+        """bool[128]: what ``voice`` may sound at chord ``j``'s onset (the bass: and still go on; None: nothing to aim at)."""
+        if self._targets[j][v] is False:
+            if v == _BASS:
+                last = len(self.tables.chords) - 1
+                pending = [k for k in range(j, last + 1) if self._targets[k][v] is False]
+                for k in reversed(pending):  # last to first: each needs the chain after it
+                    self._targets[k][v] = self._target_notes(k, v)
+            else:
+                self._targets[j][v] = self._target_notes(j, v)
+        return self._targets[j][v]
+
+    def _target_notes(self, j: int, v: int) -> np.ndarray | None:
+        tables = self.tables
+        ch = tables.chords[j]
+        a = ch.onset
+        if not 0 <= a < tables.steps:
+            return None
+        if tables.forced[a, v] >= 0:  # a given note is the only target, as given
+            given = int(tables.forced_pitch[a, v])
+            if given < 0:
+                return None
+            out = np.zeros(128, bool)
+            out[given] = True
+            return out
+        tones = ch.onset_tones(v)
+        if v == _BASS and j + 1 < len(tables.chords):  # the bass, one pitch class per chord, is chained
+            chained = tones.copy()
+            for q in np.flatnonzero(tones).tolist():
+                chained[q] = self.ok(j, v, q)
+            if chained.any():
+                return chained
+        return tones if tones.any() else None  # chord j's own conflict is reported at j
+
+    def _state(self, i: int, v: int):
+        """The two-row state (last step of chord ``i``, onset of chord ``i + 1``), every voice silent."""
+        st = self._states.get((i, v))
+        if st is None:
+            s1 = self.tables.chords[i + 1].onset
+            attack = np.zeros((2, 4), bool)
+            attack[0, v] = True
+            st = self._states[(i, v)] = self.window._arrays([s1 - 1, s1], np.full((2, 4), REST, np.int16), attack)
+        return st
+
+    def _bass_notes(self, i: int, v: int) -> list[int]:
+        """Bass notes chord ``i + 1``'s onset may have, for an upper voice's look-ahead ([REST]: not asked)."""
+        if v == _BASS:
+            return [REST]
+        notes = self.targets(i + 1, _BASS)
+        return np.flatnonzero(notes).tolist() or [REST] if notes is not None else [REST]
+
+    def _evaluate(self, i: int, v: int, p: int) -> bool:
+        tables, window = self.tables, self.window
+        if not window.rules or i + 1 >= len(tables.chords) or not 0 < tables.chords[i + 1].onset < tables.steps:
+            self._ok[i][v][p] = True
+            return True
+        targets = self.targets(i + 1, v)
+        if targets is None:
+            self._ok[i][v][p] = True
+            return True
+        self.evaluated += 1
+        state = self._state(i, v)
+        pitch = state.sonorities.pitch
+        pitch[0, v] = p
+        prev = [REST] * 4
+        prev[v] = p
+        each: list[tuple[str, np.ndarray]] = []
+        try:
+            for b in self._bass_notes(i, v):  # an upper voice meets the next bass (its one pitch class) there
+                pitch[1, _BASS] = b
+                cur = [REST] * 4
+                cur[_BASS] = b
+                state.last_rows = (prev, cur)
+                left = targets.copy()
+                each = []
+                for r in window.rules:
+                    m = r.allowed(state, v)
+                    if m is not ALL:
+                        each.append((r.id, m))
+                        left &= m
+                if left.any():
+                    break
+        finally:
+            state.last_rows = None
+            pitch[0, v] = REST
+            pitch[1, _BASS] = REST
+        self._moves[i][v][p] = left
+        ok = bool(left.any())
+        self._ok[i][v][p] = ok
+        if not ok:
+            blockers = [rid for rid, m in each if not (m & targets).any()]
+            self.blockers[i][v][p] = blockers or [rid for rid, m in each if (targets & ~m).any()]
+        return ok
+
+    def why(self, i: int, v: int, p: int) -> tuple[list[str], str]:
+        """(rule ids, message) for a pitch that does not reach the next chord."""
+        ch, nxt = self.tables.chords[i], self.tables.chords[i + 1]
+        rules = self.blockers[i][v].get(p, [])
+        detail = self._violation_text(i, v, p, rules)
+        msg = (f"look-ahead: from {token_name(PITCH_OFFSET + p, ch.key)} the {VOICES[v]} could not go on into "
+               f"{nxt.figure}" + (f" ({detail})" if detail else ""))
+        return rules, msg
+
+    def _violation_text(self, i: int, v: int, p: int, rules: list[str]) -> str:
+        """The first blocking rule's own message for the nearest target note (its check face)."""
+        targets = self.targets(i + 1, v)
+        if targets is None or not rules:
+            return ""
+        q = np.flatnonzero(targets)
+        if not len(q):
+            return ""
+        nearest = int(q[np.argmin(np.abs(q - p))])
+        s1 = self.tables.chords[i + 1].onset
+        pitch = np.full((2, 4), REST, np.int16)
+        pitch[0, v], pitch[1, v] = p, nearest
+        if v != _BASS:
+            pitch[1, _BASS] = self._bass_notes(i, v)[0]
+        attack = pitch >= 0
+        state = self.window._arrays([s1 - 1, s1], pitch, attack)
+        for k, r in enumerate(self.window.rules):
+            if r.id in rules:
+                found = self.window.violations(state, k)
+                if found:
+                    return found[0].message
+        return ""
+
+    def conflicts(self) -> list[Conflict]:
+        """Chords the plan asks for that no voice can write and still go on: the plan is unrealizable.
+
+        The bass (one pitch class per chord) with no note that goes on, or a pitch class the
+        upper voices must supply (``ChordTable.required``: root and third, and the seventh
+        unless the constraint dropped it) that no upper voice can take and still go on into
+        the next chord.
+        """
+        out = []
+        tables = self.tables
+        for i in range(len(tables.chords) - 1):
+            ch = tables.chords[i]
+            a = ch.onset
+            if not 0 <= a < tables.steps:
+                continue
+            if tables.forced[a, _BASS] < 0:
+                tones = np.flatnonzero(ch.onset_tones(_BASS)).tolist()
+                if tones and not any(self.ok(i, _BASS, q) for q in tones):
+                    p = tones[0]
+                    rules = self.blockers[i][_BASS].get(p, [])
+                    detail = self._violation_text(i, _BASS, p, rules)
+                    out.append(Conflict(i, _BASS, rules, f"no bass note of {ch.figure} can go on into "
+                                                          f"{tables.chords[i + 1].figure}" + (f": {detail}" if detail else "")))
+                    continue
+            given = {int(tables.forced_pitch[a, v]) % 12 for v in range(_BASS)
+                     if tables.forced[a, v] >= 0 and tables.forced_pitch[a, v] >= 0}
+            free = [v for v in range(_BASS) if tables.forced[a, v] < 0]
+            for pc in ch.required:
+                if pc in given or not free:
+                    continue
+                tried = [(v, q) for v in free for q in np.flatnonzero(ch.onset_tones(v) & (PITCH_PC == pc)).tolist()]
+                if not tried or any(self.ok(i, v, q) for v, q in tried):
+                    continue
+                v, q = tried[0]
+                rules = sorted({r for v2, q2 in tried for r in self.blockers[i][v2].get(q2, [])})
+                detail = self._violation_text(i, v, q, self.blockers[i][v].get(q, []))
+                role = next((name for name in ("root", "third", "seventh") if getattr(ch.spec, name) == pc), "tone")
+                out.append(Conflict(i, v, rules, f"no upper voice can sound the {role} {pc_name(pc)} "
+                                                 f"of {ch.figure} and go on into {tables.chords[i + 1].figure}"
+                                                 + (f": {detail}" if detail else "")))
+                break
+        return out

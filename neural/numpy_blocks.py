@@ -1,0 +1,187 @@
+"""The transformer blocks, one position at a time, in numpy: the engine of both decoding sessions.
+
+Decoding runs one position per call on the CPU, not through ``nn.Module`` calls: at
+batch one and widths of a few hundred the model is a chain of ~20 tiny ops per block,
+and torch's per-op dispatch (5–20 µs) costs more than the arithmetic, while numpy's is
+~1 µs. :class:`BlockStack` mirrors :class:`~partimento.neural.model.Block` exactly
+(pre-norm attention with ALiBi, tanh-GELU MLP); ``tests/neural/test_session.py`` and
+``tests/neural/test_step_session.py`` check both sessions against the batched torch
+forward to 1e-4.
+
+Per position a block is ~25 numpy calls on preallocated buffers. To get there the
+weights are rearranged once per model (:func:`block_weights`) without changing the
+function: each LayerNorm's gain and bias are folded into the linear layer after it
+(:func:`fold_linear`); every bias rides as an input column fed a constant 1; the GELU's
+0.5 goes into the MLP's output matrix. Keys carry two more components,
+``(slope·step, 1)``, and queries ``(1, −slope·step)``, so one matmul gives the scores
+with their ALiBi bias ``−slope·(q_step − k_step) <= 0``; values carry a 1, so the
+matmul that weights them also sums the weights. With the bias relative, the scores are
+the model's raw attention logits and need no max-shift before ``exp`` (a rare overflow
+or underflow falls back to the shifted softmax).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+__all__ = ["BlockStack", "block_weights", "fold_linear", "normalize", "twice_gelu", "state_arrays"]
+
+_GELU_A = math.sqrt(2.0 / math.pi)
+_GELU_B = _GELU_A * 0.044715
+
+
+def normalize(x: np.ndarray, out: np.ndarray, eps: float = 1e-5) -> None:
+    """``out`` <- LayerNorm(x) without gain and bias (those are folded into the next layer)."""
+    d = x - np.add.reduce(x) / x.shape[0]
+    np.multiply(d, 1.0 / math.sqrt(float(np.dot(d, d)) / x.shape[0] + eps), out=out)
+
+
+def twice_gelu(h: np.ndarray) -> None:
+    """``h`` <- 2·gelu(h), tanh approximation, in place (the 0.5 is folded into the next layer)."""
+    u = h * h
+    u *= _GELU_B
+    u += _GELU_A
+    u *= h
+    np.tanh(u, out=u)
+    u += 1.0
+    h *= u
+
+
+def fold_linear(weight: np.ndarray, bias: np.ndarray | None, gain: np.ndarray | None = None,
+                shift: np.ndarray | None = None, extra: int = 0) -> np.ndarray:
+    """``[W·diag(gain) | W·shift + b | 0…]``: a LayerNorm's gain and shift folded into the linear after it.
+
+    The result acts on ``[normalized x, 1, …]`` (``extra`` zero columns for inputs it ignores).
+    """
+    if bias is None:
+        bias = np.zeros(weight.shape[0])
+    if gain is not None:
+        weight, bias = weight * gain, weight @ shift + bias
+    return np.concatenate([weight, bias[:, None], np.zeros((len(bias), extra))], 1)
+
+
+def state_arrays(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    """The model's state dict as float64 numpy arrays (for folding)."""
+    return {k: v.detach().double().cpu().numpy() for k, v in model.state_dict().items()}
+
+
+def _shifted_attention(k, v, q, mask, scores, y) -> None:
+    """The softmax-weighted values with the max-shift, for scores too large or small for a bare ``exp``."""
+    np.matmul(k, q, out=scores[:, :, None])
+    if mask is not None:
+        scores += mask
+    scores -= scores.max(axis=1, keepdims=True)
+    np.exp(scores, out=scores)
+    np.matmul(scores[:, None, :], v, out=y)
+
+
+def block_weights(model) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]:
+    """Per block, each matrix acting on its input buffer, float32 (cached per model and weight version).
+
+    ``qkv`` (H·(dh+2) + 2C, C+2) on [LN1-normalized x, 1, step], with ln1 folded in and
+    each head's queries scaled by 1/sqrt(dh) and followed by the rows giving 1 and
+    −slope·step; ``proj`` (C, H·(dh+2)) on the heads' [y, 1, 0]; ``fc`` (d_ff, C+2) with
+    ln2 folded in; ``out`` (C, d_ff+1) halved, on [2·gelu, 1].
+    """
+    cached = getattr(model, "_block_weights_cache", None)
+    version = sum(int(p._version) for p in model.parameters())
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    sd = state_arrays(model)
+    C, H = model.cfg.d_model, model.cfg.n_head
+    dh = C // H
+    slopes = model.slopes.detach().double().cpu().numpy()
+    layers = []
+    for i in range(model.cfg.n_layer):
+        p = {name: sd[f"blocks.{i}.{name}"] for name in (
+            "ln1.weight", "ln1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
+            "ln2.weight", "ln2.bias", "fc.weight", "fc.bias", "out.weight", "out.bias")}
+        qkv = fold_linear(p["attn.qkv.weight"], p["attn.qkv.bias"], p["ln1.weight"], p["ln1.bias"], extra=1)  # (3C, C+2)
+        q = np.zeros((H, dh + 2, C + 2))
+        q[:, :dh] = qkv[:C].reshape(H, dh, C + 2) * dh ** -0.5
+        q[:, dh, C] = 1.0  # meets the key's slope·step
+        q[:, dh + 1, C + 1] = -slopes  # times the step: the query's half of the ALiBi bias
+        proj = np.zeros((C, H, dh + 2))
+        proj[:, :, :dh] = p["attn.proj.weight"].reshape(C, H, dh)
+        proj[:, 0, dh] = p["attn.proj.bias"]  # meets head 0's normalized weight sum, 1
+        layers.append(tuple(np.ascontiguousarray(a, dtype=np.float32) for a in (
+            np.concatenate([q.reshape(H * (dh + 2), C + 2), qkv[C:]]),
+            proj.reshape(C, H * (dh + 2)),
+            fold_linear(p["fc.weight"], p["fc.bias"], p["ln2.weight"], p["ln2.bias"], extra=1),
+            fold_linear(0.5 * p["out.weight"], p["out.bias"]))))
+    out = tuple(layers)
+    object.__setattr__(model, "_block_weights_cache", (version, out))
+    return out
+
+
+class BlockStack:
+    """A KV cache over ``len(steps)`` positions and the blocks run one position at a time.
+
+    ``steps[n]`` is the sixteenth step of position ``n`` (what ALiBi measures distance
+    in). :meth:`run` writes position ``n``'s keys and values and leaves its final
+    residual, LayerNorm-normalized without gain, in ``hidden[n, :C]`` (``hidden[n, C]``
+    is a constant 1 for folded heads).
+    """
+
+    def __init__(self, model, steps: np.ndarray) -> None:
+        cfg = model.cfg
+        self.layers = block_weights(model)
+        L = len(steps)
+        C, H = cfg.d_model, cfg.n_head
+        dh = C // H
+        self.C, self.H, self.dh = C, H, dh
+        # (layer, key|value, head, position, dh + 2): keys [k, slope·step, 1], values [v, 1, 0]
+        self.kv = np.zeros((cfg.n_layer, 2, H, L, dh + 2), dtype=np.float32)
+        self.hidden = np.ones((L, C + 1), dtype=np.float32)  # normalized final state per position, and a 1
+        self.steps = np.asarray(steps)
+        slopes = model.slopes.cpu().numpy().astype(np.float32).reshape(-1, 1)  # (H, 1)
+        self.kv[:, 0, :, :, dh] = slopes * self.steps  # the key's half of its ALiBi bias
+        self.kv[:, 0, :, :, dh + 1] = 1.0  # meets the query's −slope·step
+        self.kv[:, 1, :, :, dh] = 1.0  # sums the attention weights
+        self.x = np.zeros(C, dtype=np.float32)  # residual stream of the position being run
+        self._h = np.ones(C + 2, dtype=np.float32)  # a normalized residual, a 1, the step (input of qkv and fc)
+        self._y = np.ones((H, 1, dh + 2), dtype=np.float32)  # attention output per head, a 1, a 0 (input of proj)
+        self._f = np.ones(cfg.d_ff + 1, dtype=np.float32)  # MLP hidden and a 1 (input of out)
+        self._scores = np.empty((H, L), dtype=np.float32)  # attention scores, then weights
+
+    def run(self, n: int, x: np.ndarray, mask: np.ndarray | None = None, last: int = -1) -> None:
+        """Position ``n`` with input ``x`` (C,) through the blocks; ``mask`` (n+1,) adds to the scores.
+
+        ``last``: stop after writing that layer's keys and values (a position whose output
+        predicts nothing); −1 runs every layer and writes ``hidden[n]``.
+        """
+        self.x[:] = x
+        self._h[-1] = self.steps[n]
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing exp is caught below
+            self._run(n, mask, last)
+
+    def _run(self, n: int, mask: np.ndarray | None, last: int) -> None:
+        H, dh = self.H, self.dh
+        C, hq, n1 = self.C, H * (dh + 2), n + 1  # hq: length of the queries in a qkv output
+        xs, h, y, f = self.x, self._h, self._y, self._f
+        hc, fc, yw = h[:C], f[:-1], y[:, :, dh:dh + 1]  # yw: (H, 1, 1) the sum of each head's weights
+        scores = self._scores[:, :n1]  # (H, n1)
+        for i, (wqkv, wp, wfc, wo) in enumerate(self.layers):
+            kv = self.kv[i]
+            normalize(xs, hc)
+            qkv = wqkv @ h  # (H·(dh+2) + 2C,): per head [q/sqrt(dh), 1, −slope·step], then k, v
+            kv[:, :, n, :dh] = qkv[hq:].reshape(2, H, dh)
+            if i == last:
+                return  # later positions need only its keys and values
+            k, v, q = kv[0, :, :n1], kv[1, :, :n1], qkv[:hq].reshape(H, dh + 2, 1)
+            np.matmul(k, q, out=scores[:, :, None])  # (H, n1): q·k − slope·(q_step − k_step)
+            if mask is not None:
+                scores += mask
+            np.exp(scores, out=scores)
+            np.matmul(scores[:, None, :], v, out=y)  # (H, 1, dh + 2): [Σ w·v, Σ w, 0]
+            if not all(1e-20 < s < 3e38 for s in yw.ravel().tolist()):  # exp overflowed or underflowed
+                _shifted_attention(k, v, q, mask, scores, y)
+            y /= yw
+            xs += wp @ y.ravel()
+            normalize(xs, hc)
+            np.dot(wfc, h, out=fc)  # (d_ff,)
+            twice_gelu(fc)
+            xs += wo @ f
+        normalize(xs, self.hidden[n, :C])

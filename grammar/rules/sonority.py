@@ -274,7 +274,7 @@ def _accents(satb: SATBScore, times: np.ndarray, beat: np.ndarray) -> np.ndarray
 
         ts = satb.score.recurse().getElementsByClass(meter.TimeSignature)
         return accent_levels(beat, Metre(int(ts[0].numerator), int(ts[0].denominator)) if ts else None)
-    offs, _, _, metres = info
+    offs, metres = info.offsets, info.metres
     k = np.clip(np.searchsorted(offs, times + _EPS, side="right") - 1, 0, None)
     out = np.zeros(len(times), np.int8)
     for m in set(metres):

@@ -73,6 +73,8 @@ HOLD_STABLE = frozenset({
     "parallel-fifths", "parallel-octaves", "hidden-fifths", "hidden-octaves", "voice-crossing", "voice-overlap",
     "spacing", "range", "doubled-leading-tone", "leading-tone-resolution", "seventh-resolution",
     "melodic-augmented-interval", "large-leap", "out-of-key",
+    "augmented-sixth-resolution",  # judged where the tendency tones move on
+    "unprepared-dissonance",  # judged where the voice leaves the note; its mask always allows holding it
 })
 
 

@@ -11,7 +11,9 @@ an upper voice meets the next chord's bass note (the bass has one pitch class pe
 chord, so its note is all but known): only the rules about a voice's own line, and
 about it and the bass, have a say. ``p`` *reaches* chord ``i + 1`` when that leaves a
 note the plan allows ``v`` at its onset (chord tones; the bass's inversion; the tonic in
-the soprano at a PAC; a given note as given). For the bass the target must in turn
+the soprano at a PAC; a given note as given). Rules whose verdict depends on how the
+voice entered the note (``Rule.reads_entry``: a non-chord tone's class) are not asked:
+the state has no past, and those rules steer the note with its real past in the mask. For the bass the target must in turn
 reach chord ``i + 2``, and so on to the end (worked out last to first), so a bass line
 with no singable path several chords ahead is seen from here; the upper voices, with
 three or four chord tones each, look one chord ahead. The constraint forbids a pitch
@@ -180,6 +182,8 @@ class Reach:
                 left = targets.copy()
                 each = []
                 for r in window.rules:
+                    if r.reads_entry:  # the two-row state has no past to judge an entry by
+                        continue
                     m = r.allowed(state, v)
                     if m is not ALL:
                         each.append((r.id, m))

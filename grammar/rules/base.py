@@ -175,6 +175,9 @@ class Rule:
     id: ClassVar[str] = ""
     description: ClassVar[str] = ""  # one line for docs and `--help`
     default_severity: ClassVar[Severity] = Severity.ERROR
+    #: The verdict on a note depends on how its voice entered it (a non-chord tone's class
+    #: does), so a look-ahead that sees the note without its past must not ask this rule.
+    reads_entry: ClassVar[bool] = False
 
     def __init__(self, severity: Severity | None = None) -> None:
         self.severity = Severity(severity) if severity is not None else self.default_severity

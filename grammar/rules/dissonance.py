@@ -36,6 +36,7 @@ class UnpreparedDissonance(Rule):
     description = "a non-chord tone that is not passing, neighbour, appoggiatura, escape tone, suspension, " \
                   "retardation, anticipation or pedal"
     default_severity = Severity.WARNING
+    reads_entry = True  # the class of a note depends on the step or leap into it
 
     def __init__(self, severity: Severity | None = None, error_accent: int | None = BEAT) -> None:
         super().__init__(severity)

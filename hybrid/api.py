@@ -70,22 +70,30 @@ def _split_sampling(kwargs: dict[str, Any]) -> Sampling:
 
 def _run(plan: Plan, seed: int, sampling: Sampling, *, model=None, checkpoint: str | None = None,
          profile: str = "strict", forced: np.ndarray | None = None, rules: Sequence | None = None,
-         check: bool = True) -> tuple[Decoded, Any]:
+         check: bool = True, record: bool = False) -> tuple[Decoded, Any, dict]:
+    """Decode ``plan``; return the decoding, the checker's report and the provenance that regenerates it."""
+    from dataclasses import asdict
+
     from partimento.neural.conditioning import plan_conditioning
 
+    from .explain_file import checkpoint_id
+
     plan.validate()
+    ckpt = getattr(model, "checkpoint_id", None) if model is not None else checkpoint_id(checkpoint)
     if model is None:
         model = load_default_model(str(checkpoint) if checkpoint else None)
     if rules is None:
         rules = hard_rules_for(profile) if sampling.constraints else []
     session = model.session(plan_conditioning(plan))
-    dec = decode(session, plan, rules, seed=seed, sampling=sampling, forced=forced)
+    dec = decode(session, plan, rules, seed=seed, sampling=sampling, forced=forced, record=record)
     report = report_for(dec.pitch, dec.attack, plan, profile) if check else None
-    return dec, report
+    provenance = {"seed": seed, "sampling": asdict(sampling), "profile": profile, "rules": [r.id for r in rules],
+                  "checkpoint": ckpt, "forced": forced}
+    return dec, report, provenance
 
 
 def realize(plan: Plan | str | Path, seed: int = 0, *, model=None, checkpoint: str | None = None,
-            profile: str = "strict", rules: Sequence | None = None, check: bool = True,
+            profile: str = "strict", rules: Sequence | None = None, check: bool = True, record: bool = False,
             **sampling: Any) -> Result:
     """Four voices for a given plan (a :class:`Plan`, or a ``.rntxt`` / ``.json`` path).
 
@@ -97,13 +105,15 @@ def realize(plan: Plan | str | Path, seed: int = 0, *, model=None, checkpoint: s
     if not isinstance(plan, Plan):
         plan = Plan.read(plan)
     s = _split_sampling(sampling)
-    dec, report = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, rules=rules, check=check)
-    return Result(plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed))
+    dec, report, prov = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, rules=rules,
+                             check=check, record=record)
+    return Result(plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed), trace=dec.trace,
+                  provenance=prov)
 
 
 def compose(grammar: str = "chorale", key: str = "C", bars: int = 16, seed: int = 0, *,
             metre: str | None = None, model=None, checkpoint: str | None = None, profile: str = "strict",
-            check: bool = True, max_plan_draws: int = 10, **sampling: Any) -> Result:
+            check: bool = True, max_plan_draws: int = 10, record: bool = False, **sampling: Any) -> Result:
     """Sample a plan from ``grammar`` (a shipped name or a ``.lark`` path) and realize it.
 
     A sampled plan the rules cannot realize (an ``UnsatisfiableError``) is replaced by the
@@ -126,7 +136,7 @@ def compose(grammar: str = "chorale", key: str = "C", bars: int = 16, seed: int 
         plan = g.sample(seed=plan_seed, **kwargs)
         try:
             result = realize(plan, seed=seed, model=model, checkpoint=checkpoint, profile=profile, check=check,
-                             **sampling)
+                             record=record, **sampling)
         except UnsatisfiableError as e:
             last = e
             failures.append(e.describe())
@@ -142,7 +152,7 @@ def compose(grammar: str = "chorale", key: str = "C", bars: int = 16, seed: int 
 
 def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", seed: int = 0, *,
               model=None, checkpoint: str | None = None, profile: str = "strict", check: bool = True,
-              max_plan_draws: int = 6, **sampling: Any) -> Result:
+              max_plan_draws: int = 6, record: bool = False, **sampling: Any) -> Result:
     """Keep ``melody`` (a path or music21 stream) as the soprano and write alto, tenor, bass.
 
     The melody's pitches, rhythm, pickup and ties are kept exactly (transposed by whole
@@ -165,19 +175,19 @@ def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", see
         forced = np.full((plan.steps, 4), -1, np.int64)
         forced[:, 0] = mel.tokens
         try:
-            dec, report = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
-                               check=check)
+            dec, report, prov = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile,
+                                     forced=forced, check=check, record=record)
         except UnsatisfiableError as e:
             last = e
             continue
         return Result(plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed, plan_draws=draw + 1),
-                      list(mel.warnings))
+                      list(mel.warnings), trace=dec.trace, provenance=prov)
     raise last  # type: ignore[misc]
 
 
 def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str] = ("alto", "tenor"),
            seed: int = 0, *, model=None, checkpoint: str | None = None, profile: str = "strict",
-           check: bool = True, **sampling: Any) -> Result:
+           check: bool = True, record: bool = False, **sampling: Any) -> Result:
     """Rewrite ``voices`` in ``measures`` (inclusive, as printed), keeping everything else.
 
     ``score`` is a :class:`Result`, a music21 score or a path (MusicXML, or a result
@@ -189,6 +199,7 @@ def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str]
     grid = grid_of_score(score)
     forced = forced_outside(grid, measures, voices)
     s = _split_sampling(sampling)
-    dec, report = _run(grid.plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
-                       check=check)
-    return Result(grid.plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed), grid.warnings)
+    dec, report, prov = _run(grid.plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
+                             check=check, record=record)
+    return Result(grid.plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed), grid.warnings,
+                  trace=dec.trace, provenance=prov)

@@ -1,0 +1,206 @@
+"""Scores that explain themselves: what a MusicXML file written by partimento carries, and reading it back.
+
+``Result.write("x.musicxml")`` puts into MusicXML's own place for metadata,
+``<identification><miscellaneous><miscellaneous-field name="partimento-...">``, what
+regenerates the piece exactly: the plan (with its derivation), the seed, the sampling
+settings, the rule profile and rule ids, the checkpoint id (sha256 of the weights), the
+forced tokens (a harmonized melody, the outside of an infill span) and the final tokens
+(run-length coded, to verify the regeneration). We chose MusicXML's own fields over a
+sidecar file because the score then travels alone: a copied or mailed file still explains
+itself, and any MusicXML reader keeps the fields (music21 reads them back as custom
+metadata). The trace itself is not stored: a 16-bar trace is megabytes, and
+regenerating it is deterministic for a seed.
+
+:func:`explain_file` reads these fields with the standard library's XML parser (no
+music21 on the fast path), regenerates the decoding with recording on, checks that the
+tokens are the ones in the file, and explains the note. A file without the fields, a
+different checkpoint, or a regeneration that does not reproduce the file gets the
+checker's view instead, with a note saying why (never a wrong explanation).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import numpy as np
+
+from partimento.grammar.errors import InputError, Location, ScoreError
+
+__all__ = ["checkpoint_id", "provenance_fields", "read_provenance", "explain_file", "encode_runs", "decode_runs",
+           "FIELD_PREFIX"]
+
+FIELD_PREFIX = "partimento-"
+FORMAT = 1  # version of the fields' layout
+
+
+# ------------------------------------------------------------------------------ checkpoint id
+def checkpoint_id(path: str | Path | None = None) -> str | None:
+    """``sha256:<hex>`` of the checkpoint's weights file (None: the shipped one); None if it does not exist."""
+    from partimento.neural.checkpoint import resolve
+
+    weights, _ = resolve(path)
+    try:
+        st = weights.stat()
+    except OSError:
+        return None
+    return _sha256(str(weights.resolve()), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=8)
+def _sha256(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
+# ------------------------------------------------------------------------------ compact tokens
+def encode_runs(values: np.ndarray) -> str:
+    """Run-length text of an int array (flattened): ``"0*12,62,0*3"``."""
+    flat = np.asarray(values, np.int64).reshape(-1).tolist()
+    out: list[str] = []
+    i = 0
+    while i < len(flat):
+        j = i
+        while j + 1 < len(flat) and flat[j + 1] == flat[i]:
+            j += 1
+        out.append(f"{flat[i]}*{j - i + 1}" if j > i else str(flat[i]))
+        i = j + 1
+    return ",".join(out)
+
+
+def decode_runs(text: str) -> list[int]:
+    out: list[int] = []
+    for part in text.split(",") if text else []:
+        v, _, n = part.partition("*")
+        out.extend([int(v)] * (int(n) if n else 1))
+    return out
+
+
+# ------------------------------------------------------------------------------ writing
+def provenance_fields(result) -> dict[str, str]:
+    """The ``partimento-*`` fields for ``result`` (empty when it has no provenance)."""
+    prov = getattr(result, "provenance", None) or {}
+    if not prov:
+        return {}
+    forced = prov.get("forced")
+    fields = {
+        "format": str(FORMAT),
+        "plan": result.plan.to_json(indent=None),
+        "seed": str(int(prov["seed"])),
+        "sampling": json.dumps(prov["sampling"], sort_keys=True),
+        "profile": str(prov["profile"]),
+        "rules": ",".join(prov["rules"]),
+        "checkpoint": str(prov.get("checkpoint") or "none"),
+        "tokens": encode_runs(result.tokens),
+        "forced": encode_runs(forced) if forced is not None else "",
+    }
+    return {FIELD_PREFIX + k: v for k, v in fields.items()}
+
+
+# ------------------------------------------------------------------------------ reading
+def _xml_root(path: Path):
+    try:
+        if path.suffix.lower() == ".mxl":
+            with zipfile.ZipFile(path) as z:
+                names = [n for n in z.namelist() if not n.startswith("META-INF") and n.endswith((".xml", ".musicxml"))]
+                data = z.read(names[0])
+        else:
+            data = path.read_bytes()
+        return ElementTree.fromstring(data)
+    except (OSError, zipfile.BadZipFile, IndexError, ElementTree.ParseError):
+        return None
+
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """The decoded ``partimento-*`` fields of a MusicXML file, or None when it has none (or is not MusicXML)."""
+    path = Path(path)
+    if not path.exists():
+        raise ScoreError("no such file", Location(file=str(path)))
+    if path.suffix.lower() not in (".musicxml", ".xml", ".mxl"):
+        return None
+    root = _xml_root(path)
+    if root is None:
+        return None
+    raw = {f.get("name")[len(FIELD_PREFIX):]: (f.text or "") for f in root.iter("miscellaneous-field")
+           if (f.get("name") or "").startswith(FIELD_PREFIX)}
+    if "plan" not in raw or "tokens" not in raw:
+        return None
+    try:
+        from partimento.grammar.plan import Plan
+
+        plan = Plan.from_json(raw["plan"])
+        tokens = np.asarray(decode_runs(raw["tokens"]), np.int64).reshape(-1, 4)
+        forced = np.asarray(decode_runs(raw["forced"]), np.int64).reshape(-1, 4) if raw.get("forced") else None
+        return {"format": int(raw.get("format", 0)), "plan": plan, "seed": int(raw["seed"]),
+                "sampling": json.loads(raw["sampling"]), "profile": raw.get("profile", "strict"),
+                "rules": [r for r in raw.get("rules", "").split(",") if r], "checkpoint": raw.get("checkpoint"),
+                "tokens": tokens, "forced": forced}
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as e:
+        raise ScoreError(f"the partimento fields of this file are damaged ({e})", Location(file=str(path))) from None
+
+
+# ------------------------------------------------------------------------------ explaining
+def _regenerate(prov: dict[str, Any], checkpoint: str | None):
+    """The embedded decoding, regenerated with recording on (a Result)."""
+    from partimento.grammar.rules.base import RULES
+
+    from .api import _run
+    from .decode import Sampling
+    from .result import Result
+
+    missing = [r for r in prov["rules"] if r not in RULES]
+    if missing:
+        raise KeyError(f"rule(s) not installed: {', '.join(missing)}")
+    rules = [RULES[r]() for r in prov["rules"]]
+    dec, report, p = _run(prov["plan"], prov["seed"], Sampling(**prov["sampling"]), checkpoint=checkpoint,
+                          profile=prov["profile"], forced=prov["forced"], rules=rules, record=True)
+    return Result(prov["plan"], dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=prov["seed"]),
+                  trace=dec.trace, provenance=p)
+
+
+def explain_file(path: str | Path, measure: int, beat: float, voice: str, *, checkpoint: str | None = None,
+                 profile: str = "strict"):
+    """Explain the note at (measure, beat, voice) of a score file (see the module docstring).
+
+    Raises a located :class:`InputError` for a spot outside the score and
+    :class:`ScoreError` for a file that cannot be read.
+    """
+    from partimento.grammar.errors import UnsatisfiableError
+
+    from .explain import explain_report, explain_result, locate_step
+
+    path = Path(path)
+    prov = read_provenance(path)
+    notes: list[str] = []
+    if prov is not None:
+        locate_step(prov["plan"], measure, beat, voice, file=str(path))  # bad spots fail before any decoding
+        installed = checkpoint_id(checkpoint)
+        if prov["checkpoint"] != installed:
+            notes.append(f"the file was written with checkpoint {prov['checkpoint']}, but the installed model is "
+                         f"{installed}: it cannot be regenerated, so this is the checker's view")
+        else:
+            try:
+                result = _regenerate(prov, checkpoint)
+            except (KeyError, TypeError, UnsatisfiableError, InputError) as e:
+                notes.append(f"regenerating the decoding failed ({e}); this is the checker's view")
+            else:
+                if np.array_equal(result.tokens, prov["tokens"]):
+                    ex = explain_result(result, measure, beat, voice)
+                    ex.notes.append(f"regenerated from the plan, seed {prov['seed']} and checkpoint "
+                                    f"{installed[:19]}… stored in {path.name}")
+                    return ex
+                notes.append("regenerating did not reproduce the notes in the file (edited after writing?); "
+                             "this is the checker's view")
+        profile = prov["profile"]
+    from partimento.grammar.rules import check
+
+    # the embedded plan still names the chords and keys (the checker's view of a partimento score)
+    report = check(str(path), profile=profile, plan=prov["plan"] if prov is not None else None)
+    return explain_report(report, measure, beat, voice, profile=profile, notes=notes)

@@ -149,6 +149,7 @@ class Result:
         """The score as a MusicXML string (for printing to stdout)."""
         from music21.musicxml.m21ToXml import GeneralObjectExporter
 
+        _embed_provenance(self.score, self)
         return GeneralObjectExporter(self.score).parse().decode("utf-8")
 
 

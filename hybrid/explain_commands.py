@@ -1,7 +1,8 @@
 """``partimento explain FILE --measure M --beat B --voice alto [--format text|json]``.
 
-A score written by partimento regenerates its decoding (deterministic for the seed
-stored in the file, see :mod:`.explain_file`) and explains the note with the model's
+A score written by partimento replays the decision at the note on the stored notes (or,
+with ``--regenerate``, re-runs the decoding, deterministic for the seed stored in the
+file; see :mod:`.explain_file`) and explains it with the model's
 candidates and the rules that removed them; any other score, or one whose checkpoint
 is not the installed model, gets the checker's view. Exit 0 on success, 2 for a bad
 file or a spot outside the score (the message names file, measure, beat and voice).
@@ -23,7 +24,7 @@ def _explain(args: argparse.Namespace) -> int:
     if args.measure is None or args.beat is None:
         raise InputError("--measure and --beat are required", Location(file=args.file))
     ex = explain_file(args.file, args.measure, args.beat, args.voice, checkpoint=args.checkpoint,
-                      profile=args.profile)
+                      profile=args.profile, regenerate=args.regenerate)
     print(ex.to_json() if args.format == "json" else str(ex))
     return 0
 
@@ -44,4 +45,6 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.add_argument("--checkpoint", default=None, help="model checkpoint to regenerate with (default: the shipped one)")
     p.add_argument("--profile", default="strict", help="rule profile for the checker's view of plain scores")
+    p.add_argument("--regenerate", action="store_true",
+                   help="re-run the whole decoding (slower) to add the search's history: tokens tried, backtracks")
     p.set_defaults(func=_explain)

@@ -12,10 +12,16 @@ metadata). The trace itself is not stored: a 16-bar trace is megabytes, and
 regenerating it is deterministic for a seed.
 
 :func:`explain_file` reads these fields with the standard library's XML parser (no
-music21 on the fast path), regenerates the decoding with recording on, checks that the
-tokens are the ones in the file, and explains the note. A file without the fields, a
-different checkpoint, or a regeneration that does not reproduce the file gets the
-checker's view instead, with a note saying why (never a wrong explanation).
+music21 on the fast path), checks that the notes written in the file are the stored
+tokens and that the installed checkpoint is the one named, and then replays the decision
+at the note: the model session and the constraint are fed the stored prefix and the
+decoder's own recorder writes the decision (the model's candidates, the legal set, who
+removed what). ``regenerate=True`` (``partimento explain --regenerate``) instead re-runs
+the whole decoding with recording on and verifies it reproduces the file: slower, and it
+adds the search's history at the note (tokens tried before a backtrack, the backtracks).
+A file without the fields, a different checkpoint, edited notes or a regeneration that
+does not reproduce the file get the checker's view instead, with a note saying why
+(never a wrong explanation).
 """
 from __future__ import annotations
 
@@ -165,14 +171,108 @@ def _regenerate(prov: dict[str, Any], checkpoint: str | None):
                   trace=dec.trace, provenance=p)
 
 
+class _Replayed:
+    """The parts of a Trace that :func:`~.explain.explain_decision` reads, for one replayed decision."""
+
+    def __init__(self, decision, rules: list[str]) -> None:
+        self.decision, self.rules, self.backtracks = decision, rules, []
+
+    def at(self, step: int, voice: int):
+        assert (self.decision.step, self.decision.voice) == (step, voice)
+        return self.decision
+
+
+def _replay(prov: dict[str, Any], step: int, voice: int, checkpoint: str | None):
+    """The decision at (step, voice), recorded by the decoder's own code on the stored prefix.
+
+    The model session and the constraint are fed the stored tokens up to the position
+    (the same prefix the decoding had when it made its final choice there), and the
+    search's recorder (``Search._record``) writes the decision. What the stored tokens
+    cannot say is the search's history at this position (tokens tried there before a
+    backtrack, the backtracks themselves): :func:`explain_file` with ``regenerate=True``
+    gives those. Returns a Result with the stored grid and the one-decision trace.
+    """
+    from partimento.grammar.rules.base import RULES
+    from partimento.neural.conditioning import plan_conditioning
+
+    from .api import load_default_model, report_for
+    from .constraint import Constraint
+    from .decode import Sampling
+    from .grid import GridState
+    from .preferences import PREFERENCE_FACTOR, Preferences
+    from .result import Result
+    from .search import Search
+
+    plan, tokens = prov["plan"], prov["tokens"]
+    grid = GridState.empty(tokens.shape[0])
+    for t in range(tokens.shape[0]):
+        for v in range(4):
+            grid.write(t, v, int(tokens[t, v]))
+    if grid.pitch[step, voice] >= 0:  # a held note is explained by the decision that struck it (as explain_result)
+        while step > 0 and not grid.attack[step, voice]:
+            step -= 1
+    sampling = Sampling(**prov["sampling"])
+    on = sampling.constraints
+    rules = [RULES[r]() for r in prov["rules"]]
+    # as decode() builds them
+    c = Constraint(plan, rules if on else [], prov["forced"], plan_layers=None if on else [], lookahead=on)
+    prefs = Preferences(c.tables, c.reach, PREFERENCE_FACTOR) if on else None
+    session = load_default_model(str(checkpoint) if checkpoint else None).session(plan_conditioning(plan))
+    pos = step * 4 + voice
+    for tok in tokens.reshape(-1)[:pos].tolist():
+        session.push(int(tok))
+        c.push(int(tok))
+    search = Search(session, c, sampling, prov["seed"], prefs, record=True)
+    node = search._open(pos)
+    search._record(pos, node, int(tokens[step, voice]))
+    result = Result(plan, tokens, grid.pitch, grid.attack, report_for(grid.pitch, grid.attack, plan, prov["profile"]),
+                    {"seed": prov["seed"]}, trace=_Replayed(search.decisions[pos], [r.id for r in c.rules]))
+    return result
+
+
+def _notes_in_file(path: Path) -> list[list[int]] | None:
+    """MIDI pitches of the struck notes per part, read from the MusicXML (tie continuations skipped)."""
+    root = _xml_root(path)
+    if root is None:
+        return None
+    steps = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+    out = []
+    for part in root.iter("part"):
+        seq = []
+        for n in part.iter("note"):
+            p = n.find("pitch")
+            if p is None or any(t.get("type") == "stop" for t in n.findall("tie")):
+                continue
+            alter = float(p.findtext("alter") or 0)
+            seq.append(12 * (int(p.findtext("octave")) + 1) + steps[p.findtext("step")] + int(round(alter)))
+        out.append(seq)
+    return out
+
+
+def _stored_tokens_match_file(prov: dict[str, Any], path: Path) -> bool:
+    """The notes written in the file are the stored tokens' attacks (no one edited the score since)."""
+    from partimento.neural.encoding import PITCH_OFFSET
+
+    parts = _notes_in_file(path)
+    if parts is None or len(parts) != 4:
+        return False
+    tokens = prov["tokens"]
+    return all([int(x) - PITCH_OFFSET for x in tokens[:, v] if x >= PITCH_OFFSET] == parts[v] for v in range(4))
+
+
 def explain_file(path: str | Path, measure: int, beat: float, voice: str, *, checkpoint: str | None = None,
-                 profile: str = "strict"):
+                 profile: str = "strict", regenerate: bool = False):
     """Explain the note at (measure, beat, voice) of a score file (see the module docstring).
 
+    A score partimento wrote is explained by the decoder's view: by default the decision
+    is replayed on the stored prefix (:func:`_replay`, fast); ``regenerate=True``
+    regenerates the whole decoding with recording on and verifies it reproduces the file
+    (slower; adds the search's history: tokens tried before a backtrack, the backtracks).
     Raises a located :class:`InputError` for a spot outside the score and
     :class:`ScoreError` for a file that cannot be read.
     """
     from partimento.grammar.errors import UnsatisfiableError
+    from partimento.grammar.rules.base import RULES
 
     from .explain import explain_report, explain_result, locate_step
 
@@ -180,11 +280,24 @@ def explain_file(path: str | Path, measure: int, beat: float, voice: str, *, che
     prov = read_provenance(path)
     notes: list[str] = []
     if prov is not None:
-        locate_step(prov["plan"], measure, beat, voice, file=str(path))  # bad spots fail before any decoding
+        step, v = locate_step(prov["plan"], measure, beat, voice, file=str(path))  # bad spots fail before decoding
         installed = checkpoint_id(checkpoint)
+        missing = [r for r in prov["rules"] if r not in RULES]
         if prov["checkpoint"] != installed:
             notes.append(f"the file was written with checkpoint {prov['checkpoint']}, but the installed model is "
                          f"{installed}: it cannot be regenerated, so this is the checker's view")
+        elif missing:
+            notes.append(f"the file was decoded under rule(s) not installed here ({', '.join(missing)}); "
+                         "this is the checker's view")
+        elif not _stored_tokens_match_file(prov, path):
+            notes.append("the notes in the file are not the ones partimento wrote (edited since?); "
+                         "this is the checker's view")
+        elif not regenerate:
+            result = _replay(prov, step, v, checkpoint)
+            ex = explain_result(result, measure, beat, voice)
+            ex.notes.append(f"replayed on the notes stored in {path.name} (checkpoint {installed[:19]}…, seed "
+                            f"{prov['seed']}); regenerate for the search's history at this note")
+            return ex
         else:
             try:
                 result = _regenerate(prov, checkpoint)
@@ -196,11 +309,11 @@ def explain_file(path: str | Path, measure: int, beat: float, voice: str, *, che
                     ex.notes.append(f"regenerated from the plan, seed {prov['seed']} and checkpoint "
                                     f"{installed[:19]}… stored in {path.name}")
                     return ex
-                notes.append("regenerating did not reproduce the notes in the file (edited after writing?); "
-                             "this is the checker's view")
+                notes.append("regenerating did not reproduce the notes in the file; this is the checker's view")
         profile = prov["profile"]
     from partimento.grammar.rules import check
 
     # the embedded plan still names the chords and keys (the checker's view of a partimento score)
     report = check(str(path), profile=profile, plan=prov["plan"] if prov is not None else None)
     return explain_report(report, measure, beat, voice, profile=profile, notes=notes)
+

@@ -39,17 +39,56 @@ def test_the_file_carries_what_regenerates_it(written):
     assert decode_runs(encode_runs(result.tokens)) == result.tokens.reshape(-1).tolist()
 
 
-def test_explain_from_the_file_equals_the_result_s_own(written, capsys):
+def _without_history(d: dict) -> dict:
+    """An explanation without what only the search's history knows (tried tokens, backtracks, p_final)."""
+    d = json.loads(json.dumps(d))
+    d.pop("notes", None), d.pop("backtracks"), d["decision"].pop("tried")
+    for c in d["candidates"]:
+        c.pop("p_final")
+        c["removed_by"] = [r for r in c["removed_by"] if r["layer"] != "search:tried"]
+    return d
+
+
+@pytest.mark.parametrize("spot", [(2, 1, "tenor"), (1, 2, "soprano"), (1, 3.5, "alto"), (2, 4, "bass")])
+def test_explain_from_the_file_equals_the_result_s_own(written, capsys, spot):
     result, path = written
-    code, out, err = _run(capsys, path, "--measure", 2, "--beat", 1, "--voice", "tenor", "--format", "json")
+    m, b, v = spot
+    code, out, err = _run(capsys, path, "--measure", m, "--beat", b, "--voice", v, "--format", "json")
     assert code == 0, err
     got = json.loads(out)
-    want = result.explain(2, 1, "tenor").to_dict()
-    assert got["source"] == "decoder" and any("regenerated" in n for n in got["notes"])
+    want = result.explain(m, b, v).to_dict()
+    assert got["source"] == "decoder" and any("replayed" in n for n in got["notes"])
+    if not want["decision"]["tried"] and not want["backtracks"]:  # no search history here: all of it
+        got.pop("notes"), want.pop("notes")
+        assert got == want
+    assert _without_history(got) == _without_history(want)
+
+
+def test_regenerating_gives_the_recorded_explanation_with_its_history(written, capsys):
+    result, path = written
+    code, out, err = _run(capsys, path, "--measure", 2, "--beat", 1, "--voice", "alto", "--regenerate",
+                          "--format", "json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert any("regenerated" in n for n in got["notes"])
+    want = result.explain(2, 1, "alto").to_dict()
     got.pop("notes"), want.pop("notes")
     assert got == want
     code, out, _ = _run(capsys, path, "--measure", 1, "--beat", 2, "--voice", "s")
     assert code == 0 and "measure 1, beat 2, soprano:" in out and "candidates" in out
+
+
+def test_an_edited_score_gets_the_checker_s_view(written, tmp_path, capsys):
+    _, path = written
+    text = path.read_text()
+    i = text.index("<octave>")
+    octave = int(text[i + 8])
+    edited = tmp_path / "edited.musicxml"
+    edited.write_text(text[:i + 8] + str(octave - 1) + text[i + 9:])
+    code, out, err = _run(capsys, edited, "--measure", 1, "--beat", 1, "--voice", "alto", "--format", "json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["source"] == "checker" and any("edited" in n for n in got["notes"])
 
 
 def test_another_checkpoint_falls_back_to_the_checker_s_view(written, tmp_path, capsys):

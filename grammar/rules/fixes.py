@@ -5,7 +5,8 @@ violation's sonority. Its candidates come from the rules' own decoder faces: the
 every hard rule's ``allowed(state, voice)`` mask at the sonority where the note starts,
 with the notes before it and the voices above it in that sonority as written (the order
 the decoder writes in). Candidates are tried members of the sounding chord first (a fix should not change
-the harmony), nearest first within each group (fewest semitones away), and
+the harmony; other notes are offered only when no chord member works), nearest first
+within each group (fewest semitones away), and
 each one is verified by checking the whole score again with the note changed: a fix is
 suggested only if that violation is gone and no other violation appears (the mask sees
 only what comes before the note; the check also sees what follows).
@@ -130,6 +131,8 @@ def suggest_fixes(report, violation: Violation, *, voices: Sequence[str] | None 
                       key=lambda p: (p % 12 not in members, abs(p - old), p))  # the chord's own notes first
         found = 0
         for p in near:
+            if found and p % 12 not in members:  # a fix within the chord exists: keep the harmony
+                break
             fix = Fix(violation.rule, name, start, stop, int(s.measure[start]), float(s.beat[start]), old, p,
                       _name(old, ctx.keys[start]), _name(p, ctx.keys[start]))
             after = violation_keys(check_arrays(apply_fix(s, fix), recheck_ctx, prof).violations)

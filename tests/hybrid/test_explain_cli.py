@@ -136,3 +136,20 @@ def test_bad_spots_exit_2_with_a_located_message(written, tmp_path, capsys, args
 def test_a_missing_file_exits_2(tmp_path, capsys):
     code, _, err = _run(capsys, tmp_path / "nope.musicxml", "--measure", 1, "--beat", 1, "--voice", "alto")
     assert code == 2 and "nope.musicxml" in err and "no such file" in err
+
+
+def test_a_regeneration_that_takes_another_path_falls_back_to_the_replay(written, monkeypatch):
+    from partimento.hybrid import explain_file as ef
+
+    result, path = written
+
+    def other_path(prov, checkpoint):
+        other = result.__class__(result.plan, result.tokens.copy(), result.pitch, result.attack)
+        other.tokens[-1, 0] += 1
+        return other
+
+    monkeypatch.setattr(ef, "_regenerate", other_path)
+    ex = ef.explain_file(path, 2, 1, "alto", regenerate=True)
+    assert ex.source == "decoder" and any("did not reproduce" in n for n in ex.notes)
+    want = result.explain(2, 1, "alto").to_dict()
+    assert [c["p_model"] for c in ex.to_dict()["candidates"]] == [c["p_model"] for c in want["candidates"]]

@@ -15,14 +15,10 @@ __all__ = ["register"]
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from partimento.grammar.errors import InputError, Location
-
     from .explain import voice_index
     from .explain_file import explain_file
 
     voice_index(args.voice)  # an unknown voice fails before the file is read
-    if args.measure is None or args.beat is None:
-        raise InputError("--measure and --beat are required", Location(file=args.file))
     ex = explain_file(args.file, args.measure, args.beat, args.voice, checkpoint=args.checkpoint,
                       profile=args.profile, regenerate=args.regenerate)
     print(ex.to_json() if args.format == "json" else str(ex))

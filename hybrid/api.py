@@ -79,27 +79,37 @@ def _split_sampling(kwargs: dict[str, Any]) -> Sampling:
 
 def _run(plan: Plan, seed: int, sampling: Sampling, *, model=None, checkpoint: str | None = None,
          profile: str = "strict", forced: np.ndarray | None = None, rules: Sequence | None = None,
-         check: bool = True) -> tuple[Decoded, Any, Plan]:
-    """Decode ``plan`` (its open inversions fixed first by the bass-line planner); (decoded, report, plan used)."""
+         check: bool = True, record: bool = False) -> tuple[Decoded, Any, Plan, dict]:
+    """Decode ``plan`` (its open inversions fixed first by the bass-line planner).
+
+    Returns the decoding, the checker's report, the plan used and the provenance that
+    regenerates it (seed, sampling, profile, rules, checkpoint id, given notes).
+    """
+    from dataclasses import asdict
+
     from partimento.neural.conditioning import plan_conditioning
 
-    seed = _check_seed(seed)
     from .bass_line import plan_bass_line, soprano_from_tokens
+    from .explain_file import checkpoint_id
 
+    seed = _check_seed(seed)
     plan.validate()
     plan = plan_bass_line(plan, soprano_from_tokens(forced[:, 0]) if forced is not None else None)
+    ckpt = getattr(model, "checkpoint_id", None) if model is not None else checkpoint_id(checkpoint)
     if model is None:
         model = load_default_model(str(checkpoint) if checkpoint else None)
     if rules is None:
         rules = hard_rules_for(profile) if sampling.constraints else []
     session = model.session(plan_conditioning(plan))
-    dec = decode(session, plan, rules, seed=seed, sampling=sampling, forced=forced)
+    dec = decode(session, plan, rules, seed=seed, sampling=sampling, forced=forced, record=record)
     report = report_for(dec.pitch, dec.attack, plan, profile) if check else None
-    return dec, report, plan
+    provenance = {"seed": seed, "sampling": asdict(sampling), "profile": profile, "rules": [r.id for r in rules],
+                  "checkpoint": ckpt, "forced": forced}
+    return dec, report, plan, provenance
 
 
 def realize(plan: Plan | str | Path, seed: int = 0, *, model=None, checkpoint: str | None = None,
-            profile: str = "strict", rules: Sequence | None = None, check: bool = True,
+            profile: str = "strict", rules: Sequence | None = None, check: bool = True, record: bool = False,
             **sampling: Any) -> Result:
     """Four voices for a given plan (a :class:`Plan`, or a ``.rntxt`` / ``.json`` path).
 
@@ -113,14 +123,15 @@ def realize(plan: Plan | str | Path, seed: int = 0, *, model=None, checkpoint: s
     if not isinstance(plan, Plan):
         plan = Plan.read(plan)
     s = _split_sampling(sampling)
-    dec, report, plan = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, rules=rules,
-                             check=check)
-    return Result(plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed))
+    dec, report, plan, prov = _run(plan, seed, s, model=model, checkpoint=checkpoint, profile=profile, rules=rules,
+                                   check=check, record=record)
+    return Result(plan, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed), trace=dec.trace,
+                  provenance=prov)
 
 
 def compose(grammar: str = "chorale", key: str = "C", bars: int = 16, seed: int = 0, *,
             metre: str | None = None, model=None, checkpoint: str | None = None, profile: str = "strict",
-            check: bool = True, max_plan_draws: int = 10, **sampling: Any) -> Result:
+            check: bool = True, max_plan_draws: int = 10, record: bool = False, **sampling: Any) -> Result:
     """Sample a plan from ``grammar`` (a shipped name or a ``.lark`` path) and realize it.
 
     A sampled plan the rules cannot realize (an ``UnsatisfiableError``) is replaced by the
@@ -144,7 +155,7 @@ def compose(grammar: str = "chorale", key: str = "C", bars: int = 16, seed: int 
         plan = g.sample(seed=plan_seed, **kwargs)
         try:
             result = realize(plan, seed=seed, model=model, checkpoint=checkpoint, profile=profile, check=check,
-                             **sampling)
+                             record=record, **sampling)
         except UnsatisfiableError as e:
             last = e
             failures.append(e.describe())
@@ -160,7 +171,8 @@ def compose(grammar: str = "chorale", key: str = "C", bars: int = 16, seed: int 
 
 def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", seed: int = 0, *,
               plan: Plan | str | Path | None = None, model=None, checkpoint: str | None = None,
-              profile: str = "strict", check: bool = True, max_plan_draws: int = 8, **sampling: Any) -> Result:
+              profile: str = "strict", check: bool = True, max_plan_draws: int = 8, record: bool = False,
+              **sampling: Any) -> Result:
     """Keep ``melody`` (a path or music21 stream) as the soprano and write alto, tenor, bass.
 
     The melody's pitches, rhythm, pickup and ties are kept exactly (transposed by whole
@@ -185,18 +197,19 @@ def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", see
     forced[:, 0] = mel.tokens
     if plan is not None:
         given = _plan_for_melody(plan if isinstance(plan, Plan) else Plan.read(plan), mel)
-        dec, report, given = _run(given, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
-                           check=check)
+        dec, report, given, prov = _run(given, seed, s, model=model, checkpoint=checkpoint, profile=profile,
+                                        forced=forced, check=check, record=record)
         return Result(given, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed, plan_draws=1),
-                      list(mel.warnings), spellings={(0, t): n for t, n in mel.spellings.items()})
+                      list(mel.warnings), spellings={(0, t): n for t, n in mel.spellings.items()}, trace=dec.trace,
+                      provenance=prov)
     last: UnsatisfiableError | None = None
     failures: list[str] = []
     for draw, (proposal, feedback) in enumerate(propose_plans(mel, grammar=grammar, seed=seed)):
         if draw >= max_plan_draws:
             break
         try:
-            dec, report, proposal = _run(proposal, seed, s, model=model, checkpoint=checkpoint, profile=profile,
-                                         forced=forced, check=check)
+            dec, report, proposal, prov = _run(proposal, seed, s, model=model, checkpoint=checkpoint,
+                                               profile=profile, forced=forced, check=check, record=record)
         except UnsatisfiableError as e:
             last = e
             failures.append(e.describe())
@@ -208,7 +221,7 @@ def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", see
                          f"this is plan {draw + 1}")
         return Result(proposal, dec.tokens, dec.pitch, dec.attack, report,
                       dict(dec.stats, seed=seed, plan_draws=draw + 1, unrealized_plans=len(failures)), notes,
-                      spellings={(0, t): n for t, n in mel.spellings.items()})
+                      spellings={(0, t): n for t, n in mel.spellings.items()}, trace=dec.trace, provenance=prov)
     if last is None:
         raise UnsatisfiableError("the harmonic search found no plan for this melody", Location(file=mel.source))
     raise last
@@ -250,7 +263,7 @@ def _plan_for_melody(plan: Plan, mel) -> Plan:
 
 def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str] = ("alto", "tenor"),
            seed: int = 0, *, model=None, checkpoint: str | None = None, profile: str = "strict",
-           check: bool = True, **sampling: Any) -> Result:
+           check: bool = True, record: bool = False, **sampling: Any) -> Result:
     """Rewrite ``voices`` in ``measures`` (inclusive, as printed), keeping everything else note for note.
 
     ``score`` is a :class:`Result`, a music21 score or a path (MusicXML and anything the

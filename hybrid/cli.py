@@ -26,12 +26,14 @@ EPILOG = """examples:
   partimento check exercise.musicxml --profile strict
   partimento harmonize melody.musicxml --out harmonized.musicxml
   partimento render chorale.musicxml --svg chorale.svg --wav chorale.wav
+  partimento explain chorale.musicxml --measure 3 --beat 2 --voice alto
 """
 
 #: Modules that contribute sub-commands through ``register(subparsers)``, in help order.
 COMMAND_MODULES = (
     "partimento.hybrid.commands",  # compose, realize, harmonize, infill
     "partimento.hybrid.render_commands",  # render
+    "partimento.hybrid.explain_commands",  # explain
     "partimento.grammar.commands",  # plan, parse, grammar fit|check
     "partimento.grammar.rules.commands",  # check
     "partimento.neural.commands",  # data, train, evaluate

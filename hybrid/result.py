@@ -56,6 +56,8 @@ class Result:
     report: Any = None  # the checker's Report (None when no checker ran)
     stats: dict = field(default_factory=dict)  # decoding statistics (time, retries, ...)
     warnings: list[str] = field(default_factory=list)  # what was adjusted in the input (transposed melody, ...)
+    trace: Any = field(default=None, repr=False, compare=False)  # decode(..., record=True)'s Trace: every decision (see explain)
+    provenance: dict = field(default_factory=dict)  # seed, sampling, profile, rules, checkpoint id, forced: what regenerates it
     _score: Any = field(default=None, repr=False, compare=False)
     spellings: dict = field(default_factory=dict)  # (voice, attack step) -> name as written ("B#4"), kept by infill
 
@@ -92,6 +94,16 @@ class Result:
         n = len(self.plan.chords)
         return {"onsets": n, "adherent": n - len(misses), "fraction": (n - len(misses)) / n if n else 1.0,
                 "misses": misses}
+
+    def explain(self, measure: int, beat: float = 1.0, voice: str = "soprano"):
+        """Why the note at (measure, beat, voice) is there: an :class:`~partimento.hybrid.explain.Explanation`.
+
+        Needs a result decoded with ``record=True``; a spot outside the score raises a
+        located ``InputError``.
+        """
+        from .explain import explain_result
+
+        return explain_result(self, measure, beat, voice)
 
     # ------------------------------------------------------------------ output
     def to_dict(self) -> dict[str, Any]:
@@ -136,11 +148,29 @@ class Result:
             raise InputError(f"cannot write {ext or 'a file without extension'}", Location(file=str(path)),
                              expected=list(WRITE_FORMATS))
         score = self.score
+        if fmt in ("musicxml", "mxl"):
+            _embed_provenance(score, self)
         return write_with(path, lambda tmp: write_score(score, fmt, tmp))
 
     def musicxml(self) -> str:
         """The score as a MusicXML string (for printing to stdout), the same bytes as :meth:`write` writes."""
+        _embed_provenance(self.score, self)
         return musicxml_bytes(self.score).decode("utf-8")
+
+
+def _embed_provenance(score, result: "Result") -> None:
+    """MusicXML miscellaneous fields that let ``partimento explain`` regenerate the piece (see explain_file)."""
+    from .explain_file import provenance_fields
+
+    fields = provenance_fields(result)
+    if not fields:
+        return
+    from music21 import metadata
+
+    if score.metadata is None:
+        score.metadata = metadata.Metadata()
+    for name, value in fields.items():
+        score.metadata.setCustom(name, value)  # replaces an earlier write's value
 
 
 # ---------------------------------------------------------------------- score building

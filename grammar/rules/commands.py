@@ -1,4 +1,7 @@
-"""``partimento check FILE… [--profile strict|chorale] [--format text|json] [--annotate OUT.musicxml] [--parts S,A,T,B]``.
+"""``partimento check FILE… [--profile strict|chorale] [--format text|json] [--annotate OUT.musicxml] [--parts S,A,T,B] [--explain]``.
+
+``--explain`` adds to every violation the nearest legal alternatives for the offending
+note, verified to remove it and add none (:mod:`.fixes`).
 
 Exit status: 0 when no errors were found (warnings allowed), 1 when there were errors,
 2 when a file could not be checked (its message names the file and what is wrong).
@@ -44,6 +47,8 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--parts", metavar="S,A,T,B", default=None, type=_parts,
                    help="the four parts to check, soprano first, by name or number (1 = top), in a score "
                         "that has other parts too")
+    p.add_argument("--explain", action="store_true",
+                   help="suggest fixes: the nearest notes the rules allow for each offending note")
     p.set_defaults(func=run_check)
 
 
@@ -71,13 +76,19 @@ def run_check(args: argparse.Namespace) -> int:
         except PartimentoError as e:
             bad = True
             print(f"partimento check: error: {e.describe()}", file=sys.stderr)
+    fixes = [_fixes(r, args.profile) for r in reports] if getattr(args, "explain", False) else None
     if args.format == "json":
         data = [r.to_dict() for r in reports]
+        for i, d in enumerate(data if fixes else []):
+            for v, fx in zip(d["violations"], fixes[i]):
+                v["fixes"] = [f.to_dict() for f in fx]
         print(json.dumps(data[0] if len(args.files) == 1 and data else data, indent=1, ensure_ascii=False))
     else:
-        for r in reports:
-            for line in r.text_lines():
+        for i, r in enumerate(reports):
+            for k, line in enumerate(r.text_lines()):
                 print(line)
+                for f in fixes[i][k] if fixes else ():
+                    print(f"    suggested fix: {f.text}")
         for r in reports:
             print(f"{r.file}: {len(r.errors)} error(s), {len(r.warnings)} warning(s) ({r.profile})", file=sys.stderr)
     if args.annotate and reports:
@@ -90,3 +101,10 @@ def run_check(args: argparse.Namespace) -> int:
     if bad:
         return 2
     return 1 if any(r.errors for r in reports) else 0
+
+
+def _fixes(report, profile: str) -> list[list]:
+    """Suggested fixes per violation of ``report`` (``--explain``)."""
+    from .fixes import suggest_fixes
+
+    return [suggest_fixes(report, v, profile=profile) for v in report.violations]

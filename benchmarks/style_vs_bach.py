@@ -49,7 +49,7 @@ __all__ = ["Piece", "piece_of_score", "piece_of_result", "voice_statistics", "in
            "histogram_overlap", "beat_rows", "beat_dissonances", "root_position_share", "chords_per_bar",
            "cadences", "strict_errors", "style_of", "summarize", "TARGETS"]
 
-RESULTS = Path(__file__).parent / "results" / "style_vs_bach.json"
+RESULTS = Path(__file__).parent / "results"  # style_vs_bach_<split>.json
 SPLIT = Path(__file__).parents[1] / "neural" / "chorale_split.json"
 KEYS = ("C", "G", "d", "F", "a", "B-", "e", "D")
 WIDEST = 13  # histogram bins -13..13; +-13 pools every move wider than an octave
@@ -82,8 +82,14 @@ def _with_inferred(s: SonorityArray, ctx: Context) -> Context:
 
 
 def piece_of_score(name: str, score: Any) -> Piece:
-    """A Bach chorale (music21 score or path): its four voices, chords inferred."""
-    parsed = parse_score(score)
+    """A Bach chorale (music21 score or path): its four voices, chords inferred.
+
+    Chorales with instrumental parts (horns, recorders, timpani) name their four voices.
+    """
+    parts = None
+    if len(getattr(score, "parts", ())) > 4:
+        parts = ["Soprano", "Alto", "Tenor", "Bass"]
+    parsed = parse_score(score, parts=parts)
     return Piece(name, parsed.sonorities, _with_inferred(parsed.sonorities, parsed.ctx))
 
 
@@ -450,7 +456,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="at most N chorales of the split (0: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--out", default=None, help="default: benchmarks/results/style_vs_bach_<split>.json")
     args = ap.parse_args()
     paths = json.loads(SPLIT.read_text())[args.split]
     if args.limit:
@@ -494,6 +500,8 @@ def main() -> None:
     for f in failures:
         print("failed:", f)
     print("targets:", json.dumps(res["targets_met"]))
+    if args.out is None:
+        args.out = str(RESULTS / f"style_vs_bach_{args.split}.json")
     write_text_atomic(Path(args.out), json.dumps(res, indent=1))
     print(f"wrote {args.out} ({res['seconds']} s)")
 

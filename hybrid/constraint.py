@@ -460,8 +460,9 @@ class Constraint:
             self.rule_masks += 1
             each = self.window.masks(state, v)
             bad = [k for k, m in enumerate(each) if m is not ALL and not m[pitch]]
-            if bad and self._intrinsic(t, v, pitch):
-                bad = []  # the given material breaks this on its own: the caller's, not ours
+            if bad:  # a rule the given material breaks on its own is the caller's, not ours; only those are excused
+                excused = self._intrinsic(t, v, pitch)
+                bad = [k for k in bad if k not in excused]
             if bad:
                 legal[f] = False
             if layers is not None:
@@ -472,12 +473,12 @@ class Constraint:
                     layers.append(Layer(f"rule:{r.id}", tm))
         return legal
 
-    def _intrinsic(self, t: int, v: int, pitch: int) -> bool:
-        """Whether the rules forbid ``pitch`` at (t, v) with only the given notes visible."""
+    def _intrinsic(self, t: int, v: int, pitch: int) -> set[int]:
+        """Indices of the rules that forbid ``pitch`` at (t, v) with only the given notes visible."""
         visible = self.given.copy()
         visible[t, v] = True
         state = self.window.state(t, self.grid, visible=visible)
-        return not self.window.combined(state, v)[pitch]
+        return {k for k, m in enumerate(self.window.masks(state, v)) if m is not ALL and not m[pitch]}
 
     # ------------------------------------------------------------------ look-aheads
     def _lookahead(self, t: int, v: int, tok: int, forward: bool, why: dict | None) -> tuple[bool, bool]:
@@ -520,17 +521,20 @@ class Constraint:
             p = int(row[u])
             if p < 0:
                 continue
-            bad = [r.id for r, m in zip(self.rules, self.window.masks(state, u)) if m is not ALL and not m[p]]
-            if bad and not self._intrinsic_next(t, n, row, u, p):
+            bad = [k for k, m in enumerate(self.window.masks(state, u)) if m is not ALL and not m[p]]
+            if bad:  # excuse only the rules the given note breaks with only the given notes visible
+                excused = self._intrinsic_next(t, n, row, u, p)
+                bad = [self.rules[k].id for k in bad if k not in excused]
+            if bad:
                 if why is not None:
                     why[("given", tok)] = (u, bad)
                 return False
         return True
 
-    def _intrinsic_next(self, t: int, n: int, row: np.ndarray, u: int, p: int) -> bool:
-        """The given note ``p`` of voice ``u`` at step ``n`` is forbidden with only the given notes visible."""
+    def _intrinsic_next(self, t: int, n: int, row: np.ndarray, u: int, p: int) -> set[int]:
+        """Indices of the rules that forbid the given note ``p`` of voice ``u`` at step ``n`` with only the given notes visible."""
         state = self.window.state(t, self.grid, visible=self.given, after=(n, row))
-        return not self.window.combined(state, u)[p]
+        return {k for k, m in enumerate(self.window.masks(state, u)) if m is not ALL and not m[p]}
 
     # ------------------------------------------------------------------ explanations
     def layers(self) -> MaskLayers:

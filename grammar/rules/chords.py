@@ -67,33 +67,40 @@ def _degree_function(root: int, quality: str, members: tuple[int, ...], key: Key
     return "other"
 
 
+# every (root, template) as (root, suffix, intervals, bit mask of its pitch classes, size, diminished family),
+# in the order the search below breaks ties by: root 0..11, then _TEMPLATES' order
+_CANDIDATES: tuple[tuple[tuple[int, str, tuple[int, ...], int, int, bool], ...], ...] = tuple(
+    tuple((root, suffix, ivs, sum(1 << ((root + iv) % 12) for iv in set(ivs)), len(ivs), suffix in _DIM_FAMILY)
+          for suffix, ivs in _TEMPLATES)
+    for root in range(12))
+
+
 @lru_cache(maxsize=65536)
 def infer_chord(pc_mask: int, bass_pc: int, key_name: str) -> ChordSpec | None:
-    """The chord best explaining a set of pitch classes (bit ``pc`` of ``pc_mask``), or None if empty."""
+    """The chord best explaining a set of pitch classes (bit ``pc`` of ``pc_mask``), or None if empty.
+
+    Candidates are ranked by, in turn: members covered, fewest members missing, a
+    diminished chord on the leading tone, root in the bass, root in the key's scale,
+    fewest members; the first best in root-then-template order wins. The ranking is one
+    integer per candidate (each criterion bounded, so the integer orders as the tuple does).
+    """
     if pc_mask == 0:
         return None
     key = key_info(key_name)
     best = None
-    best_score = None
+    best_score = -1
+    scale, lt = key.scale, key.leading_tone
     for root in range(12):
         if not pc_mask >> root & 1:
             continue  # the root must sound
-        for suffix, ivs in _TEMPLATES:
-            tmask = 0
-            for iv in ivs:
-                tmask |= 1 << ((root + iv) % 12)
-            covered = bin(pc_mask & tmask).count("1")
-            missing = len(ivs) - covered
-            score = (
-                covered,
-                -missing,
-                suffix in _DIM_FAMILY and root == key.leading_tone,
-                root == bass_pc,
-                root in key.scale,
-                -len(ivs),
-            )
-            if best_score is None or score > best_score:
-                best_score, best = score, (root, suffix, ivs)
+        tail = (root == bass_pc) * 2 + (root in scale)
+        on_lt = root == lt
+        for cand in _CANDIDATES[root]:
+            covered = (pc_mask & cand[3]).bit_count()
+            n = cand[4]
+            score = ((covered * 8 + covered - n + 4) * 2 + (cand[5] and on_lt)) * 32 + tail * 8 + 8 - n
+            if score > best_score:
+                best_score, best = score, cand[:3]
     root, suffix, ivs = best
     members = tuple((root + iv) % 12 for iv in ivs)
     third = members[1]

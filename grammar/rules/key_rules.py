@@ -30,8 +30,7 @@ class OutOfKey(Rule):
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
         p = s.pitch
-        in_scale = np.stack([_pc_mask(k.scale)[np.clip(row, 0, 127)] for k, row in zip(ctx.keys, p)]) if len(s) else p
-        foreign = (p != REST) & ~in_scale.astype(bool)
+        foreign = (p != REST) & ~_in_scale(ctx.keys, p)
         if not foreign.any():
             return out
         chords, inferred = chords_for(s, ctx)
@@ -61,6 +60,16 @@ def _allowed_in(key: KeyInfo, chord: ChordSpec | None, inferred: bool) -> np.nda
     mask = _pc_mask(tuple(sorted(ok))).copy()
     mask.flags.writeable = False
     return mask
+
+
+def _in_scale(keys: list[KeyInfo], p: np.ndarray) -> np.ndarray:
+    """(N, 4) bool: each pitch of ``p`` (N, 4) lies in the scale of its row's key (rests: anything)."""
+    if not len(keys):
+        return np.zeros(p.shape, bool)
+    index: dict[KeyInfo, int] = {}
+    rows = np.fromiter((index.setdefault(k, len(index)) for k in keys), np.intp, len(keys))  # (N,) key number
+    table = np.stack([_pc_mask(k.scale) for k in index])  # (K, 128): key number x MIDI pitch
+    return table[rows[:, None], np.clip(p, 0, 127)]
 
 
 @lru_cache(maxsize=1024)

@@ -43,6 +43,24 @@ _FOUR_VOICES_HINT = ("Name the parts Soprano, Alto, Tenor, Bass (or S, A, T, B),
 LAYOUTS = ("four parts", "two staves")
 
 
+class _M21:
+    """music21's modules, imported on the first read (not at import: music21 takes a second to load).
+
+    Held here rather than imported inside each method: a function-level import costs a
+    lookup per call, and the walk below calls its methods once per note.
+    """
+
+    chord = key = meter = note = stream = None
+
+    @classmethod
+    def load(cls) -> type["_M21"]:
+        if cls.note is None:
+            from music21 import chord, key, meter, note, stream
+
+            cls.chord, cls.key, cls.meter, cls.note, cls.stream = chord, key, meter, note, stream
+        return cls
+
+
 @dataclass
 class VoiceEvents:
     """One voice as note events in time order (rests included as ``REST``)."""
@@ -209,32 +227,31 @@ def _pick_layout(score: Any, label: str | None, names: Sequence[str | int] | Non
 
 # ------------------------------------------------------------------------- walking a staff
 class _Collector:
-    """Events of one voice as they are found (lists, turned into arrays at the end)."""
+    """Events of one voice as they are found (one tuple per event, turned into arrays at the end)."""
 
     def __init__(self) -> None:
-        self.starts: list[float] = []
-        self.ends: list[float] = []
-        self.midis: list[int] = []
-        self.attacks: list[bool] = []
-        self.letters: list[int] = []
-        self.sources: list[tuple[Any, int, Any]] = []
+        self.events: list[tuple[float, float, int, bool, int, tuple[Any, int, Any]]] = []  # start, end, MIDI, attack, letter, source
         self.fermatas: list[float] = []
         self.lyrics: list[tuple[float, str]] = []
 
-    def add(self, off: float, ql: float, midi: int, attack: bool, letter: int, source: tuple[Any, int, Any]) -> None:
-        self.starts.append(off)
-        self.ends.append(off + ql)
-        self.midis.append(midi)
-        self.attacks.append(attack)
-        self.letters.append(letter)
-        self.sources.append(source)
+    @property
+    def starts(self) -> list[float]:
+        return [e[0] for e in self.events]
+
+    @property
+    def sources(self) -> list[tuple[Any, int, Any]]:
+        return [e[5] for e in self.events]
 
     def done(self) -> VoiceEvents:
-        starts = np.asarray(self.starts, float)
+        if not self.events:
+            return VoiceEvents(np.zeros(0), np.zeros(0), np.zeros(0, np.int16), np.zeros(0, bool),
+                               np.zeros(0, np.int8), [], self.fermatas, self.lyrics)
+        starts, ends, midis, attacks, letters, sources = zip(*self.events)
+        starts = np.asarray(starts, float)
         order = np.argsort(starts, kind="stable")
-        return VoiceEvents(starts[order], np.asarray(self.ends, float)[order], np.asarray(self.midis, np.int16)[order],
-                           np.asarray(self.attacks, bool)[order], np.asarray(self.letters, np.int8)[order],
-                           [self.sources[i] for i in order], self.fermatas, self.lyrics)
+        return VoiceEvents(starts[order], np.asarray(ends, float)[order], np.asarray(midis, np.int16)[order],
+                           np.asarray(attacks, bool)[order], np.asarray(letters, np.int8)[order],
+                           [sources[i] for i in order], self.fermatas, self.lyrics)
 
 
 class _Staff:
@@ -247,6 +264,8 @@ class _Staff:
         self.staff_name = staff_name
         self.voice_names = voice_names
         self.out = [_Collector() for _ in range(2 if split else 1)]
+        self._one = self.out[:1]  # the targets of a note for one voice, a layer's (split staff) below
+        self._layer = [[c] for c in self.out]
         self.keysigs: list[tuple[float, Any]] = []
         self.measures: MeasureMap | None = None
         self._where: tuple[int, float, Metre] = (0, 0.0, Metre(4, 4))  # measure number, offset, metre (for errors)
@@ -259,57 +278,43 @@ class _Staff:
 
     # -- one element
     def _pitch(self, p: Any, off: float, voice: str | None) -> tuple[int, int]:
-        ps = p.ps
-        midi = int(round(ps))
+        midi = int(round(p.ps))
         if not 0 <= midi <= 127:
             raise self._error(f"the pitch {p.nameWithOctave} lies outside the MIDI range (C-1 to G9).", off, voice)
-        letter = -1 if p.spellingIsInferred else _LETTER.get(p.step, -1)
-        return midi, letter
+        return midi, (-1 if p.spellingIsInferred else _LETTER.get(p.step, -1))
 
     def _take(self, el: Any, off: float, container: Any, layer: int | None) -> None:
-        """Add ``el`` at ``off``. ``layer``: which voice of a split staff (None: a chord layer, split by pitch)."""
-        from music21 import chord, note
+        """Add ``el`` at ``off``. ``layer``: which voice of a split staff (None: a chord layer, split by pitch).
 
+        Called once per note of the score: the common cases (a note or a rest for one
+        voice) take the shortest path.
+        """
         ql = float(el.duration.quarterLength)
         if ql <= 0:  # grace notes take no time
             return
-        targets = [self.out[0]] if not self.split else ([self.out[layer]] if layer is not None else self.out)
-        if isinstance(el, note.Rest):
-            for c in targets:
-                c.add(off, ql, REST, False, -1, (el, -1, container))
-            return
-        voice = self.voice_names[0] if not self.split else (self.voice_names[layer] if layer is not None else None)
-        if isinstance(el, note.Note):
+        split = self.split
+        targets = self._one if not split else (self._layer[layer] if layer is not None else self.out)
+        end = off + ql
+        if isinstance(el, _M21.note.Note):
+            voice = self.voice_names[0] if not split else (self.voice_names[layer] if layer is not None else None)
             midi, letter = self._pitch(el.pitch, off, voice)
-            attack = el.tie is None or el.tie.type not in ("stop", "continue")
-            picks = [(midi, letter, -1, attack)] * len(targets)
-        elif isinstance(el, chord.Chord):
-            notes = list(el.notes)
-            if not notes:
+            tie = el.tie
+            event = (off, end, midi, tie is None or tie.type not in ("stop", "continue"), letter, (el, -1, container))
+            for c in targets:
+                c.events.append(event)
+        elif isinstance(el, _M21.note.Rest):
+            event = (off, end, REST, False, -1, (el, -1, container))
+            for c in targets:
+                c.events.append(event)
+            return
+        elif isinstance(el, _M21.chord.Chord):
+            voice = self.voice_names[0] if not split else (self.voice_names[layer] if layer is not None else None)
+            if not self._chord(el, off, end, container, layer, targets, voice):
                 return
-            if any(type(n).__name__ == "Unpitched" for n in notes):
-                raise self._error("an unpitched (percussion) note; four-part writing needs pitches.", off, voice)
-            info = []
-            for k, n in enumerate(notes):
-                midi, letter = self._pitch(n.pitch, off, voice)
-                t = n.tie if n.tie is not None else el.tie
-                info.append((midi, letter, k, t is None or t.type not in ("stop", "continue")))
-            info.sort(key=lambda x: x[0])
-            if not self.split or layer is not None:  # a chord inside one voice: its outer note
-                high = (self.voice_names[layer if layer is not None else 0] in ("soprano", "alto")
-                        if self.split else self.voice_names[0] in ("soprano", "alto"))
-                picks = [info[-1] if high else info[0]]
-            else:
-                if len(info) > 2:
-                    raise self._error(
-                        f"a chord of {len(info)} notes on the {self.staff_name} staff; written as chords, each staff "
-                        f"holds two voices ({' and '.join(self.voice_names)}).", off)
-                picks = [info[-1], info[0]]
         else:
+            voice = self.voice_names[0] if not split else (self.voice_names[layer] if layer is not None else None)
             raise self._error(f"an unpitched or unknown note ({type(el).__name__}); four-part writing needs pitches.",
                               off, voice)
-        for c, (midi, letter, k, attack) in zip(targets, picks):
-            c.add(off, ql, midi, attack, letter, (el, k, container))
         if el.expressions and any(type(e).__name__ == "Fermata" for e in el.expressions):
             for c in targets:
                 c.fermatas.append(off)
@@ -319,10 +324,37 @@ class _Staff:
                 for c in targets:
                     c.lyrics.append((off, text))
 
+    def _chord(self, el: Any, off: float, end: float, container: Any, layer: int | None, targets: list[_Collector],
+               voice: str | None) -> bool:
+        """Add a chord's note(s) to ``targets``; False for a chord without notes (nothing added)."""
+        notes = list(el.notes)
+        if not notes:
+            return False
+        if any(type(n).__name__ == "Unpitched" for n in notes):
+            raise self._error("an unpitched (percussion) note; four-part writing needs pitches.", off, voice)
+        info = []
+        for k, n in enumerate(notes):
+            midi, letter = self._pitch(n.pitch, off, voice)
+            t = n.tie if n.tie is not None else el.tie
+            info.append((midi, letter, k, t is None or t.type not in ("stop", "continue")))
+        info.sort(key=lambda x: x[0])
+        if not self.split or layer is not None:  # a chord inside one voice: its outer note
+            high = (self.voice_names[layer if layer is not None else 0] in ("soprano", "alto")
+                    if self.split else self.voice_names[0] in ("soprano", "alto"))
+            picks = [info[-1] if high else info[0]]
+        else:
+            if len(info) > 2:
+                raise self._error(
+                    f"a chord of {len(info)} notes on the {self.staff_name} staff; written as chords, each staff "
+                    f"holds two voices ({' and '.join(self.voice_names)}).", off)
+            picks = [info[-1], info[0]]
+        for c, (midi, letter, k, attack) in zip(targets, picks):
+            c.events.append((off, end, midi, attack, letter, (el, k, container)))
+        return True
+
     # -- one measure
     def _measure(self, m: Any, moff: float) -> None:
-        from music21 import note, stream
-
+        note, stream = _M21.note, _M21.stream
         direct: list[tuple[Any, float]] = []
         layers: list[tuple[Any, list[tuple[Any, float]]]] = []
         for el in m.elements:
@@ -364,15 +396,11 @@ class _Staff:
                 self._take(el, off, v, None)
 
     def _signature(self, el: Any, off: float) -> None:
-        from music21 import key as m21key
-
-        if isinstance(el, m21key.KeySignature):
+        if isinstance(el, _M21.key.KeySignature):
             self.keysigs.append((off, el))
 
     def walk(self) -> None:
-        from music21 import stream
-
-        ms = [m for m in self.part.elements if isinstance(m, stream.Measure)]
+        ms = [m for m in self.part.elements if isinstance(m, _M21.stream.Measure)]
         self._metre = Metre(4, 4)
         if not ms:  # a part without measures
             flat = self.part.flatten()
@@ -381,11 +409,13 @@ class _Staff:
             self._measure(flat, 0.0)
             return
         offs, nums, pads, metres = [], [], [], []
+        ts_class = _M21.meter.TimeSignature
         for m in ms:
             moff = float(self.part.elementOffset(m))
             number = int(m.number) if isinstance(m.number, int) else 0
             for el in m.elements:  # a time signature applies from its own measure on
-                self._time_signature(el)
+                if isinstance(el, ts_class):
+                    self._time_signature(el)
             self._where = (number, moff - float(m.paddingLeft or 0.0), self._metre)
             self._measure(m, moff)
             offs.append(moff)
@@ -395,9 +425,7 @@ class _Staff:
         self.measures = MeasureMap(np.asarray(offs, float), np.asarray(nums, np.int32), np.asarray(pads, float), metres)
 
     def _time_signature(self, el: Any) -> None:
-        from music21 import meter
-
-        if isinstance(el, meter.TimeSignature):
+        if isinstance(el, _M21.meter.TimeSignature):
             num, den = el.numerator, el.denominator
             if not (isinstance(num, int) and isinstance(den, int) and num > 0 and den > 0):
                 raise self._error(f"a time signature that cannot be counted ({el.ratioString}).", self._where[1])
@@ -418,6 +446,7 @@ def read_satb(source: Any, parts: Sequence[str | int] | None = None) -> SATBScor
     it can, the measure, beat and voice of what cannot be read.
     """
     score, label = load_score(source)
+    _M21.load()
     layout, chosen = _pick_layout(score, label, parts)
     if layout == "four parts":
         staves = [_Staff(p, label, False, VOICES[v], (VOICES[v],)) for v, p in enumerate(chosen)]

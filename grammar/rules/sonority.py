@@ -16,6 +16,7 @@ Aarden-Essen key profiles, computed on the arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -94,19 +95,27 @@ def _key_profiles() -> dict[str, np.ndarray]:
 
 def _best_key(hist: np.ndarray, candidates: list[str] | None = None) -> str:
     """Key whose rotated profile correlates best with a pitch-class duration histogram."""
-    prof = _key_profiles()
-    names = candidates or [n for t in ("C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B")
-                           for n in (t, t.lower())]
-    best, best_r = names[0], -2.0
+    names = candidates or _ALL_KEYS
     if hist.sum() <= 0:
-        return best
-    for name in names:
-        k = key_info(name)
-        w = np.roll(prof[k.mode], k.tonic)
-        r = np.corrcoef(hist, w)[0, 1]
-        if r > best_r:
-            best, best_r = name, r
-    return best
+        return names[0]
+    w = _rotated_profiles(tuple(names))  # (K, 12)
+    x = hist - hist.mean()
+    y = w - w.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a flat histogram correlates with nothing
+        r = (y @ x) / np.sqrt((y * y).sum(axis=1) * (x @ x))  # Pearson r per candidate, as np.corrcoef
+    if np.isnan(r).all():
+        return names[0]
+    return names[int(np.nanargmax(r))]  # the first best, as a scan with ">" keeps
+
+
+_ALL_KEYS = [n for t in ("C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B") for n in (t, t.lower())]
+
+
+@lru_cache(maxsize=256)
+def _rotated_profiles(names: tuple[str, ...]) -> np.ndarray:
+    """(K, 12): each key's Aarden-Essen profile rotated onto its tonic."""
+    prof = _key_profiles()
+    return np.stack([np.roll(prof[key_info(n).mode], key_info(n).tonic) for n in names])
 
 
 def _histogram(s: SonorityArray, rows: slice) -> np.ndarray:
@@ -173,7 +182,8 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None,
     satb = read_satb(source, parts)
     label = satb.file
     walks = satb.voices
-    times = np.unique(np.round(np.concatenate([w.starts for w in walks]), 6))
+    times = np.sort(np.round(np.concatenate([w.starts for w in walks]), 6))
+    times = times[np.append(True, times[1:] != times[:-1])]  # np.unique's result, without its first-call import of numpy.ma
     end = satb.end
     cols = [_sample(w, times) for w in walks]
     pitch = np.stack([c[0] for c in cols], axis=1)
@@ -276,9 +286,11 @@ def _accents(satb: SATBScore, times: np.ndarray, beat: np.ndarray) -> np.ndarray
         return accent_levels(beat, Metre(int(ts[0].numerator), int(ts[0].denominator)) if ts else None)
     offs, metres = info.offsets, info.metres
     k = np.clip(np.searchsorted(offs, times + _EPS, side="right") - 1, 0, None)
+    number: dict[Metre, int] = {}
+    metre_of_row = np.asarray([number.setdefault(m, len(number)) for m in metres], np.intp)[k]  # (N,) metre number
     out = np.zeros(len(times), np.int8)
-    for m in set(metres):
-        rows = np.asarray([metres[j] == m for j in k], bool)
+    for m, j in number.items():
+        rows = metre_of_row == j
         out[rows] = accent_levels(beat[rows], m)
     return out
 

@@ -12,6 +12,7 @@ row never depends on the notes of another (the decoder's masks rely on that).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Sequence
 
 import numpy as np
 
@@ -67,41 +68,47 @@ def _degree_function(root: int, quality: str, members: tuple[int, ...], key: Key
     return "other"
 
 
-# every (root, template) as (root, suffix, intervals, bit mask of its pitch classes, size, diminished family),
-# in the order the search below breaks ties by: root 0..11, then _TEMPLATES' order
-_CANDIDATES: tuple[tuple[tuple[int, str, tuple[int, ...], int, int, bool], ...], ...] = tuple(
-    tuple((root, suffix, ivs, sum(1 << ((root + iv) % 12) for iv in set(ivs)), len(ivs), suffix in _DIM_FAMILY)
-          for suffix, ivs in _TEMPLATES)
-    for root in range(12))
+# Every (root, template) candidate, in the order ties are broken by (root 0..11, then _TEMPLATES' order):
+_CAND_ROOT = np.repeat(np.arange(12), len(_TEMPLATES))  # (C,) root pitch class
+_CAND_TEMPLATE = np.tile(np.arange(len(_TEMPLATES)), 12)  # (C,) index into _TEMPLATES
+_CAND_BITS = np.asarray([sum(1 << ((r + iv) % 12) for iv in set(_TEMPLATES[k][1]))
+                         for r, k in zip(_CAND_ROOT, _CAND_TEMPLATE)], np.int64)  # (C,) its pitch classes as bits
+_CAND_SIZE = np.asarray([len(_TEMPLATES[k][1]) for k in _CAND_TEMPLATE], np.int64)  # (C,) members
+_CAND_DIM = np.asarray([_TEMPLATES[k][0] in _DIM_FAMILY for k in _CAND_TEMPLATE])  # (C,) diminished family
+_POPCOUNT = np.asarray([bin(m).count("1") for m in range(4096)], np.int64)  # bits set in a 12-bit mask
+
+
+def _best_candidates(pc_masks: np.ndarray, bass_pcs: np.ndarray, keys: Sequence[KeyInfo]) -> np.ndarray:
+    """(N,) index of the best candidate (root, template) for each row's pitch classes, bass and key.
+
+    Candidates are ranked by, in turn: members covered, fewest members missing, a
+    diminished chord on the key's leading tone, root in the bass, root in the key's
+    scale, fewest members; the root must sound; the first best in candidate order wins.
+    The ranking is one integer per candidate (each criterion bounded, so the integer
+    orders as the tuple of criteria does), all rows at once.
+    """
+    masks = np.asarray(pc_masks, np.int64)[:, None]  # (N, 1)
+    lt = np.asarray([k.leading_tone for k in keys], np.int64)[:, None]
+    scale = np.asarray([_scale_bits(k.scale) for k in keys], np.int64)[:, None]
+    covered = _POPCOUNT[masks & _CAND_BITS]  # (N, C)
+    on_lt = _CAND_DIM & (_CAND_ROOT == lt)
+    tail = (_CAND_ROOT == np.asarray(bass_pcs, np.int64)[:, None]) * 2 + ((scale >> _CAND_ROOT) & 1)
+    score = ((covered * 9 - _CAND_SIZE + 4) * 2 + on_lt) * 32 + tail * 8 + 8 - _CAND_SIZE
+    score[((masks >> _CAND_ROOT) & 1) == 0] = -1  # the root must sound
+    return np.argmax(score, axis=1)
+
+
+@lru_cache(maxsize=64)
+def _scale_bits(scale: tuple[int, ...]) -> int:
+    return sum(1 << pc for pc in scale)
 
 
 @lru_cache(maxsize=65536)
-def infer_chord(pc_mask: int, bass_pc: int, key_name: str) -> ChordSpec | None:
-    """The chord best explaining a set of pitch classes (bit ``pc`` of ``pc_mask``), or None if empty.
-
-    Candidates are ranked by, in turn: members covered, fewest members missing, a
-    diminished chord on the leading tone, root in the bass, root in the key's scale,
-    fewest members; the first best in root-then-template order wins. The ranking is one
-    integer per candidate (each criterion bounded, so the integer orders as the tuple does).
-    """
-    if pc_mask == 0:
-        return None
+def _chord_of(candidate: int, bass_pc: int, key_name: str) -> ChordSpec:
+    """The ChordSpec of a candidate (root, template) with ``bass_pc`` lowest, in ``key_name``."""
     key = key_info(key_name)
-    best = None
-    best_score = -1
-    scale, lt = key.scale, key.leading_tone
-    for root in range(12):
-        if not pc_mask >> root & 1:
-            continue  # the root must sound
-        tail = (root == bass_pc) * 2 + (root in scale)
-        on_lt = root == lt
-        for cand in _CANDIDATES[root]:
-            covered = (pc_mask & cand[3]).bit_count()
-            n = cand[4]
-            score = ((covered * 8 + covered - n + 4) * 2 + (cand[5] and on_lt)) * 32 + tail * 8 + 8 - n
-            if score > best_score:
-                best_score, best = score, cand[:3]
-    root, suffix, ivs = best
+    root = int(_CAND_ROOT[candidate])
+    suffix, ivs = _TEMPLATES[int(_CAND_TEMPLATE[candidate])]
     members = tuple((root + iv) % 12 for iv in ivs)
     third = members[1]
     fifth = next(((root + iv) % 12 for iv in ivs if iv in (6, 7, 8)), None)
@@ -114,17 +121,27 @@ def infer_chord(pc_mask: int, bass_pc: int, key_name: str) -> ChordSpec | None:
                      bass, inversion, function)
 
 
+def infer_chord(pc_mask: int, bass_pc: int, key_name: str) -> ChordSpec | None:
+    """The chord best explaining a set of pitch classes (bit ``pc`` of ``pc_mask``), or None if empty."""
+    if pc_mask == 0:
+        return None
+    best = _best_candidates(np.asarray([pc_mask]), np.asarray([bass_pc]), [key_info(key_name)])
+    return _chord_of(int(best[0]), bass_pc, key_name)
+
+
 def infer_chords(sonorities: SonorityArray, keys: list[KeyInfo]) -> list[ChordSpec | None]:
     """One inferred chord per sonority (None where nothing sounds)."""
     pitch = sonorities.pitch
+    if len(pitch) == 0:
+        return []
     sounding = pitch != REST
     bits = np.where(sounding, 1 << (np.where(sounding, pitch, 0) % 12), 0)
     masks = np.bitwise_or.reduce(bits, axis=1)
     low = np.where(sounding, pitch, 999).min(axis=1)
-    out: list[ChordSpec | None] = []
-    for i in range(len(sonorities)):
-        out.append(infer_chord(int(masks[i]), int(low[i]) % 12 if low[i] != 999 else 0, keys[i].name))
-    return out
+    bass = np.where(low != 999, low % 12, 0)
+    best = _best_candidates(masks, bass, keys).tolist()
+    return [_chord_of(c, b, k.name) if m else None
+            for c, b, k, m in zip(best, bass.tolist(), keys, masks.tolist())]
 
 
 def chords_for(sonorities: SonorityArray, ctx: Context) -> tuple[list[ChordSpec | None], bool]:

@@ -187,8 +187,63 @@ def _seventh_at(s: SonorityArray, ctx: Context, i: int, v: int, ch: ChordSpec | 
     return None
 
 
+class _TendencyTone(Rule):
+    """A note that must move on by one of a few intervals where the harmony changes (a tendency tone).
+
+    A subclass says, in :meth:`moves`, which intervals the note voice ``v`` holds at row
+    ``i`` may move by into row ``i + 1`` (None: no tendency there). Both faces share one
+    walk over the changes of harmony: ``check`` reports every voice that moves otherwise
+    (where it arrives, :meth:`message` says how), ``allowed`` (plan chords known) is
+    exactly the pitches those intervals reach.
+    """
+
+    def moves(self, s: SonorityArray, ctx: Context, i: int, v: int, ch0: ChordSpec, ch1: ChordSpec,
+              inferred: bool) -> tuple[int, ...] | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def message(self, s: SonorityArray, ctx: Context, i: int, v: int, ch0: ChordSpec, ch1: ChordSpec,
+                moves: tuple[int, ...]) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
+        out: list[Violation] = []
+        chords, inferred = chords_for(s, ctx)
+        rows = s.pitch.tolist()
+        for i in range(1, len(s)):
+            ch0, ch1 = chords[i - 1], chords[i]
+            if ch0 is None or ch1 is None or same_harmony(ch0, ch1):
+                continue
+            prev, cur = rows[i - 1], rows[i]
+            for v in range(4):
+                if prev[v] == REST or cur[v] == REST:
+                    continue
+                moves = self.moves(s, ctx, i - 1, v, ch0, ch1, inferred)
+                if moves is None or cur[v] - prev[v] in moves:
+                    continue
+                out.append(self.violation(s, i, [v], self.message(s, ctx, i, v, ch0, ch1, moves), ctx=ctx))
+        return out
+
+    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
+        if state.ctx.chords is None:  # the inferred chords depend on every voice written
+            return super().allowed(state, voice)
+        i = state.index
+        prev, _ = last_two(state)
+        if prev is None or prev[voice] == REST:
+            return ALL
+        ctx = state.ctx
+        ch0, ch1 = ctx.chord(i - 1), ctx.chord(i)
+        if ch0 is None or ch1 is None or same_harmony(ch0, ch1):
+            return ALL
+        moves = self.moves(state.sonorities, ctx, i - 1, voice, ch0, ch1, ctx.chords_inferred)
+        if moves is None:
+            return ALL
+        mask = np.zeros(128, dtype=bool)
+        mask[[q for q in (prev[voice] + d for d in moves) if 0 <= q <= 127]] = True
+        return mask
+
+
 @register
-class SeventhResolution(Rule):
+class SeventhResolution(_TendencyTone):
     """A chord seventh must resolve down by step when the harmony changes.
 
     Judged where the voice holding the previous chord's seventh arrives at a chord with
@@ -201,50 +256,23 @@ class SeventhResolution(Rule):
     id = "seventh-resolution"
     description = "a chord seventh does not resolve down by step"
 
-    def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
-        out: list[Violation] = []
-        chords, inferred = chords_for(s, ctx)
-        p = s.pitch
-        for i in range(1, len(s)):
-            ch0, ch1 = chords[i - 1], chords[i]
-            if ch0 is None or ch1 is None or same_harmony(ch0, ch1) or (ch0.seventh is None and not inferred):
-                continue
-            for v in range(4):
-                p0, p1 = int(p[i - 1, v]), int(p[i, v])
-                if p1 == REST or p0 == REST or p0 % 12 != _seventh_at(s, ctx, i - 1, v, ch0, ctx.keys[i - 1], inferred):
-                    continue
-                if p1 in (p0 - 1, p0 - 2) or (p1 == p0 and p0 % 12 in ch1.members):
-                    continue
-                k = ctx.keys[i]
-                how = "is held" if p1 == p0 else f"goes to {note_name(p1, k)}"
-                out.append(self.violation(s, i, [v], (
-                    f"the seventh {_name(s, ctx, i - 1, v)} of {ch0.figure} {how} on {ch1.figure} "
-                    f"instead of resolving down by step"), ctx=ctx))
-        return out
+    def moves(self, s, ctx, i, v, ch0, ch1, inferred):
+        if ch0.seventh is None and not inferred:  # a plan's chord without a seventh (augmented sixths included)
+            return None
+        p0 = int(s.pitch[i, v])
+        if p0 % 12 != _seventh_at(s, ctx, i, v, ch0, ctx.keys[i], inferred):
+            return None
+        return (-1, -2, 0) if p0 % 12 in ch1.members else (-1, -2)
 
-    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
-        if state.ctx.chords is None:
-            return super().allowed(state, voice)
-        i = state.index
-        prev, _ = last_two(state)
-        if prev is None:
-            return ALL
-        ctx = state.ctx
-        ch0, ch1 = ctx.chord(i - 1), ctx.chord(i)
-        p0 = prev[voice]
-        if ch0 is None or ch1 is None or p0 == REST or same_harmony(ch0, ch1):
-            return ALL
-        if p0 % 12 != _seventh_at(state.sonorities, ctx, i - 1, voice, ch0, ctx.keys[i - 1], ctx.chords_inferred):
-            return ALL
-        mask = np.zeros(128, dtype=bool)
-        mask[[q for q in (p0 - 1, p0 - 2) if q >= 0]] = True
-        if p0 % 12 in ch1.members:
-            mask[p0] = True
-        return mask
+    def message(self, s, ctx, i, v, ch0, ch1, moves):
+        p0, p1 = int(s.pitch[i - 1, v]), int(s.pitch[i, v])
+        how = "is held" if p1 == p0 else f"goes to {note_name(p1, ctx.keys[i])}"
+        return (f"the seventh {_name(s, ctx, i - 1, v)} of {ch0.figure} {how} on {ch1.figure} "
+                f"instead of resolving down by step")
 
 
 @register
-class AugmentedSixthResolution(Rule):
+class AugmentedSixthResolution(_TendencyTone):
     """The augmented sixth of an It+6, Ger+6 or Fr+6 expands by semitones to the octave.
 
     Judged where the harmony moves from the augmented-sixth chord to a chord holding the
@@ -258,59 +286,28 @@ class AugmentedSixthResolution(Rule):
     id = "augmented-sixth-resolution"
     description = "the augmented sixth of an augmented-sixth chord does not expand by semitones to the octave"
 
-    @staticmethod
-    def _tendency(s: SonorityArray, ctx: Context, i: int, v: int, ch0, ch1, key0, inferred: bool) -> int:
-        """-1 / +1: the note voice ``v`` holds at row ``i`` is the lower / upper note of an augmented
-        sixth that must resolve at row ``i + 1``; 0 otherwise."""
-        if ch0 is None or ch1 is None or same_harmony(ch0, ch1):
-            return 0
+    def moves(self, s, ctx, i, v, ch0, ch1, inferred):
+        """(-1,) / (+1,): the note voice ``v`` holds at row ``i`` is the lower / upper note of an
+        augmented sixth that must resolve at row ``i + 1``; None otherwise."""
+        key0 = ctx.keys[i]
         aug = augmented_sixth(ch0, key0, inferred)
         if aug is None:
-            return 0
+            return None
         lo, up = aug
         if (lo - 1) % 12 not in ch1.members:  # not going to the chord of its resolution
-            return 0
+            return None
         pc = int(s.pitch[i, v]) % 12
         if pc == lo:
-            return -1
+            return (-1,)
         if pc == up and not (inferred and _written_as_flat_fifth(s, ctx, i, v, key0)):
-            return 1
-        return 0
+            return (1,)
+        return None
 
-    def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
-        out: list[Violation] = []
-        chords, inferred = chords_for(s, ctx)
-        p = s.pitch
-        for i in range(1, len(s)):
-            ch0, ch1 = chords[i - 1], chords[i]
-            if ch0 is None or ch1 is None or same_harmony(ch0, ch1) or augmented_sixth(ch0, ctx.keys[i - 1], inferred) is None:
-                continue
-            for v in range(4):
-                p0, p1 = int(p[i - 1, v]), int(p[i, v])
-                if p0 == REST or p1 == REST:
-                    continue
-                d = self._tendency(s, ctx, i - 1, v, ch0, ch1, ctx.keys[i - 1], inferred)
-                if d == 0 or p1 == p0 + d:
-                    continue
-                k = ctx.keys[i]
-                which, way = ("lower", "falling") if d < 0 else ("upper", "rising")
-                how = "stays" if p1 == p0 else f"goes to {note_name(p1, k)}"
-                out.append(self.violation(s, i, [v], (
-                    f"the {which} note {_name(s, ctx, i - 1, v)} of the augmented sixth of {ch0.figure} {how} on "
-                    f"{ch1.figure} instead of {way} a semitone to {note_name(p0 + d, k)}"), ctx=ctx))
-        return out
-
-    def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
-        if state.ctx.chords is None:
-            return super().allowed(state, voice)
-        i = state.index
-        prev, _ = last_two(state)
-        if prev is None or prev[voice] == REST:
-            return ALL
-        ctx = state.ctx
-        d = self._tendency(state.sonorities, ctx, i - 1, voice, ctx.chord(i - 1), ctx.chord(i), ctx.keys[i - 1],
-                           ctx.chords_inferred)
-        if d == 0:
-            return ALL
-        q = prev[voice] + d
-        return ONLY[q if 0 <= q <= 127 else 128]
+    def message(self, s, ctx, i, v, ch0, ch1, moves):
+        p0, p1 = int(s.pitch[i - 1, v]), int(s.pitch[i, v])
+        d = moves[0]
+        k = ctx.keys[i]
+        which, way = ("lower", "falling") if d < 0 else ("upper", "rising")
+        how = "stays" if p1 == p0 else f"goes to {note_name(p1, k)}"
+        return (f"the {which} note {_name(s, ctx, i - 1, v)} of the augmented sixth of {ch0.figure} {how} on "
+                f"{ch1.figure} instead of {way} a semitone to {note_name(p0 + d, k)}")

@@ -256,7 +256,7 @@ def _prospects_of(member: np.ndarray, chords: Sequence[ChordSpec | None], din: i
 
 def _departure_ok(p: Prospect, dout: np.ndarray, dep_member: np.ndarray) -> np.ndarray:
     """bool over departures: which complete ``p`` (``dout`` signed intervals, ``dep_member`` bool)."""
-    ok = np.isin(dout, p.moves)
+    ok = (np.asarray(dout)[..., None] == np.asarray(p.moves, dtype=np.int64)).any(axis=-1)  # np.isin, minus its overhead
     if p.chord_tone:
         ok &= dep_member
     return ok

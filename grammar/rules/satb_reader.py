@@ -277,10 +277,15 @@ class _Staff:
         return ScoreError(message, Location(file=self.label, measure=number, beat=round(beat, 4), voice=voice))
 
     # -- one element
-    def _pitch(self, p: Any, off: float, voice: str | None) -> tuple[int, int]:
+    def _voice(self, layer: int | None) -> str | None:
+        """The voice a note of ``layer`` belongs to (for messages; None: a chord layer holds both)."""
+        return self.voice_names[0] if not self.split else (self.voice_names[layer] if layer is not None else None)
+
+    def _pitch(self, p: Any, off: float, layer: int | None) -> tuple[int, int]:
         midi = int(round(p.ps))
         if not 0 <= midi <= 127:
-            raise self._error(f"the pitch {p.nameWithOctave} lies outside the MIDI range (C-1 to G9).", off, voice)
+            raise self._error(f"the pitch {p.nameWithOctave} lies outside the MIDI range (C-1 to G9).", off,
+                              self._voice(layer))
         return midi, (-1 if p.spellingIsInferred else _LETTER.get(p.step, -1))
 
     def _take(self, el: Any, off: float, container: Any, layer: int | None) -> None:
@@ -296,8 +301,7 @@ class _Staff:
         targets = self._one if not split else (self._layer[layer] if layer is not None else self.out)
         end = off + ql
         if isinstance(el, _M21.note.Note):
-            voice = self.voice_names[0] if not split else (self.voice_names[layer] if layer is not None else None)
-            midi, letter = self._pitch(el.pitch, off, voice)
+            midi, letter = self._pitch(el.pitch, off, layer)
             tie = el.tie
             event = (off, end, midi, tie is None or tie.type not in ("stop", "continue"), letter, (el, -1, container))
             for c in targets:
@@ -308,13 +312,11 @@ class _Staff:
                 c.events.append(event)
             return
         elif isinstance(el, _M21.chord.Chord):
-            voice = self.voice_names[0] if not split else (self.voice_names[layer] if layer is not None else None)
-            if not self._chord(el, off, end, container, layer, targets, voice):
+            if not self._chord(el, off, end, container, layer, targets):
                 return
         else:
-            voice = self.voice_names[0] if not split else (self.voice_names[layer] if layer is not None else None)
             raise self._error(f"an unpitched or unknown note ({type(el).__name__}); four-part writing needs pitches.",
-                              off, voice)
+                              off, self._voice(layer))
         if el.expressions and any(type(e).__name__ == "Fermata" for e in el.expressions):
             for c in targets:
                 c.fermatas.append(off)
@@ -324,17 +326,18 @@ class _Staff:
                 for c in targets:
                     c.lyrics.append((off, text))
 
-    def _chord(self, el: Any, off: float, end: float, container: Any, layer: int | None, targets: list[_Collector],
-               voice: str | None) -> bool:
+    def _chord(self, el: Any, off: float, end: float, container: Any, layer: int | None,
+               targets: list[_Collector]) -> bool:
         """Add a chord's note(s) to ``targets``; False for a chord without notes (nothing added)."""
         notes = list(el.notes)
         if not notes:
             return False
         if any(type(n).__name__ == "Unpitched" for n in notes):
-            raise self._error("an unpitched (percussion) note; four-part writing needs pitches.", off, voice)
+            raise self._error("an unpitched (percussion) note; four-part writing needs pitches.", off,
+                              self._voice(layer))
         info = []
         for k, n in enumerate(notes):
-            midi, letter = self._pitch(n.pitch, off, voice)
+            midi, letter = self._pitch(n.pitch, off, layer)
             t = n.tie if n.tie is not None else el.tie
             info.append((midi, letter, k, t is None or t.type not in ("stop", "continue")))
         info.sort(key=lambda x: x[0])
@@ -353,13 +356,18 @@ class _Staff:
         return True
 
     # -- one measure
-    def _measure(self, m: Any, moff: float) -> None:
+    def _measure(self, m: Any, moff: float, elements: tuple | None = None) -> None:
+        """Take the notes of measure ``m`` (its ``elements`` when the caller has them already)."""
         note, stream = _M21.note, _M21.stream
         direct: list[tuple[Any, float]] = []
         layers: list[tuple[Any, list[tuple[Any, float]]]] = []
-        for el in m.elements:
+        split = self.split
+        for el in (m.elements if elements is None else elements):
             if isinstance(el, note.GeneralNote):
-                direct.append((el, moff + float(m.elementOffset(el))))
+                if split:
+                    direct.append((el, moff + float(m.elementOffset(el))))
+                else:  # one voice: a note outside any layer is taken at once (before the layers, as below)
+                    self._take(el, moff + float(m.elementOffset(el)), m, None)
             elif isinstance(el, stream.Voice):
                 voff = moff + float(m.elementOffset(el))
                 items = [(sub, voff + float(el.elementOffset(sub))) for sub in el.elements
@@ -368,9 +376,7 @@ class _Staff:
                     layers.append((el, items))
             else:
                 self._signature(el, moff + float(m.elementOffset(el)))
-        if not self.split:
-            for el, off in direct:
-                self._take(el, off, m, None)
+        if not split:
             for v, items in layers:
                 for el, off in items:
                     self._take(el, off, v, None)
@@ -413,14 +419,16 @@ class _Staff:
         for m in ms:
             moff = float(self.part.elementOffset(m))
             number = int(m.number) if isinstance(m.number, int) else 0
-            for el in m.elements:  # a time signature applies from its own measure on
+            elements = m.elements
+            for el in elements:  # a time signature applies from its own measure on
                 if isinstance(el, ts_class):
                     self._time_signature(el)
-            self._where = (number, moff - float(m.paddingLeft or 0.0), self._metre)
-            self._measure(m, moff)
+            pad = float(m.paddingLeft or 0.0)
+            self._where = (number, moff - pad, self._metre)
+            self._measure(m, moff, elements)
             offs.append(moff)
             nums.append(number)
-            pads.append(float(m.paddingLeft or 0.0))
+            pads.append(pad)
             metres.append(self._metre)
         self.measures = MeasureMap(np.asarray(offs, float), np.asarray(nums, np.int32), np.asarray(pads, float), metres)
 

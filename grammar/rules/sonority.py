@@ -71,7 +71,7 @@ def _sample(w: VoiceEvents, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         return np.full(len(times), REST, np.int16), np.zeros(len(times), bool), np.full(len(times), -1, np.int8)
     idx = np.searchsorted(starts, times + _EPS, side="right") - 1
     ok = idx >= 0
-    idx_c = np.clip(idx, 0, None)
+    idx_c = np.maximum(idx, 0)
     ok &= ends[idx_c] > times + _EPS
     pitch = np.where(ok, midis[idx_c], REST).astype(np.int16)
     attack = ok & (np.abs(starts[idx_c] - times) < _EPS) & attacks[idx_c]
@@ -154,7 +154,7 @@ def _score_keys(satb: SATBScore, s: SonorityArray) -> list[KeyInfo] | None:
     if not found:
         return None
     starts = np.asarray([f[0] for f in found])
-    seg = np.clip(np.searchsorted(starts, s.offset + _EPS, side="right") - 1, 0, None)
+    seg = np.maximum(np.searchsorted(starts, s.offset + _EPS, side="right") - 1, 0)
     keys: list[KeyInfo] = [key_info("C")] * len(s)
     for j, (_, ks) in enumerate(found):
         rows = np.flatnonzero(seg == j)
@@ -196,7 +196,7 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None,
     ferm_offs = np.asarray(sorted({f for w in walks for f in w.fermatas}), float)
     fermata = np.zeros(len(times), bool)
     if len(ferm_offs):
-        idx = np.clip(np.searchsorted(times, ferm_offs + _EPS, side="right") - 1, 0, None)
+        idx = np.maximum(np.searchsorted(times, ferm_offs + _EPS, side="right") - 1, 0)
         fermata[idx] = True
     measure, beat = _locate(satb, times)
     s = SonorityArray(pitch, attack, times.astype(float), duration, measure, beat, fermata,
@@ -268,7 +268,7 @@ def _locate(satb: SATBScore, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         mb = [metre.measure_beat(float(t)) for t in times]
         return np.asarray([m for m, _ in mb], np.int32), np.asarray([b for _, b in mb], float)
     offs, nums, pads, metres = info.offsets, info.numbers, info.padding, info.metres
-    k = np.clip(np.searchsorted(offs, times + _EPS, side="right") - 1, 0, None)
+    k = np.maximum(np.searchsorted(offs, times + _EPS, side="right") - 1, 0)
     beat_len = np.asarray([float(m.beat_quarters) for m in metres])[k]
     beats = 1.0 + (times - offs[k] + pads[k]) / beat_len
     return nums[k].astype(np.int32), np.round(beats, 4)
@@ -285,7 +285,7 @@ def _accents(satb: SATBScore, times: np.ndarray, beat: np.ndarray) -> np.ndarray
         ts = satb.score.recurse().getElementsByClass(meter.TimeSignature)
         return accent_levels(beat, Metre(int(ts[0].numerator), int(ts[0].denominator)) if ts else None)
     offs, metres = info.offsets, info.metres
-    k = np.clip(np.searchsorted(offs, times + _EPS, side="right") - 1, 0, None)
+    k = np.maximum(np.searchsorted(offs, times + _EPS, side="right") - 1, 0)
     number: dict[Metre, int] = {}
     metre_of_row = np.asarray([number.setdefault(m, len(number)) for m in metres], np.intp)[k]  # (N,) metre number
     out = np.zeros(len(times), np.int8)

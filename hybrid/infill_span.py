@@ -60,6 +60,7 @@ def grid_of_score(score: Any) -> ScoreGrid:
             raise InputError("no such file", Location(file=str(path)))
         try:
             r = Result.from_dict(json.loads(path.read_text()))
+            r.plan.validate()  # a result file may hold anything: its plan is judged as a plan file's is
         except json.JSONDecodeError as e:
             raise ScoreError(f"invalid JSON: {e.msg}", Location(file=str(path), line=e.lineno)) from None
         return ScoreGrid(r.plan, r.tokens.copy(), file=str(path))

@@ -12,19 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from commands import TINY_LARK
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "hybrid"))  # hybrid_fakes
-
-TINY_LARK = """// tiny.lark: a two- or four-bar phrase, tonic - dominant - tonic (the fuzz tests' seed grammar).
-// @grammar durations=1:1,2:1 final=2:1
-start: phrase
-
-// @phrase bars=2:1,4:1
-phrase: opening dominant "I"      // cadence=PAC
-
-opening: "I" | "I" "vi" | "I6" "IV"
-dominant: "V" | "V7" | "ii6" "V"
-"""
 
 RNTXT = """Composer: partimento
 Title: fuzz seed

@@ -2,12 +2,17 @@
 
 Hypothesis mutates valid seeds (``conftest.py``): MusicXML (four parts and grand staff),
 MIDI, RomanText, Lark grammars, plan JSON, result JSON, checkpoints, and whole command
-lines. Each input goes to one of the commands that accept it (``commands.py``; drawn, so
-every command gets its share), in-process through ``main(argv)``; ``harness.judge``
-asserts no traceback, a documented exit status (2 for bad input, 3 for unsatisfiable) and
-no partial or temporary output file. A CI run feeds ``sum(EXAMPLES.values())`` inputs
-(122, sized to about 45 s on a loaded 2-core machine); ``PARTIMENTO_FUZZ_SCALE=5`` feeds
-610 (``test_every_kind_of_input_was_fed`` counts them).
+lines. One parametrized driver (``test_malformed_input``) breaks each kind of file from
+its seed (``MALFORMED``); each input goes to one of the commands that accept it
+(``commands.py``; drawn, so every command gets its share), in-process through
+``main(argv)``; ``harness.judge`` asserts no traceback, a documented exit status (2 for bad
+input, 3 for unsatisfiable) and no partial or temporary output file. A CI run feeds
+``sum(EXAMPLES.values())`` inputs (500; ``test_every_kind_of_input_was_fed`` counts them).
+The kinds are weighted by what an input costs: a mutated score that is still valid is
+checked, annotated, rendered, infilled or harmonized in full (0.2-1.5 s), a broken one is
+refused in about 20 ms, so scores and checkpoints get fewer inputs than MIDI, JSON and
+command lines. Commands that load a grammar are given the small seed grammar (the shipped
+ones take 0.2-0.7 s to load).
 
 Runs are derandomized, so CI sees the same inputs every time; ``PARTIMENTO_FUZZ=explore``
 draws new ones (and five times as many) for a hunt, ``PARTIMENTO_FUZZ_SCALE=0.1`` a tenth
@@ -32,11 +37,10 @@ from mutations import NASTY, mutated_bytes, mutated_json, mutated_text, mutated_
 EXPLORE = os.environ.get("PARTIMENTO_FUZZ") == "explore"
 CORPUS = Path(__file__).parent / "corpus"
 
-#: examples per test in a CI run; together they make the run's input count
-#: (sized to the suite's time budget, about 45 s on a loaded 2-core machine: 122 inputs;
-#: ``PARTIMENTO_FUZZ_SCALE=5`` feeds 610)
-EXAMPLES = {"musicxml": 16, "two_staves": 10, "midi": 10, "rntxt": 8, "lark": 14, "plan_json": 16,
-            "result_json": 12, "checkpoint": 6, "argv": 30}
+#: examples per kind in a CI run; together they make the run's input count (500: about 55 s of
+#: CPU, 1-2.5 minutes on the 2-core machine depending on its load; ``PARTIMENTO_FUZZ_SCALE=2`` feeds 1,000)
+EXAMPLES = {"musicxml": 24, "two_staves": 30, "midi": 80, "rntxt": 30, "lark": 60, "plan_json": 80,
+            "result_json": 80, "checkpoint": 6, "argv": 110}
 COUNTED: dict[str, int] = {}
 
 
@@ -94,56 +98,38 @@ def _mk(p: Path) -> Path:
     return p
 
 
-# ------------------------------------------------------------------ one test per kind of input
-@_settings("musicxml")
-@given(data=st.data())
-def test_malformed_musicxml(seeds, work, data):
-    _run_all("musicxml", data.draw, data.draw(mutated_xml(seeds.musicxml)), work)
+# ------------------------------------------------------------------ one driver for every kind of input
+@st.composite
+def _checkpoints(draw, seeds) -> tuple[bytes, str]:
+    """A checkpoint with its weights, its JSON config or both broken."""
+    which = draw(st.sampled_from(["weights", "config", "both"]))
+    weights = draw(mutated_bytes(seeds.weights)) if which != "config" else seeds.weights
+    config = draw(mutated_json(seeds.config)) if which != "weights" else seeds.config
+    return weights, config
 
 
-@_settings("two_staves")
-@given(data=st.data())
-def test_malformed_grand_staff_musicxml(seeds, work, data):
-    _run_all("two_staves", data.draw, data.draw(mutated_xml(seeds.two_staves)), work)
+#: how each kind of input is broken, from the valid seeds
+MALFORMED = {
+    "musicxml": lambda seeds: mutated_xml(seeds.musicxml),
+    "two_staves": lambda seeds: mutated_xml(seeds.two_staves),  # grand staff, two voices per staff
+    "midi": lambda seeds: mutated_bytes(seeds.midi),
+    "rntxt": lambda seeds: mutated_text(seeds.rntxt),
+    "lark": lambda seeds: mutated_text(seeds.lark),
+    "plan_json": lambda seeds: mutated_json(seeds.plan_json),
+    "result_json": lambda seeds: mutated_json(seeds.result_json),
+    "checkpoint": _checkpoints,
+}
 
 
-@_settings("midi")
-@given(data=st.data())
-def test_malformed_midi(seeds, work, data):
-    _run_all("midi", data.draw, data.draw(mutated_bytes(seeds.midi)), work)
+@pytest.mark.parametrize("kind", list(MALFORMED))
+def test_malformed_input(seeds, work, kind):
+    """Malformed inputs of one kind, each fed to one of the commands that read it (see ``_run_all``)."""
+    @_settings(kind)
+    @given(data=st.data())
+    def feed(data):
+        _run_all(kind, data.draw, data.draw(MALFORMED[kind](seeds)), work)
 
-
-@_settings("rntxt")
-@given(data=st.data())
-def test_malformed_romantext(seeds, work, data):
-    _run_all("rntxt", data.draw, data.draw(mutated_text(seeds.rntxt)), work)
-
-
-@_settings("lark")
-@given(data=st.data())
-def test_malformed_lark_grammar(seeds, work, data):
-    _run_all("lark", data.draw, data.draw(mutated_text(seeds.lark)), work)
-
-
-@_settings("plan_json")
-@given(data=st.data())
-def test_malformed_plan_json(seeds, work, data):
-    _run_all("plan_json", data.draw, data.draw(mutated_json(seeds.plan_json)), work)
-
-
-@_settings("result_json")
-@given(data=st.data())
-def test_malformed_result_json(seeds, work, data):
-    _run_all("result_json", data.draw, data.draw(mutated_json(seeds.result_json)), work)
-
-
-@_settings("checkpoint")
-@given(data=st.data())
-def test_malformed_checkpoint(seeds, work, data):
-    which = data.draw(st.sampled_from(["weights", "config", "both"]))
-    weights = data.draw(mutated_bytes(seeds.weights)) if which != "config" else seeds.weights
-    config = data.draw(mutated_json(seeds.config)) if which != "weights" else seeds.config
-    _run_all("checkpoint", data.draw, (weights, config), work)
+    feed()
 
 
 # ------------------------------------------------------------------ whole command lines

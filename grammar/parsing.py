@@ -254,6 +254,7 @@ class PhraseParser:
                 else:
                     self._by_chord[t.mode].setdefault(chord, []).append((tid, bass, alt, lp))
         self._match_cache: dict[tuple[str, int], tuple[frozenset[int], dict[int, tuple[int, float]]]] = {}
+        self._last_chart: tuple | None = None  # ((tokens, mode), (chart, matches)) of the last phrase
 
     # ----------------------------------------------------------------- terminals
     def _member(self, alt: int, fig: str, mode: int, a, col: int, lp: float = 0.0) -> tuple:
@@ -304,10 +305,18 @@ class PhraseParser:
 
     # ----------------------------------------------------------------- one phrase
     def _chart(self, tokens: list[str], mode: str):
+        """The Earley chart of a phrase; the last one is kept, so that :meth:`tree` after
+        :meth:`parse_tokens` on the same phrase (what coverage, fit and derivations do) runs
+        the recognizer once."""
+        key = (tuple(tokens), mode)
+        if self._last_chart is not None and self._last_chart[0] == key:
+            return self._last_chart[1]
         modes = token_modes(tokens, mode)
         looked = [self.matches(t, MODES.index(m)) for t, m in zip(tokens, modes)]
         start = self.nt[(self.grammar.source.parse_start, MODES.index(mode))]
-        return self.earley.recognize([ids for ids, _ in looked], start), looked
+        out = self.earley.recognize([ids for ids, _ in looked], start), looked
+        self._last_chart = (key, out)
+        return out
 
     def parse_tokens(self, tokens: list[str], mode: str = "major",
                      places: list[tuple[int | None, float | None]] | None = None) -> tuple[bool, ParseError | None]:

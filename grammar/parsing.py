@@ -343,18 +343,32 @@ class PhraseParser:
         Raises :class:`PlanError` when the tokens do not parse.
         """
         tokens = list(tokens)
-        chart, looked = self._chart(tokens, mode)
-        if not chart.accepted:
+        found = self._viterbi(tokens, mode)
+        if found is None:
             ok, err = self.parse_tokens(tokens, mode)
             raise PlanError(f"the phrase does not parse with {self.grammar.name}: {err}")
+        _, root, best = found
+        return self._to_lark(root, tokens, best)
+
+    def best_log_prob(self, tokens: list[str], mode: str = "major") -> float | None:
+        """The log probability of the phrase's most probable parse under the grammar's weights
+        (productions and the chord-class alternatives matched), or None if it does not parse."""
+        found = self._viterbi(list(tokens), mode) if tokens else None
+        return None if found is None else found[0]
+
+    def _viterbi(self, tokens: list[str], mode: str):
+        """(log probability, root node, best chord-class alternative per token) or None."""
+        chart, looked = self._chart(tokens, mode)
+        if not chart.accepted:
+            return None
         best = [b for _, b in looked]
 
         def lexical_score(tid: int, pos: int) -> float:
             hit = best[pos].get(tid)
             return hit[1] if hit is not None else 0.0
 
-        _, root = self.earley.best_tree(chart, lexical_score)
-        return self._to_lark(root, tokens, best)
+        score, root = self.earley.best_tree(chart, lexical_score)
+        return score, root, best
 
     def _to_lark(self, node, tokens: list[str], best: list[dict]) -> Tree:
         rule, m, idx = self.productions[node.production]

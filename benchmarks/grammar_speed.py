@@ -81,6 +81,7 @@ def parse_times(phrases: list[tuple[list[str], str]], trees: int) -> dict:
         ok, _ = parser.parse_tokens(toks, mode)
         rec.append(time.perf_counter() - t)
         if ok and len(full) < trees:
+            parser._last_chart = None  # the full parse recognizes again (the parser keeps the last chart)
             t = time.perf_counter()
             parser.parse_tokens(toks, mode)
             parser.tree(toks, mode)

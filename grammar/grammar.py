@@ -427,7 +427,8 @@ def load(name_or_path: str | Path, weights: str | Path | dict | bool | None = No
 
     ``weights``: a weights file or mapping (see :mod:`partimento.grammar.weights`); by
     default the companion ``name.weights.json`` beside the grammar is used when it exists
-    (the shipped grammars carry weights fitted on Riemenschneider chorales 001-010);
+    (the shipped grammars carry weights fitted on the When-in-Rome development corpus, smoothing
+    chosen by cross-validation: tools/fit_shipped_weights.py);
     ``weights=False`` uses only the ``w=`` annotations of the ``.lark`` file.
     """
     from .weights import read_weights

@@ -30,7 +30,7 @@ from partimento.grammar.theory import chord_spec, key_info
 FORMS = ["chorale", "period", "sentence", "binary", "ternary"]
 VARIED = [("C", 8, "4/4"), ("a", 8, "4/4"), ("E-", 16, "4/4"), ("f#", 8, "3/4"), ("G", 12, "4/4"),
           ("d", 16, "4/4"), ("B-", 8, "3/4"), ("e", 12, "6/8")]
-NAMED_RETROGRESSIONS = {"passing_sub", "chain63", "pedal_64"}
+NAMED_RETROGRESSIONS = {"passing_sub", "chain63", "pedal_64", "arrival_64"}
 
 
 def degree(figure: str, key: str) -> int | None:

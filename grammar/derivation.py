@@ -108,6 +108,21 @@ class DerivationPath:
         return "\n".join([head] + [f"  {s}" for s in self.steps])
 
 
+_NODE_JSON: dict = {}  # a sampled node value (label, key, 0 or a count) -> its JSON
+
+
+def _node_list_json(nodes: list) -> str:
+    """``json.dumps(nodes)`` for a sampler's node list (str and int values only), from cached values."""
+    cache = _NODE_JSON
+    try:
+        return "[" + ", ".join([cache[x] for x in nodes]) + "]"
+    except KeyError:
+        for x in nodes:
+            if x not in cache:
+                cache[x] = json.dumps(x)
+        return "[" + ", ".join([cache[x] for x in nodes]) + "]"
+
+
 class Derivation:
     """A derivation as a flat pre-order node list with its table of alternatives (module docstring)."""
 
@@ -177,20 +192,24 @@ class Derivation:
                 "alternatives": {label: table[label].to_list() for label in self.used() if label in table}}
 
     def to_json(self) -> str:
-        """The same as ``json.dumps(self.to_dict())``, from cached pieces (plan JSON Lines write many)."""
+        """The same as ``json.dumps(self.to_dict())``, from cached pieces (plan JSON Lines write many).
+
+        A sampled derivation (one with the grammar's shared fragments) holds only labels, keys
+        and counts, from a small vocabulary: its node list is written from the JSON of each
+        value, kept once per process, instead of encoding the same strings plan after plan.
+        """
         frags = self._fragments
         table = self.table
         parts = []
-        for label in self.used():
-            if label not in table:
-                continue
+        for label in sorted(set(self.nodes[0::3]) & table.keys()):
             frag = frags.get(label) if frags is not None else None
             if frag is None:
                 frag = f"{json.dumps(label)}: {json.dumps(table[label].to_list())}"
                 if frags is not None:
                     frags[label] = frag
             parts.append(frag)
-        return (f'{{"format": {FORMAT}, "grammar": {json.dumps(self.grammar)}, "nodes": {json.dumps(self.nodes)}, '
+        nodes = _node_list_json(self.nodes) if frags is not None else json.dumps(self.nodes)
+        return (f'{{"format": {FORMAT}, "grammar": {json.dumps(self.grammar)}, "nodes": {nodes}, '
                 f'"alternatives": {{{", ".join(parts)}}}}}')
 
     @classmethod

@@ -86,17 +86,55 @@ class EarleyParser:
                         seen_nt.add(first)
                         stack.append(first)
             self.closure[x] = tuple(prods)
+        # FIRST sets: the terminals a production's derivations can start with (no empty rules, so
+        # those of its first symbol), for predicting only what the next token can start
+        first_nt: dict[int, set[int]] = {x: set() for x in range(n_nt)}
+        changed = True
+        while changed:
+            changed = False
+            for p, body in enumerate(self.rhs):
+                f = first_nt[self.lhs[p]]
+                head = body[0]
+                add = first_nt[head] if head < n_nt else {head}
+                if not add <= f:
+                    f |= add
+                    changed = True
+        self.first: list[frozenset[int]] = [frozenset(first_nt[b[0]] if b[0] < n_nt else {b[0]}) for b in self.rhs]
+        self._predict: dict[tuple[int, frozenset], tuple[int, ...]] = {}
 
     # ----------------------------------------------------------------- recognition
     def recognize(self, matches: Sequence[frozenset[int]], start: int) -> Chart:
-        """Run Earley over tokens given as the sets of terminal ids each one matches."""
+        """Run Earley over tokens given as the sets of terminal ids each one matches.
+
+        Predictions are filtered by the next token (an item whose production cannot start
+        with it can never advance), which keeps the chart to the items a parse can use;
+        a phrase that does not parse is run again unfiltered, so its error names every
+        terminal the grammar expected where it stopped.
+        """
+        chart = self._recognize(matches, start, True)
+        if not chart.accepted:
+            chart = self._recognize(matches, start, False)
+        return chart
+
+    def _predictions(self, x: int, m: frozenset) -> tuple[int, ...]:
+        """The productions of ``closure[x]`` that can start with a terminal in ``m``."""
+        key = (x, m)
+        hit = self._predict.get(key)
+        if hit is None:
+            first = self.first
+            hit = self._predict[key] = tuple(p for p in self.closure[x] if not first[p].isdisjoint(m))
+        return hit
+
+    def _recognize(self, matches: Sequence[frozenset[int]], start: int, filtered: bool) -> Chart:
         n_nt = self.n_nt
         lhs, rhs, closure = self.lhs, self.rhs, self.closure
+        predictions = self._predictions
         n = len(matches)
         items: list[set] = [set() for _ in range(n + 1)]
         waiting: list[dict[int, list]] = [dict() for _ in range(n + 1)]
-        nxt: list = [(p, 0, 0) for p in closure[start]]
+        nxt: list = [(p, 0, 0) for p in (predictions(start, matches[0]) if filtered and n else closure[start])]
         for i in range(n + 1):
+            m_i = matches[i] if i < n else frozenset()
             seen_i = items[i]
             agenda = [it for it in nxt if it not in seen_i]
             seen_i.update(agenda)
@@ -120,7 +158,7 @@ class EarleyParser:
                     wait_i.setdefault(x, []).append(item)
                     if x not in predicted:
                         predicted.add(x)
-                        for p2 in closure[x]:
+                        for p2 in (predictions(x, m_i) if filtered else closure[x]):
                             it = (p2, 0, i)
                             if it not in seen_i:
                                 seen_i.add(it)
@@ -131,9 +169,8 @@ class EarleyParser:
             if i == n:
                 ok = any(lhs[p] == start and dot == len(rhs[p]) and o == 0 for p, dot, o in seen_i)
                 return Chart(ok, n, {x for x, _ in term_wait}, items, list(matches), start)
-            m = matches[i]
             for x, (p, dot, orig) in term_wait:
-                if x in m:
+                if x in m_i:
                     nxt.append((p, dot + 1, orig))
             if not nxt:
                 return Chart(False, i, {x for x, _ in term_wait}, items, list(matches), start)

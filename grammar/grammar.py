@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -117,8 +117,13 @@ def _parse_weights_map(text: str, where: Location) -> dict[int, float]:
     return out
 
 
+@lru_cache(maxsize=64)
 def _check_lark_syntax(text: str, file: str | None) -> None:
-    """Let Lark itself read the file, so syntax errors carry Lark's line and column."""
+    """Let Lark itself read the file, so syntax errors carry Lark's line and column.
+
+    A text Lark accepted once is not read again in the same process (building Lark's parser
+    is most of a grammar's load time, and weights are applied to a fresh read of the same
+    text); a text it rejects raises every time (exceptions are not cached)."""
     from lark import Lark
     from lark.exceptions import GrammarError as LarkGrammarError, UnexpectedInput
 
@@ -422,7 +427,8 @@ def load(name_or_path: str | Path, weights: str | Path | dict | bool | None = No
 
     ``weights``: a weights file or mapping (see :mod:`partimento.grammar.weights`); by
     default the companion ``name.weights.json`` beside the grammar is used when it exists
-    (the shipped grammars carry weights fitted on Riemenschneider chorales 001-010);
+    (the shipped grammars carry weights fitted on the When-in-Rome development corpus, smoothing
+    chosen by cross-validation: tools/fit_shipped_weights.py);
     ``weights=False`` uses only the ``w=`` annotations of the ``.lark`` file.
     """
     from .weights import read_weights

@@ -254,6 +254,7 @@ class PhraseParser:
                 else:
                     self._by_chord[t.mode].setdefault(chord, []).append((tid, bass, alt, lp))
         self._match_cache: dict[tuple[str, int], tuple[frozenset[int], dict[int, tuple[int, float]]]] = {}
+        self._last_chart: tuple | None = None  # ((tokens, mode), (chart, matches)) of the last phrase
 
     # ----------------------------------------------------------------- terminals
     def _member(self, alt: int, fig: str, mode: int, a, col: int, lp: float = 0.0) -> tuple:
@@ -304,10 +305,18 @@ class PhraseParser:
 
     # ----------------------------------------------------------------- one phrase
     def _chart(self, tokens: list[str], mode: str):
+        """The Earley chart of a phrase; the last one is kept, so that :meth:`tree` after
+        :meth:`parse_tokens` on the same phrase (what coverage, fit and derivations do) runs
+        the recognizer once."""
+        key = (tuple(tokens), mode)
+        if self._last_chart is not None and self._last_chart[0] == key:
+            return self._last_chart[1]
         modes = token_modes(tokens, mode)
         looked = [self.matches(t, MODES.index(m)) for t, m in zip(tokens, modes)]
         start = self.nt[(self.grammar.source.parse_start, MODES.index(mode))]
-        return self.earley.recognize([ids for ids, _ in looked], start), looked
+        out = self.earley.recognize([ids for ids, _ in looked], start), looked
+        self._last_chart = (key, out)
+        return out
 
     def parse_tokens(self, tokens: list[str], mode: str = "major",
                      places: list[tuple[int | None, float | None]] | None = None) -> tuple[bool, ParseError | None]:
@@ -334,18 +343,32 @@ class PhraseParser:
         Raises :class:`PlanError` when the tokens do not parse.
         """
         tokens = list(tokens)
-        chart, looked = self._chart(tokens, mode)
-        if not chart.accepted:
+        found = self._viterbi(tokens, mode)
+        if found is None:
             ok, err = self.parse_tokens(tokens, mode)
             raise PlanError(f"the phrase does not parse with {self.grammar.name}: {err}")
+        _, root, best = found
+        return self._to_lark(root, tokens, best)
+
+    def best_log_prob(self, tokens: list[str], mode: str = "major") -> float | None:
+        """The log probability of the phrase's most probable parse under the grammar's weights
+        (productions and the chord-class alternatives matched), or None if it does not parse."""
+        found = self._viterbi(list(tokens), mode) if tokens else None
+        return None if found is None else found[0]
+
+    def _viterbi(self, tokens: list[str], mode: str):
+        """(log probability, root node, best chord-class alternative per token) or None."""
+        chart, looked = self._chart(tokens, mode)
+        if not chart.accepted:
+            return None
         best = [b for _, b in looked]
 
         def lexical_score(tid: int, pos: int) -> float:
             hit = best[pos].get(tid)
             return hit[1] if hit is not None else 0.0
 
-        _, root = self.earley.best_tree(chart, lexical_score)
-        return self._to_lark(root, tokens, best)
+        score, root = self.earley.best_tree(chart, lexical_score)
+        return score, root, best
 
     def _to_lark(self, node, tokens: list[str], best: list[dict]) -> Tree:
         rule, m, idx = self.productions[node.production]

@@ -67,6 +67,34 @@ class ChordEvent:
         return self.onset + self.duration
 
 
+_CHORD_TAIL: dict[tuple, str] = {}  # (duration, figure, ... inversion_open) -> JSON after the onset
+_CHORD_FIELDS = ("onset", "duration", "figure", "key", "cadence", "fermata", "phrase", "inversion_open")
+
+
+def _chords_json(chords: list[dict]) -> str:
+    """``json.dumps(chords)`` for ChordEvent dicts: a chord's JSON after its onset repeats from plan to
+    plan (a few hundred figures, keys and lengths), so it is encoded once and kept. A chord whose
+    values are not of the plain types (float, str, bool, int) is written by json as it is."""
+    out = []
+    tails = _CHORD_TAIL
+    for d in chords:
+        try:
+            onset, duration = d["onset"], d["duration"]
+            key = (duration, d["figure"], d["key"], d["cadence"], d["fermata"], d["phrase"], d["inversion_open"])
+            plain = (len(d) == 8 and type(onset) is float and type(duration) is float and onset - onset == 0.0
+                     and type(key[4]) is bool and type(key[5]) is int and type(key[6]) is bool)
+            tail = tails.get(key) if plain else None
+        except (KeyError, TypeError):
+            plain = False
+        if not plain:
+            out.append(json.dumps(d))
+            continue
+        if tail is None:
+            tail = tails[key] = ", " + json.dumps({f: d[f] for f in _CHORD_FIELDS[1:]})[1:]
+        out.append('{"onset": ' + float.__repr__(onset) + tail)
+    return "[" + ", ".join(out) + "]"
+
+
 @dataclass
 class Phrase:
     """A phrase: its span, its key and how it closes."""
@@ -279,7 +307,12 @@ class Plan:
         tree = self.derivation_tree
         if indent is not None or tree is None:
             return json.dumps(self.to_dict() if tree is not None else self._dict(copy=False), indent=indent)
-        return json.dumps(self._dict(copy=False))[:-1] + ', "derivation": ' + tree.to_json() + "}"
+        d = self._dict(copy=False)
+        chords = d.pop("chords")
+        head = json.dumps({"key": d.pop("key"), "metre": d.pop("metre"), "bars": d.pop("bars"),
+                           "pickup": d.pop("pickup")})
+        return (head[:-1] + ', "chords": ' + _chords_json(chords) + ", " + json.dumps(d)[1:-1]
+                + ', "derivation": ' + tree.to_json() + "}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Plan":

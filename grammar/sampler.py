@@ -261,26 +261,8 @@ class Tables:
     # ----------------------------------------------------------------- solving
     def _children_first(self) -> list[str]:
         """Rules in depth-first post-order, so a sweep of the fixpoint sees fresh child values."""
-        order: list[str] = []
-        seen: set[str] = set()
-        for root in self.rules:
-            stack = [(root, iter(()))] if root in seen else [(root, None)]
-            if root in seen:
-                continue
-            seen.add(root)
-            stack = [(root, iter([s for a in self.rules[root].alternatives for s in a.symbols
-                                  if not is_literal(s)]))]
-            while stack:
-                node, it = stack[-1]
-                child = next(it, None)
-                if child is None:
-                    stack.pop()
-                    order.append(node)
-                elif child not in seen:
-                    seen.add(child)
-                    stack.append((child, iter([s for a in self.rules[child].alternatives for s in a.symbols
-                                               if not is_literal(s)])))
-        return order
+        rules = self.rules
+        return _post_order(rules, lambda n: [s for a in rules[n].alternatives for s in a.symbols if not is_literal(s)])
 
     def _alt_prob(self, r, mode: int, allow_key: bool) -> list[tuple[Any, float]]:
         active = [a for a in r.alternatives if (a.mode is None or a.mode == MODES[mode])
@@ -390,22 +372,9 @@ class Tables:
         def body(a) -> list[str]:
             return [x for x in a.symbols if not x.startswith('"@')]
 
-        order: list[str] = []
-        state: dict[str, int] = {}
-        for root in names:  # children first along unary edges (no unary cycles: checked at load)
-            if root in state:
-                continue
-            stack = [(root, iter([body(a)[0] for a in rules[root].alternatives if len(body(a)) == 1]))]
-            state[root] = 1
-            while stack:
-                name, kids = stack[-1]
-                kid = next(kids, None)
-                if kid is None:
-                    stack.pop()
-                    order.append(name)
-                elif kid in solving and kid not in state:
-                    state[kid] = 1
-                    stack.append((kid, iter([body(a)[0] for a in rules[kid].alternatives if len(body(a)) == 1])))
+        # children first along unary edges (no unary cycles: checked at load)
+        order = _post_order(names, lambda n: [k for k in (body(a)[0] for a in rules[n].alternatives
+                                                            if len(body(a)) == 1) if k in solving])
         for name in names:
             for m in (0, 1):
                 for f in finals:
@@ -446,6 +415,27 @@ class Tables:
                 for p, cm, syms, flags, suf, rep in lst:
                     if syms:
                         suf[len(syms) - 1][n] = get(syms[-1], cm, flags[-1])[n]
+
+
+def _post_order(roots, children) -> list[str]:
+    """Every node reachable from ``roots`` once, children before their parent (iterative DFS)."""
+    order: list[str] = []
+    seen: set[str] = set()
+    for root in roots:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(children(root)))]
+        while stack:
+            node, kids = stack[-1]
+            kid = next(kids, None)
+            if kid is None:
+                stack.pop()
+                order.append(node)
+            elif kid not in seen:
+                seen.add(kid)
+                stack.append((kid, iter(children(kid))))
+    return order
 
 
 def _final_durations(weights: dict[int, float], beats_per_bar: int) -> dict[int, float]:
@@ -692,42 +682,27 @@ class _Sampler:
         One draw then picks the alternative and the split together; built once per
         (symbol, mode, final, n) and cached, so a draw is a dictionary lookup and a bisection.
         """
-        beat = self.beat
-        get = beat["get"]
-        opts: list = []
-        cum: list[float] = []
-        total = 0.0
-        for a, p in beat["probs"][(sym, mode)]:
-            if a.repeat and _repeated(a) is not None:
-                suf = _seq_cached(self.t, "beat", a, mode, final, get, beat["N"])
-                w = p * suf[0][n]
-                if w > 0:
-                    total += w
-                    cum.append(total)
-                    opts.append((a, None))
-                continue
-            cm = _child_mode(a, mode)
-            k = len(a.symbols)
-            arrays = [get(s, cm, final if i == k - 1 else 0) for i, s in enumerate(a.symbols)]
-            suf = _seq_cached(self.t, "beat", a, mode, final, get, beat["N"])
-            if suf[0][n] <= 0:
-                continue
-            stack = [(0, n, p, ())]
-            while stack:
-                i, rest, w, lens = stack.pop()
-                if i == k - 1:
-                    w *= arrays[i][rest]
-                    if w > 0:
-                        total += w
-                        cum.append(total)
-                        opts.append((a, lens + (rest,)))
-                    continue
-                zi = arrays[i]
-                nxt = suf[i + 1]
-                for m in range(rest + 1):
-                    if zi[m] > 0 and nxt[rest - m] > 0:
-                        stack.append((i + 1, rest - m, w * zi[m], lens + (m,)))
+        cum, _, opts = self._alternative_options("beat", sym, mode, final, n)
         return cum, opts
+
+    def _alternative_options(self, level: str, sym: str, mode: int, final: int, n: int) -> tuple[list[float], float, list]:
+        """A rule's alternatives, each with every split of ``n`` units among its symbols (``None``
+        for a let-binding, whose split is drawn when it is expanded), weighted and cumulated."""
+        tables = self.beat if level == "beat" else self.form
+        cum: list[float] = []
+        opts: list = []
+        total = 0.0
+        for a, p in tables["probs"][(sym, mode)]:
+            if a.repeat and _repeated(a) is not None:
+                w = p * _seq_cached(self.t, level, a, mode, final, tables["get"], tables["N"])[0][n]
+                pairs = [(w, None)] if w > 0 else []
+            else:
+                pairs = [(p * w, lengths) for w, lengths in self._splits(a, mode, final, n, level)]
+            for w, lengths in pairs:
+                total += w
+                cum.append(total)
+                opts.append((a, lengths))
+        return cum, total, opts
 
     # ----------------------------------------------------------------- drawing a phrase
     # A phrase is drawn top-down. Most rules only pass a length on (a tonic region that is
@@ -774,17 +749,13 @@ class _Sampler:
             return
         # the common case, inlined: children in the same key, no let-binding
         first = len(events)
-        children = self.children.get(a.label)
-        if children is None:
-            children = self.children[a.label] = self._children(a)
-        cm = _child_mode(a, mode)
-        last = len(children) - 1
-        for i, (kind, value, is_open) in enumerate(children):
+        cm = opt[6]
+        for kind, value, is_open, length, last in opt[7]:
             if kind == 2:
-                self.draw(value, key, key, cm, lengths[i], final if i == last else 0, events, nodes)
+                self.draw(value, key, key, cm, length, last, events, nodes)
             elif kind == 0:
                 nodes += (value, 0, 0)
-                self._chord(value, is_open, key, lengths[i], None, False, events)
+                self._chord(value, is_open, key, length, None, False, events)
             else:
                 nodes += (value, 0, 0)
         if len(events) > first:
@@ -792,6 +763,16 @@ class _Sampler:
                 events[-1].cadence = opt[3]
             if opt[4]:
                 events[-1].fermata = True
+
+    def _steps(self, a, mode: int, final: int, lengths: tuple[int, ...]) -> tuple[int, tuple]:
+        """What drawing the children of ``a`` with these lengths does, worked out once per option:
+        the children's mode, and per child (kind, value, open, length, final flag) as in :meth:`_children`."""
+        children = self.children.get(a.label)
+        if children is None:
+            children = self.children[a.label] = self._children(a)
+        last = len(children) - 1
+        return _child_mode(a, mode), tuple((kind, value, is_open, lengths[i], final if i == last else 0)
+                                           for i, (kind, value, is_open) in enumerate(children))
 
     @staticmethod
     def _children(a) -> list[tuple[int, str, bool]]:
@@ -933,7 +914,7 @@ class _Sampler:
                         add(w, (1, seg, a, cadence, fermata, None))
                     continue
                 for w, lengths in self._splits(a, mode, final, n):
-                    add(w1 * w, (1, seg, a, cadence, fermata, lengths))
+                    add(w1 * w, (1, seg, a, cadence, fermata, lengths, *self._steps(a, mode, final, lengths)))
 
         walk(sym, 1.0, (), ())
         if not opts:
@@ -969,20 +950,7 @@ class _Sampler:
 
     def _form_options(self, sym: str, mode: int, nbars: int) -> tuple[list[float], float, list]:
         """A form rule's alternatives with the splits of ``nbars`` among their symbols, weighted."""
-        form = self.form
-        cum: list[float] = []
-        opts: list = []
-        total = 0.0
-        for a, p in form["probs"][(sym, mode)]:
-            if a.repeat and _repeated(a) is not None:
-                w = p * _seq_cached(self.t, "form", a, mode, 0, form["get"], form["N"])[0][nbars]
-                pairs = [(w, None)] if w > 0 else []
-            else:
-                pairs = self._splits(a, mode, 0, nbars, "form")
-            for w, lengths in pairs:
-                total += p * w if lengths is not None else w
-                cum.append(total)
-                opts.append((a, lengths))
+        cum, total, opts = self._alternative_options("form", sym, mode, 0, nbars)
         if not opts:
             raise GrammarError("no derivation of the requested length")
         cum[-1] = float("inf")

@@ -1,48 +1,43 @@
 """Fit the shipped companion weights (grammar/grammars/NAME.weights.json) on the development corpus.
 
 The corpus is the When-in-Rome Bach chorale analyses in ../shared/data/when-in-rome/ (115
-files, 694 phrases); every file whose chorale is in the ``test`` split of
-neural/chorale_split.json is refused, as the corpus README asks. The harmony grammar is fitted
-(``partimento grammar fit`` does the same: count the alternatives of each phrase's most probable
-parse, plus a smoothing pseudo-count) and the rules the form grammars share with it get the
-same weights; rules above the phrase keep the w= annotations of their .lark file.
+files, 694 phrases); a manifest that lists a chorale of the ``test`` split is refused
+(:func:`partimento.grammar.corpus.development_files`), as the corpus README asks. The smoothing
+(pseudo-count per alternative and its prior) is chosen by cross-validation between the odd and
+even halves of the corpus (:func:`partimento.grammar.fit.cross_validate_smoothing`), then the
+harmony grammar is fitted on the whole corpus with it (``partimento grammar fit`` does the same
+counting: each phrase's most probable parse) and the rules the form grammars share with it get
+the same weights; rules above the phrase keep the w= annotations of their .lark file.
 
     python tools/fit_shipped_weights.py [--corpus ../shared/data/when-in-rome]
 """
 import argparse
-import json
 from pathlib import Path
 
 from partimento.grammar import load
-from partimento.grammar.fit import fit_weights
+from partimento.grammar.corpus import DEVELOPMENT_CORPUS, development_files, halves, read_phrases
+from partimento.grammar.fit import cross_validate_smoothing, fit_weights
 from partimento.grammar.weights import write_weights
 
 ROOT = Path(__file__).resolve().parent.parent
-SMOOTHING = 0.1
-
-
-def development_files(corpus: Path) -> list[Path]:
-    """The corpus files, in manifest order, none of them a ``test`` chorale."""
-    manifest = json.loads((corpus / "manifest.json").read_text())
-    files = []
-    for entry in manifest["files"]:
-        if entry.get("chorale_split") == "test":
-            raise SystemExit(f"{entry['file']} is a test chorale: the development corpus must not hold one")
-        files.append(corpus / entry["file"])
-    return files
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, default=ROOT.parent.parent / "shared" / "data" / "when-in-rome")
+    ap.add_argument("--corpus", type=Path, default=DEVELOPMENT_CORPUS)
     args = ap.parse_args()
     files = development_files(args.corpus)
     harmony = load("harmony", weights=False)
-    res = fit_weights(harmony, files, smoothing=SMOOTHING)
+    cv = cross_validate_smoothing(harmony, halves(read_phrases(files)))
+    smoothing, prior = cv["best"]["smoothing"], cv["best"]["prior"]
+    print(f"smoothing chosen by cross-validation between the odd and even halves: {prior} {smoothing:g}")
+    res = fit_weights(harmony, files, smoothing=smoothing, prior=prior)
     print(f"harmony: {res.parsed}/{res.phrases} phrases of {len(files)} analyses parse")
     meta = {"fitted_on": f"When-in-Rome Bach chorale analyses, {len(files)} files (Riemenschneider 021-150 "
                          f"less the test split), {res.phrases} phrases",
-            "phrases": res.phrases, "parsed": res.parsed, "smoothing": SMOOTHING,
+            "phrases": res.phrases, "parsed": res.parsed, "smoothing": smoothing, "prior": prior,
+            "smoothing_chosen_by": "two-fold cross-validation between the odd and even halves of the corpus: "
+                                   + cv["criterion"],
             "note": "fitted by tools/fit_shipped_weights.py (partimento grammar fit harmony CORPUS) on the "
                     "harmony grammar; rules above the phrase keep the w= annotations of the .lark file"}
     gdir = ROOT / "grammar" / "grammars"

@@ -56,6 +56,18 @@ def test_derivations_survive_plan_json(grammars, indent):
     assert data["format"] == 1 and all(isinstance(x, (str, int)) for x in data["nodes"])  # a flat list
 
 
+def test_json_lines_from_cached_pieces_are_json_dumps_byte_for_byte(grammars):
+    """The JSON Lines writer encodes chord tails and node values once per process; what it writes
+    is exactly json.dumps of the plan's dict, also for a chord whose values are not the plain types."""
+    for name, key in (("chorale", "C"), ("binary", "f#"), ("blues", "B-")):
+        for seed in range(12):
+            plan = grammars[name].sample(key=key, bars=12 if name == "blues" else 8, seed=seed)
+            assert plan.to_json(indent=None) == json.dumps(plan.to_dict())
+    plan.chords[0].phrase = True  # not an int: written by json as it is, not from a cached tail
+    plan.chords[1].onset = 2  # an int onset
+    assert plan.to_json(indent=None) == json.dumps(plan.to_dict())
+
+
 def test_the_networkx_graph_is_built_only_when_asked_for(grammars):
     import networkx as nx
 

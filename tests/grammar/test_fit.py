@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from partimento.grammar import load
+from partimento.grammar.errors import InputError
 from partimento.grammar.fit import fit_weights
 from partimento.hybrid.cli import main
 
@@ -54,3 +56,54 @@ def test_grammar_fit_command_writes_weights_the_sampler_uses(tmp_path, capsys):
     assert weighted.rules["dom_root"].alternatives[1].weight == 2.5
     assert main(["plan", "--weights", str(out), "--bars", "8"]) == 0
     assert json.loads(capsys.readouterr().out)["bars"] == 8
+
+
+def _phrases(rows, mode="major"):
+    return [{"tokens": row.split(), "mode": mode} for row in rows]
+
+
+def test_smoothing_keeps_unused_alternatives_in_the_language_and_backs_off_to_the_written_weights():
+    from partimento.grammar.fit import count_phrases, smoothed_weights
+
+    written = load("harmony", weights=False)
+    counts, parsed = count_phrases(written, _phrases(["I IV V7 I"] * 3))
+    assert parsed == 3
+    bare = written.with_weights(smoothed_weights(written, counts, 0.0))
+    smoothed = written.with_weights(smoothed_weights(written, counts, 1.0))
+    unseen = ["I", "ii65", "V7", "I"]  # ii65 is never used by the counted phrases
+    assert not bare._parser.parse_tokens(unseen)[0]  # weight 0: outside the language
+    assert smoothed._parser.parse_tokens(unseen)[0]
+    uniform = smoothed_weights(written, counts, 1.0, "uniform")["tonic_root"]
+    backoff = smoothed_weights(written, counts, 1.0, "written")["tonic_root"]
+    # tonic_root's written weights: "I53" 1 in major, "i53" 4 and "I53" 0.5 in minor (Picardy)
+    rule = written.rules["tonic_root"]
+    mean = sum(a.weight for a in rule.alternatives) / len(rule.alternatives)
+    assert backoff['"i53" [minor]'] == pytest.approx(4 / mean)  # never counted: the written share alone
+    assert uniform['"i53" [minor]'] == 1.0
+    with pytest.raises(InputError, match="prior"):
+        smoothed_weights(written, counts, 1.0, "flat")
+
+
+def test_cross_validation_prefers_a_smoothing_that_parses_the_held_out_half():
+    from partimento.grammar.fit import cross_validate_smoothing, heldout_log_likelihood
+
+    written = load("harmony", weights=False)
+    halves = {"a": _phrases(["I IV V7 I", "I ii65 V7 I"]), "b": _phrases(["I IV V7 I", "I vi ii65 V I"])}
+    cv = cross_validate_smoothing(written, halves, candidates=(0.0, 1.0), priors=("uniform",))
+    assert cv["best"] == {"prior": "uniform", "smoothing": 1.0}
+    rows = {e["smoothing"]: e for e in cv["table"]}
+    assert rows[0.0]["parsed"] < rows[1.0]["parsed"] == 4
+    assert rows[0.0]["held_out_log_prob"] == float("-inf") < rows[1.0]["held_out_log_prob"] < 0
+    scored = heldout_log_likelihood(written, halves["a"] + _phrases(["V ii I IV"]))
+    assert scored["parsed"] == 2 and scored["unparsed"] == 1 and scored["nats_per_chord"] > 0
+
+
+def test_the_development_corpus_reader_refuses_a_test_chorale(tmp_path):
+    from partimento.grammar.corpus import development_files
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": [
+        {"file": "bach/001.rntxt", "chorale_split": "train"}, {"file": "bach/002.rntxt", "chorale_split": "test"}]}))
+    with pytest.raises(InputError, match="002.rntxt is a test chorale"):
+        development_files(tmp_path)
+    with pytest.raises(InputError, match="no manifest"):
+        development_files(tmp_path / "missing")

@@ -5,7 +5,7 @@
 * a half cadence rests on the dominant triad;
 * no V -> ii or V -> IV retrogression inside a phrase, unless a rule names it: the second
   chord's derivation passes through the passing subdominant six-chord, a 6/3 chain or the
-  neighbour 6/4 over the tonic pedal (V IV64 I).
+  neighbour 6/4 over the tonic pedal (I IV64 I) or the 6/4 the final tonic's bass arrives under (V IV64 I).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from partimento.grammar.theory import chord_spec, key_info
 FORMS = ["chorale", "period", "sentence", "binary", "ternary"]
 SETTINGS = [("C", 8, "4/4"), ("a", 8, "4/4"), ("E-", 16, "4/4"), ("f#", 8, "3/4"), ("G", 12, "4/4"),
             ("d", 16, "4/4"), ("B-", 8, "3/4"), ("e", 12, "6/8")]
-NAMED_RETROGRESSIONS = {"passing_sub", "chain63", "pedal_64"}  # rules that name a V -> IV motion
+NAMED_RETROGRESSIONS = {"passing_sub", "chain63", "pedal_64", "arrival_64"}  # rules that name a V -> IV motion
 
 
 def _degree(figure: str, key: str) -> int | None:

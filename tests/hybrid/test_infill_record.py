@@ -101,3 +101,43 @@ def test_a_note_tied_over_the_span_s_end_stays_tied(seed, measure, voices):
     assert new.stats["ties_kept"] == list(voices)
     assert new.errors == []
 
+
+
+def _tiled(piece, times: int):
+    """``piece`` played ``times`` times in a row, as one score with one plan (a long piece made cheaply)."""
+    from dataclasses import replace
+
+    from partimento.grammar.plan import Phrase, Plan
+    from partimento.hybrid.result import Result
+    from partimento.neural.encoding import sounding_pitches
+
+    plan, length = piece.plan, piece.plan.length
+    chords = [replace(c, onset=c.onset + k * length, phrase=c.phrase + k * len(plan.phrases))
+              for k in range(times) for c in plan.chords]
+    phrases = [Phrase(p.start + k * length, p.end + k * length, p.key, p.cadence, p.label)
+               for k in range(times) for p in plan.phrases]
+    long_plan = Plan(key=plan.key, metre=plan.metre, bars=plan.bars * times, chords=chords, phrases=phrases).validate()
+    tokens = np.concatenate([piece.tokens] * times)
+    pitch = sounding_pitches(tokens).astype(np.int16)
+    return Result(long_plan, tokens, pitch, tokens >= PITCH_OFFSET)
+
+
+def test_two_bars_of_a_64_bar_piece_change_nothing_else_and_add_no_error(tmp_path):
+    """The issue's 64-bar case, from a written file: only the window is decoded, nothing outside the span
+    changes, and the whole piece re-checks with no error it did not have (it had none)."""
+    from partimento.grammar.rules import check
+
+    four = realize(cadence_plan(key="E-", figures=FIGURES + ("vi", "IV", "V", "I")), seed=0, model=FakeModel(0))
+    long = _tiled(four, 16)
+    assert long.plan.bars == 64
+    path = long.write(tmp_path / "long.musicxml")
+    assert check(str(path)).errors == []
+    new = infill(path, measures=(31, 32), voices=("alto", "tenor"), seed=0, model=FakeModel(3))
+    assert new.stats["plan_source"] == "plan under the bass"
+    w0, w1 = new.stats["window"]
+    assert w1 - w0 <= 5 * 16  # two bars before, the span, one bar after
+    keep = np.ones(long.pitch.shape, bool)
+    keep[30 * 16:32 * 16, 1:3] = False
+    assert np.array_equal(new.tokens[keep], long.tokens[keep])
+    assert not np.array_equal(new.pitch[~keep], long.pitch[~keep])
+    assert new.errors == []  # the whole piece re-checked

@@ -17,7 +17,7 @@ import numpy as np
 
 from partimento.grammar.errors import InputError, Location, UnsatisfiableError
 from partimento.grammar.plan import Plan
-from partimento.grammar.theory import VOICES, key_info
+from partimento.grammar.theory import key_info
 
 from .decode import Decoded, Sampling, decode
 from .result import Result
@@ -274,7 +274,7 @@ def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str]
     The whole result is checked: ``result.errors`` can only hold violations the kept notes
     already make (they are named in ``result.warnings``).
     """
-    from .infill_span import decode_window, forced_outside, grid_of_score, span_steps
+    from .infill_span import decode_window, forced_outside, grid_of_score, kept_spellings, span_steps
 
     grid = grid_of_score(score)
     for v in voices:
@@ -285,9 +285,10 @@ def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str]
     s = _split_sampling(sampling)
 
     def run(win: Plan, wf: np.ndarray) -> Decoded:
-        return _run(win, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=wf, check=False)[0]
+        return _run(win, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=wf, check=False,
+                    record=record)[0]
 
-    tokens, stats = decode_window(grid.plan, forced, start, stop, run)
+    tokens, stats, trace = decode_window(grid.plan, forced, start, stop, run, original=grid.tokens, profile=profile)
     from partimento.neural.encoding import PITCH_OFFSET, sounding_pitches
 
     pitch = sounding_pitches(tokens).astype(np.int16)
@@ -300,6 +301,5 @@ def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str]
             notes.append(f"{len(errors)} {profile} error(s) lie in the notes kept from the input: "
                          + "; ".join(f"measure {v.measure}, beat {v.beat:g} ({', '.join(v.voices)}): {v.rule}"
                                      for v in errors[:10]) + (" …" if len(errors) > 10 else ""))
-    spellings = {k: n for k, n in grid.spellings.items() if not (start <= k[1] < stop and VOICES[k[0]] in voices)}
     return Result(grid.plan, tokens, pitch, attack, report, dict(stats, seed=seed, plan_source=grid.plan_source),
-                  notes, spellings=spellings)
+                  notes, spellings=kept_spellings(grid, tokens, start, stop, voices), trace=trace)

@@ -348,10 +348,21 @@ def explain_result(result, measure: int, beat: float, voice: str | int) -> Expla
         from .api import report_for
 
         report = report_for(result.pitch, result.attack, result.plan)
+    covers = getattr(result.trace, "covers", None)
+    if covers is not None and not covers(attack_step):  # infill decoded only a window around its span
+        return explain_report(report, measure, beat, v, notes=[
+            "this note was kept from the input score, not decoded (the decoding covered measures "
+            f"{_measures_covered(result)}); this is the checker's view"])
     ex = explain_decision(result.trace, attack_step, v, plan=result.plan, report=report, measure=measure, beat=beat)
     into = float(result.plan.metre_obj.offset(int(measure), float(beat)) - result.plan.metre_obj.offset(int(measure), 1.0))
     ex.excerpt = _LazyExcerpt(result, int(measure), v, into)
     return ex
+
+
+def _measures_covered(result) -> str:
+    """"3–7": the measures of the score a (window) trace decoded."""
+    first, last = result.trace.decisions[0], result.trace.decisions[-1]
+    return f"{first.measure}–{last.measure}"
 
 
 class _LazyExcerpt:

@@ -186,7 +186,9 @@ def _replay(prov: dict[str, Any], step: int, voice: int, checkpoint: str | None)
     """The decision at (step, voice), recorded by the decoder's own code on the stored prefix.
 
     The model session and the constraint are fed the stored tokens up to the position
-    (the same prefix the decoding had when it made its final choice there), and the
+    (the same prefix the decoding had when it made its final choice there; the per-step
+    model reads it in one batched pass, :meth:`~partimento.neural.step_session.StepSession.prefill`,
+    so its probabilities equal the decoder's to float rounding), and the
     search's recorder (``Search._record``) writes the decision. What the stored tokens
     cannot say is the search's history at this position (tokens tried there before a
     backtrack, the backtracks themselves): :func:`explain_file` with ``regenerate=True``
@@ -219,8 +221,13 @@ def _replay(prov: dict[str, Any], step: int, voice: int, checkpoint: str | None)
     prefs = Preferences(c.tables, c.reach, PREFERENCE_FACTOR) if on else None
     session = load_default_model(str(checkpoint) if checkpoint else None).session(plan_conditioning(plan))
     pos = step * 4 + voice
-    for tok in tokens.reshape(-1)[:pos].tolist():
-        session.push(int(tok))
+    prefix = tokens.reshape(-1)[:pos]
+    if hasattr(session, "prefill"):  # the per-step model reads the whole prefix in one batched pass
+        session.prefill(prefix)
+    else:
+        for tok in prefix.tolist():
+            session.push(int(tok))
+    for tok in prefix.tolist():
         c.push(int(tok))
     search = Search(session, c, sampling, prov["seed"], prefs, record=True)
     node = search._open(pos)

@@ -10,8 +10,9 @@ local keys per phrase, chords per beat or half beat). Each note's spelling as wr
 kept, so what infill does not rewrite is written back note for note.
 
 Outside the chosen measures and voices every token is forced; a kept note that a
-rewritten voice held into the span is struck again at the span's end, so nothing outside
-changes pitch. Only a window around the span is decoded (:func:`decode_window`): two bars
+rewritten voice held over the span's end is struck at the span's end for the decoder, so
+nothing outside changes pitch, and tied again to the new note before it where that has
+its pitch (:func:`rejoin_ties`), so the kept note stays the score's note. Only a window around the span is decoded (:func:`decode_window`): two bars
 before it (the model's context) and one after (the joins), with everything but the span
 forced, so the cost does not grow with the length of the piece.
 """
@@ -33,7 +34,8 @@ from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, sounding_pitche
 
 from .result import Result
 
-__all__ = ["ScoreGrid", "grid_of_score", "forced_outside", "span_steps", "window_plan", "decode_window", "CONTEXT_BARS"]
+__all__ = ["ScoreGrid", "grid_of_score", "forced_outside", "span_steps", "window_plan", "decode_window", "rejoin_ties",
+           "kept_spellings", "CONTEXT_BARS"]
 
 CONTEXT_BARS = 2  # bars decoded before the span (the model's context); one bar after it holds the joins
 
@@ -239,11 +241,15 @@ def window_plan(plan: Plan, start: int, stop: int) -> tuple[Plan, int, int]:
     return win.validate(), w0, first_measure
 
 
-def decode_window(plan: Plan, forced: np.ndarray, start: int, stop: int, run) -> tuple[np.ndarray, dict]:
+def decode_window(plan: Plan, forced: np.ndarray, start: int, stop: int, run, *,
+                  original: np.ndarray | None = None, profile: str = "strict") -> tuple[np.ndarray, dict, Any]:
     """Decode only the window around the span [start, stop) with ``run(window_plan, window_forced)``.
 
     ``run`` returns a :class:`~partimento.hybrid.decode.Decoded`. Returns the whole score's
-    tokens: ``forced`` wherever it is given, the decoded tokens in the span. An
+    tokens (``forced`` wherever it is given, the decoded tokens in the span), the decoding's
+    stats and its trace placed in the score (None unless ``run`` recorded). ``original``:
+    the score's own tokens, to tie a rewritten note into the kept note after the span as
+    the score did (:func:`rejoin_ties`, under ``profile``'s rules). An
     ``UnsatisfiableError`` is re-raised with the measure numbers of the whole score.
     """
     win, w0, first_measure = window_plan(plan, start, stop)
@@ -264,4 +270,82 @@ def decode_window(plan: Plan, forced: np.ndarray, start: int, stop: int, run) ->
     tokens = forced.copy()
     free = tokens[w0:w1] < 0
     tokens[w0:w1][free] = dec.tokens[free]
-    return tokens, dict(dec.stats, window=[int(w0), int(w1)])
+    stats = dict(dec.stats, window=[int(w0), int(w1)])
+    if original is not None:
+        stats["ties_kept"] = rejoin_ties(tokens, original, win, w0, stop, profile)
+    trace = getattr(dec, "trace", None)
+    if trace is not None:
+        q = STEPS_PER_QUARTER
+        trace.shifted(w0, lambda t: plan.metre_obj.measure_beat(t / q, plan.pickup))
+    return tokens, stats, trace
+
+
+def rejoin_ties(tokens: np.ndarray, original: np.ndarray, win: Plan, w0: int, stop: int,
+                profile: str = "strict") -> list[str]:
+    """Tie a rewritten note into the kept note after the span where the score tied them (in place).
+
+    A note of a rewritten voice that the score held over the span's end is written out
+    (struck) at ``stop`` for the decoder (:func:`forced_outside`). Where the new note before
+    it has the same pitch, the score's tie comes back: the kept note is the same note as
+    before, not a fresh attack. The tie is kept only if the rules (``profile``, judged on
+    the window) find nothing with it that they did not find with the attack. Returns the
+    voices tied.
+    """
+    T = tokens.shape[0]
+    if stop >= T:
+        return []
+    sounding = sounding_pitches(tokens)
+    tied = [v for v in range(4) if original[stop, v] == HOLD and tokens[stop, v] >= PITCH_OFFSET
+            and int(sounding[stop - 1, v]) == int(tokens[stop, v]) - PITCH_OFFSET]
+    if not tied:
+        return []
+    w1 = w0 + win.steps
+    before = _window_errors(tokens[w0:w1], win, profile)
+    trial = tokens.copy()
+    trial[stop, tied] = HOLD
+    if not _window_errors(trial[w0:w1], win, profile) <= before:
+        return []
+    tokens[stop, tied] = HOLD
+    return [VOICES[v] for v in tied]
+
+
+def _window_errors(tokens: np.ndarray, win: Plan, profile: str) -> set[tuple]:
+    """(rule, measure, beat, voices) of every error the checker finds in the window's tokens."""
+    from .api import report_for
+
+    report = report_for(sounding_pitches(tokens).astype(np.int16), tokens >= PITCH_OFFSET, win, profile)
+    return {(x.rule, x.measure, x.beat, tuple(x.voices)) for x in report.violations
+            if getattr(x.severity, "value", x.severity) == "error"}
+
+
+def kept_spellings(grid: ScoreGrid, tokens: np.ndarray, start: int, stop: int, voices: Sequence[str]) -> dict:
+    """(voice, attack step) -> name as written, for the notes kept from the score (see ``Result.spellings``).
+
+    A kept note that a rewritten voice held over the span's end keeps its spelling too:
+    written from ``stop`` (struck again), or from the new note tied into it.
+    """
+    idx = [VOICES.index(v) for v in voices]
+    out = {k: n for k, n in grid.spellings.items() if not (start <= k[1] < stop and k[0] in idx)}
+    if stop >= tokens.shape[0]:
+        return out
+    for v in idx:
+        if grid.tokens[stop, v] != HOLD:
+            continue
+        a0 = _attack_before(grid.tokens[:, v], stop)
+        name = grid.spellings.get((v, a0)) if a0 is not None else None
+        if name is None:
+            continue
+        a1 = stop if tokens[stop, v] >= PITCH_OFFSET else _attack_before(tokens[:, v], stop)
+        if a1 is not None:
+            out[(v, a1)] = name
+    return out
+
+
+def _attack_before(column: np.ndarray, stop: int) -> int | None:
+    """The step of the last attack at or before ``stop - 1`` in one voice's tokens (None: a rest or nothing)."""
+    for t in range(stop - 1, -1, -1):
+        if column[t] >= PITCH_OFFSET:
+            return t
+        if column[t] != HOLD:
+            return None
+    return None

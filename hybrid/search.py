@@ -26,6 +26,11 @@ frontier) runs out it raises :class:`~partimento.grammar.errors.UnsatisfiableErr
 the deepest dead end, naming measure, beat, voice and the rules that emptied the mask.
 Each position's exact distribution holds for its first visit; after a backtrack the
 tokens tried there are excluded (the trace says so).
+
+Recording (``record=True``) only observes: the search takes the same path, shortcut and
+lazy look-ahead included, and the recorder works out the full mask and the weights on
+the side, so a piece decoded with recording is the piece decoded without it
+(``tests/hybrid/test_recording_observer.py``).
 """
 from __future__ import annotations
 
@@ -155,7 +160,7 @@ class Search:
             return node
         self.masked_tokens += 1
         active = self.prefs is not None and self.prefs.active(t, v)
-        if not self.record and self.s.strategy != "beam":
+        if self.s.strategy != "beam":
             # the sure shortcut: preference weights are at most 1, so a favourite that no
             # preference disfavours keeps its share and its lead under them (see sampling.sure_favourite)
             fav = sure_favourite(node.probs, self._temperature(pos), self.s.top_p)
@@ -171,14 +176,11 @@ class Search:
         return node
 
     def _build(self, node: _Node, t: int, v: int) -> None:
-        """The legal tokens (the full mask when recording; else the eager layers, the look-ahead asked per draw)."""
+        """The legal tokens: the eager layers, the look-ahead asked per draw (recording or not: see ``_record``)."""
         c = self.c
         t0 = time.perf_counter()
-        if self.record:
-            node.legal = c.mask()
-        else:
-            node.legal = c.base()
-            node.lookahead = c.has_lookahead()
+        node.legal = c.base()
+        node.lookahead = c.has_lookahead()
         if self.prefs is not None and self.prefs.active(t, v) and node.legal.any():
             node.weights, node.prefs = self.prefs.weights(c.grid, t, v, node.legal)
         self.mask_s += time.perf_counter() - t0
@@ -386,10 +388,20 @@ class Search:
 
     # ------------------------------------------------------------------ recording
     def _record(self, pos: int, node: _Node, token: int) -> None:
-        """The decision at ``pos`` (the constraint stands at ``pos``, ``token`` not yet pushed)."""
+        """The decision at ``pos`` (the constraint stands at ``pos``, ``token`` not yet pushed).
+
+        A pure observer: the search took exactly the path it takes without recording (the
+        sure shortcut, the lazy look-ahead, the same nodes, hence the same backtracks and
+        random draws); what it did not need to work out (the full mask, the preference
+        weights of a shortcut position) is worked out here from the constraint's state,
+        which asking does not change (masks are memoized pure functions of the prefix).
+        """
         t, v = divmod(pos, 4)
         c = self.c
-        legal = node.legal if node.legal is not None else c.mask()
+        legal = c.mask()
+        weights, prefs = node.weights, node.prefs
+        if node.legal is None and self.prefs is not None and self.prefs.active(t, v) and legal.any():
+            weights, prefs = self.prefs.weights(c.grid, t, v, legal)  # the shortcut did not need them
         probs = node.probs
         here_key = c.tables.chord_at(t).key if c.tables.chord_at(t) is not None else None
         prev = c.grid.previous(t, v)
@@ -397,7 +409,7 @@ class Search:
         avail = legal.copy()
         avail[node.tried] = False
         masked = distribution(probs, legal, temp if temp > 0 else 1.0, 1.0)
-        final = distribution(probs, avail, temp, self.s.top_p, node.weights) if not node.forced else avail.astype(float)
+        final = distribution(probs, avail, temp, self.s.top_p, weights) if not node.forced else avail.astype(float)
         order = [int(i) for i in np.argsort(-probs, kind="stable")[:_TOP_K]]
         if token not in order:
             order.append(token)
@@ -413,12 +425,12 @@ class Search:
                 name = token_name(tok, here_key)
             cands.append(Candidate(tok, name, sounding if sounding is None or sounding >= 0 else None,
                                    float(probs[tok]), float(masked[tok]), float(final[tok]),
-                                   float(node.weights[tok]) if node.weights is not None else 1.0,
+                                   float(weights[tok]) if weights is not None else 1.0,
                                    bool(legal[tok]), tok == token, removed))
         self.decisions[pos] = Decision(
             step=t, voice=v, measure=int(c.window.measure[t]), beat=float(c.window.beat[t]), token=int(token),
             forced=node.forced, legal=np.flatnonzero(legal).tolist(), candidates=cands, tried=list(node.tried),
-            preferences=list(node.prefs))
+            preferences=list(prefs))
 
     def _note_backtrack(self, pos: int, b: int, kind: str, frontier: _Frontier) -> None:
         t, v = divmod(pos, 4)

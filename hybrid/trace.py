@@ -134,10 +134,21 @@ class Trace:
     sampling: dict[str, Any]
     decisions: list[Decision] = field(default_factory=list)
     backtracks: list[Backtrack] = field(default_factory=list)
+    # infill decodes a window: the score step of the window's first step. Decisions and
+    # backtracks are in the score's steps and measures; plan, forced and tokens are the
+    # window's (what was decoded, so that constraint_at rebuilds its masks)
+    first_step: int = 0
+
+    def covers(self, step: int) -> bool:
+        """Whether the step (of the score) was decoded, so that it has decisions."""
+        return self.first_step <= step < self.first_step + len(self.decisions) // 4
 
     def at(self, step: int, voice: int) -> Decision:
-        """The decision at (step, voice)."""
-        d = self.decisions[step * 4 + voice]
+        """The decision at (step, voice); LookupError for a step the decoding did not cover (see :meth:`covers`)."""
+        if not self.covers(step):
+            raise LookupError(f"step {step} was not decoded (this trace covers steps {self.first_step}–"
+                              f"{self.first_step + len(self.decisions) // 4 - 1})")
+        d = self.decisions[(step - self.first_step) * 4 + voice]
         assert (d.step, d.voice) == (step, voice)
         return d
 
@@ -145,20 +156,39 @@ class Trace:
         return {"plan": self.plan, "rules": list(self.rules), "forced": self.forced, "tokens": self.tokens,
                 "seed": self.seed, "sampling": dict(self.sampling),
                 "decisions": [d.to_dict() for d in self.decisions],
-                "backtracks": [b.to_dict() for b in self.backtracks]}
+                "backtracks": [b.to_dict() for b in self.backtracks], "first_step": self.first_step}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Trace":
         return cls(plan=d["plan"], rules=list(d["rules"]), forced=d.get("forced"), tokens=d["tokens"],
                    seed=int(d["seed"]), sampling=dict(d["sampling"]),
                    decisions=[Decision.from_dict(x) for x in d["decisions"]],
-                   backtracks=[Backtrack.from_dict(x) for x in d.get("backtracks", [])])
+                   backtracks=[Backtrack.from_dict(x) for x in d.get("backtracks", [])],
+                   first_step=int(d.get("first_step", 0)))
+
+    def shifted(self, first_step: int, measure_beat) -> "Trace":
+        """This trace of a window decoded alone, placed at ``first_step`` of the whole score (in place).
+
+        ``measure_beat(step)`` gives the score's (measure, beat) of a score step: decisions
+        and backtracks are renumbered to the score, plan, forced and tokens stay the window's.
+        """
+        shift = first_step - self.first_step
+        for d in self.decisions:
+            d.step += shift
+            m, b = measure_beat(d.step)
+            d.measure, d.beat = int(m), float(b)
+        for bt in self.backtracks:
+            bt.dead_end = (bt.dead_end[0] + shift, bt.dead_end[1])
+            bt.resumed = (bt.resumed[0] + shift, bt.resumed[1])
+        self.first_step = first_step
+        return self
 
     def constraint_at(self, step: int, voice: int, rules: Sequence | None = None):
         """A fresh :class:`~partimento.hybrid.constraint.Constraint` for the recorded plan, at (step, voice).
 
         Built from the trace alone: the plan, the forced tokens and the final tokens
-        before the position (which are the prefix the recorded decision saw). ``rules``:
+        before the position (which are the prefix the recorded decision saw; ``step`` is the
+        score's, as in the decisions). ``rules``:
         the rule objects (their ids must match the recorded ones); by default fresh
         instances of the recorded ids from the registry, with default options.
         """
@@ -175,6 +205,6 @@ class Trace:
         forced = np.asarray(self.forced, np.int64) if self.forced is not None else None
         c = Constraint(Plan.from_dict(self.plan), rules, forced)
         tokens = np.asarray(self.tokens, np.int64).reshape(-1)
-        for tok in tokens[:step * 4 + voice].tolist():
+        for tok in tokens[:(step - self.first_step) * 4 + voice].tolist():
             c.push(int(tok))
         return c

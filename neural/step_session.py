@@ -161,6 +161,22 @@ class StepSession:
         if self._h_step > step:
             self._h_step = -1
 
+    def prefill(self, tokens) -> None:
+        """Push ``tokens`` (a prefix in writing order) and run the blocks over the steps it completes in one pass.
+
+        The same state as pushing them one by one and asking for the logits, reached with
+        one batched forward over every step not yet cached (matrix-matrix products instead
+        of a matrix-vector product per step): what replaying a stored prefix costs
+        (``partimento explain`` on a file). The logits equal the incremental ones to float
+        rounding, not bit for bit, so the decoder itself never takes this path (a
+        recorded and an unrecorded decoding must read the same numbers);
+        ``tests/neural/test_step_prefill.py``.
+        """
+        for tok in np.asarray(tokens, np.int64).reshape(-1).tolist():
+            self.push(tok)
+        if not self.done:
+            self._run_step(self._t, batched=True)
+
     def current_pitches(self) -> list[int]:
         """MIDI pitch each voice sounds just before :attr:`position` (-1 silent)."""
         return list(self._pitch)
@@ -173,18 +189,21 @@ class StepSession:
         r = self._rows[t - 1]
         return 1 + int(r[0]) + _ROWS * (int(r[1]) + _ROWS * (int(r[2]) + _ROWS * int(r[3])))
 
-    def _run_step(self, t: int) -> None:
-        """Bring the cache up to position ``t`` (every earlier step is written) and set ``_h``."""
+    def _run_step(self, t: int, batched: bool = False) -> None:
+        """Bring the cache up to position ``t`` (every earlier step is written) and set ``_h``.
+
+        ``batched``: the positions not cached run in one pass (:meth:`_run_batch`).
+        """
+        if batched:
+            while self._ready <= t and self._ready < self._valid and self._key[self._ready] == self._step_key(self._ready):
+                self._ready += 1  # cached and still valid
+            if self._ready <= t:
+                self._run_batch(self._ready, t)
         while self._ready <= t:
             n = self._ready
             key = self._step_key(n)
             if not (n < self._valid and self._key[n] == key):
-                if n == 0:
-                    x = self._cond_rows[0] + self._start_row
-                else:
-                    r = self._rows[n - 1]
-                    x = (self._cond_rows[n] + self._in_rows[r[0], 0] + self._in_rows[r[1], 1]
-                         + self._in_rows[r[2], 2] + self._in_rows[r[3], 3])
+                x = self._step_input(n)
                 mask = None
                 if self._museformer:
                     fine = fine_bar_distance(self._bar[n] - self._bar[:n + 1])
@@ -198,6 +217,61 @@ class StepSession:
         np.multiply(self._stack.hidden[t, :C], self._ln_f[0], out=self._h)
         self._h += self._ln_f[1]
         self._h_step = t
+
+    def _step_input(self, n: int) -> np.ndarray:
+        """(C,) the blocks' input at position ``n``: its conditioning and step n−1's four tokens."""
+        if n == 0:
+            return self._cond_rows[0] + self._start_row
+        r = self._rows[n - 1]
+        return (self._cond_rows[n] + self._in_rows[r[0], 0] + self._in_rows[r[1], 1]
+                + self._in_rows[r[2], 2] + self._in_rows[r[3], 3])
+
+    def _run_batch(self, n0: int, t: int) -> None:
+        """Positions ``n0..t`` through the blocks at once (causal attention over the cache), as ``BlockStack.run`` each.
+
+        Writes their keys and values into the stack's cache and their normalized final
+        states into ``hidden``; every position before ``n0`` must be cached.
+        """
+        st = self._stack
+        H, dh, C = st.H, st.dh, st.C
+        hq, n1 = H * (dh + 2), t + 1
+        m = n1 - n0
+        xs = np.stack([self._step_input(n) for n in range(n0, n1)]).astype(np.float32)  # (m, C)
+        h = np.ones((m, C + 2), np.float32)  # [normalized x, 1, step]
+        h[:, C + 1] = st.steps[n0:n1]
+        bias = np.zeros((m, n1), np.float32)  # causal: position n0 + j reads keys 0..n0 + j
+        bias[np.arange(n1)[None, :] > np.arange(n0, n1)[:, None]] = -np.inf
+        if self._museformer:
+            for j, n in enumerate(range(n0, n1)):
+                fine = fine_bar_distance(self._bar[n] - self._bar[:n + 1])
+                bias[j, :n + 1][~(fine | self._downbeat[:n + 1])] = -np.inf
+
+        def norm(x: np.ndarray, out: np.ndarray) -> None:
+            d = x - x.mean(axis=1, keepdims=True)
+            np.multiply(d, 1.0 / np.sqrt((d * d).mean(axis=1, keepdims=True) + 1e-5), out=out)
+
+        for i, (wqkv, wp, wfc, wo) in enumerate(st.layers):
+            kv = st.kv[i]
+            norm(xs, h[:, :C])
+            qkv = h @ wqkv.T  # (m, H·(dh+2) + 2C)
+            kv[:, :, n0:n1, :dh] = qkv[:, hq:].reshape(m, 2, H, dh).transpose(1, 2, 0, 3)
+            q = qkv[:, :hq].reshape(m, H, dh + 2).transpose(1, 0, 2)  # (H, m, dh+2)
+            scores = q @ kv[0, :, :n1].transpose(0, 2, 1) + bias  # (H, m, n1)
+            scores -= scores.max(axis=2, keepdims=True)
+            np.exp(scores, out=scores)
+            y = scores @ kv[1, :, :n1]  # (H, m, dh+2): [Σ w·v, Σ w, 0]
+            y /= y[:, :, dh:dh + 1]
+            xs += y.transpose(1, 0, 2).reshape(m, hq) @ wp.T
+            norm(xs, h[:, :C])
+            f = np.ones((m, wfc.shape[0] + 1), np.float32)
+            np.matmul(h, wfc.T, out=f[:, :-1])
+            twice_gelu(f[:, :-1])
+            xs += f @ wo.T
+        norm(xs, st.hidden[n0:n1, :C])
+        for n in range(n0, n1):
+            self._key[n] = self._step_key(n)
+        self._valid = self._ready = n1
+        self.computed += m
 
     def _head_logits(self) -> np.ndarray:
         t, v = self._t, self._v

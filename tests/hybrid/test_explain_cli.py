@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -49,6 +50,17 @@ def _without_history(d: dict) -> dict:
     return d
 
 
+def _same(got, want) -> bool:
+    """Equal, probabilities to float rounding (the replay reads the prefix in one batched pass, the decoder step by step)."""
+    if isinstance(want, float) and isinstance(got, (int, float)):
+        return math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-8)
+    if isinstance(want, dict):
+        return isinstance(got, dict) and got.keys() == want.keys() and all(_same(got[k], want[k]) for k in want)
+    if isinstance(want, list):
+        return isinstance(got, list) and len(got) == len(want) and all(map(_same, got, want))
+    return got == want
+
+
 @pytest.mark.parametrize("spot", [(2, 1, "tenor"), (1, 2, "soprano"), (1, 3.5, "alto"), (2, 4, "bass")])
 def test_explain_from_the_file_equals_the_result_s_own(written, capsys, spot):
     result, path = written
@@ -60,8 +72,8 @@ def test_explain_from_the_file_equals_the_result_s_own(written, capsys, spot):
     assert got["source"] == "decoder" and any("replayed" in n for n in got["notes"])
     if not want["decision"]["tried"] and not want["backtracks"]:  # no search history here: all of it
         got.pop("notes"), want.pop("notes")
-        assert got == want
-    assert _without_history(got) == _without_history(want)
+        assert _same(got, want)
+    assert _same(_without_history(got), _without_history(want))
 
 
 def test_regenerating_gives_the_recorded_explanation_with_its_history(written, capsys):
@@ -152,4 +164,4 @@ def test_a_regeneration_that_takes_another_path_falls_back_to_the_replay(written
     ex = ef.explain_file(path, 2, 1, "alto", regenerate=True)
     assert ex.source == "decoder" and any("did not reproduce" in n for n in ex.notes)
     want = result.explain(2, 1, "alto").to_dict()
-    assert [c["p_model"] for c in ex.to_dict()["candidates"]] == [c["p_model"] for c in want["candidates"]]
+    assert _same([c["p_model"] for c in ex.to_dict()["candidates"]], [c["p_model"] for c in want["candidates"]])

@@ -1,0 +1,143 @@
+"""infill records its window's decisions, and a note tied over the span's end stays tied."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hybrid_fakes import FakeModel, cadence_plan
+
+from partimento.hybrid import infill, realize
+from partimento.hybrid.infill_span import span_steps, window_plan
+from partimento.neural.encoding import HOLD, PITCH_OFFSET, VOCAB_SIZE
+
+FIGURES = ("I", "vi", "IV", "V", "I", "ii6", "V7", "vi", "IV", "I64", "V", "I")
+
+
+@pytest.fixture(scope="module")
+def original():
+    return realize(cadence_plan(figures=FIGURES), seed=0, model=FakeModel(0))
+
+
+@pytest.fixture(scope="module")
+def recorded(original):
+    return infill(original, measures=(2, 2), voices=("alto", "tenor"), seed=1, model=FakeModel(7), record=True)
+
+
+def test_infill_records_the_decisions_of_its_span_in_the_score_s_measures(original, recorded):
+    new = recorded
+    plain = infill(original, measures=(2, 2), voices=("alto", "tenor"), seed=1, model=FakeModel(7))
+    assert np.array_equal(new.tokens, plain.tokens)  # recording changes nothing
+    step = next(t for t in range(16, 32) if new.attack[t, 1])  # a rewritten alto note in measure 2
+    m, beat = new.plan.metre_obj.measure_beat(step / 4, new.plan.pickup)
+    ex = new.explain(m, beat, "alto")
+    assert ex.source == "decoder" and ex.measure == 2 == m
+    assert ex.note["midi"] == int(new.pitch[step, 1])
+    assert ex.decision["forced"] is False and ex.decision["step"] == step
+    assert PITCH_OFFSET + int(new.pitch[step, 1]) in ex.decision["legal_tokens"]
+    chosen = [c for c in ex.candidates if c["chosen"]]
+    assert len(chosen) == 1 and chosen[0]["midi"] == int(new.pitch[step, 1])
+    d = new.trace.at(step, 1)
+    assert (d.measure, d.beat) == (2, float(beat))
+    # the masks rebuild from the trace alone (the window's plan and given notes)
+    assert np.flatnonzero(new.trace.constraint_at(step, 1).mask()).tolist() == d.legal
+
+
+def test_a_kept_note_inside_the_window_is_given_and_one_outside_gets_the_checker_s_view(recorded):
+    new = recorded
+    kept = new.explain(2, 1, "soprano")  # inside the decoded window, not rewritten
+    assert kept.source == "decoder" and kept.decision["forced"] is True
+    far = new.explain(3, 4, "bass")  # measure 3 is the window's bar after the span: still decoded
+    assert far.source == "decoder"
+    longer = infill(realize(cadence_plan(figures=FIGURES * 2), seed=0, model=FakeModel(0)), measures=(5, 5),
+                    voices=("tenor",), seed=0, model=FakeModel(3), record=True)
+    assert not longer.trace.covers(0)
+    outside = longer.explain(1, 1, "tenor")  # measure 1 lies before the window (measures 3-6)
+    assert outside.source != "decoder" and any("kept from the input" in n for n in outside.notes)
+
+
+class _CopySession:
+    """Logits that favour the given tokens one position after another (a model that would write them again)."""
+
+    def __init__(self, tokens: np.ndarray) -> None:
+        self.tokens, self.n = tokens.reshape(-1), 0
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return divmod(self.n, 4)
+
+    def next_logits(self) -> np.ndarray:
+        z = np.zeros(VOCAB_SIZE)
+        z[self.tokens[self.n]] = 12.0
+        return z
+
+    def push(self, token: int) -> None:
+        self.n += 1
+
+    def rewind(self, step: int, voice: int) -> None:
+        self.n = step * 4 + voice
+
+
+class _CopyModel:
+    def __init__(self, tokens: np.ndarray) -> None:
+        self.tokens = tokens
+
+    def session(self, cond, conditioned: bool = True) -> _CopySession:
+        return _CopySession(self.tokens)
+
+
+@pytest.mark.parametrize("seed, measure, voices", [(0, 2, ("soprano",)), (1, 2, ("soprano", "alto")),
+                                                    (2, 2, ("alto",))])
+def test_a_note_tied_over_the_span_s_end_stays_tied(seed, measure, voices):
+    """Rewriting with a model that writes the same notes again gives the score back exactly, ties included.
+
+    Before the fix the kept note after the span became a fresh attack of the same pitch.
+    """
+    o = realize(cadence_plan(figures=FIGURES), seed=seed, model=FakeModel(seed))
+    start, stop = span_steps(o.plan, (measure, measure))
+    idx = [("soprano", "alto", "tenor", "bass").index(v) for v in voices]
+    assert (o.tokens[stop, idx] == HOLD).all()  # each rewritten voice holds a note over the span's end
+    _, w0, _ = window_plan(o.plan, start, stop)
+    new = infill(o, measures=(measure, measure), voices=voices, seed=0, model=_CopyModel(o.tokens[w0:]))
+    assert np.array_equal(new.tokens, o.tokens)
+    assert new.stats["ties_kept"] == list(voices)
+    assert new.errors == []
+
+
+
+def _tiled(piece, times: int):
+    """``piece`` played ``times`` times in a row, as one score with one plan (a long piece made cheaply)."""
+    from dataclasses import replace
+
+    from partimento.grammar.plan import Phrase, Plan
+    from partimento.hybrid.result import Result
+    from partimento.neural.encoding import sounding_pitches
+
+    plan, length = piece.plan, piece.plan.length
+    chords = [replace(c, onset=c.onset + k * length, phrase=c.phrase + k * len(plan.phrases))
+              for k in range(times) for c in plan.chords]
+    phrases = [Phrase(p.start + k * length, p.end + k * length, p.key, p.cadence, p.label)
+               for k in range(times) for p in plan.phrases]
+    long_plan = Plan(key=plan.key, metre=plan.metre, bars=plan.bars * times, chords=chords, phrases=phrases).validate()
+    tokens = np.concatenate([piece.tokens] * times)
+    pitch = sounding_pitches(tokens).astype(np.int16)
+    return Result(long_plan, tokens, pitch, tokens >= PITCH_OFFSET)
+
+
+def test_two_bars_of_a_64_bar_piece_change_nothing_else_and_add_no_error(tmp_path):
+    """The issue's 64-bar case, from a written file: only the window is decoded, nothing outside the span
+    changes, and the whole piece re-checks with no error it did not have (it had none)."""
+    from partimento.grammar.rules import check
+
+    four = realize(cadence_plan(key="E-", figures=FIGURES + ("vi", "IV", "V", "I")), seed=0, model=FakeModel(0))
+    long = _tiled(four, 16)
+    assert long.plan.bars == 64
+    path = long.write(tmp_path / "long.musicxml")
+    assert check(str(path)).errors == []
+    new = infill(path, measures=(31, 32), voices=("alto", "tenor"), seed=0, model=FakeModel(3))
+    assert new.stats["plan_source"] == "plan under the bass"
+    w0, w1 = new.stats["window"]
+    assert w1 - w0 <= 5 * 16  # two bars before, the span, one bar after
+    keep = np.ones(long.pitch.shape, bool)
+    keep[30 * 16:32 * 16, 1:3] = False
+    assert np.array_equal(new.tokens[keep], long.tokens[keep])
+    assert not np.array_equal(new.pitch[~keep], long.pitch[~keep])
+    assert new.errors == []  # the whole piece re-checked

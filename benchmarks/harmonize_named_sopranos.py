@@ -10,15 +10,14 @@ import sys, time, warnings, json
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import torch; torch.set_num_threads(1)
-from music21 import corpus
-from harmonize_vs_bach import satb
 from partimento.grammar.errors import PartimentoError
 from partimento.hybrid import harmonize
+from partimento.hybrid.harmony_model import read_bach_chorale
 from partimento.hybrid.melody import read_melody
 import numpy as np
 rows = []
 for path in ("bach/bwv19.7", "bach/bwv327", "bach/bwv381", "bach/bwv404"):
-    parts, four = satb(corpus.parse(path))
+    parts = read_bach_chorale(path).parts
     for seed in (0, 2):
         t0 = time.perf_counter()
         with warnings.catch_warnings():

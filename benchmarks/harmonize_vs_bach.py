@@ -54,33 +54,6 @@ def split_paths(split: str) -> list[str]:
     return json.loads((ROOT / "neural" / "chorale_split.json").read_text())[split]
 
 
-def satb(score):
-    """The four sung parts of a corpus chorale (cantata chorales carry instruments too)."""
-    from music21 import stream
-
-    from partimento.neural.score_analysis import _satb_parts
-
-    parts = _satb_parts(score)
-    return parts, (score if len(score.parts) == 4 else stream.Score(parts))
-
-
-def grid_of(score):
-    """(pitch (T, 4), attack (T, 4)) of a four-part score on the sixteenth grid, from the checker's reader."""
-    from partimento.grammar.rules import parse_score
-    from partimento.grammar.metre import STEPS_PER_QUARTER as Q
-
-    s = parse_score(score).sonorities
-    end = int(round((s.offset[-1] + s.duration[-1]) * Q))
-    pitch = np.full((end, 4), -1, np.int64)
-    attack = np.zeros((end, 4), bool)
-    starts = np.round(s.offset * Q).astype(int)
-    for i, a in enumerate(starts):
-        b = starts[i + 1] if i + 1 < len(starts) else end
-        pitch[a:b] = s.pitch[i]
-        attack[a] = s.attack[i]
-    return pitch, attack
-
-
 def beat_steps(T: int, metre: str, pickup: float) -> list[int]:
     from partimento.grammar.metre import STEPS_PER_QUARTER as Q, parse_metre
 
@@ -172,7 +145,7 @@ def texture(pitch: np.ndarray, attack: np.ndarray, beats: list[int]) -> dict[str
 
 # ---------------------------------------------------------------------- harmonize
 def harmonize_one(path: str, seed: int, profile: str, plans_only: bool, time_bars: int | None) -> dict:
-    from music21 import corpus
+    from music21 import stream
 
     from partimento.grammar.errors import PartimentoError
     from partimento.grammar.metre import STEPS_PER_QUARTER as Q
@@ -180,12 +153,12 @@ def harmonize_one(path: str, seed: int, profile: str, plans_only: bool, time_bar
     from partimento.hybrid import harmonize
     from partimento.hybrid.api import report_for
     from partimento.hybrid.harmony import propose_plan
+    from partimento.hybrid.harmony_model import read_bach_chorale
     from partimento.hybrid.melody import read_melody
 
-    score = corpus.parse(path)
-    parts, four = satb(score)
-    bach, battack = grid_of(four)
-    k = four.analyze("key")
+    chorale = read_bach_chorale(path)
+    parts, bach, battack = chorale.parts, chorale.pitch, chorale.attack
+    k = stream.Score(parts).analyze("key")
     home = normalize_key(k.tonic.name + ("" if k.mode == "major" else " minor"))
     row: dict = {"chorale": path, "bach_key": home}
     t0 = time.perf_counter()

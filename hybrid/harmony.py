@@ -9,6 +9,14 @@ the slot and the notes inside it, where keys change (cheap after a fermata, dear
 phrase, and entered through a chord the old key shares: a pivot), and which chords stand
 on fermatas. Viterbi finds the best path. On top of the statistics:
 
+* **the whole melody**: the melody network (:mod:`partimento.hybrid.melody_net`, a
+  bidirectional GRU trained on the train chorales' sopranos) reads the tune in both
+  directions and adds, per slot, its log-probabilities of each state's bass, root and
+  local key; counting neighbours alone cannot hear where a phrase is heading. On the
+  first 6 valid chorales it raised per-beat agreement with Bach from 41% to 50% (bass)
+  and 52% to 63% (root), and the cadence key from 50% to 61%
+  (``benchmarks/results/harmonize_vs_bach_valid_first6{,_ear}.json``);
+
 * **cadences**: each phrase end (:mod:`partimento.hybrid.phrases`) must land on a
   cadence in that phrase's local key, on a root-position tonic (PAC, IAC, plagal) or
   dominant (HC, Phrygian after iv6 in minor) or on vi / VI after V (deceptive);
@@ -50,7 +58,7 @@ INNER_WEIGHT = 0.5  # weight of the notes attacked inside a slot
 CONTEXT_WEIGHT = 0.5  # weight of the melody notes on the slots before and after
 TRANSITION_WEIGHT = 1.0  # weight of the chord-transition log-probabilities against the melody's fit
 KIND_WEIGHT = 1.0  # weight of which chords stand on downbeats, other beats, half beats
-NOISE = 0.25  # scale of the seeded Gumbel noise on per-slot scores
+NOISE = 0.5  # scale of the seeded Gumbel noise on per-slot scores
 NOT_A_CADENCE = -10.0  # a phrase end on a chord that makes no cadence
 NOT_HOME_AT_END = -10.0  # a last chord outside the home key
 AVOID = -8.0  # a chord near a spot where an earlier plan could not be realized

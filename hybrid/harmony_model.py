@@ -37,7 +37,7 @@ from partimento.grammar.metre import STEPS_PER_QUARTER, Metre
 from partimento.grammar.theory import ChordSpec, chord_spec, key_info, normalize_key
 
 __all__ = ["MODES", "RELATED_KEYS", "SLOT_KINDS", "MIN_CHORD_COUNT", "MODEL_PATH", "Slot", "slots_of",
-           "signature", "related_key_names", "HarmonyModel", "load_model"]
+           "signature", "related_key_names", "HarmonyModel", "load_model", "BachChorale", "read_bach_chorale"]
 
 MODES = ("major", "minor")
 #: the closely related keys of a home key, home first: (semitones above the home tonic, mode, Roman numeral)
@@ -83,6 +83,56 @@ def slots_of(steps: int, metre: Metre, pickup_steps: int, half_attacks: np.ndarr
         for j in range(len(edges) - 1):
             out.append(Slot(edges[j], edges[j + 1], kind if j == 0 else 2))
     return out
+
+
+@dataclass(frozen=True)
+class BachChorale:
+    """A corpus chorale's four sung voices on the sixteenth grid, as the fit and the benchmarks read it."""
+
+    parts: list  # the four music21 parts, soprano first (the soprano alone is what harmonize is given)
+    pitch: np.ndarray  # (T, 4) sounding MIDI pitch, -1 silent
+    attack: np.ndarray  # (T, 4) bool, a note starts here
+    fermatas: list[int]  # steps where a soprano note with a fermata starts
+    metre: Metre
+    pickup: int  # steps before measure 1
+    on_grid: bool  # every onset lies on the sixteenth grid (else onsets were rounded to it)
+
+
+def read_bach_chorale(corpus_path: str) -> BachChorale | None:
+    """The four sung voices of a music21 corpus chorale (None: not four voices).
+
+    Cantata chorales carry doubling instruments as extra parts; the voices are the parts
+    named after them (:func:`partimento.neural.score_analysis._satb_parts`). The grid comes
+    from the rule checker's reader, so the fit, the benchmark and the checker see the same notes.
+    """
+    from music21 import corpus, meter, stream
+
+    from partimento.grammar.rules import parse_score
+    from partimento.neural.score_analysis import _satb_parts
+
+    score = corpus.parse(corpus_path)
+    parts = _satb_parts(score)
+    if parts is None:
+        return None
+    s = parse_score(score if len(score.parts) == 4 else stream.Score(parts)).sonorities
+    ts = next(iter(score.recurse().getElementsByClass(meter.TimeSignature)), None)
+    metre = Metre(int(ts.numerator), int(ts.denominator)) if ts is not None else Metre(4, 4)
+    q = STEPS_PER_QUARTER
+    on_grid = not np.any(np.abs(s.offset * q - np.round(s.offset * q)) > 1e-6)
+    end = int(round((s.offset[-1] + s.duration[-1]) * q))
+    pitch = np.full((end, 4), -1, np.int64)
+    attack = np.zeros((end, 4), bool)
+    starts = np.round(s.offset * q).astype(int)
+    for i, a in enumerate(starts):
+        b = starts[i + 1] if i + 1 < len(starts) else end
+        pitch[a:b] = s.pitch[i]
+        attack[a] = s.attack[i]
+    first = next(i for i in range(len(s)) if s.measure[i] >= 1)
+    bar = float(metre.bar_quarters)
+    pickup_q = s.offset[first] - (s.measure[first] - 1) * bar - (s.beat[first] - 1) * float(metre.beat_quarters)
+    pickup = int(round(max(0.0, pickup_q) * q)) % metre.bar_steps
+    fermatas = [int(round(o * q)) for o, f, a in zip(s.offset, s.fermata, s.attack[:, 0]) if f and a]
+    return BachChorale(list(parts), pitch, attack, fermatas, metre, pickup, bool(on_grid))
 
 
 @lru_cache(maxsize=8192)

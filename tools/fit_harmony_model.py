@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from partimento.grammar.analysis import normalize_figure
-from partimento.grammar.metre import STEPS_PER_QUARTER, Metre
-from partimento.grammar.rules.base import REST
+from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.theory import key_info
-from partimento.hybrid.harmony_model import (MIN_CHORD_COUNT, MODES, RELATED_KEYS, SLOT_KINDS, signature,
-                                             slots_of)
+from partimento.hybrid.harmony_model import (MIN_CHORD_COUNT, MODES, RELATED_KEYS, SLOT_KINDS, read_bach_chorale,
+                                             signature, slots_of)
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_AGREEMENT = 0.85
@@ -58,40 +57,11 @@ def sources(wir: Path) -> list[tuple[str, Path, str]]:
 
 
 def four_voices(corpus_path: str):
-    """(pitch (T, 4), attack (T, 4), fermata steps, metre, pickup steps) of a chorale on the grid."""
-    from music21 import corpus, meter
-
-    from partimento.grammar.rules import parse_score
-
-    from music21 import stream
-
-    from partimento.neural.score_analysis import _satb_parts  # the four sung parts of a cantata chorale
-
-    score = corpus.parse(corpus_path)
-    parts = _satb_parts(score)
-    if parts is None:
+    """(pitch (T, 4), attack (T, 4), fermata steps, metre, pickup steps) of a chorale on the grid; None off it."""
+    ch = read_bach_chorale(corpus_path)
+    if ch is None or not ch.on_grid:
         return None
-    ps = parse_score(stream.Score(parts) if len(score.parts) != 4 else score)
-    s = ps.sonorities
-    ts = next(iter(score.recurse().getElementsByClass(meter.TimeSignature)), None)
-    metre = Metre(int(ts.numerator), int(ts.denominator)) if ts is not None else Metre(4, 4)
-    q = STEPS_PER_QUARTER
-    if np.any(np.abs(s.offset * q - np.round(s.offset * q)) > 1e-6):
-        return None
-    end = int(round((s.offset[-1] + s.duration[-1]) * q))
-    pitch = np.full((end, 4), REST, np.int64)
-    attack = np.zeros((end, 4), bool)
-    starts = np.round(s.offset * q).astype(int)
-    for i, a in enumerate(starts):
-        b = starts[i + 1] if i + 1 < len(starts) else end
-        pitch[a:b] = s.pitch[i]
-        attack[a] = s.attack[i]
-    first = next(i for i in range(len(s)) if s.measure[i] >= 1)
-    bar = float(metre.bar_quarters)
-    pickup_q = s.offset[first] - (s.measure[first] - 1) * bar - (s.beat[first] - 1) * float(metre.beat_quarters)
-    pickup = int(round(max(0.0, pickup_q) * q)) % metre.bar_steps
-    fermatas = [int(round(o * q)) for o, f, a in zip(s.offset, s.fermata, s.attack[:, 0]) if f and a]
-    return pitch, attack, fermatas, metre, pickup
+    return ch.pitch, ch.attack, ch.fermatas, ch.metre, ch.pickup
 
 
 def analysis_events(path: Path):

@@ -162,3 +162,26 @@ def test_analysis_of_a_four_voice_grid_names_its_chords():
     for c in r.plan.chords:  # the bass of each chord the analysis names is the one sounding
         a = int(round(c.onset * Q))
         assert plan.chord_at(c.onset).spec.bass == r.pitch[a, 3] % 12
+
+
+def test_the_shipped_melody_network_was_trained_on_train_chorales_and_hears_every_slot():
+    import json
+
+    from partimento.hybrid.harmony import _melody_search
+    from partimento.hybrid.melody_net import NET_PATH, load_net, predict, slot_features
+
+    meta = json.loads(NET_PATH.with_suffix(".json").read_text())
+    split = json.loads((NET_PATH.parents[1] / "neural" / "chorale_split.json").read_text())
+    assert meta["held_out_chorales"] and set(meta["held_out_chorales"]) <= set(split["train"])
+    assert "train split" in meta["trained_on"]
+    net = load_net()
+    assert net is not None
+    mel = read_melody(tune(CHORALE, sharps=1, fermatas=(6, 13, 20, 27)))
+    search = _melody_search(mel, 0, load_model(), mel.key)
+    lp = predict(net, slot_features(mel.pitch, mel.tokens >= 2, search.slots, search.end_slot, mel.key))
+    S = len(search.slots)
+    assert lp["bass"].shape == (S, 12) and lp["root"].shape == (S, 12) and lp["key"].shape == (S, 6)
+    for head in lp.values():  # log-probabilities: each row sums to one
+        assert np.allclose(np.exp(head).sum(axis=1), 1.0, atol=1e-5)
+    # the final note (G over G major) is heard as the tonic: root G, bass G, home key
+    assert int(np.argmax(lp["root"][search.end_slot[-1]])) == 0 and int(np.argmax(lp["key"][search.end_slot[-1]])) == 0

@@ -222,7 +222,11 @@ class Constraint:
         self._detail = None
 
     def _write(self, t: int, v: int, token: int) -> None:
-        nct = token >= PITCH_OFFSET and self.tables.is_nct(t, token - PITCH_OFFSET)
+        if token == HOLD:  # a note held into a chord it does not belong to is a suspension: a non-chord tone
+            prev = self.grid.previous(t, v)
+            nct = prev >= 0 and bool(self.tables.onset[t]) and self.tables.is_nct(t, prev)
+        else:
+            nct = token >= PITCH_OFFSET and self.tables.is_nct(t, token - PITCH_OFFSET)
         self.grid.write(t, v, token, nct)
         self.tokens[t, v] = token
         if token == HOLD and t > 0:

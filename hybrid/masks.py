@@ -46,7 +46,7 @@ from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
 from .grid import SILENT, GridState, forced_sounding
 
-__all__ = ["PITCH_PC", "ChordTable", "PlanTables", "Here", "PlanLayer", "NoChord", "Fermata", "ChordTone", "Bass",
+__all__ = ["PITCH_PC", "SUSPENSION_STEPS", "suspension_resolutions", "ChordTable", "PlanTables", "Here", "PlanLayer", "NoChord", "Fermata", "ChordTone", "Bass",
            "PacSoprano", "Coverage", "Harmony", "Resolution", "default_plan_layers", "token_name"]
 
 PITCH_PC = np.arange(128) % 12  # pitch class of every MIDI number
@@ -177,6 +177,33 @@ class PlanTables:
         return row
 
 
+#: Longest a suspension is held into its chord before it resolves (16th steps: a quarter note).
+SUSPENSION_STEPS = 4
+
+
+def suspension_resolutions(here: "Here") -> list[int]:
+    """Pitch classes a suspension held at this chord onset would resolve to (empty: no suspension here).
+
+    A suspension: an upper voice holds, into a new chord, a note that was a chord tone where it was
+    struck (prepared) and is not a member of the new chord, and a member of it lies a diatonic step
+    or half step below (the resolution, written by :class:`Resolution` and judged by the
+    ``unprepared-dissonance`` rule's classes), with room in the chord to resolve (at least an
+    eighth). Not in the bass (its pitch class is the plan's inversion), not at a fermata or a PAC
+    soprano (those layers hold their own say).
+    """
+    ch = here.chord
+    if ch is None or not here.onset or here.v == _BASS or here.prev < 0 or here.prev_nct:
+        return []
+    if ch.members[here.prev % 12] or ch.end - ch.onset < 2 or here.tables.fermata_hold[here.t]:
+        return []
+    out = []
+    for d in (1, 2):
+        q = (here.prev - d) % 12
+        if ch.members[q] and ch.scale[q]:
+            out.append(q)
+    return out[:1]
+
+
 class Here:
     """What the plan layers read about the position being written (built once per position)."""
 
@@ -269,7 +296,10 @@ def _rest_reason(here: Here) -> str:
 
 
 class ChordTone(PlanLayer):
-    """At a chord onset: chord tones only, struck or held (a held non-chord tone is :class:`Resolution`'s)."""
+    """At a chord onset: chord tones only, struck or held, or a prepared suspension held over.
+
+    (A held non-chord tone is :class:`Resolution`'s; a suspension is :func:`suspension_resolutions`'.)
+    """
 
     id = "plan:chord-tone"
 
@@ -278,7 +308,7 @@ class ChordTone(PlanLayer):
         if ch is None or not here.onset:
             return None
         pitches = ch.members[PITCH_PC]
-        return _attacks(pitches, here.prev >= 0 and bool(ch.members[here.prev % 12]))
+        return _attacks(pitches, bool(self.hold(here)))
 
     def why(self, here: Here, token: int) -> str:
         if token == REST:
@@ -290,7 +320,7 @@ class ChordTone(PlanLayer):
     def hold(self, here: Here) -> bool | None:
         if here.chord is None or not here.onset:
             return None
-        return here.prev >= 0 and bool(here.chord.members[here.prev % 12])
+        return here.prev >= 0 and (bool(here.chord.members[here.prev % 12]) or bool(suspension_resolutions(here)))
 
 
 class Bass(PlanLayer):
@@ -368,6 +398,8 @@ class Coverage(PlanLayer):
                 continue
             if decided[u] and row[u] >= 0:
                 have.add(row[u] % 12)
+                if g.nct[t, u] and not g.attack[t, u] and here.chord is not None and not here.chord.members[row[u] % 12]:
+                    have.update(q for q in ((row[u] - 1) % 12, (row[u] - 2) % 12) if here.chord.members[q])  # suspended
             elif tables.forced[t, u] >= 0 and given[u] >= 0:
                 have.add(int(given[u]) % 12)
             elif not decided[u] and tables.forced[t, u] < 0:
@@ -384,7 +416,8 @@ class Coverage(PlanLayer):
         ok = np.zeros(12, bool)
         if len(missing) == free + 1:
             ok[missing] = True
-        return _attacks(ok[PITCH_PC], here.prev >= 0 and bool(ok[here.prev % 12]))
+        held = here.prev >= 0 and (bool(ok[here.prev % 12]) or any(ok[q] for q in suspension_resolutions(here)))
+        return _attacks(ok[PITCH_PC], held)
 
     def why(self, here: Here, token: int) -> str:
         missing, free = self._missing(here)
@@ -457,19 +490,19 @@ class Resolution(PlanLayer):
         for d in _STEPS:
             if 0 <= here.prev + d < 128:
                 step[here.prev + d] = True
-        hold = False
-        if not here.onset:
-            t, v, g = here.t, here.v, here.grid
-            hold = t - int(g.start[t - 1, v]) < 2 and bool(here.tables.resolvable(t, v)[here.prev])
-        return _attacks(step, hold)
+        return _attacks(step, bool(self.hold(here)))
 
     def hold(self, here: Here) -> bool | None:
         if here.chord is None or not here.prev_nct or here.tables.fermata_hold[here.t]:
             return None
         if here.onset:
             return False
-        t, v = here.t, here.v
-        return t - int(here.grid.start[t - 1, v]) < 2 and bool(here.tables.resolvable(t, v)[here.prev])
+        t, v, ch = here.t, here.v, here.chord
+        if not bool(here.tables.resolvable(t, v)[here.prev]):
+            return False
+        if int(here.grid.start[t - 1, v]) < ch.onset:  # a suspension: held over from the chord before
+            return t - ch.onset < SUSPENSION_STEPS and t + 1 < ch.end
+        return t - int(here.grid.start[t - 1, v]) < 2
 
     def why(self, here: Here, token: int) -> str:
         nct = here.name(PITCH_OFFSET + here.prev)

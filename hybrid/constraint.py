@@ -462,10 +462,7 @@ class Constraint:
         if self.rules and pitch >= 0 and not (f == HOLD and self._rules_exempt_hold(t, v)):
             state = self.window.state(t, self.grid)
             self.rule_masks += 1
-            each = self.window.masks(state, v)
-            bad = [k for k, m in enumerate(each) if m is not ALL and not m[pitch]]
-            if bad and self._intrinsic(t, v, pitch):
-                bad = []  # the given material breaks this on its own: the caller's, not ours
+            bad = self._blamed(state, t, v, pitch, after=None)
             if bad:
                 legal[f] = False
             if layers is not None:
@@ -476,12 +473,23 @@ class Constraint:
                     layers.append(Layer(f"rule:{r.id}", tm))
         return legal
 
-    def _intrinsic(self, t: int, v: int, pitch: int) -> bool:
-        """Whether the rules forbid ``pitch`` at (t, v) with only the given notes visible."""
-        visible = self.given.copy()
-        visible[t, v] = True
-        state = self.window.state(t, self.grid, visible=visible)
-        return not self.window.combined(state, v)[pitch]
+    def _blamed(self, state, t: int, v: int, pitch: int, after: tuple[int, np.ndarray] | None) -> list[int]:
+        """Indices of the rules whose masks at ``state`` forbid the given ``pitch`` of voice ``v``, less
+        those that forbid it with only the given notes seen: what given material breaks on its own is
+        the caller's, not ours, and only those rules are excused. ``after``: the given note is in
+        the hypothetical row after step ``t`` (else at ``t``, which is then made visible too)."""
+        def forbidding(st) -> list[int]:
+            return [k for k, m in enumerate(self.window.masks(st, v)) if m is not ALL and not m[pitch]]
+
+        bad = forbidding(state)
+        if bad:
+            visible = self.given
+            if after is None:
+                visible = visible.copy()
+                visible[t, v] = True
+            own = set(forbidding(self.window.state(t, self.grid, visible=visible, after=after)))
+            bad = [k for k in bad if k not in own]
+        return bad
 
     # ------------------------------------------------------------------ look-aheads
     def _lookahead(self, t: int, v: int, tok: int, forward: bool, why: dict | None) -> tuple[bool, bool]:
@@ -524,17 +532,12 @@ class Constraint:
             p = int(row[u])
             if p < 0:
                 continue
-            bad = [r.id for r, m in zip(self.rules, self.window.masks(state, u)) if m is not ALL and not m[p]]
-            if bad and not self._intrinsic_next(t, n, row, u, p):
+            bad = [self.rules[k].id for k in self._blamed(state, t, u, p, after=(n, row))]
+            if bad:
                 if why is not None:
                     why[("given", tok)] = (u, bad)
                 return False
         return True
-
-    def _intrinsic_next(self, t: int, n: int, row: np.ndarray, u: int, p: int) -> bool:
-        """The given note ``p`` of voice ``u`` at step ``n`` is forbidden with only the given notes visible."""
-        state = self.window.state(t, self.grid, visible=self.given, after=(n, row))
-        return not self.window.combined(state, u)[p]
 
     # ------------------------------------------------------------------ explanations
     def layers(self) -> MaskLayers:

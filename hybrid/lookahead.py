@@ -85,6 +85,8 @@ class Reach:
 
     def __init__(self, tables: PlanTables, window: RuleWindow) -> None:
         self.tables, self.window = tables, window
+        #: the rules asked: not those that judge a note by how its voice entered it (the state has no past)
+        self.rules = [r for r in window.rules if not r.reads_entry]
         n = len(tables.chords)
         self._ok: list[list[dict[int, bool]]] = [[{} for _ in range(4)] for _ in range(n)]
         self._moves: list[list[dict[int, np.ndarray]]] = [[{} for _ in range(4)] for _ in range(n)]
@@ -181,9 +183,7 @@ class Reach:
                 state.last_rows = (prev, cur)
                 left = targets.copy()
                 each = []
-                for r in window.rules:
-                    if r.reads_entry:  # the two-row state has no past to judge an entry by
-                        continue
+                for r in self.rules:
                     m = r.allowed(state, v)
                     if m is not ALL:
                         each.append((r.id, m))

@@ -60,6 +60,8 @@ def piano_roll(score, *, plan=None, report=None, violations: Iterable[Any] | Non
     ``plan`` adds chord boundaries and figures; ``report`` (or ``violations``) circles
     the notes of each violation. A Result brings its own plan and report.
     """
+    import matplotlib.pyplot  # noqa: F401  (first: it loads matplotlib's modules in their own order; a
+    # first import through matplotlib.patches failed now and then inside a notebook kernel)
     import matplotlib.patches as mpatches
     import matplotlib.transforms as mtransforms
     from matplotlib.collections import PatchCollection

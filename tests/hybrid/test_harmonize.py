@@ -257,3 +257,23 @@ def test_a_singable_leaping_tune_is_harmonized_without_errors(tmp_path, seed):
     result = harmonize(path, key="C", seed=seed)
     assert result.errors == []
     assert np.array_equal(result.tokens[:, 0], read_melody(path, key="C").tokens)
+
+
+def test_a_given_note_that_breaks_one_rule_on_its_own_is_not_excused_from_the_others():
+    """bwv288 (valid split), bar 11: the given soprano leaves an unclassified A4 by a leap to E4
+    (the melody's own unprepared dissonance). That excused the E4 from every rule, so the alto
+    held G#4 over it and the soprano overlapped it; only the rules the melody breaks alone are
+    excused now, and the alto gets out of the way."""
+    import warnings
+
+    from music21 import corpus
+
+    from partimento.hybrid.api import report_for
+
+    score = corpus.parse("bach/bwv288")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = harmonize(score.parts[0], key="d", seed=0)
+    report = report_for(res.pitch, res.attack, res.plan, "strict")
+    errors = [v for v in report.violations if v.severity.value == "error"]
+    assert all(v.voices == ["soprano"] for v in errors), [(v.rule, v.measure, v.beat, v.voices) for v in errors]

@@ -57,7 +57,7 @@ from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
 from .grid import SILENT, GridState
 from .lookahead import Conflict, Reach, static_masks
-from .masks import PITCH_PC, Here, PlanLayer, PlanTables, default_plan_layers, token_name
+from .masks import PITCH_PC, Here, PlanLayer, PlanTables, default_plan_layers, suspension_resolutions, token_name
 from .rule_window import RuleWindow
 from .trace import Removal
 
@@ -346,7 +346,7 @@ class Constraint:
                 return False
         if here.prev < 0:
             return False
-        return self.reach is None or self.reach.ok(here.chord.index, v, here.prev)
+        return self._reach_ok(t, v, HOLD, here.prev)
 
     def _rules_exempt_hold(self, t: int, v: int) -> bool:
         """A HOLD that adds no sonority (inside a chord, no voice struck yet at this step) under hold-stable rules."""
@@ -449,7 +449,13 @@ class Constraint:
             return True
         ci = self._chord_list[t]
         p = prev if tok == HOLD else tok - PITCH_OFFSET
-        return ci < 0 or p < 0 or self.reach.ok(ci, v, p)
+        if ci < 0 or p < 0:
+            return True
+        if tok == HOLD:  # a held suspension goes on by its resolution
+            res = suspension_resolutions(self.tables, self.grid, t, v)
+            if res:
+                return any(self.reach.ok(ci, v, r) for r in res)
+        return self.reach.ok(ci, v, p)
 
     def _compute_given(self, t: int, v: int, f: int, layers: list | None, detail: dict | None) -> np.ndarray:
         legal = np.zeros(VOCAB_SIZE, bool)

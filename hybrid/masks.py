@@ -46,7 +46,8 @@ from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
 from .grid import SILENT, GridState, forced_sounding
 
-__all__ = ["PITCH_PC", "SUSPENSION_STEPS", "suspension_resolutions", "ChordTable", "PlanTables", "Here", "PlanLayer", "NoChord", "Fermata", "ChordTone", "Bass",
+__all__ = ["PITCH_PC", "SUSPENSION_STEPS", "resolution_pitches", "suspension_resolutions",
+           "pending_resolutions", "ChordTable", "PlanTables", "Here", "PlanLayer", "NoChord", "Fermata", "ChordTone", "Bass",
            "PacSoprano", "Coverage", "Harmony", "Resolution", "default_plan_layers", "token_name"]
 
 PITCH_PC = np.arange(128) % 12  # pitch class of every MIDI number
@@ -181,27 +182,82 @@ class PlanTables:
 SUSPENSION_STEPS = 4
 
 
-def suspension_resolutions(here: "Here") -> list[int]:
-    """Pitch classes a suspension held at this chord onset would resolve to (empty: no suspension here).
+def resolution_pitches(ch: ChordTable, p: int, static: np.ndarray) -> list[int]:
+    """MIDI pitches a suspension of ``p`` resolves to in chord ``ch``: a step down to a chord tone.
 
-    A suspension: an upper voice holds, into a new chord, a note that was a chord tone where it was
-    struck (prepared) and is not a member of the new chord, and a member of it lies a diatonic step
-    or half step below (the resolution, written by :class:`Resolution` and judged by the
-    ``unprepared-dissonance`` rule's classes), with room in the chord to resolve (at least an
-    eighth). Not in the bass (its pitch class is the plan's inversion), not at a fermata or a PAC
-    soprano (those layers hold their own say).
+    A half step down, or a whole step down to a tone of the local scale (so never a
+    diminished third that only sounds like a step); ``static`` (bool[128], what the
+    rules allow the voice there on its own) must allow it. The resolution the
+    ``unprepared-dissonance`` rule's class ``suspension`` accepts (:mod:`partimento.grammar.rules.nct`:
+    a step down to a chord member) narrowed to what the decoder writes.
     """
-    ch = here.chord
-    if ch is None or not here.onset or here.v == _BASS or here.prev < 0 or here.prev_nct:
-        return []
-    if ch.members[here.prev % 12] or ch.end - ch.onset < 2 or here.tables.fermata_hold[here.t]:
-        return []
     out = []
     for d in (1, 2):
-        q = (here.prev - d) % 12
-        if ch.members[q] and ch.scale[q]:
-            out.append(q)
-    return out[:1]
+        r = p - d
+        if 0 <= r < 128 and ch.members[r % 12] and (d == 1 or ch.scale[r % 12]) and static[r]:
+            out.append(r)
+    return out
+
+
+def _suspended(tables: "PlanTables", grid: GridState, t: int, u: int) -> bool:
+    """Voice ``u`` sounds, at ``t`` (or just before, where not written yet), a suspension not yet resolved."""
+    s = t if grid.decided[t, u] else t - 1
+    if s < 0 or grid.pitch[s, u] < 0 or not grid.nct[s, u]:
+        return False
+    ch = tables.chord_at(t)
+    return ch is not None and int(grid.start[s, u]) < ch.onset <= s
+
+
+def pending_resolutions(tables: "PlanTables", grid: GridState, t: int, v: int) -> set[int]:
+    """Pitch classes the suspensions of the other upper voices sounding at ``t`` will resolve to.
+
+    No other upper voice sounds them while the suspension waits (Bach's practice: the
+    note of resolution is not heard against the suspension above the bass, and a leading
+    tone so doubled would leave the resolution no way).
+    """
+    ch = tables.chord_at(t)
+    out: set[int] = set()
+    if ch is None:
+        return out
+    for u in range(_BASS):
+        if u != v and _suspended(tables, grid, t, u):
+            s = t if grid.decided[t, u] else t - 1
+            out.update(r % 12 for r in resolution_pitches(ch, int(grid.pitch[s, u]), ch.static[u]))
+    return out
+
+
+def suspension_resolutions(tables: "PlanTables", grid: GridState, t: int, v: int) -> list[int]:
+    """MIDI pitches a HOLD of voice ``v`` at ``t`` commits it to resolve to ([]: the hold is no suspension).
+
+    At a chord onset: a suspension *starts* when an upper voice holds, into the new chord,
+    a note that was a chord tone until now (prepared) and is not a member of the new
+    chord, where (the look-ahead that keeps it from starting with no way out) a chord
+    tone lies a step below (:func:`resolution_pitches`), the chord lasts long enough to
+    resolve (an eighth at least, no fermata), the voice is not given there, and no other
+    upper voice sounds the resolution's pitch class. Not in the bass (its pitch class is
+    the plan's inversion). Inside the chord: the resolutions of the suspension still
+    held. :class:`ChordTone`, :class:`Resolution` and :class:`Coverage` and the
+    constraint's reach look-ahead read this one function.
+    """
+    ch = tables.chord_at(t)
+    if ch is None or v == _BASS or t == 0:
+        return []
+    prev = int(grid.pitch[t - 1, v])
+    if prev < 0 or ch.members[prev % 12]:
+        return []
+    if t == ch.onset:
+        if grid.nct[t - 1, v] or ch.end - t < 2 or tables.fermata_hold[t + 1]:
+            return []
+        last = min(ch.end, t + SUSPENSION_STEPS + 1)  # the resolution comes by here
+        if (tables.forced[t:last, v] >= 0).any():
+            return []
+        taken = {int(x) % 12 for u, x in enumerate(grid.pitch[t, :_BASS].tolist())
+                 if u != v and grid.decided[t, u] and x >= 0}
+        taken |= pending_resolutions(tables, grid, t, v)
+        return [r for r in resolution_pitches(ch, prev, ch.static[v]) if r % 12 not in taken]
+    if grid.nct[t - 1, v] and int(grid.start[t - 1, v]) < ch.onset:  # held over from the chord before
+        return resolution_pitches(ch, prev, ch.static[v])
+    return []
 
 
 class Here:
@@ -307,20 +363,36 @@ class ChordTone(PlanLayer):
         ch = here.chord
         if ch is None or not here.onset:
             return None
-        pitches = ch.members[PITCH_PC]
-        return _attacks(pitches, bool(self.hold(here)))
+        pcs = ch.members.copy()
+        if here.v != _BASS:  # not the pitch class a suspension above or below waits to resolve to
+            pcs[list(pending_resolutions(here.tables, here.grid, here.t, here.v))] = False
+        return _attacks(pcs[PITCH_PC], bool(self.hold(here)))
 
     def why(self, here: Here, token: int) -> str:
         if token == REST:
             return _rest_reason(here)
         if token == HOLD and here.prev < 0:
             return "nothing sounds to hold"
+        if token == HOLD and here.prev_nct:
+            return f"{here.sounding_name(token)} is a non-chord tone and cannot be held into {here.chord.figure}"
+        if token == HOLD:
+            return (f"{here.sounding_name(token)} is not a chord tone of {here.chord.figure} and cannot be held "
+                    f"as a suspension here (no chord tone a step below it to resolve to, no time left in the chord, "
+                    f"or another voice sounds the resolution)")
+        p = token - PITCH_OFFSET
+        if token >= PITCH_OFFSET and here.chord.members[p % 12]:
+            return (f"{here.name(token)} is the note a suspension in another voice resolves to: "
+                    f"not sounded against it")
         return f"{here.sounding_name(token)} is not a chord tone of {here.chord.figure} at an onset"
 
     def hold(self, here: Here) -> bool | None:
         if here.chord is None or not here.onset:
             return None
-        return here.prev >= 0 and (bool(here.chord.members[here.prev % 12]) or bool(suspension_resolutions(here)))
+        if here.prev < 0:
+            return False
+        if here.chord.members[here.prev % 12]:
+            return here.v == _BASS or here.prev % 12 not in pending_resolutions(here.tables, here.grid, here.t, here.v)
+        return bool(suspension_resolutions(here.tables, here.grid, here.t, here.v))
 
 
 class Bass(PlanLayer):
@@ -397,9 +469,10 @@ class Coverage(PlanLayer):
             if u == v:
                 continue
             if decided[u] and row[u] >= 0:
-                have.add(row[u] % 12)
-                if g.nct[t, u] and not g.attack[t, u] and here.chord is not None and not here.chord.members[row[u] % 12]:
-                    have.update(q for q in ((row[u] - 1) % 12, (row[u] - 2) % 12) if here.chord.members[q])  # suspended
+                if g.nct[t, u] and not g.attack[t, u]:  # a suspension counts by its resolution
+                    have.update(r % 12 for r in resolution_pitches(here.chord, row[u], here.chord.static[u]))
+                else:
+                    have.add(row[u] % 12)
             elif tables.forced[t, u] >= 0 and given[u] >= 0:
                 have.add(int(given[u]) % 12)
             elif not decided[u] and tables.forced[t, u] < 0:
@@ -416,7 +489,8 @@ class Coverage(PlanLayer):
         ok = np.zeros(12, bool)
         if len(missing) == free + 1:
             ok[missing] = True
-        held = here.prev >= 0 and (bool(ok[here.prev % 12]) or any(ok[q] for q in suspension_resolutions(here)))
+        held = here.prev >= 0 and (bool(ok[here.prev % 12]) or any(
+            ok[r % 12] for r in suspension_resolutions(here.tables, here.grid, here.t, here.v)))
         return _attacks(ok[PITCH_PC], held)
 
     def why(self, here: Here, token: int) -> str:
@@ -450,7 +524,10 @@ class Harmony(PlanLayer):
         ch = here.chord
         if ch is None or here.onset or here.tables.fermata_hold[here.t]:
             return None
-        return _attacks(ch.members[PITCH_PC] | self._nct_ok(here), here.prev >= 0)
+        tones = ch.members.copy()
+        if here.v != _BASS:  # not the pitch class a suspension in another voice waits to resolve to
+            tones[list(pending_resolutions(here.tables, here.grid, here.t, here.v))] = False
+        return _attacks(tones[PITCH_PC] | self._nct_ok(here), here.prev >= 0)
 
     def hold(self, here: Here) -> bool | None:
         if here.chord is None or here.onset or here.tables.fermata_hold[here.t]:
@@ -469,6 +546,8 @@ class Harmony(PlanLayer):
             return f"{what}, and a non-chord tone needs a chord tone before it"
         if here.prev_nct:
             return f"{what}, and it follows a non-chord tone (one at a time)"
+        if ch.members[p % 12]:
+            return f"{here.name(token)} is the note a suspension in another voice resolves to: not sounded against it"
         if abs(p - here.prev) > 2:
             return f"{what} nor a passing or neighbour note (not a step from {here.name(PITCH_OFFSET + here.prev)})"
         if not ch.scale[p % 12]:
@@ -479,7 +558,12 @@ class Harmony(PlanLayer):
 
 
 class Resolution(PlanLayer):
-    """A non-chord tone moves by step to a chord tone; inside the chord it may be held one more sixteenth."""
+    """A non-chord tone moves by step to a chord tone; inside the chord it may be held one more sixteenth.
+
+    A suspension (held over from the chord before) resolves a step down to a chord tone
+    (:func:`resolution_pitches`), held at most :data:`SUSPENSION_STEPS` sixteenths into
+    its chord and always before the chord ends.
+    """
 
     id = "plan:resolution"
 
@@ -487,9 +571,12 @@ class Resolution(PlanLayer):
         if here.chord is None or not here.prev_nct or here.tables.fermata_hold[here.t]:
             return None
         step = np.zeros(128, bool)
-        for d in _STEPS:
-            if 0 <= here.prev + d < 128:
-                step[here.prev + d] = True
+        if not here.onset and int(here.grid.start[here.t - 1, here.v]) < here.chord.onset:
+            step[suspension_resolutions(here.tables, here.grid, here.t, here.v)] = True
+        else:
+            for d in _STEPS:
+                if 0 <= here.prev + d < 128:
+                    step[here.prev + d] = True
         return _attacks(step, bool(self.hold(here)))
 
     def hold(self, here: Here) -> bool | None:
@@ -498,17 +585,26 @@ class Resolution(PlanLayer):
         if here.onset:
             return False
         t, v, ch = here.t, here.v, here.chord
-        if not bool(here.tables.resolvable(t, v)[here.prev]):
-            return False
         if int(here.grid.start[t - 1, v]) < ch.onset:  # a suspension: held over from the chord before
             return t - ch.onset < SUSPENSION_STEPS and t + 1 < ch.end
+        if not bool(here.tables.resolvable(t, v)[here.prev]):
+            return False
         return t - int(here.grid.start[t - 1, v]) < 2
 
     def why(self, here: Here, token: int) -> str:
         nct = here.name(PITCH_OFFSET + here.prev)
         if token == HOLD:
-            return (f"the non-chord tone {nct} must resolve by step into {here.chord.figure}" if here.onset
-                    else f"the non-chord tone {nct} is held at most one more sixteenth before it resolves")
+            suspension = not here.onset and int(here.grid.start[here.t - 1, here.v]) < here.chord.onset
+        if token == HOLD:
+            if here.onset:
+                return f"the non-chord tone {nct} must resolve by step into {here.chord.figure}"
+            if suspension:
+                return (f"the suspension {nct} must resolve now: at most {SUSPENSION_STEPS} sixteenths into "
+                        f"{here.chord.figure}, and before it ends")
+            return f"the non-chord tone {nct} is held at most one more sixteenth before it resolves"
+        if suspension:
+            return (f"the suspension {nct} resolves a step down to a chord tone of {here.chord.figure}, "
+                    f"not to {here.sounding_name(token)}")
         return f"the non-chord tone {nct} must move by step to a chord tone, not to {here.sounding_name(token)}"
 
 

@@ -166,8 +166,9 @@ def onset_misses(pitch: np.ndarray, attack: np.ndarray, plan: Plan) -> list[dict
     An onset adheres when the sounding pitch classes all belong to the plan's chord,
     include every required one (root, third, a planned seventh) and the bass has the
     inversion's pitch class. A suspension counts by its resolution: an upper voice holding
-    a note over the onset that is not in the chord, and that moves by step to a chord tone
-    before the chord ends, stands for that chord tone.
+    a note over the onset that is not in the chord, and that moves a step down to a chord
+    tone before the chord ends (as the decoder's ``plan:resolution`` layer has it resolve),
+    stands for that chord tone; held on unresolved, it is a foreign pitch class.
     """
     misses = []
     steps = pitch.shape[0]
@@ -187,7 +188,7 @@ def onset_misses(pitch: np.ndarray, attack: np.ndarray, plan: Plan) -> list[dict
             if v < 3 and not attack[t, v] and p % 12 not in members:  # held over: a suspension?
                 nxt = next((u for u in range(t + 1, end) if attack[u, v]), None)
                 q = int(pitch[nxt, v]) if nxt is not None else -1
-                if q >= 0 and 0 < abs(q - p) <= 2 and q % 12 in members:
+                if q >= 0 and 0 < p - q <= 2 and q % 12 in members:  # resolved a step down to a chord tone
                     pcs.add(q % 12)
                     continue
             pcs.add(p % 12)

@@ -593,8 +593,7 @@ class Resolution(PlanLayer):
 
     def why(self, here: Here, token: int) -> str:
         nct = here.name(PITCH_OFFSET + here.prev)
-        if token == HOLD:
-            suspension = not here.onset and int(here.grid.start[here.t - 1, here.v]) < here.chord.onset
+        suspension = not here.onset and int(here.grid.start[here.t - 1, here.v]) < here.chord.onset
         if token == HOLD:
             if here.onset:
                 return f"the non-chord tone {nct} must resolve by step into {here.chord.figure}"

@@ -35,11 +35,12 @@ odds at one kind of position, so it shifts the model's choice and keeps its rank
 among the tokens it favours:
 
 * ``prefer:motion`` — at an off-beat eighth (the half beat of a quarter-note beat) inside
-  a chord, alto, tenor and bass weigh holding the note by ``Style.motion`` (striking a
-  new note, a chord tone or a passing or neighbour note the plan allows, is favoured).
-  Bach's alto/tenor/bass strike a note at 22/23/26% of these positions (train split,
-  ``benchmarks/style_vs_bach.py`` prints the decoder's and Bach's rates as
-  ``offbeat_eighth_attacks``); the shipped model without it, about half as often;
+  a chord, alto, tenor and bass favour moving on by a step or a third (a passing or
+  neighbour note, a chord tone a third away: what the plan layers allow there); holding
+  the note, striking it again or leaping a fourth or more is weighed by ``Style.motion``.
+  Bach's alto/tenor/bass strike a new note at about a third of these positions
+  (``benchmarks/style_vs_bach.py`` prints the decoder's and Bach's rates as
+  ``offbeat_eighth_attacks``); the shipped model alone, at about a third of Bach's rate;
 * ``prefer:suspension`` — at a chord onset on a beat where an upper voice can hold a
   prepared note over as a suspension (the mask allows it only when its resolution can be
   written, :func:`~partimento.hybrid.masks.suspension_resolutions`), every other token
@@ -74,8 +75,8 @@ _BASS = 3
 class Style:
     """The style calibration's strengths: weights in (0, 1] of the tokens each does not favour (1: off)."""
 
-    motion: float = 0.35  # a hold at an off-beat eighth in alto, tenor or bass
-    suspension: float = 0.25  # every token but the suspending hold where a suspension can start on a beat
+    motion: float = 0.25  # a hold, a re-strike or a leap of a fourth or more at an off-beat eighth in alto, tenor, bass
+    suspension: float = 0.6  # every token but the suspending hold where a suspension can start on a beat
 
     def __post_init__(self) -> None:
         for name in ("motion", "suspension"):
@@ -165,10 +166,15 @@ class Preferences:
         decoder's sure shortcut needs); a preference speaks where it disfavours a candidate.
         """
         out = []
-        if self.style.motion < 1 and v > 0 and self._offbeat_eighth[t] and candidates[HOLD]:
-            fav = np.ones(VOCAB_SIZE, bool)
-            fav[HOLD] = False
-            out.append(("prefer:motion", fav, self.style.motion))
+        if self.style.motion < 1 and v > 0 and self._offbeat_eighth[t]:
+            prev = g.previous(t, v)
+            if prev >= 0:
+                fav = np.ones(VOCAB_SIZE, bool)  # not favoured: holding, re-striking, leaping a fourth or more
+                moves = np.abs(np.arange(128) - prev)
+                fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | ((moves >= 1) & (moves <= 4))
+                fav[HOLD] = not candidates[HOLD]
+                if not fav.all():
+                    out.append(("prefer:motion", fav, self.style.motion))
         if self.style.suspension < 1 and v < _BASS and self._beat_onset[t] and t > 0:
             fav = ~candidates
             fav[HOLD] = True

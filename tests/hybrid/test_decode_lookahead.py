@@ -92,8 +92,11 @@ def test_preferences_reweight_and_never_forbid(index):
             assert (w > 0).all() and (w <= 1).all() and names and prefs.active(t, v)
             if set(names) - {"prefer:motion", "prefer:suspension"}:  # the look-aheads: the step before an onset
                 assert plan.steps > t + 1 and c.tables.onset[t + 1]
-            if "prefer:motion" in names:  # the style calibration: an off-beat eighth, a hold disfavoured
-                assert t % 4 == 2 and v > 0 and w[HOLD] < 1
+            if "prefer:motion" in names:  # the style calibration: an off-beat eighth; holds, repeats, leaps disfavoured
+                assert t % 4 == 2 and v > 0
+                prev = int(c.grid.previous(t, v))
+                for tok in np.flatnonzero(legal & (w < 1)).tolist():
+                    assert tok == HOLD or not 1 <= abs(tok - PITCH_OFFSET - prev) <= 4
             if "prefer:suspension" in names:  # a chord onset, a suspending hold favoured
                 assert c.tables.onset[t] and v < 3 and w[HOLD] == 1
         c.push(tok)
@@ -152,8 +155,12 @@ def test_the_style_calibration_is_named_weighs_by_its_strengths_and_turns_off():
     legal = c.mask()
     on = Preferences(c.tables, c.reach)
     w, names = on.weights(c.grid, t, v, legal)
-    assert names == ["prefer:motion"] and w[HOLD] == STYLE.motion and (w[PITCH_OFFSET:] == 1).all()
-    assert on.weight_of(c.grid, t, v, HOLD) == STYLE.motion  # one token alone weighs what it weighs in the full mask
+    assert names == ["prefer:motion"] and w[HOLD] == STYLE.motion
+    step, repeat, leap = (token_of(p, True) for p in (62, 64, 57))  # from E4: D4, E4 again, A3 (a fourth)
+    assert legal[step] and w[step] == 1 and w[repeat] == STYLE.motion
+    assert not legal[leap] or w[leap] == STYLE.motion
+    for tok in (HOLD, step, repeat):  # one token alone weighs what it weighs in the full mask
+        assert on.weight_of(c.grid, t, v, tok) == w[tok]
     for off in (Preferences(c.tables, c.reach, style=False), Preferences(c.tables, c.reach, style=NO_STYLE)):
         assert off.weights(c.grid, t, v, legal) == (None, [])
     assert Preferences(c.tables, c.reach).weights(c.grid, 2, 0, legal)[1] == []  # not the soprano

@@ -18,7 +18,10 @@ Layers (ids as the trace names them):
 
 * ``plan:no-chord`` — no chord planned here: the voices rest;
 * ``plan:fermata`` — a fermata chord is held to its end;
-* ``plan:chord-tone`` — at a chord onset every voice sounds a chord tone (struck or held);
+* ``plan:chord-tone`` — at a chord onset every voice sounds a chord tone (struck or held),
+  or an upper voice holds a prepared note over as a suspension, only where its resolution
+  can still be written (:func:`suspension_resolutions`); no other upper voice sounds the
+  pitch class a suspension waits to resolve to;
 * ``plan:bass`` — the bass sounds the inversion's pitch class (inside the chord it may
   also take a passing or neighbour note);
 * ``plan:pac-soprano`` — the soprano takes the tonic at a perfect authentic cadence;
@@ -30,7 +33,11 @@ Layers (ids as the trace names them):
   neighbour note (diatonic, a step from the chord tone it leaves, on a pitch class no
   other voice sounds, with a chord tone a step away to resolve to);
 * ``plan:resolution`` — a non-chord tone moves by step to a chord tone (it may be held
-  one more sixteenth inside the chord).
+  one more sixteenth inside the chord); a suspension falls a step to a chord tone, held at
+  most :data:`SUSPENSION_STEPS` sixteenths into its chord and always before the chord ends.
+
+``plan:coverage`` counts a suspended voice by the chord tone it resolves to (the 4 of a
+4-3 stands for the 3), as :func:`partimento.hybrid.result.onset_misses` does for adherence.
 """
 from __future__ import annotations
 

@@ -162,6 +162,28 @@ class PlanTables:
         ch = self.chord_at(t)
         return ch is not None and not ch.members[pitch % 12]
 
+    def given_pc(self, t: int, u: int) -> int:
+        """Pitch class a given (forced) voice ``u`` stands for at ``t`` (-1: silent or not given).
+
+        A given suspension (a note held over the onset, not in the chord, whose given
+        resolution falls a step to a chord tone before the chord ends) stands for its
+        resolution, as a decoded one does in :class:`Coverage` and adherence.
+        """
+        p = int(self.forced_pitch[t, u])
+        if p < 0 or self.forced[t, u] < 0:
+            return -1
+        ch = self.chord_at(t)
+        if ch is None or self.forced[t, u] != HOLD or ch.members[p % 12]:
+            return p % 12
+        for s in range(t + 1, min(ch.end, self.steps)):
+            tok = int(self.forced[s, u])
+            if tok == HOLD:
+                continue
+            if tok >= PITCH_OFFSET and 0 < p - (tok - PITCH_OFFSET) <= 2 and ch.members[(tok - PITCH_OFFSET) % 12]:
+                return (tok - PITCH_OFFSET) % 12
+            break
+        return p % 12
+
     def resolvable(self, t: int, v: int) -> np.ndarray:
         """bool[128]: a non-chord tone there at ``t`` has a chord tone a step away (this chord's, or the next onset's)."""
         n = self._next_list[t]
@@ -481,7 +503,7 @@ class Coverage(PlanLayer):
                 else:
                     have.add(row[u] % 12)
             elif tables.forced[t, u] >= 0 and given[u] >= 0:
-                have.add(int(given[u]) % 12)
+                have.add(tables.given_pc(t, u))
             elif not decided[u] and tables.forced[t, u] < 0:
                 free += 1
         return [pc for pc in here.chord.required if pc not in have], free

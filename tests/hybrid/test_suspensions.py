@@ -287,3 +287,16 @@ def test_what_the_plan_layers_suspend_the_rule_classes_as_a_suspension(key, firs
         notes = [x for x in classify_notes(done.sonorities, done.ctx, voices=(voice,)) if x.pitch == p]
         assert [x.kind for x in notes] == ["suspension"]
         assert rule.check(done.sonorities, done.ctx) == []
+
+
+def test_infill_around_a_given_suspension_counts_it_by_its_resolution():
+    """A given alto C4 held over V (a 4-3, resolving to B3 inside V) stands for V's third: infilling the tenor
+    beside it is not refused up front for want of a B (it was, before given notes counted by their resolution)."""
+    from partimento.hybrid import infill, realize
+
+    figures = ("I", "vi", "IV", "V", "I", "ii6", "V7", "vi", "IV", "I64", "V", "I")
+    original = realize(cadence_plan(figures=figures), seed=0, model=FakeModel(0))  # the style calibration on
+    held = held_over(original.pitch, original.attack, original.plan)
+    assert any(x["voice"] == 1 and x["onset"] == 12 and x["resolved"] for x in held)  # the alto's 4-3 over V
+    new = infill(original, measures=(1, 1), voices=("tenor",), seed=2, model=FakeModel(3))
+    assert np.array_equal(new.pitch[:, [0, 1, 3]], original.pitch[:, [0, 1, 3]]) and new.errors == []

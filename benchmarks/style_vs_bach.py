@@ -170,6 +170,28 @@ def beat_rows(s: SonorityArray) -> np.ndarray:
     return np.searchsorted(s.offset, times + _EPS, side="right") - 1
 
 
+def offbeat_eighth_attacks(s: SonorityArray) -> dict[str, list[int]]:
+    """Per voice, [struck, sounding] at the off-beat eighths (half-way through each quarter-note beat).
+
+    How often a voice moves in eighths: the rate the preference layer's ``prefer:motion``
+    calibrates (``hybrid/preferences.py``).
+    """
+    out = {v: [0, 0] for v in VOICES}
+    if len(s) == 0:
+        return out
+    first_bar = s.offset[np.flatnonzero(s.beat <= 1 + _EPS)[0]] if (s.beat <= 1 + _EPS).any() else s.offset[0]
+    phase = first_bar % 1.0
+    end = s.offset[-1] + s.duration[-1]
+    times = np.arange(np.ceil(s.offset[0] - phase - _EPS) + phase, end - _EPS, 1.0) + 0.5
+    times = times[(times > s.offset[0] - _EPS) & (times < end - _EPS)]
+    rows = np.searchsorted(s.offset, times + _EPS, side="right") - 1
+    exact = np.abs(s.offset[rows] - times) < _EPS
+    for i, v in enumerate(VOICES):
+        sounding = s.pitch[rows, i] != REST
+        out[v] = [int((sounding & exact & s.attack[rows, i]).sum()), int(sounding.sum())]
+    return out
+
+
 def beat_dissonances(s: SonorityArray, ctx: Context) -> dict[str, Any]:
     """Beats whose sonority holds a non-chord tone: their share, and counts by class (a beat may hold two)."""
     rows = beat_rows(s)
@@ -268,7 +290,7 @@ def style_of(p: Piece) -> dict[str, Any]:
     """Every measure of one piece (raw counts, so that pieces add up)."""
     out: dict[str, Any] = {"voices": voice_statistics(p.s),
                            "histograms": {v: interval_histogram(p.s, i).tolist() for i, v in enumerate(VOICES)},
-                           "bars": _bars(p.s)}
+                           "bars": _bars(p.s), "offbeat_eighths": offbeat_eighth_attacks(p.s)}
     for label, ctx in (("inferred", p.inferred), ("plan", p.plan)):
         if ctx is None:
             continue
@@ -301,6 +323,9 @@ def summarize(styles: list[dict], reference: dict[str, np.ndarray] | None = None
             "leap": round(float(h[d >= 3].sum() / max(moves, 1)), 4),
             "overlap_with_bach": round(histogram_overlap(h, reference[v]), 4) if reference is not None else 1.0,
         }
+    for v in VOICES:
+        struck = sum(st["offbeat_eighths"][v][0] for st in styles)
+        voices[v]["offbeat_eighth_attacks"] = round(struck / max(sum(st["offbeat_eighths"][v][1] for st in styles), 1), 4)
     out["voices"] = voices
     out["histograms"] = {v: hists[v].tolist() for v in VOICES}
     bars = sum(st["bars"] for st in styles)
@@ -375,6 +400,8 @@ def print_table(res: dict[str, Any]) -> None:
         row(f"{v}: repeat / step / leap", lambda r, v=v: "{:.0%}/{:.0%}/{:.0%}".format(
             r["voices"][v]["repeat"], r["voices"][v]["step"], r["voices"][v]["leap"]))
     for v in VOICES:
+        row(f"{v}: struck at off-beat eighths", lambda r, v=v: f"{r['voices'][v]['offbeat_eighth_attacks']:.0%}")
+    for v in VOICES:
         row(f"{v}: interval-histogram overlap with Bach", lambda r, v=v: f"{r['voices'][v]['overlap_with_bach']:.2f}")
     for label in ("inferred", "plan"):
         row(f"beats with a non-chord tone ({label} chords)", lambda r, l=label: f"{r[l]['beat_dissonance']:.1%}")
@@ -401,7 +428,7 @@ def _chorale_key(score) -> str:
     return normalize_key(k.tonic.name + ("" if k.mode == "major" else " minor"))
 
 
-def _harmonize_one(path: str, seed: int) -> tuple[dict | None, dict | None, str | None]:
+def _harmonize_one(path: str, seed: int, style: bool = True) -> tuple[dict | None, dict | None, str | None]:
     """(Bach's style, the harmonization's style, failure) for one chorale."""
     from music21 import corpus
 
@@ -418,22 +445,22 @@ def _harmonize_one(path: str, seed: int) -> tuple[dict | None, dict | None, str 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                res = harmonize(soprano, key=_chorale_key(score), seed=seed)
+                res = harmonize(soprano, key=_chorale_key(score), seed=seed, style=style)
             except PartimentoError:
-                res = harmonize(soprano, seed=seed)
+                res = harmonize(soprano, seed=seed, style=style)
     except PartimentoError as e:
         return bach, None, f"{path}: {type(e).__name__}: {str(e)[:120]}"
     return bach, style_of(piece_of_result(path, res, soprano_given=True)), None
 
 
-def _compose_one(i: int, bars: int) -> tuple[dict | None, str | None]:
+def _compose_one(i: int, bars: int, style: bool = True) -> tuple[dict | None, str | None]:
     from partimento.grammar.errors import PartimentoError
     from partimento.hybrid import compose
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = compose("chorale", key=KEYS[i % len(KEYS)], bars=bars, seed=i)
+            res = compose("chorale", key=KEYS[i % len(KEYS)], bars=bars, seed=i, style=style)
     except PartimentoError as e:
         return None, f"compose seed {i}: {type(e).__name__}: {str(e)[:120]}"
     return style_of(piece_of_result(f"compose {i}", res)), None
@@ -442,10 +469,25 @@ def _compose_one(i: int, bars: int) -> tuple[dict | None, str | None]:
 def _work(job: tuple) -> tuple:
     import torch
 
+    from partimento.hybrid import preferences
+
     torch.set_num_threads(1)
+    style, weights = job[3], job[4]
+    if weights is not None:  # the strengths being tried (how the defaults were chosen on valid)
+        preferences.STYLE = preferences.Style(*weights)
     if job[0] == "harmonize":
-        return ("harmonize",) + _harmonize_one(job[1], job[2])
-    return ("compose",) + _compose_one(job[1], job[2])
+        return ("harmonize",) + _harmonize_one(job[1], job[2], style)
+    return ("compose",) + _compose_one(job[1], job[2], style)
+
+
+def _style_record(on: bool, weights: tuple | None) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from partimento.hybrid.preferences import STYLE, Style
+
+    if not on:
+        return {"on": False}
+    return {"on": True, **asdict(Style(*weights) if weights is not None else STYLE)}
 
 
 def main() -> None:
@@ -457,11 +499,25 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default=None, help="default: benchmarks/results/style_vs_bach_<split>.json")
+    ap.add_argument("--no-style", action="store_true", help="the preference layer's style calibration off (style=False)")
+    ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION",
+                    help="try other strengths of the style calibration (hybrid.preferences.Style), e.g. 0.35,0.25")
     args = ap.parse_args()
+    weights = None
+    if args.style_weights:
+        try:
+            weights = tuple(float(x) for x in args.style_weights.split(","))
+            from partimento.hybrid.preferences import Style
+
+            Style(*weights)
+        except (ValueError, TypeError) as e:
+            ap.error(f"--style-weights: two weights in (0, 1] separated by a comma, got {args.style_weights!r} ({e})")
     paths = json.loads(SPLIT.read_text())[args.split]
     if args.limit:
         paths = paths[:args.limit]
-    jobs = [("harmonize", p, args.seed) for p in paths] + [("compose", i, args.bars) for i in range(args.compose)]
+    style = not args.no_style
+    jobs = ([("harmonize", p, args.seed, style, weights) for p in paths]
+            + [("compose", i, args.bars, style, weights) for i in range(args.compose)])
     t0 = time.time()
     if args.jobs > 1:
         from multiprocessing import get_context
@@ -493,6 +549,7 @@ def main() -> None:
         "bach": summarize(bach, reference), "harmonize": summarize(harm, reference),
         "compose": summarize(comp, reference), "failures": failures,
         "targets": TARGETS, "seconds": round(time.time() - t0, 1), "jobs": args.jobs,
+        "style": _style_record(style, weights),
         "machine": platform.processor() or platform.machine(),
     }
     res["targets_met"] = {"harmonize": _targets(res["harmonize"]), "compose": _targets(res["compose"])}

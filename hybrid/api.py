@@ -26,7 +26,7 @@ __all__ = ["compose", "realize", "harmonize", "infill", "load_default_model", "h
 
 _PLAN_SEED_STRIDE = 100_003  # plan seeds of later draws: seed + stride * draw
 
-_SAMPLING_KEYS = {"temperature", "top_p", "strategy", "beam", "constraints", "max_backtrack_steps", "max_retries"}
+_SAMPLING_KEYS = {"temperature", "top_p", "strategy", "beam", "constraints", "max_backtrack_steps", "max_retries", "style"}
 
 
 @lru_cache(maxsize=4)

@@ -57,7 +57,7 @@ from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
 from .grid import SILENT, GridState
 from .lookahead import Conflict, Reach, static_masks
-from .masks import PITCH_PC, Here, PlanLayer, PlanTables, default_plan_layers, token_name
+from .masks import PITCH_PC, Here, PlanLayer, PlanTables, default_plan_layers, suspension_resolutions, token_name
 from .rule_window import RuleWindow
 from .trace import Removal
 
@@ -222,7 +222,11 @@ class Constraint:
         self._detail = None
 
     def _write(self, t: int, v: int, token: int) -> None:
-        nct = token >= PITCH_OFFSET and self.tables.is_nct(t, token - PITCH_OFFSET)
+        if token == HOLD:  # a note held into a chord it does not belong to is a suspension: a non-chord tone
+            prev = self.grid.previous(t, v)
+            nct = prev >= 0 and bool(self.tables.onset[t]) and self.tables.is_nct(t, prev)
+        else:
+            nct = token >= PITCH_OFFSET and self.tables.is_nct(t, token - PITCH_OFFSET)
         self.grid.write(t, v, token, nct)
         self.tokens[t, v] = token
         if token == HOLD and t > 0:
@@ -342,7 +346,7 @@ class Constraint:
                 return False
         if here.prev < 0:
             return False
-        return self.reach is None or self.reach.ok(here.chord.index, v, here.prev)
+        return self._reach_ok(t, v, HOLD, here.prev)
 
     def _rules_exempt_hold(self, t: int, v: int) -> bool:
         """A HOLD that adds no sonority (inside a chord, no voice struck yet at this step) under hold-stable rules."""
@@ -445,7 +449,13 @@ class Constraint:
             return True
         ci = self._chord_list[t]
         p = prev if tok == HOLD else tok - PITCH_OFFSET
-        return ci < 0 or p < 0 or self.reach.ok(ci, v, p)
+        if ci < 0 or p < 0:
+            return True
+        if tok == HOLD:  # a held suspension goes on by its resolution
+            res = suspension_resolutions(self.tables, self.grid, t, v)
+            if res:
+                return any(self.reach.ok(ci, v, r) for r in res)
+        return self.reach.ok(ci, v, p)
 
     def _compute_given(self, t: int, v: int, f: int, layers: list | None, detail: dict | None) -> np.ndarray:
         legal = np.zeros(VOCAB_SIZE, bool)

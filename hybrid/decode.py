@@ -68,6 +68,7 @@ class Sampling:
     constraints: bool = True  # False: the same model with every mask and preference off (ablation)
     max_backtrack_steps: int = 32  # how far back (sixteenth steps) a dead end may rewind
     max_retries: int = 3000  # total re-decisions allowed before giving up
+    style: bool = True  # the preference layer's style calibration (hybrid.preferences.Style); False: off
 
     def __post_init__(self) -> None:
         from partimento.grammar.errors import InputError
@@ -111,6 +112,6 @@ def decode(session: Session, plan: Plan, rules: Sequence[Rule] = (), *, seed: in
     prefs = None
     if on and preferences is not False:
         factor = PREFERENCE_FACTOR if preferences is True else float(preferences)
-        prefs = Preferences(constraint.tables, constraint.reach, factor)
+        prefs = Preferences(constraint.tables, constraint.reach, factor, style=sampling.style)
     tokens, stats, trace = Search(session, constraint, sampling, seed, prefs, record).run()
     return Decoded(tokens, constraint.grid.pitch.copy(), constraint.grid.attack.copy(), stats, trace)

@@ -218,7 +218,7 @@ def _replay(prov: dict[str, Any], step: int, voice: int, checkpoint: str | None)
     rules = [RULES[r]() for r in prov["rules"]]
     # as decode() builds them
     c = Constraint(plan, rules if on else [], prov["forced"], plan_layers=None if on else [], lookahead=on)
-    prefs = Preferences(c.tables, c.reach, PREFERENCE_FACTOR) if on else None
+    prefs = Preferences(c.tables, c.reach, PREFERENCE_FACTOR, style=sampling.style) if on else None
     session = load_default_model(str(checkpoint) if checkpoint else None).session(plan_conditioning(plan))
     pos = step * 4 + voice
     prefix = tokens.reshape(-1)[:pos]

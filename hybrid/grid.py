@@ -48,7 +48,7 @@ class GridState:
             self.pitch[step, voice] = prev
             self.attack[step, voice] = False
             self.start[step, voice] = self.start[step - 1, voice] if step > 0 else -1
-            self.nct[step, voice] = self.nct[step - 1, voice] if step > 0 else False
+            self.nct[step, voice] = nct or (self.nct[step - 1, voice] if step > 0 else False)
         elif token == REST:
             self.pitch[step, voice] = SILENT
             self.attack[step, voice] = False

@@ -258,8 +258,8 @@ class Reach:
                     out.append(Conflict(i, _BASS, rules, f"no bass note of {ch.figure} can go on into "
                                                           f"{tables.chords[i + 1].figure}" + (f": {detail}" if detail else "")))
                     continue
-            given = {int(tables.forced_pitch[a, v]) % 12 for v in range(_BASS)
-                     if tables.forced[a, v] >= 0 and tables.forced_pitch[a, v] >= 0}
+            given = {tables.given_pc(a, v) for v in range(_BASS)
+                     if tables.forced[a, v] >= 0 and tables.forced_pitch[a, v] >= 0}  # a given suspension: its resolution
             free = [v for v in range(_BASS) if tables.forced[a, v] < 0]
             for pc in ch.required:
                 if pc in given or not free:

@@ -18,7 +18,10 @@ Layers (ids as the trace names them):
 
 * ``plan:no-chord`` — no chord planned here: the voices rest;
 * ``plan:fermata`` — a fermata chord is held to its end;
-* ``plan:chord-tone`` — at a chord onset every voice sounds a chord tone (struck or held);
+* ``plan:chord-tone`` — at a chord onset every voice sounds a chord tone (struck or held),
+  or an upper voice holds a prepared note over as a suspension, only where its resolution
+  can still be written (:func:`suspension_resolutions`); no other upper voice sounds the
+  pitch class a suspension waits to resolve to;
 * ``plan:bass`` — the bass sounds the inversion's pitch class (inside the chord it may
   also take a passing or neighbour note);
 * ``plan:pac-soprano`` — the soprano takes the tonic at a perfect authentic cadence;
@@ -30,7 +33,11 @@ Layers (ids as the trace names them):
   neighbour note (diatonic, a step from the chord tone it leaves, on a pitch class no
   other voice sounds, with a chord tone a step away to resolve to);
 * ``plan:resolution`` — a non-chord tone moves by step to a chord tone (it may be held
-  one more sixteenth inside the chord).
+  one more sixteenth inside the chord); a suspension falls a step to a chord tone, held at
+  most :data:`SUSPENSION_STEPS` sixteenths into its chord and always before the chord ends.
+
+``plan:coverage`` counts a suspended voice by the chord tone it resolves to (the 4 of a
+4-3 stands for the 3), as :func:`partimento.hybrid.result.onset_misses` does for adherence.
 """
 from __future__ import annotations
 
@@ -46,7 +53,8 @@ from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
 from .grid import SILENT, GridState, forced_sounding
 
-__all__ = ["PITCH_PC", "ChordTable", "PlanTables", "Here", "PlanLayer", "NoChord", "Fermata", "ChordTone", "Bass",
+__all__ = ["PITCH_PC", "SUSPENSION_STEPS", "resolution_pitches", "suspension_resolutions",
+           "pending_resolutions", "ChordTable", "PlanTables", "Here", "PlanLayer", "NoChord", "Fermata", "ChordTone", "Bass",
            "PacSoprano", "Coverage", "Harmony", "Resolution", "default_plan_layers", "token_name"]
 
 PITCH_PC = np.arange(128) % 12  # pitch class of every MIDI number
@@ -154,6 +162,28 @@ class PlanTables:
         ch = self.chord_at(t)
         return ch is not None and not ch.members[pitch % 12]
 
+    def given_pc(self, t: int, u: int) -> int:
+        """Pitch class a given (forced) voice ``u`` stands for at ``t`` (-1: silent or not given).
+
+        A given suspension (a note held over the onset, not in the chord, whose given
+        resolution falls a step to a chord tone before the chord ends) stands for its
+        resolution, as a decoded one does in :class:`Coverage` and adherence.
+        """
+        p = int(self.forced_pitch[t, u])
+        if p < 0 or self.forced[t, u] < 0:
+            return -1
+        ch = self.chord_at(t)
+        if ch is None or self.forced[t, u] != HOLD or ch.members[p % 12]:
+            return p % 12
+        for s in range(t + 1, min(ch.end, self.steps)):
+            tok = int(self.forced[s, u])
+            if tok == HOLD:
+                continue
+            if tok >= PITCH_OFFSET and 0 < p - (tok - PITCH_OFFSET) <= 2 and ch.members[(tok - PITCH_OFFSET) % 12]:
+                return (tok - PITCH_OFFSET) % 12
+            break
+        return p % 12
+
     def resolvable(self, t: int, v: int) -> np.ndarray:
         """bool[128]: a non-chord tone there at ``t`` has a chord tone a step away (this chord's, or the next onset's)."""
         n = self._next_list[t]
@@ -175,6 +205,88 @@ class PlanTables:
                     row[-d:] |= targets[:d]
             self._resolvable_rows[key] = row
         return row
+
+
+#: Longest a suspension is held into its chord before it resolves (16th steps: a quarter note).
+SUSPENSION_STEPS = 4
+
+
+def resolution_pitches(ch: ChordTable, p: int, static: np.ndarray) -> list[int]:
+    """MIDI pitches a suspension of ``p`` resolves to in chord ``ch``: a step down to a chord tone.
+
+    A half step down, or a whole step down to a tone of the local scale (so never a
+    diminished third that only sounds like a step); ``static`` (bool[128], what the
+    rules allow the voice there on its own) must allow it. The resolution the
+    ``unprepared-dissonance`` rule's class ``suspension`` accepts (:mod:`partimento.grammar.rules.nct`:
+    a step down to a chord member) narrowed to what the decoder writes.
+    """
+    out = []
+    for d in (1, 2):
+        r = p - d
+        if 0 <= r < 128 and ch.members[r % 12] and (d == 1 or ch.scale[r % 12]) and static[r]:
+            out.append(r)
+    return out
+
+
+def _suspended(tables: "PlanTables", grid: GridState, t: int, u: int) -> bool:
+    """Voice ``u`` sounds, at ``t`` (or just before, where not written yet), a suspension not yet resolved."""
+    s = t if grid.decided[t, u] else t - 1
+    if s < 0 or grid.pitch[s, u] < 0 or not grid.nct[s, u]:
+        return False
+    ch = tables.chord_at(t)
+    return ch is not None and int(grid.start[s, u]) < ch.onset <= s
+
+
+def pending_resolutions(tables: "PlanTables", grid: GridState, t: int, v: int) -> set[int]:
+    """Pitch classes the suspensions of the other upper voices sounding at ``t`` will resolve to.
+
+    No other upper voice sounds them while the suspension waits (Bach's practice: the
+    note of resolution is not heard against the suspension above the bass, and a leading
+    tone so doubled would leave the resolution no way).
+    """
+    ch = tables.chord_at(t)
+    out: set[int] = set()
+    if ch is None:
+        return out
+    for u in range(_BASS):
+        if u != v and _suspended(tables, grid, t, u):
+            s = t if grid.decided[t, u] else t - 1
+            out.update(r % 12 for r in resolution_pitches(ch, int(grid.pitch[s, u]), ch.static[u]))
+    return out
+
+
+def suspension_resolutions(tables: "PlanTables", grid: GridState, t: int, v: int) -> list[int]:
+    """MIDI pitches a HOLD of voice ``v`` at ``t`` commits it to resolve to ([]: the hold is no suspension).
+
+    At a chord onset: a suspension *starts* when an upper voice holds, into the new chord,
+    a note that was a chord tone until now (prepared) and is not a member of the new
+    chord, where (the look-ahead that keeps it from starting with no way out) a chord
+    tone lies a step below (:func:`resolution_pitches`), the chord lasts long enough to
+    resolve (an eighth at least, no fermata), the voice is not given there, and no other
+    upper voice sounds the resolution's pitch class. Not in the bass (its pitch class is
+    the plan's inversion). Inside the chord: the resolutions of the suspension still
+    held. :class:`ChordTone`, :class:`Resolution` and :class:`Coverage` and the
+    constraint's reach look-ahead read this one function.
+    """
+    ch = tables.chord_at(t)
+    if ch is None or v == _BASS or t == 0:
+        return []
+    prev = int(grid.pitch[t - 1, v])
+    if prev < 0 or ch.members[prev % 12]:
+        return []
+    if t == ch.onset:
+        if grid.nct[t - 1, v] or ch.end - t < 2 or tables.fermata_hold[t + 1]:
+            return []
+        last = min(ch.end, t + SUSPENSION_STEPS + 1)  # the resolution comes by here
+        if (tables.forced[t:last, v] >= 0).any():
+            return []
+        taken = {int(x) % 12 for u, x in enumerate(grid.pitch[t, :_BASS].tolist())
+                 if u != v and grid.decided[t, u] and x >= 0}
+        taken |= pending_resolutions(tables, grid, t, v)
+        return [r for r in resolution_pitches(ch, prev, ch.static[v]) if r % 12 not in taken]
+    if grid.nct[t - 1, v] and int(grid.start[t - 1, v]) < ch.onset:  # held over from the chord before
+        return resolution_pitches(ch, prev, ch.static[v])
+    return []
 
 
 class Here:
@@ -269,7 +381,10 @@ def _rest_reason(here: Here) -> str:
 
 
 class ChordTone(PlanLayer):
-    """At a chord onset: chord tones only, struck or held (a held non-chord tone is :class:`Resolution`'s)."""
+    """At a chord onset: chord tones only, struck or held, or a prepared suspension held over.
+
+    (A held non-chord tone is :class:`Resolution`'s; a suspension is :func:`suspension_resolutions`'.)
+    """
 
     id = "plan:chord-tone"
 
@@ -277,20 +392,36 @@ class ChordTone(PlanLayer):
         ch = here.chord
         if ch is None or not here.onset:
             return None
-        pitches = ch.members[PITCH_PC]
-        return _attacks(pitches, here.prev >= 0 and bool(ch.members[here.prev % 12]))
+        pcs = ch.members.copy()
+        if here.v != _BASS:  # not the pitch class a suspension above or below waits to resolve to
+            pcs[list(pending_resolutions(here.tables, here.grid, here.t, here.v))] = False
+        return _attacks(pcs[PITCH_PC], bool(self.hold(here)))
 
     def why(self, here: Here, token: int) -> str:
         if token == REST:
             return _rest_reason(here)
         if token == HOLD and here.prev < 0:
             return "nothing sounds to hold"
+        if token == HOLD and here.prev_nct:
+            return f"{here.sounding_name(token)} is a non-chord tone and cannot be held into {here.chord.figure}"
+        if token == HOLD:
+            return (f"{here.sounding_name(token)} is not a chord tone of {here.chord.figure} and cannot be held "
+                    f"as a suspension here (no chord tone a step below it to resolve to, no time left in the chord, "
+                    f"or another voice sounds the resolution)")
+        p = token - PITCH_OFFSET
+        if token >= PITCH_OFFSET and here.chord.members[p % 12]:
+            return (f"{here.name(token)} is the note a suspension in another voice resolves to: "
+                    f"not sounded against it")
         return f"{here.sounding_name(token)} is not a chord tone of {here.chord.figure} at an onset"
 
     def hold(self, here: Here) -> bool | None:
         if here.chord is None or not here.onset:
             return None
-        return here.prev >= 0 and bool(here.chord.members[here.prev % 12])
+        if here.prev < 0:
+            return False
+        if here.chord.members[here.prev % 12]:
+            return here.v == _BASS or here.prev % 12 not in pending_resolutions(here.tables, here.grid, here.t, here.v)
+        return bool(suspension_resolutions(here.tables, here.grid, here.t, here.v))
 
 
 class Bass(PlanLayer):
@@ -367,9 +498,12 @@ class Coverage(PlanLayer):
             if u == v:
                 continue
             if decided[u] and row[u] >= 0:
-                have.add(row[u] % 12)
+                if g.nct[t, u] and not g.attack[t, u]:  # a suspension counts by its resolution
+                    have.update(r % 12 for r in resolution_pitches(here.chord, row[u], here.chord.static[u]))
+                else:
+                    have.add(row[u] % 12)
             elif tables.forced[t, u] >= 0 and given[u] >= 0:
-                have.add(int(given[u]) % 12)
+                have.add(tables.given_pc(t, u))
             elif not decided[u] and tables.forced[t, u] < 0:
                 free += 1
         return [pc for pc in here.chord.required if pc not in have], free
@@ -384,7 +518,9 @@ class Coverage(PlanLayer):
         ok = np.zeros(12, bool)
         if len(missing) == free + 1:
             ok[missing] = True
-        return _attacks(ok[PITCH_PC], here.prev >= 0 and bool(ok[here.prev % 12]))
+        held = here.prev >= 0 and (bool(ok[here.prev % 12]) or any(
+            ok[r % 12] for r in suspension_resolutions(here.tables, here.grid, here.t, here.v)))
+        return _attacks(ok[PITCH_PC], held)
 
     def why(self, here: Here, token: int) -> str:
         missing, free = self._missing(here)
@@ -417,7 +553,10 @@ class Harmony(PlanLayer):
         ch = here.chord
         if ch is None or here.onset or here.tables.fermata_hold[here.t]:
             return None
-        return _attacks(ch.members[PITCH_PC] | self._nct_ok(here), here.prev >= 0)
+        tones = ch.members.copy()
+        if here.v != _BASS:  # not the pitch class a suspension in another voice waits to resolve to
+            tones[list(pending_resolutions(here.tables, here.grid, here.t, here.v))] = False
+        return _attacks(tones[PITCH_PC] | self._nct_ok(here), here.prev >= 0)
 
     def hold(self, here: Here) -> bool | None:
         if here.chord is None or here.onset or here.tables.fermata_hold[here.t]:
@@ -436,6 +575,8 @@ class Harmony(PlanLayer):
             return f"{what}, and a non-chord tone needs a chord tone before it"
         if here.prev_nct:
             return f"{what}, and it follows a non-chord tone (one at a time)"
+        if ch.members[p % 12]:
+            return f"{here.name(token)} is the note a suspension in another voice resolves to: not sounded against it"
         if abs(p - here.prev) > 2:
             return f"{what} nor a passing or neighbour note (not a step from {here.name(PITCH_OFFSET + here.prev)})"
         if not ch.scale[p % 12]:
@@ -446,7 +587,12 @@ class Harmony(PlanLayer):
 
 
 class Resolution(PlanLayer):
-    """A non-chord tone moves by step to a chord tone; inside the chord it may be held one more sixteenth."""
+    """A non-chord tone moves by step to a chord tone; inside the chord it may be held one more sixteenth.
+
+    A suspension (held over from the chord before) resolves a step down to a chord tone
+    (:func:`resolution_pitches`), held at most :data:`SUSPENSION_STEPS` sixteenths into
+    its chord and always before the chord ends.
+    """
 
     id = "plan:resolution"
 
@@ -454,28 +600,39 @@ class Resolution(PlanLayer):
         if here.chord is None or not here.prev_nct or here.tables.fermata_hold[here.t]:
             return None
         step = np.zeros(128, bool)
-        for d in _STEPS:
-            if 0 <= here.prev + d < 128:
-                step[here.prev + d] = True
-        hold = False
-        if not here.onset:
-            t, v, g = here.t, here.v, here.grid
-            hold = t - int(g.start[t - 1, v]) < 2 and bool(here.tables.resolvable(t, v)[here.prev])
-        return _attacks(step, hold)
+        if not here.onset and int(here.grid.start[here.t - 1, here.v]) < here.chord.onset:
+            step[suspension_resolutions(here.tables, here.grid, here.t, here.v)] = True
+        else:
+            for d in _STEPS:
+                if 0 <= here.prev + d < 128:
+                    step[here.prev + d] = True
+        return _attacks(step, bool(self.hold(here)))
 
     def hold(self, here: Here) -> bool | None:
         if here.chord is None or not here.prev_nct or here.tables.fermata_hold[here.t]:
             return None
         if here.onset:
             return False
-        t, v = here.t, here.v
-        return t - int(here.grid.start[t - 1, v]) < 2 and bool(here.tables.resolvable(t, v)[here.prev])
+        t, v, ch = here.t, here.v, here.chord
+        if int(here.grid.start[t - 1, v]) < ch.onset:  # a suspension: held over from the chord before
+            return t - ch.onset < SUSPENSION_STEPS and t + 1 < ch.end
+        if not bool(here.tables.resolvable(t, v)[here.prev]):
+            return False
+        return t - int(here.grid.start[t - 1, v]) < 2
 
     def why(self, here: Here, token: int) -> str:
         nct = here.name(PITCH_OFFSET + here.prev)
+        suspension = not here.onset and int(here.grid.start[here.t - 1, here.v]) < here.chord.onset
         if token == HOLD:
-            return (f"the non-chord tone {nct} must resolve by step into {here.chord.figure}" if here.onset
-                    else f"the non-chord tone {nct} is held at most one more sixteenth before it resolves")
+            if here.onset:
+                return f"the non-chord tone {nct} must resolve by step into {here.chord.figure}"
+            if suspension:
+                return (f"the suspension {nct} must resolve now: at most {SUSPENSION_STEPS} sixteenths into "
+                        f"{here.chord.figure}, and before it ends")
+            return f"the non-chord tone {nct} is held at most one more sixteenth before it resolves"
+        if suspension:
+            return (f"the suspension {nct} resolves a step down to a chord tone of {here.chord.figure}, "
+                    f"not to {here.sounding_name(token)}")
         return f"the non-chord tone {nct} must move by step to a chord tone, not to {here.sounding_name(token)}"
 
 

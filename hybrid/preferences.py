@@ -27,38 +27,100 @@ Preferences (ids as the trace names them), all on the step before an onset:
   above it can take (so that voice need not overlap it);
 * ``prefer:cadence-approach`` — before a PAC, the soprano leaves the pitch class that
   would make octaves or fifths with the bass as both move to the tonic.
+
+Two more, the *style calibration* (:class:`Style`, on by default, ``style=False`` in the
+sampling options turns both off): training-free controls that pull the shipped model's
+rhythm towards Bach's where it holds too much. Each is a constant factor on the model's
+odds at one kind of position, so it shifts the model's choice and keeps its ranking
+among the tokens it favours:
+
+* ``prefer:motion`` — at an off-beat eighth (the half beat of a quarter-note beat) inside
+  a chord, alto, tenor and bass favour moving on by a step or a third (a passing or
+  neighbour note, a chord tone a third away: what the plan layers allow there); holding
+  the note, striking it again or leaping a fourth or more is weighed by ``Style.motion``.
+  Bach's alto/tenor/bass strike a new note at about a third of these positions
+  (``benchmarks/style_vs_bach.py`` prints the decoder's and Bach's rates as
+  ``offbeat_eighth_attacks``); the shipped model alone, at about a third of Bach's rate;
+* ``prefer:suspension`` — at a chord onset on a beat where an upper voice can hold a
+  prepared note over as a suspension (the mask allows it only when its resolution can be
+  written, :func:`~partimento.hybrid.masks.suspension_resolutions`), every other token
+  is weighed by ``Style.suspension``. Bach suspends on 6-8% of beats.
+
+The strengths were chosen on the ``valid`` split (``benchmarks/results/style_vs_bach_valid.json``
+records the run); like every preference they never forbid a token.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from fractions import Fraction
+
 import numpy as np
 
+from partimento.grammar.rules.nct import BEAT, HALF_BEAT, accent_levels
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, VOCAB_SIZE
 
 from .grid import GridState
 from .lookahead import Reach
-from .masks import PlanTables
+from .masks import PlanTables, suspension_resolutions
 
-__all__ = ["Preferences", "PREFERENCE_IDS", "PREFERENCE_FACTOR"]
+__all__ = ["Preferences", "PREFERENCE_IDS", "PREFERENCE_FACTOR", "Style", "STYLE", "NO_STYLE"]
 
-PREFERENCE_IDS = ("prefer:way-on", "prefer:bass-room", "prefer:room-above", "prefer:cadence-approach")
+PREFERENCE_IDS = ("prefer:way-on", "prefer:bass-room", "prefer:room-above", "prefer:cadence-approach",
+                  "prefer:motion", "prefer:suspension")
 PREFERENCE_FACTOR = 0.01  # weight of a token a preference does not favour
 _BASS = 3
+
+
+@dataclass(frozen=True)
+class Style:
+    """The style calibration's strengths: weights in (0, 1] of the tokens each does not favour (1: off)."""
+
+    motion: float = 0.25  # a hold, a re-strike or a leap of a fourth or more at an off-beat eighth in alto, tenor, bass
+    suspension: float = 0.6  # every token but the suspending hold where a suspension can start on a beat
+
+    def __post_init__(self) -> None:
+        for name in ("motion", "suspension"):
+            x = getattr(self, name)
+            if not 0 < x <= 1:
+                raise ValueError(f"a style weight must lie in (0, 1], got {name}={x}")
+
+
+STYLE = Style()  #: the default calibration (chosen on the valid split)
+NO_STYLE = Style(1.0, 1.0)  #: the model as it is
 
 
 class Preferences:
     """Per position: a float[V] of weights (1 favoured, ``factor`` not), or None where no preference speaks."""
 
-    def __init__(self, tables: PlanTables, reach: Reach | None, factor: float = PREFERENCE_FACTOR) -> None:
+    def __init__(self, tables: PlanTables, reach: Reach | None, factor: float = PREFERENCE_FACTOR,
+                 style: Style | bool = True) -> None:
         if not 0 < factor <= 1:
             raise ValueError(f"a preference factor must lie in (0, 1], got {factor}")
         self.tables, self.reach, self.factor = tables, reach, factor
+        self.style = STYLE if style is True else NO_STYLE if style is False else style
         self._before = np.zeros(tables.steps, bool)  # the step before an onset (inside a chord)
         self._before[:-1] = tables.onset[1:] & (tables.chord_index[:-1] >= 0) & (tables.chord_index[1:] >= 0)
         self._barred = self._cadence_bars()
+        self._offbeat_eighth, self._beat_onset = self._metric_positions()
+
+    def _metric_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bool[T], bool[T]): off-beat eighths inside a chord (quarter-note beats only), chord onsets on a beat."""
+        tables = self.tables
+        plan = tables.plan
+        steps = tables.steps
+        inside = (tables.chord_index >= 0) & ~tables.fermata_hold
+        beat = np.array([plan.metre_obj.measure_beat(Fraction(t, 4), plan.pickup)[1] for t in range(steps)])
+        acc = accent_levels(beat, plan.metre_obj) if steps else np.zeros(0, np.int8)
+        quarter_beats = plan.metre_obj.beat_quarters == 1
+        offbeat = inside & ~tables.onset & (acc == HALF_BEAT) & quarter_beats
+        onset = inside & tables.onset & (acc >= BEAT)
+        return offbeat, onset
 
     def active(self, t: int, v: int) -> bool:
         """Whether any preference may speak at (t, v) (cheap: the decoder's sure-hold shortcut reads it)."""
-        return bool(self._before[t]) and self.reach is not None
+        return ((bool(self._before[t]) and self.reach is not None)
+                or (self.style.motion < 1 and v > 0 and bool(self._offbeat_eighth[t]))
+                or (self.style.suspension < 1 and v < _BASS and bool(self._beat_onset[t])))
 
     def favoured(self, g: GridState, t: int, v: int, candidates: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """(id, bool[V]) for each preference that speaks at (t, v): False where it does not favour a candidate.
@@ -66,9 +128,15 @@ class Preferences:
         Only the ``candidates`` (bool[V], the legal tokens) are judged; a preference's
         word on a token the mask removes would change nothing, so it is left at True.
         """
+        return [(name, fav) for name, fav, _ in self._spoken(g, t, v, candidates)]
+
+    def _spoken(self, g: GridState, t: int, v: int, candidates: np.ndarray) -> list[tuple[str, np.ndarray, float]]:
+        """(id, favoured bool[V], weight of the tokens it does not favour) per preference that speaks."""
         if not self.active(t, v):
             return []
-        out = []
+        out = self._style(g, t, v, candidates)
+        if not (self._before[t] and self.reach is not None):
+            return out
         ci = int(self.tables.chord_index[t])
         prev = g.previous(t, v)
         pitches = np.flatnonzero(candidates[PITCH_OFFSET:]).tolist()
@@ -87,18 +155,42 @@ class Preferences:
                         fav[PITCH_OFFSET + p] = False
                     if p == prev and candidates[HOLD]:
                         fav[HOLD] = False
-            out.append((name, fav))
+            out.append((name, fav, self.factor))
+        return out
+
+    def _style(self, g: GridState, t: int, v: int, candidates: np.ndarray) -> list[tuple[str, np.ndarray, float]]:
+        """The style calibration at (t, v): ``prefer:motion`` and ``prefer:suspension`` where they speak.
+
+        A token's weight depends on the position alone, never on which other tokens are
+        candidates (so :meth:`weight_of` of one token is its weight in the full mask, as the
+        decoder's sure shortcut needs); a preference speaks where it disfavours a candidate.
+        """
+        out = []
+        if self.style.motion < 1 and v > 0 and self._offbeat_eighth[t]:
+            prev = g.previous(t, v)
+            if prev >= 0:
+                fav = np.ones(VOCAB_SIZE, bool)  # not favoured: holding, re-striking, leaping a fourth or more
+                moves = np.abs(np.arange(128) - prev)
+                fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | ((moves >= 1) & (moves <= 4))
+                fav[HOLD] = not candidates[HOLD]
+                if not fav.all():
+                    out.append(("prefer:motion", fav, self.style.motion))
+        if self.style.suspension < 1 and v < _BASS and self._beat_onset[t] and t > 0:
+            fav = ~candidates
+            fav[HOLD] = True
+            if not fav.all() and suspension_resolutions(self.tables, g, t, v):
+                out.append(("prefer:suspension", fav, self.style.suspension))
         return out
 
     def weights(self, g: GridState, t: int, v: int, candidates: np.ndarray) -> tuple[np.ndarray | None, list[str]]:
         """(float[V] weights or None, ids of the preferences that spoke) over the ``candidates``."""
-        spoke = self.favoured(g, t, v, candidates)
+        spoke = self._spoken(g, t, v, candidates)
         if not spoke:
             return None, []
         w = np.ones(VOCAB_SIZE)
-        for _, fav in spoke:
-            w[~fav] *= self.factor
-        return w, [name for name, _ in spoke]
+        for _, fav, factor in spoke:
+            w[~fav] *= factor
+        return w, [name for name, _, _ in spoke]
 
     def weight_of(self, g: GridState, t: int, v: int, token: int) -> float:
         """The weight of one token (1.0: favoured by every preference that speaks, or none speaks)."""

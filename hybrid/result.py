@@ -34,7 +34,7 @@ from partimento.grammar.score_writer import musicxml_bytes, write_score
 from partimento.grammar.rules.spelling import chord_spelling, spelled_name  # the rules spell notes the same way
 from partimento.grammar.theory import VOICES, normalize_key
 
-__all__ = ["Result", "score_from_grid", "spelled_name", "chord_spelling", "WRITE_FORMATS"]
+__all__ = ["Result", "onset_misses", "score_from_grid", "spelled_name", "chord_spelling", "WRITE_FORMATS"]
 
 #: extension -> what is written
 WRITE_FORMATS = {
@@ -76,21 +76,8 @@ class Result:
         return [v for v in self.report.violations if getattr(v.severity, "value", v.severity) == "error"]
 
     def plan_adherence(self) -> dict[str, Any]:
-        """How faithfully the notes follow the plan at every chord onset.
-
-        A chord onset adheres when the sounding pitch classes all belong to the plan's
-        chord, include its root and third, and the bass has the inversion's pitch class.
-        """
-        misses = []
-        for c in self.plan.chords:
-            t = int(round(c.onset * STEPS_PER_QUARTER))
-            if t >= self.pitch.shape[0]:
-                continue
-            row = [int(p) for p in self.pitch[t] if p >= 0]
-            pcs = {p % 12 for p in row}
-            spec = c.spec
-            if not (pcs <= set(spec.members) and spec.required <= pcs and int(self.pitch[t, 3]) % 12 == spec.bass):
-                misses.append({"onset": c.onset, "figure": c.figure, "pitches": row})
+        """How faithfully the notes follow the plan at every chord onset (see :func:`onset_misses`)."""
+        misses = onset_misses(self.pitch, self.attack, self.plan)
         n = len(self.plan.chords)
         return {"onsets": n, "adherent": n - len(misses), "fraction": (n - len(misses)) / n if n else 1.0,
                 "misses": misses}
@@ -171,6 +158,43 @@ def _embed_provenance(score, result: "Result") -> None:
         score.metadata = metadata.Metadata()
     for name, value in fields.items():
         score.metadata.setCustom(name, value)  # replaces an earlier write's value
+
+
+def onset_misses(pitch: np.ndarray, attack: np.ndarray, plan: Plan) -> list[dict[str, Any]]:
+    """Chord onsets that do not follow the plan.
+
+    An onset adheres when the sounding pitch classes all belong to the plan's chord,
+    include every required one (root, third, a planned seventh) and the bass has the
+    inversion's pitch class. A suspension counts by its resolution: an upper voice holding
+    a note over the onset that is not in the chord, and that moves a step down to a chord
+    tone before the chord ends (as the decoder's ``plan:resolution`` layer has it resolve),
+    stands for that chord tone; held on unresolved, it is a foreign pitch class.
+    """
+    misses = []
+    steps = pitch.shape[0]
+    for c in plan.chords:
+        t = int(round(c.onset * STEPS_PER_QUARTER))
+        end = min(steps, int(round(c.end * STEPS_PER_QUARTER)))
+        if t >= steps:
+            continue
+        spec = c.spec
+        members = set(spec.members)
+        row = [int(p) for p in pitch[t] if p >= 0]
+        pcs = set()
+        for v in range(4):
+            p = int(pitch[t, v])
+            if p < 0:
+                continue
+            if v < 3 and not attack[t, v] and p % 12 not in members:  # held over: a suspension?
+                nxt = next((u for u in range(t + 1, end) if attack[u, v]), None)
+                q = int(pitch[nxt, v]) if nxt is not None else -1
+                if q >= 0 and 0 < p - q <= 2 and q % 12 in members:  # resolved a step down to a chord tone
+                    pcs.add(q % 12)
+                    continue
+            pcs.add(p % 12)
+        if not (pcs <= members and spec.required <= pcs and int(pitch[t, 3]) % 12 == spec.bass):
+            misses.append({"onset": c.onset, "figure": c.figure, "pitches": row})
+    return misses
 
 
 # ---------------------------------------------------------------------- score building

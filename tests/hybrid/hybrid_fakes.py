@@ -8,7 +8,7 @@ import numpy as np
 from partimento.grammar.plan import ChordEvent, Phrase, Plan
 from partimento.neural.encoding import VOCAB_SIZE
 
-__all__ = ["FakeSession", "FakeModel", "cadence_plan"]
+__all__ = ["FakeSession", "FakeModel", "PositionalSession", "cadence_plan"]
 
 
 class FakeSession:
@@ -45,6 +45,26 @@ class FakeSession:
         self.rewinds += 1
         del self.tokens[n:]
         self.n = n
+
+
+class PositionalSession:
+    """A session whose logits depend only on the position written so far: subclasses give ``next_logits``."""
+
+    def __init__(self) -> None:
+        self.n = 0  # tokens written
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return divmod(self.n, 4)
+
+    def next_logits(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def push(self, token: int) -> None:
+        self.n += 1
+
+    def rewind(self, step: int, voice: int) -> None:
+        self.n = step * 4 + voice
 
 
 class FakeModel:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hybrid_fakes import FakeModel, cadence_plan
+from hybrid_fakes import FakeModel, PositionalSession, cadence_plan
 
 from partimento.grammar.errors import UnsatisfiableError
 from partimento.hybrid import infill, realize
@@ -55,26 +55,17 @@ def test_a_kept_note_inside_the_window_is_given_and_one_outside_gets_the_checker
     assert outside.source != "decoder" and any("kept from the input" in n for n in outside.notes)
 
 
-class _CopySession:
+class _CopySession(PositionalSession):
     """Logits that favour the given tokens one position after another (a model that would write them again)."""
 
     def __init__(self, tokens: np.ndarray) -> None:
-        self.tokens, self.n = tokens.reshape(-1), 0
-
-    @property
-    def position(self) -> tuple[int, int]:
-        return divmod(self.n, 4)
+        super().__init__()
+        self.tokens = tokens.reshape(-1)
 
     def next_logits(self) -> np.ndarray:
         z = np.zeros(VOCAB_SIZE)
         z[self.tokens[self.n]] = 12.0
         return z
-
-    def push(self, token: int) -> None:
-        self.n += 1
-
-    def rewind(self, step: int, voice: int) -> None:
-        self.n = step * 4 + voice
 
 
 class _CopyModel:

@@ -13,32 +13,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hybrid_fakes import PositionalSession
 
 from partimento.hybrid import compose
 from partimento.hybrid.explain_file import explain_file
 from partimento.neural.encoding import VOCAB_SIZE
 
 
-class _SharpSession:
+class _SharpSession(PositionalSession):
     """Seeded random logits, peaked (so the sure shortcut fires) and leaning to holds: a search that backtracks."""
 
     def __init__(self, seed: int) -> None:
-        self.seed, self.n = seed, 0
-
-    @property
-    def position(self) -> tuple[int, int]:
-        return divmod(self.n, 4)
+        super().__init__()
+        self.seed = seed
 
     def next_logits(self) -> np.ndarray:
         z = np.random.default_rng((self.seed, self.n)).normal(size=VOCAB_SIZE) * 6.0
         z[0] += 6.0
         return z
-
-    def push(self, token: int) -> None:
-        self.n += 1
-
-    def rewind(self, step: int, voice: int) -> None:
-        self.n = step * 4 + voice
 
 
 class _SharpModel:

@@ -157,6 +157,44 @@ class BlockStack:
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing exp is caught below
             self._run(n, mask, last)
 
+    def run_batch(self, n0: int, xs: np.ndarray, bias: np.ndarray) -> None:
+        """Positions ``n0 .. n0+m−1`` with inputs ``xs`` (m, C) through the blocks in one pass.
+
+        ``bias`` (m, n0+m) adds to the scores (the causal mask, and Museformer's). Writes the
+        same keys, values and ``hidden`` rows as :meth:`run` on each position in turn, to float
+        rounding (matrix-matrix instead of matrix-vector products); every position before
+        ``n0`` must be cached.
+        """
+        H, dh, C = self.H, self.dh, self.C
+        hq, m = H * (dh + 2), xs.shape[0]
+        n1 = n0 + m
+        xs = xs.copy()
+        h = np.ones((m, C + 2), np.float32)  # [normalized x, 1, step]
+        h[:, C + 1] = self.steps[n0:n1]
+
+        def norm(x: np.ndarray, out: np.ndarray) -> None:  # :func:`normalize`, row by row
+            d = x - x.mean(axis=1, keepdims=True)
+            np.multiply(d, 1.0 / np.sqrt((d * d).mean(axis=1, keepdims=True) + 1e-5), out=out)
+
+        for i, (wqkv, wp, wfc, wo) in enumerate(self.layers):
+            kv = self.kv[i]
+            norm(xs, h[:, :C])
+            qkv = h @ wqkv.T  # (m, H·(dh+2) + 2C)
+            kv[:, :, n0:n1, :dh] = qkv[:, hq:].reshape(m, 2, H, dh).transpose(1, 2, 0, 3)
+            q = qkv[:, :hq].reshape(m, H, dh + 2).transpose(1, 0, 2)  # (H, m, dh+2)
+            scores = q @ kv[0, :, :n1].transpose(0, 2, 1) + bias  # (H, m, n1)
+            scores -= scores.max(axis=2, keepdims=True)
+            np.exp(scores, out=scores)
+            y = scores @ kv[1, :, :n1]  # (H, m, dh+2): [Σ w·v, Σ w, 0]
+            y /= y[:, :, dh:dh + 1]
+            xs += y.transpose(1, 0, 2).reshape(m, hq) @ wp.T
+            norm(xs, h[:, :C])
+            f = np.ones((m, wfc.shape[0] + 1), np.float32)
+            np.matmul(h, wfc.T, out=f[:, :-1])
+            twice_gelu(f[:, :-1])
+            xs += f @ wo.T
+        norm(xs, self.hidden[n0:n1, :C])
+
     def _run(self, n: int, mask: np.ndarray | None, last: int) -> None:
         H, dh = self.H, self.dh
         C, hq, n1 = self.C, H * (dh + 2), n + 1  # hq: length of the queries in a qkv output

@@ -203,12 +203,7 @@ class StepSession:
             n = self._ready
             key = self._step_key(n)
             if not (n < self._valid and self._key[n] == key):
-                x = self._step_input(n)
-                mask = None
-                if self._museformer:
-                    fine = fine_bar_distance(self._bar[n] - self._bar[:n + 1])
-                    mask = np.where(fine | self._downbeat[:n + 1], np.float32(0), np.float32(-np.inf))
-                self._stack.run(n, x, mask)
+                self._stack.run(n, self._step_input(n), self._mask_row(n))
                 self._key[n] = key
                 self._valid = n + 1
                 self.computed += 1
@@ -226,52 +221,27 @@ class StepSession:
         return (self._cond_rows[n] + self._in_rows[r[0], 0] + self._in_rows[r[1], 1]
                 + self._in_rows[r[2], 2] + self._in_rows[r[3], 3])
 
-    def _run_batch(self, n0: int, t: int) -> None:
-        """Positions ``n0..t`` through the blocks at once (causal attention over the cache), as ``BlockStack.run`` each.
+    def _mask_row(self, n: int) -> np.ndarray | None:
+        """(n+1,) Museformer's additive mask for position ``n`` (None: full attention)."""
+        if not self._museformer:
+            return None
+        fine = fine_bar_distance(self._bar[n] - self._bar[:n + 1])
+        return np.where(fine | self._downbeat[:n + 1], np.float32(0), np.float32(-np.inf))
 
-        Writes their keys and values into the stack's cache and their normalized final
-        states into ``hidden``; every position before ``n0`` must be cached.
-        """
-        st = self._stack
-        H, dh, C = st.H, st.dh, st.C
-        hq, n1 = H * (dh + 2), t + 1
-        m = n1 - n0
+    def _run_batch(self, n0: int, t: int) -> None:
+        """Positions ``n0..t`` through the blocks at once (:meth:`BlockStack.run_batch`); every position before ``n0`` is cached."""
+        n1 = t + 1
         xs = np.stack([self._step_input(n) for n in range(n0, n1)]).astype(np.float32)  # (m, C)
-        h = np.ones((m, C + 2), np.float32)  # [normalized x, 1, step]
-        h[:, C + 1] = st.steps[n0:n1]
-        bias = np.zeros((m, n1), np.float32)  # causal: position n0 + j reads keys 0..n0 + j
+        bias = np.zeros((n1 - n0, n1), np.float32)  # causal: position n0 + j reads keys 0..n0 + j
         bias[np.arange(n1)[None, :] > np.arange(n0, n1)[:, None]] = -np.inf
         if self._museformer:
             for j, n in enumerate(range(n0, n1)):
-                fine = fine_bar_distance(self._bar[n] - self._bar[:n + 1])
-                bias[j, :n + 1][~(fine | self._downbeat[:n + 1])] = -np.inf
-
-        def norm(x: np.ndarray, out: np.ndarray) -> None:
-            d = x - x.mean(axis=1, keepdims=True)
-            np.multiply(d, 1.0 / np.sqrt((d * d).mean(axis=1, keepdims=True) + 1e-5), out=out)
-
-        for i, (wqkv, wp, wfc, wo) in enumerate(st.layers):
-            kv = st.kv[i]
-            norm(xs, h[:, :C])
-            qkv = h @ wqkv.T  # (m, H·(dh+2) + 2C)
-            kv[:, :, n0:n1, :dh] = qkv[:, hq:].reshape(m, 2, H, dh).transpose(1, 2, 0, 3)
-            q = qkv[:, :hq].reshape(m, H, dh + 2).transpose(1, 0, 2)  # (H, m, dh+2)
-            scores = q @ kv[0, :, :n1].transpose(0, 2, 1) + bias  # (H, m, n1)
-            scores -= scores.max(axis=2, keepdims=True)
-            np.exp(scores, out=scores)
-            y = scores @ kv[1, :, :n1]  # (H, m, dh+2): [Σ w·v, Σ w, 0]
-            y /= y[:, :, dh:dh + 1]
-            xs += y.transpose(1, 0, 2).reshape(m, hq) @ wp.T
-            norm(xs, h[:, :C])
-            f = np.ones((m, wfc.shape[0] + 1), np.float32)
-            np.matmul(h, wfc.T, out=f[:, :-1])
-            twice_gelu(f[:, :-1])
-            xs += f @ wo.T
-        norm(xs, st.hidden[n0:n1, :C])
+                bias[j, :n + 1] += self._mask_row(n)
+        self._stack.run_batch(n0, xs, bias)
         for n in range(n0, n1):
             self._key[n] = self._step_key(n)
         self._valid = self._ready = n1
-        self.computed += m
+        self.computed += n1 - n0
 
     def _head_logits(self) -> np.ndarray:
         t, v = self._t, self._v

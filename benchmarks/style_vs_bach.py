@@ -132,6 +132,26 @@ def interval_histogram(s: SonorityArray, v: int) -> np.ndarray:
     return np.bincount(d + WIDEST, minlength=2 * WIDEST + 1).astype(float)
 
 
+#: Note values (quarter lengths) the duration histogram counts; anything else falls in the last bin.
+DURATION_BINS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
+DURATION_LABELS = ("16th", "8th", "dotted 8th", "quarter", "dotted quarter", "half", "dotted half", "whole", "other")
+DOTTED = (0.75, 1.5, 3.0)
+
+
+def duration_histogram(s: SonorityArray, v: int) -> np.ndarray:
+    """Counts of the struck notes of voice ``v`` by note value (:data:`DURATION_BINS`, then "other").
+
+    Rhythm beside pitch: a voice can match Bach's shares of short notes and still move in
+    16th-note oscillations or dotted figures Bach's inner voices rarely use.
+    """
+    pitch, dur = _notes(s, v)
+    dur = dur[pitch != REST]
+    bins = np.asarray(DURATION_BINS)
+    hit = np.abs(dur[:, None] - bins[None, :]) < _EPS  # (notes, bins)
+    idx = np.where(hit.any(axis=1), hit.argmax(axis=1), len(bins))
+    return np.bincount(idx, minlength=len(bins) + 1).astype(float)
+
+
 def histogram_overlap(h: np.ndarray, ref: np.ndarray) -> float:
     """Sum of the minima of two normalized histograms (1 = identical)."""
     if h.sum() == 0 or ref.sum() == 0:
@@ -290,6 +310,7 @@ def style_of(p: Piece) -> dict[str, Any]:
     """Every measure of one piece (raw counts, so that pieces add up)."""
     out: dict[str, Any] = {"voices": voice_statistics(p.s),
                            "histograms": {v: interval_histogram(p.s, i).tolist() for i, v in enumerate(VOICES)},
+                           "durations": {v: duration_histogram(p.s, i).tolist() for i, v in enumerate(VOICES)},
                            "bars": _bars(p.s), "offbeat_eighths": offbeat_eighth_attacks(p.s)}
     for label, ctx in (("inferred", p.inferred), ("plan", p.plan)):
         if ctx is None:
@@ -303,8 +324,14 @@ def style_of(p: Piece) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------- tables
-def summarize(styles: list[dict], reference: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
-    """Pool pieces: per-voice shares (weighted by notes / moves), histogram overlaps with ``reference``."""
+def summarize(styles: list[dict], reference: dict[str, np.ndarray] | None = None,
+              duration_reference: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Pool pieces: per-voice shares (weighted by notes / moves), histogram overlaps with the references.
+
+    ``reference`` holds Bach's melodic-interval histograms and ``duration_reference`` his
+    note-value histograms, per voice (``summarize(...)["histograms"]`` / ``["durations"]``
+    of Bach's own pieces).
+    """
     if not styles:
         return {"pieces": 0}
     out: dict[str, Any] = {"pieces": len(styles)}
@@ -323,11 +350,21 @@ def summarize(styles: list[dict], reference: dict[str, np.ndarray] | None = None
             "leap": round(float(h[d >= 3].sum() / max(moves, 1)), 4),
             "overlap_with_bach": round(histogram_overlap(h, reference[v]), 4) if reference is not None else 1.0,
         }
+    durations = {}
+    for v in VOICES:
+        dh = np.sum([st["durations"][v] for st in styles], axis=0)
+        durations[v] = dh
+        n = max(dh.sum(), 1)
+        voices[v]["sixteenth"] = round(float(dh[0] / n), 4)
+        voices[v]["dotted"] = round(float(sum(dh[DURATION_BINS.index(d)] for d in DOTTED) / n), 4)
+        voices[v]["duration_overlap_with_bach"] = (round(histogram_overlap(dh, duration_reference[v]), 4)
+                                                   if duration_reference is not None else 1.0)
     for v in VOICES:
         struck = sum(st["offbeat_eighths"][v][0] for st in styles)
         voices[v]["offbeat_eighth_attacks"] = round(struck / max(sum(st["offbeat_eighths"][v][1] for st in styles), 1), 4)
     out["voices"] = voices
     out["histograms"] = {v: hists[v].tolist() for v in VOICES}
+    out["durations"] = {v: durations[v].tolist() for v in VOICES}
     bars = sum(st["bars"] for st in styles)
     for label in ("inferred", "plan"):
         rows = [st[label] for st in styles if label in st]
@@ -399,6 +436,11 @@ def print_table(res: dict[str, Any]) -> None:
     for v in VOICES:
         row(f"{v}: repeat / step / leap", lambda r, v=v: "{:.0%}/{:.0%}/{:.0%}".format(
             r["voices"][v]["repeat"], r["voices"][v]["step"], r["voices"][v]["leap"]))
+    for v in VOICES:
+        row(f"{v}: 16th notes / dotted values", lambda r, v=v: "{:.1%}/{:.1%}".format(
+            r["voices"][v]["sixteenth"], r["voices"][v]["dotted"]))
+    for v in VOICES:
+        row(f"{v}: note-value histogram overlap with Bach", lambda r, v=v: f"{r['voices'][v]['duration_overlap_with_bach']:.2f}")
     for v in VOICES:
         row(f"{v}: struck at off-beat eighths", lambda r, v=v: f"{r['voices'][v]['offbeat_eighth_attacks']:.0%}")
     for v in VOICES:
@@ -500,8 +542,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default=None, help="default: benchmarks/results/style_vs_bach_<split>.json")
     ap.add_argument("--no-style", action="store_true", help="the preference layer's style calibration off (style=False)")
-    ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION",
-                    help="try other strengths of the style calibration (hybrid.preferences.Style), e.g. 0.35,0.25")
+    ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION[,RESTRIKE[,BASS_SIXTEENTH]]",
+                    help="try other strengths of the style calibration (hybrid.preferences.Style), e.g. 0.35,0.25,0.2,0.2")
     args = ap.parse_args()
     weights = None
     if args.style_weights:
@@ -511,7 +553,7 @@ def main() -> None:
 
             Style(*weights)
         except (ValueError, TypeError) as e:
-            ap.error(f"--style-weights: two weights in (0, 1] separated by a comma, got {args.style_weights!r} ({e})")
+            ap.error(f"--style-weights: two to four weights in (0, 1] separated by commas, got {args.style_weights!r} ({e})")
     paths = json.loads(SPLIT.read_text())[args.split]
     if args.limit:
         paths = paths[:args.limit]
@@ -544,10 +586,11 @@ def main() -> None:
                 failures.append(fail)
     ref_summary = summarize(bach)
     reference = {v: np.asarray(ref_summary["histograms"][v]) for v in VOICES}
+    rhythm = {v: np.asarray(ref_summary["durations"][v]) for v in VOICES}
     res: dict[str, Any] = {
         "split": args.split, "seed": args.seed, "bars": args.bars,
-        "bach": summarize(bach, reference), "harmonize": summarize(harm, reference),
-        "compose": summarize(comp, reference), "failures": failures,
+        "bach": summarize(bach, reference, rhythm), "harmonize": summarize(harm, reference, rhythm),
+        "compose": summarize(comp, reference, rhythm), "failures": failures,
         "targets": TARGETS, "seconds": round(time.time() - t0, 1), "jobs": args.jobs,
         "style": _style_record(style, weights),
         "machine": platform.processor() or platform.machine(),

@@ -20,7 +20,7 @@ from partimento.hybrid import search as search_module
 from partimento.hybrid.api import report_for
 from partimento.hybrid.constraint import Constraint
 from partimento.hybrid.decode import Sampling, decode
-from partimento.hybrid.preferences import Preferences
+from partimento.hybrid.preferences import STYLE_IDS, Preferences, Style
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, token_of
 
 FIGURES = ("I", "vi", "ii6", "V7", "I", "IV", "V", "I")
@@ -81,7 +81,7 @@ def test_preferences_reweight_and_never_forbid(index):
     rules = hard_rules("strict")
     d = decode(FakeSession(plan.steps, index), plan, rules, seed=index)
     c = Constraint(plan, rules)
-    prefs = Preferences(c.tables, c.reach)
+    prefs = Preferences(c.tables, c.reach, style=Style(0.25, 0.6, 0.2, 0.2))  # every calibration on
     spoke = 0
     for tok in d.tokens.reshape(-1).tolist():
         t, v = c.position
@@ -90,15 +90,23 @@ def test_preferences_reweight_and_never_forbid(index):
         if w is not None:
             spoke += 1
             assert (w > 0).all() and (w <= 1).all() and names and prefs.active(t, v)
-            if set(names) - {"prefer:motion", "prefer:suspension"}:  # the look-aheads: the step before an onset
+            if set(names) - set(STYLE_IDS):  # the look-aheads: the step before an onset
                 assert plan.steps > t + 1 and c.tables.onset[t + 1]
-            if "prefer:motion" in names:  # the style calibration: an off-beat eighth; holds, repeats, leaps disfavoured
+            fav = dict(prefs.favoured(c.grid, t, v, legal))
+            assert list(fav) == names
+            if "prefer:motion" in fav:  # the style calibration: an off-beat eighth; holds, repeats, leaps disfavoured
                 assert t % 4 == 2 and v > 0
                 prev = int(c.grid.previous(t, v))
-                for tok in np.flatnonzero(legal & (w < 1)).tolist():
+                for tok in np.flatnonzero(legal & ~fav["prefer:motion"]).tolist():
                     assert tok == HOLD or not 1 <= abs(tok - PITCH_OFFSET - prev) <= 4
-            if "prefer:suspension" in names:  # a chord onset, a suspending hold favoured
-                assert c.tables.onset[t] and v < 3 and w[HOLD] == 1
+            if "prefer:suspension" in fav:  # a chord onset, a suspending hold favoured
+                assert c.tables.onset[t] and v < 3 and fav["prefer:suspension"][HOLD]
+            if "prefer:bass-restrike" in fav:  # a beat or onset: the bass's own note struck again disfavoured
+                assert v == 3 and (c.tables.onset[t] or t % 4 == 0) and fav["prefer:bass-restrike"][HOLD]
+                assert np.flatnonzero(~fav["prefer:bass-restrike"]).tolist() == [PITCH_OFFSET + int(c.grid.previous(t, v))]
+            if "prefer:bass-sixteenth" in fav:  # a 16th position (every new note disfavoured), or an off-beat
+                assert v == 3 and fav["prefer:bass-sixteenth"][HOLD]  # eighth before an onset (only 16ths go on)
+                assert t % 2 == 1 or (t % 4 == 2 and c.tables.onset[t + 2])
         c.push(tok)
     assert spoke > 0
     free = decode(FakeSession(plan.steps, index), plan, rules, seed=index, preferences=False)
@@ -171,3 +179,40 @@ def test_the_style_calibration_is_named_weighs_by_its_strengths_and_turns_off():
                    sampling=Sampling(style=False))
     assert np.array_equal(plain.tokens, again.tokens)
     assert report_for(plain.pitch, plain.attack, plan, "strict").errors == []
+
+
+def test_the_bass_calibration_weighs_restrikes_on_beats_and_new_notes_on_sixteenths():
+    """prefer:bass-restrike: the bass's own note struck again at a chord onset; prefer:bass-sixteenth: any new
+    bass note on a 16th position. Holding is favoured by both; each weighs by its Style strength."""
+    plan = cadence_plan(figures=("I", "vi6", "V", "I"), beats=2.0)  # I -> vi6 keep C in the bass
+    c = Constraint(plan, hard_rules("strict"))
+    style = Style(motion=1.0, suspension=1.0, restrike=0.3, bass_sixteenth=0.2)
+    prefs = Preferences(c.tables, c.reach, style=style)
+    for p in (72, 64, 55, 48):  # step 0: C5 E4 G3 C3
+        c.push(token_of(p, True))
+    for p in (72, 64, 55):
+        c.push(HOLD)
+    t, v = c.position
+    assert (t, v) == (1, 3)  # a 16th position in I
+    legal = c.mask()
+    w, names = prefs.weights(c.grid, t, v, legal)
+    assert names == ["prefer:bass-sixteenth"] and w[HOLD] == 1
+    assert (w[PITCH_OFFSET:][legal[PITCH_OFFSET:]] == style.bass_sixteenth).all()
+    c.push(HOLD)
+    for _ in range(6 * 4):  # hold everything up to the vi6 onset at step 8
+        c.push(HOLD)
+    for p in (72, 64, 57):  # vi6: C5 E4 A3 over the bass C3
+        t, v = c.position
+        c.push(token_of(p, True) if c.mask()[token_of(p, True)] else HOLD)
+    t, v = c.position
+    assert (t, v) == (8, 3) and c.tables.onset[t]
+    legal = c.mask()
+    restrike = token_of(48, True)
+    assert legal[restrike] and legal[HOLD]
+    w, names = prefs.weights(c.grid, t, v, legal)
+    assert names == ["prefer:bass-restrike"] and w[restrike] == style.restrike
+    assert w[HOLD] == 1 and (w[np.flatnonzero(legal)] > 0).all()
+    assert prefs.weight_of(c.grid, t, v, restrike) == style.restrike and prefs.weight_of(c.grid, t, v, HOLD) == 1
+    assert set(STYLE_IDS) <= set(__import__("partimento.hybrid.preferences", fromlist=["x"]).PREFERENCE_IDS)
+    off = Preferences(c.tables, c.reach, style=False)
+    assert off.weights(c.grid, t, v, legal) == (None, [])

@@ -60,6 +60,7 @@ TRANSITION_WEIGHT = 1.0  # weight of the chord-transition log-probabilities agai
 KIND_WEIGHT = 1.0  # weight of which chords stand on downbeats, other beats, half beats
 NOISE = 0.5  # scale of the seeded Gumbel noise on per-slot scores
 NOT_A_CADENCE = -10.0  # a phrase end on a chord that makes no cadence
+NOT_THE_SOUNDING_BASS = -8.0  # analysis of a grid: a chord on a beat whose bass is not the bass note sounding there
 NOT_HOME_AT_END = -10.0  # a last chord outside the home key
 AVOID = -8.0  # a chord near a spot where an earlier plan could not be realized
 NET_BASS = 1.0  # weight of the melody network's bass log-probability (see melody_net)
@@ -280,6 +281,9 @@ class _Search:
                             total += CONTEXT_WEIGHT * lm[table][f, (int(pitch[self.slots[s + d].start, 0]) - tonic) % 12]
                 total += KIND_WEIGHT * lm["kind"][sl.kind, f]
                 emit[s, sel] = total
+            if 3 in voices and sl.kind < 2 and pitch[sl.start, 3] >= 0:  # the bass on a beat names the inversion
+                # (a suspension above can make the notes look like another chord: F over E-flat G B-flat is IV, not I6)
+                emit[s] += np.where(sp.bass == int(pitch[sl.start, 3]) % 12, 0.0, NOT_THE_SOUNDING_BASS)
         for sel, lm in modes:
             f = sp.fig_of[sel]
             emit[0, sel] += lm["start"][f]

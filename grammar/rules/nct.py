@@ -387,10 +387,10 @@ def _label(kind: str, s: SonorityArray, voice: int, pitch: int, stop: int, d: in
     return kind + (f" ({', '.join(quals)})" if quals else "")
 
 
-def _scale_bits(keys: Sequence[KeyInfo]) -> np.ndarray:
-    """(N,) int: bit ``pc`` set for each pitch class of the key's scale at that row."""
+def _scale_bits(keys: Sequence[KeyInfo]) -> list[int]:
+    """Per row, an int with bit ``pc`` set for each pitch class of the key's scale there."""
     by_id = {id(key): _bits_of(key.scale) for key in {id(key): key for key in keys}.values()}
-    return np.array([by_id[id(key)] for key in keys], dtype=np.int64)
+    return [by_id[id(key)] for key in keys]
 
 
 def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1, 2, 3),
@@ -417,8 +417,7 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     acc = accents(s, ctx)
     acc_at = acc.tolist()
     pitch = s.pitch.astype(np.int64)
-    # (N, 4) bool: the pitch lies outside the local key's scale
-    chromatic_at = ((_scale_bits(ctx.keys)[:, None] >> (pitch % 12)) & 1) == 0
+    scale_at = _scale_bits(ctx.keys)  # per row: the local key's scale as bits (chromatic: a pitch class outside)
     # the runs of one pitch of all four voices at once, voice after voice: (4N,) voice-major
     flat = pitch.T.ravel()
     new_run = np.ones(flat.shape, bool)
@@ -432,7 +431,6 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     run_pitch = flat[starts]
     pitched = run_pitch != REST
     todo = pitched & ~all_member if not chord_tones else pitched  # runs to class
-    chromatic_run = chromatic_at.T.ravel()[starts]
     starts, stops = starts - run_voice * n, stops - run_voice * n  # rows within the voice
     run_pitch_at, pitched_at = run_pitch.tolist(), pitched.tolist()
     bounds = np.searchsorted(run_voice, np.arange(5))  # runs of voice v: bounds[v]..bounds[v + 1]
@@ -440,9 +438,9 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
         lo, hi = int(bounds[v]), int(bounds[v + 1])
         mine = lo + np.flatnonzero(todo[lo:hi])
         done_run, done_kind = -2, ""  # the last run classed below, and its class
-        for i, a, e, x, ct, chromatic in zip(mine.tolist(), starts[mine].tolist(), stops[mine].tolist(),
-                                             run_pitch[mine].tolist(), all_member[mine].tolist(),
-                                             chromatic_run[mine].tolist()):
+        for i, a, e, x, ct in zip(mine.tolist(), starts[mine].tolist(), stops[mine].tolist(),
+                                  run_pitch[mine].tolist(), all_member[mine].tolist()):
+            chromatic = not scale_at[a] >> (x % 12) & 1
             if ct:  # what _prospects_of settles at once: a chord tone, never accented
                 out.append(NoteClass(v, a, e, x, "chord tone", "chord tone", None, False, chromatic))
                 done_run, done_kind = i, "chord tone"

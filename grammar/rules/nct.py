@@ -400,7 +400,7 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     A non-chord tone still sounding at the last row is ``"pending"`` (its departure is
     not written); a note left for a rest or by a move no class allows is
     ``UNCLASSIFIED`` with ``reason`` and ``closest``. ``chord_tones=False`` leaves out the
-    notes that are chord members throughout (nine notes in ten of a chorale), for callers
+    notes that are chord members throughout (most notes of a chorale), for callers
     that judge only the others; the classes of the rest are the same either way.
 
     The notes that are chord tones are found for all rows of a voice at once (their

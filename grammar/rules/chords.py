@@ -78,6 +78,21 @@ _CAND_DIM = np.asarray([_TEMPLATES[k][0] in _DIM_FAMILY for k in _CAND_TEMPLATE]
 _POPCOUNT = np.asarray([bin(m).count("1") for m in range(4096)], np.int64)  # bits set in a 12-bit mask
 
 
+# The ranking below, one integer per candidate, split by what each part depends on (exact integer algebra of
+# ((covered * 9 - size + 4) * 2 + on_lt) * 32 + tail * 8 + 8 - size, tail = 2 * root_in_bass + root_in_scale):
+_COVERED_TERM = _POPCOUNT * 576  # (4096,) by the members covered
+_SIZE_TERM = 264 - 65 * _CAND_SIZE  # (C,)
+_LT_TERM = 32 * (_CAND_DIM[None, :] & (_CAND_ROOT[None, :] == np.arange(12)[:, None]))  # (12, C) by leading tone
+_BASS_TERM = 16 * (_CAND_ROOT[None, :] == np.arange(12)[:, None])  # (12, C) by bass pitch class
+_NO_ROOT = 1 << 20  # subtracted where the root does not sound: below every candidate whose root sounds
+
+
+@lru_cache(maxsize=256)
+def _key_term(leading_tone: int, scale: tuple[int, ...]) -> np.ndarray:
+    """(C,) the key's part of the ranking: a diminished chord on its leading tone, the root in its scale."""
+    return _LT_TERM[leading_tone] + 8 * ((_scale_bits(scale) >> _CAND_ROOT) & 1)
+
+
 def _best_candidates(pc_masks: np.ndarray, bass_pcs: np.ndarray, keys: Sequence[KeyInfo]) -> np.ndarray:
     """(N,) index of the best candidate (root, template) for each row's pitch classes, bass and key.
 
@@ -85,16 +100,18 @@ def _best_candidates(pc_masks: np.ndarray, bass_pcs: np.ndarray, keys: Sequence[
     diminished chord on the key's leading tone, root in the bass, root in the key's
     scale, fewest members; the root must sound; the first best in candidate order wins.
     The ranking is one integer per candidate (each criterion bounded, so the integer
-    orders as the tuple of criteria does), all rows at once.
+    orders as the tuple of criteria does), all rows at once, summed from tables of its
+    parts (what depends on the notes, on the bass, on the key).
     """
     masks = np.asarray(pc_masks, np.int64)[:, None]  # (N, 1)
-    lt = np.asarray([k.leading_tone for k in keys], np.int64)[:, None]
-    scale = np.asarray([_scale_bits(k.scale) for k in keys], np.int64)[:, None]
-    covered = _POPCOUNT[masks & _CAND_BITS]  # (N, C)
-    on_lt = _CAND_DIM & (_CAND_ROOT == lt)
-    tail = (_CAND_ROOT == np.asarray(bass_pcs, np.int64)[:, None]) * 2 + ((scale >> _CAND_ROOT) & 1)
-    score = ((covered * 9 - _CAND_SIZE + 4) * 2 + on_lt) * 32 + tail * 8 + 8 - _CAND_SIZE
-    score[((masks >> _CAND_ROOT) & 1) == 0] = -1  # the root must sound
+    by_id = {id(k): k for k in keys}
+    key_no = {i: j for j, i in enumerate(by_id)}
+    key_terms = np.stack([_key_term(k.leading_tone, k.scale) for k in by_id.values()])  # (K, C)
+    rows = np.asarray([key_no[id(k)] for k in keys], np.intp)  # (N,) key number
+    score = _COVERED_TERM[masks & _CAND_BITS] + _SIZE_TERM  # (N, C)
+    score += key_terms[rows]
+    score += _BASS_TERM[np.asarray(bass_pcs, np.intp)]
+    score -= _NO_ROOT * (1 - ((masks >> _CAND_ROOT) & 1))  # the root must sound
     return np.argmax(score, axis=1)
 
 
@@ -107,8 +124,8 @@ def _scale_bits(scale: tuple[int, ...]) -> int:
 def _chord_of(candidate: int, bass_pc: int, key_name: str) -> ChordSpec:
     """The ChordSpec of a candidate (root, template) with ``bass_pc`` lowest, in ``key_name``."""
     key = key_info(key_name)
-    root = int(_CAND_ROOT[candidate])
-    suffix, ivs = _TEMPLATES[int(_CAND_TEMPLATE[candidate])]
+    root, template = divmod(candidate, len(_TEMPLATES))  # the order of _CAND_ROOT and _CAND_TEMPLATE
+    suffix, ivs = _TEMPLATES[template]
     members = tuple((root + iv) % 12 for iv in ivs)
     third = members[1]
     fifth = next(((root + iv) % 12 for iv in ivs if iv in (6, 7, 8)), None)
@@ -139,9 +156,28 @@ def infer_chords(sonorities: SonorityArray, keys: list[KeyInfo]) -> list[ChordSp
     masks = np.bitwise_or.reduce(bits, axis=1)
     low = np.where(sounding, pitch, 999).min(axis=1)
     bass = np.where(low != 999, low % 12, 0)
-    best = _best_candidates(masks, bass, keys).tolist()
-    return [_chord_of(c, b, k.name) if m else None
-            for c, b, k, m in zip(best, bass.tolist(), keys, masks.tolist())]
+    key_ids = {i: _key_id(k) for i, k in {id(k): k for k in keys}.items()}  # keys repeat: each object once
+    rows = list(zip(masks.tolist(), bass.tolist(), [key_ids[id(k)] for k in keys]))  # (pc set, bass, key) per row
+    todo = [i for i, row in enumerate(rows) if row[0] and row not in _ROW_CHORDS]
+    if todo:  # rows never seen before: ranked all at once
+        if len(_ROW_CHORDS) + len(todo) > _ROW_CHORDS_MAX:
+            _ROW_CHORDS.clear()
+        best = _best_candidates(masks[todo], bass[todo], [keys[i] for i in todo]).tolist()
+        for i, c in zip(todo, best):
+            _ROW_CHORDS[rows[i]] = _chord_of(c, rows[i][1], keys[i].name)
+    return [_ROW_CHORDS[row] if row[0] else None for row in rows]
+
+
+#: The chord of each (pitch-class set, bass pitch class, key number) seen so far: a row's
+#: chord depends on nothing else, and chorales repeat the same few sonorities.
+_ROW_CHORDS: dict[tuple[int, int, int], ChordSpec] = {}
+_ROW_CHORDS_MAX = 1 << 16
+_KEY_IDS: dict[tuple, int] = {}
+
+
+def _key_id(key: KeyInfo) -> int:
+    """A small number per key, by everything :func:`_best_candidates` and :func:`_chord_of` read of it."""
+    return _KEY_IDS.setdefault((key.name, key.tonic, key.mode, key.scale, key.leading_tone), len(_KEY_IDS))
 
 
 def chords_for(sonorities: SonorityArray, ctx: Context) -> tuple[list[ChordSpec | None], bool]:

@@ -69,6 +69,13 @@ class VoiceCrossing(Rule):
         return (PITCHES >= lo) & (PITCHES <= hi)
 
 
+#: (voice, neighbour, the neighbour is above) for every voice that may overlap a neighbour, top voice first
+_PAIRS = tuple((v, w, w < v) for v in range(4) for w in (v - 1, v + 1) if 0 <= w < 4)
+_PAIR_VOICE = np.asarray([v for v, _, _ in _PAIRS])
+_PAIR_NEIGHBOUR = np.asarray([w for _, w, _ in _PAIRS])
+_PAIR_ABOVE = np.asarray([a for _, _, a in _PAIRS])
+
+
 @register
 class VoiceOverlap(Rule):
     """A voice moves above the previous note of the next higher voice, or below that of the next lower.
@@ -85,20 +92,18 @@ class VoiceOverlap(Rule):
         out: list[Violation] = []
         p = s.pitch.astype(np.int32)
         prev, cur = p[:-1], p[1:]  # (N-1, 4) each: empty for fewer than two sonorities
-        for v in range(4):
-            moved = (prev[:, v] != REST) & (cur[:, v] != REST) & (prev[:, v] != cur[:, v])
-            for w, above in ((v - 1, True), (v + 1, False)):
-                if not 0 <= w < 4:
-                    continue
-                ref = prev[:, w]
-                bad = moved & (ref != REST) & ((cur[:, v] > ref) if above else (cur[:, v] < ref))
-                for r in np.flatnonzero(bad):
-                    i = int(r) + 1
-                    k = ctx.keys[i]
-                    out.append(self.violation(s, i, [v, w], (
-                        f"{VOICES[v]} moves to {note_name(int(p[i, v]), k)}, "
-                        f"{'above' if above else 'below'} the {VOICES[w]}'s previous "
-                        f"{note_name(int(p[i-1, w]), k)}"), ctx=ctx))
+        moved = (prev != REST) & (cur != REST) & (prev != cur)  # (N-1, 4)
+        # every (voice, neighbour) pair at once: (N-1, 6), pairs in _PAIRS' order
+        ref, moved_to = prev[:, _PAIR_NEIGHBOUR], cur[:, _PAIR_VOICE]
+        bad = moved[:, _PAIR_VOICE] & (ref != REST) & np.where(_PAIR_ABOVE, moved_to > ref, moved_to < ref)
+        for j, r in zip(*np.nonzero(bad.T)):  # pair by pair, rows in order
+            v, w, above = _PAIRS[j]
+            i = int(r) + 1
+            k = ctx.keys[i]
+            out.append(self.violation(s, i, [v, w], (
+                f"{VOICES[v]} moves to {note_name(int(p[i, v]), k)}, "
+                f"{'above' if above else 'below'} the {VOICES[w]}'s previous "
+                f"{note_name(int(p[i-1, w]), k)}"), ctx=ctx))
         out.sort(key=lambda v: v.index)
         return out
 

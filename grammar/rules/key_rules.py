@@ -66,9 +66,9 @@ def _in_scale(keys: list[KeyInfo], p: np.ndarray) -> np.ndarray:
     """(N, 4) bool: each pitch of ``p`` (N, 4) lies in the scale of its row's key (rests: anything)."""
     if not len(keys):
         return np.zeros(p.shape, bool)
-    index: dict[KeyInfo, int] = {}
-    rows = np.fromiter((index.setdefault(k, len(index)) for k in keys), np.intp, len(keys))  # (N,) key number
-    table = np.stack([_pc_mask(k.scale) for k in index])  # (K, 128): key number x MIDI pitch
+    index: dict[int, int] = {}  # id(key) -> key number (by identity: the same object fills many rows)
+    rows = np.asarray([index.setdefault(id(k), len(index)) for k in keys], np.intp)  # (N,) key number
+    table = np.stack([_pc_mask(k.scale) for k in {id(k): k for k in keys}.values()])  # (K, 128): key number x MIDI pitch
     return table[rows[:, None], np.clip(p, 0, 127)]
 
 

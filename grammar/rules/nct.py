@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -134,25 +135,34 @@ def accents(s: SonorityArray, ctx: Context) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------- chords
+def _bits_of(pcs: Sequence[int]) -> int:
+    """One int with bit ``pc`` set for each pitch class in ``pcs``."""
+    bits = 0
+    for pc in pcs:
+        bits |= 1 << pc
+    return bits
+
+
 def _member_bits(chords: Sequence[ChordSpec | None]) -> np.ndarray:
     """(N,) int: bit ``pc`` set for each chord member; all 12 bits where the chord is unknown."""
-    out = np.full(len(chords), 0xFFF, dtype=np.int64)
-    for i, ch in enumerate(chords):
-        if ch is not None:
-            bits = 0
-            for pc in ch.members:
-                bits |= 1 << pc
-            out[i] = bits
-    return out
+    # a chord object usually spans several rows: its bits once per object
+    by_id = {id(ch): _bits_of(ch.members) for ch in {id(ch): ch for ch in chords if ch is not None}.values()}
+    by_id[id(None)] = 0xFFF
+    return np.array([by_id[id(ch)] for ch in chords], dtype=np.int64)
+
+
+def _member_of(s: SonorityArray, bits: np.ndarray) -> np.ndarray:
+    """(N, 4) bool from per-row member ``bits`` (see :func:`membership`)."""
+    rest = s.pitch == REST
+    pc = np.where(rest, 0, s.pitch.astype(np.int64) % 12)
+    return ((bits[:, None] >> pc) & 1).astype(bool) | rest
 
 
 def membership(s: SonorityArray, ctx: Context, chords: Sequence[ChordSpec | None] | None = None) -> np.ndarray:
     """(N, 4) bool: the voice sounds a member of the chord at that row (True where no chord is known or at rests)."""
     if chords is None:
         chords, _ = chords_for(s, ctx)
-    bits = _member_bits(chords)
-    pc = np.where(s.pitch == REST, 0, s.pitch.astype(np.int64) % 12)
-    return ((bits[:, None] >> pc) & 1).astype(bool) | (s.pitch == REST)
+    return _member_of(s, _member_bits(chords))
 
 
 def _same_harmony(a: ChordSpec | None, b: ChordSpec | None) -> bool:
@@ -215,10 +225,20 @@ _CHORD_TONE = NoteStatus("chord tone")
 
 def _free_prospects(din: int | None) -> tuple[Prospect, ...]:
     """Classes open to a non-chord tone that began dissonant, by the interval into it (None: from silence)."""
-    leave = True
     if din is None or abs(din) > 2:  # leap or silence in: a step out, either way (unaccented: an incomplete neighbour)
+        return _free_prospects_by_way(None)
+    return _free_prospects_by_way(din > 0)
+
+
+@lru_cache(maxsize=None)
+def _free_prospects_by_way(up: bool | None) -> tuple[Prospect, ...]:
+    """:func:`_free_prospects` by the way in: a step up, a step down, or ``None`` (a leap or silence).
+
+    Built once per way (the prospects are immutable), not once per note.
+    """
+    leave = True
+    if up is None:
         return (Prospect("appoggiatura", _STEPS_DOWN + _STEPS_UP, leave_before_next_chord=leave),)
-    up = din > 0
     return (Prospect("passing", _STEPS_UP if up else _STEPS_DOWN, leave_before_next_chord=leave),
             Prospect("neighbour", _STEPS_DOWN if up else _STEPS_UP, leave_before_next_chord=leave),
             Prospect("escape tone", _LEAPS_DOWN if up else _LEAPS_UP, chord_tone=True,
@@ -254,8 +274,14 @@ def _prospects_of(member: np.ndarray, chords: Sequence[ChordSpec | None], din: i
     return NoteStatus(None, _free_prospects(din), dissonant_from=0)
 
 
-def _departure_ok(p: Prospect, dout: np.ndarray, dep_member: np.ndarray) -> np.ndarray:
-    """bool over departures: which complete ``p`` (``dout`` signed intervals, ``dep_member`` bool)."""
+def _departure_ok(p: Prospect, dout: np.ndarray | int, dep_member: np.ndarray | bool) -> np.ndarray | bool:
+    """Which departures complete ``p``: ``dout`` signed intervals, ``dep_member`` whether each lands on a chord member.
+
+    Arrays give a bool array (the decoder's mask over all pitches); one ``int`` and one
+    ``bool`` give one bool (the checker, note by note, without numpy's per-call cost).
+    """
+    if isinstance(dout, int):
+        return dout in p.moves and (dep_member or not p.chord_tone)
     ok = (np.asarray(dout)[..., None] == np.asarray(p.moves, dtype=np.int64)).any(axis=-1)  # np.isin, minus its overhead
     if p.chord_tone:
         ok &= dep_member
@@ -361,55 +387,81 @@ def _label(kind: str, s: SonorityArray, voice: int, pitch: int, stop: int, d: in
     return kind + (f" ({', '.join(quals)})" if quals else "")
 
 
-def _runs(col: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) of each run of one pitch in a voice column (rests included)."""
-    n = len(col)
-    change = np.flatnonzero(col[1:] != col[:-1]) + 1
-    starts = np.concatenate([[0], change]).astype(int)
-    stops = np.concatenate([change, [n]]).astype(int)
-    return list(zip(starts.tolist(), stops.tolist()))
+def _scale_bits(keys: Sequence[KeyInfo]) -> list[int]:
+    """Per row, an int with bit ``pc`` set for each pitch class of the key's scale there."""
+    by_id = {id(key): _bits_of(key.scale) for key in {id(key): key for key in keys}.values()}
+    return [by_id[id(key)] for key in keys]
 
 
-def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1, 2, 3)) -> list[NoteClass]:
+def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1, 2, 3),
+                   chord_tones: bool = True) -> list[NoteClass]:
     """Every note of ``voices``, in voice then time order, with its class.
 
     A non-chord tone still sounding at the last row is ``"pending"`` (its departure is
     not written); a note left for a rest or by a move no class allows is
-    ``UNCLASSIFIED`` with ``reason`` and ``closest``.
+    ``UNCLASSIFIED`` with ``reason`` and ``closest``. ``chord_tones=False`` leaves out the
+    notes that are chord members throughout (most notes of a chorale), for callers
+    that judge only the others; the classes of the rest are the same either way.
+
+    The notes that are chord tones are found for all rows of a voice at once (their
+    class needs nothing but membership); only the others go through
+    :func:`_prospects_of` one by one.
     """
     n = len(s)
     out: list[NoteClass] = []
     if n == 0:
         return out
     chords, _ = chords_for(s, ctx)
-    member = membership(s, ctx, chords)
     bits = _member_bits(chords)
+    member = _member_of(s, bits)
     acc = accents(s, ctx)
+    acc_at = acc.tolist()
+    pitch = s.pitch.astype(np.int64)
+    scale_at = _scale_bits(ctx.keys)  # per row: the local key's scale as bits (chromatic: a pitch class outside)
+    # the runs of one pitch of all four voices at once, voice after voice: (4N,) voice-major
+    flat = pitch.T.ravel()
+    new_run = np.ones(flat.shape, bool)
+    new_run[1:] = flat[1:] != flat[:-1]
+    new_run[::n] = True  # each voice starts a run
+    starts = np.flatnonzero(new_run)
+    stops = np.append(starts[1:], flat.size)
+    run_voice = starts // n
+    outside = np.concatenate([[0], np.cumsum(~member.T.ravel())])  # rows off the chord so far
+    all_member = (outside[stops] - outside[starts]) == 0  # per run: a chord tone (or a rest)
+    run_pitch = flat[starts]
+    pitched = run_pitch != REST
+    todo = pitched & ~all_member if not chord_tones else pitched  # runs to class
+    starts, stops = starts - run_voice * n, stops - run_voice * n  # rows within the voice
+    run_pitch_at, pitched_at = run_pitch.tolist(), pitched.tolist()
+    bounds = np.searchsorted(run_voice, np.arange(5))  # runs of voice v: bounds[v]..bounds[v + 1]
     for v in voices:
-        col = s.pitch[:, v].astype(np.int64)
-        prev_kind = ""
-        for a, e in _runs(col):
-            x = int(col[a])
-            if x == REST:
-                prev_kind = ""
+        lo, hi = int(bounds[v]), int(bounds[v + 1])
+        mine = lo + np.flatnonzero(todo[lo:hi])
+        done_run, done_kind = -2, ""  # the last run classed below, and its class
+        for i, a, e, x, ct in zip(mine.tolist(), starts[mine].tolist(), stops[mine].tolist(),
+                                  run_pitch[mine].tolist(), all_member[mine].tolist()):
+            chromatic = not scale_at[a] >> (x % 12) & 1
+            if ct:  # what _prospects_of settles at once: a chord tone, never accented
+                out.append(NoteClass(v, a, e, x, "chord tone", "chord tone", None, False, chromatic))
+                done_run, done_kind = i, "chord tone"
                 continue
-            before = int(col[a - 1]) if a > 0 else REST
+            # the class of the run before: a rest (""), a chord tone, or a note classed here
+            prev_kind = done_kind if done_run == i - 1 else ("" if i == lo or not pitched_at[i - 1] else "chord tone")
+            before = run_pitch_at[i - 1] if i > lo else REST
             din = x - before if before != REST else None
             status = _prospects_of(member[a:e, v], chords[a:e], din)
-            key: KeyInfo = ctx.keys[a]
-            chromatic = (x % 12) not in key.scale
             d = status.dissonant_from
             if status.settled is not None:
                 kind = status.settled
-                accented = d is not None and e < n and bool(acc[a + d] > acc[e])
+                accented = d is not None and e < n and acc_at[a + d] > acc_at[e]
                 label = kind
                 reason = closest = ""
             elif e >= n:
                 kind, label, accented, reason, closest = "pending", "pending non-chord tone", False, "", ""
             else:
-                y = int(col[e])
+                y = run_pitch_at[i + 1]  # the run after, in this voice (e < n)
                 rows_d = a + (d or 0)
-                accented = bool(acc[rows_d] > acc[e])
+                accented = acc_at[rows_d] > acc_at[e]
                 if y == REST:
                     match = None
                     dout = None
@@ -418,7 +470,7 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
                     dout = y - x
                     dep_member = bool(member[e, v])
                     match = next((p for p in status.prospects
-                                  if _departure_ok(p, np.asarray([dout]), np.asarray([dep_member]))[0]), None)
+                                  if _departure_ok(p, dout, dep_member)), None)
                 if match is None:
                     kind, label = UNCLASSIFIED, UNCLASSIFIED
                     reason, closest = _why_not(status, din, dout, dep_member)
@@ -431,7 +483,7 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
                                    prev_kind == "suspension" and kind == "suspension", int(bits[e]))
             out.append(NoteClass(v, a, e, x, kind, label, None if d is None else a + d, accented, chromatic,
                                  reason, closest))
-            prev_kind = kind
+            done_run, done_kind = i, kind
     return out
 
 

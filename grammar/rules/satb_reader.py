@@ -58,7 +58,12 @@ class _M21:
             from music21 import chord, key, meter, note, stream
 
             cls.chord, cls.key, cls.meter, cls.note, cls.stream = chord, key, meter, note, stream
+            global _Note
+            _Note = note.Note
         return cls
+
+
+_Note: Any = None  # music21.note.Note once loaded: the class the walk tests every element against
 
 
 @dataclass
@@ -191,9 +196,9 @@ def _pick_layout(score: Any, label: str | None, names: Sequence[str | int] | Non
     parts = [p for p in score.elements if isinstance(p, stream.Part)] if isinstance(score, stream.Score) else []
     if not parts and isinstance(score, stream.Stream):
         parts = [score]
-    if not any(p.recurse().notesAndRests for p in parts):
-        raise ScoreError("the score is empty (no notes).", Location(file=label))
-    if not any(_has_notes(p) for p in parts):
+    if not any(_has_notes(p) for p in parts):  # (a part with notes has notes or rests: one walk in the usual case)
+        if not any(p.recurse().notesAndRests for p in parts):
+            raise ScoreError("the score is empty (no notes).", Location(file=label))
         raise ScoreError("the score has only rests.", Location(file=label))
     if names:
         return "four parts", _chosen_parts(parts, names, label)
@@ -248,10 +253,13 @@ class _Collector:
                                np.zeros(0, np.int8), [], self.fermatas, self.lyrics)
         starts, ends, midis, attacks, letters, sources = zip(*self.events)
         starts = np.asarray(starts, float)
-        order = np.argsort(starts, kind="stable")
-        return VoiceEvents(starts[order], np.asarray(ends, float)[order], np.asarray(midis, np.int16)[order],
-                           np.asarray(attacks, bool)[order], np.asarray(letters, np.int8)[order],
-                           [sources[i] for i in order], self.fermatas, self.lyrics)
+        ends, midis = np.asarray(ends, float), np.asarray(midis, np.int16)
+        attacks, letters = np.asarray(attacks, bool), np.asarray(letters, np.int8)
+        if (starts[1:] < starts[:-1]).any():  # layers interleave in time: a stable sort puts them in order
+            order = np.argsort(starts, kind="stable")
+            starts, ends, midis, attacks, letters = (a[order] for a in (starts, ends, midis, attacks, letters))
+            sources = [sources[i] for i in order]
+        return VoiceEvents(starts, ends, midis, attacks, letters, list(sources), self.fermatas, self.lyrics)
 
 
 class _Staff:
@@ -282,7 +290,7 @@ class _Staff:
         return self.voice_names[0] if not self.split else (self.voice_names[layer] if layer is not None else None)
 
     def _pitch(self, p: Any, off: float, layer: int | None) -> tuple[int, int]:
-        midi = int(round(p.ps))
+        midi = round(p.ps)
         if not 0 <= midi <= 127:
             raise self._error(f"the pitch {p.nameWithOctave} lies outside the MIDI range (C-1 to G9).", off,
                               self._voice(layer))
@@ -294,13 +302,12 @@ class _Staff:
         Called once per note of the score: the common cases (a note or a rest for one
         voice) take the shortest path.
         """
-        ql = float(el.duration.quarterLength)
+        ql = el.duration.quarterLength  # a float, or a Fraction for tuplets (``off + ql`` is a float either way)
         if ql <= 0:  # grace notes take no time
             return
-        split = self.split
-        targets = self._one if not split else (self._layer[layer] if layer is not None else self.out)
+        targets = self._one if not self.split else (self._layer[layer] if layer is not None else self.out)
         end = off + ql
-        if isinstance(el, _M21.note.Note):
+        if isinstance(el, _Note):
             midi, letter = self._pitch(el.pitch, off, layer)
             tie = el.tie
             event = (off, end, midi, tie is None or tie.type not in ("stop", "continue"), letter, (el, -1, container))
@@ -362,20 +369,20 @@ class _Staff:
         direct: list[tuple[Any, float]] = []
         layers: list[tuple[Any, list[tuple[Any, float]]]] = []
         split = self.split
+        offset_in_m, take, general = m.elementOffset, self._take, note.GeneralNote
         for el in (m.elements if elements is None else elements):
-            if isinstance(el, note.GeneralNote):
+            if isinstance(el, general):
                 if split:
-                    direct.append((el, moff + float(m.elementOffset(el))))
+                    direct.append((el, moff + offset_in_m(el)))
                 else:  # one voice: a note outside any layer is taken at once (before the layers, as below)
-                    self._take(el, moff + float(m.elementOffset(el)), m, None)
+                    take(el, moff + offset_in_m(el), m, None)
             elif isinstance(el, stream.Voice):
                 voff = moff + float(m.elementOffset(el))
-                items = [(sub, voff + float(el.elementOffset(sub))) for sub in el.elements
-                         if isinstance(sub, note.GeneralNote)]
+                items = [(sub, voff + el.elementOffset(sub)) for sub in el.elements if isinstance(sub, general)]
                 if items:
                     layers.append((el, items))
-            else:
-                self._signature(el, moff + float(m.elementOffset(el)))
+            elif isinstance(el, _M21.key.KeySignature):
+                self.keysigs.append((moff + float(m.elementOffset(el)), el))
         if not split:
             for v, items in layers:
                 for el, off in items:
@@ -400,10 +407,6 @@ class _Staff:
         for v, items in layers:
             for el, off in items:
                 self._take(el, off, v, None)
-
-    def _signature(self, el: Any, off: float) -> None:
-        if isinstance(el, _M21.key.KeySignature):
-            self.keysigs.append((off, el))
 
     def walk(self) -> None:
         ms = [m for m in self.part.elements if isinstance(m, _M21.stream.Measure)]

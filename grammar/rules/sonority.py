@@ -64,18 +64,24 @@ class ParsedScore:
         return out
 
 
-def _sample(w: VoiceEvents, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pitch, attack, written letter) of one voice at each time."""
-    starts, ends, midis, attacks = w.starts, w.ends, w.midis, w.attacks
-    if len(starts) == 0:
-        return np.full(len(times), REST, np.int16), np.zeros(len(times), bool), np.full(len(times), -1, np.int8)
-    idx = np.searchsorted(starts, times + _EPS, side="right") - 1
+def _sample(walks: list[VoiceEvents], times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pitch, attack, written letter), each (N, V): every voice at each time (all voices in one pass)."""
+    shape = (len(times), len(walks))
+    sizes = [len(w.starts) for w in walks]
+    if not sum(sizes):
+        return np.full(shape, REST, np.int16), np.zeros(shape, bool), np.full(shape, -1, np.int8)
+    starts, ends = np.concatenate([w.starts for w in walks]), np.concatenate([w.ends for w in walks])
+    midis, attacks = np.concatenate([w.midis for w in walks]), np.concatenate([w.attacks for w in walks])
+    letters = np.concatenate([w.letters for w in walks])
+    base = np.cumsum([0] + sizes[:-1])  # (V,) where each voice's events begin in the joined arrays
+    # (N, V) index of the event sounding at each time, per voice (-1: before its first event)
+    idx = np.stack([np.searchsorted(w.starts, times + _EPS, side="right") - 1 for w in walks], axis=1)
     ok = idx >= 0
-    idx_c = np.maximum(idx, 0)
-    ok &= ends[idx_c] > times + _EPS
-    pitch = np.where(ok, midis[idx_c], REST).astype(np.int16)
-    attack = ok & (np.abs(starts[idx_c] - times) < _EPS) & attacks[idx_c]
-    letter = np.where(ok & (pitch != REST), w.letters[idx_c], -1).astype(np.int8)
+    at = np.where(ok, idx + base, 0)  # into the joined arrays (0 where nothing sounds: masked below)
+    ok &= ends[at] > times[:, None] + _EPS
+    pitch = np.where(ok, midis[at], REST).astype(np.int16)
+    attack = ok & (np.abs(starts[at] - times[:, None]) < _EPS) & attacks[at]
+    letter = np.where(ok & (pitch != REST), letters[at], -1).astype(np.int8)
     return pitch, attack, letter
 
 
@@ -185,10 +191,7 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None,
     times = np.sort(np.round(np.concatenate([w.starts for w in walks]), 6))
     times = times[np.append(True, times[1:] != times[:-1])]  # np.unique's result, without its first-call import of numpy.ma
     end = satb.end
-    cols = [_sample(w, times) for w in walks]
-    pitch = np.stack([c[0] for c in cols], axis=1)
-    attack = np.stack([c[1] for c in cols], axis=1)
-    letter = np.stack([c[2] for c in cols], axis=1)
+    pitch, attack, letter = _sample(walks, times)  # (N, 4) each
     keep = np.ones(len(times), bool)
     keep[1:] = attack[1:].any(axis=1) | (pitch[1:] != pitch[:-1]).any(axis=1)
     times, pitch, attack, letter = times[keep], pitch[keep], attack[keep], letter[keep]
@@ -269,7 +272,8 @@ def _locate(satb: SATBScore, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         return np.asarray([m for m, _ in mb], np.int32), np.asarray([b for _, b in mb], float)
     offs, nums, pads, metres = info.offsets, info.numbers, info.padding, info.metres
     k = np.maximum(np.searchsorted(offs, times + _EPS, side="right") - 1, 0)
-    beat_len = np.asarray([float(m.beat_quarters) for m in metres])[k]
+    quarters = {id(m): float(m.beat_quarters) for m in metres}  # the same Metre object runs over many measures
+    beat_len = np.asarray([quarters[id(m)] for m in metres])[k]
     beats = 1.0 + (times - offs[k] + pads[k]) / beat_len
     return nums[k].astype(np.int32), np.round(beats, 4)
 
@@ -286,10 +290,12 @@ def _accents(satb: SATBScore, times: np.ndarray, beat: np.ndarray) -> np.ndarray
         return accent_levels(beat, Metre(int(ts[0].numerator), int(ts[0].denominator)) if ts else None)
     offs, metres = info.offsets, info.metres
     k = np.maximum(np.searchsorted(offs, times + _EPS, side="right") - 1, 0)
-    number: dict[Metre, int] = {}
-    metre_of_row = np.asarray([number.setdefault(m, len(number)) for m in metres], np.intp)[k]  # (N,) metre number
+    number: dict[int, int] = {}  # id(metre) -> metre number (by identity: one Metre object runs over many measures)
+    metre_of_row = np.asarray([number.setdefault(id(m), len(number)) for m in metres], np.intp)[k]  # (N,) metre number
+    if len(number) == 1:  # one time signature throughout
+        return accent_levels(beat, metres[0])
     out = np.zeros(len(times), np.int8)
-    for m, j in number.items():
+    for j, m in enumerate({id(m): m for m in metres}.values()):
         rows = metre_of_row == j
         out[rows] = accent_levels(beat[rows], m)
     return out

@@ -54,12 +54,13 @@ class DoubledLeadingTone(Rule):
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
         chords, _ = chords_for(s, ctx)
-        p = s.pitch
+        rows = s.pitch.tolist()  # Python ints: this loop reads single cells
         for i, ch in enumerate(chords):
             lt = leading_tone_of(ch, ctx.keys[i])
             if lt is None:
                 continue
-            vs = [v for v in range(4) if p[i, v] != REST and p[i, v] % 12 == lt]
+            row = rows[i]
+            vs = [v for v in range(4) if row[v] != REST and row[v] % 12 == lt]
             if len(vs) >= 2:
                 out.append(self.violation(s, i, vs, (
                     f"the leading tone {pc_name(lt)} of {ch.figure} is doubled "
@@ -182,7 +183,7 @@ def _seventh_at(s: SonorityArray, ctx: Context, i: int, v: int, ch: ChordSpec | 
     aug = augmented_sixth(ch, key, inferred)
     if aug is None:
         return ch.seventh
-    if inferred and int(s.pitch[i, v]) % 12 == aug[1] and _written_as_flat_fifth(s, ctx, i, v, key):
+    if inferred and s.pitch.item(i, v) % 12 == aug[1] and _written_as_flat_fifth(s, ctx, i, v, key):
         return aug[1]
     return None
 
@@ -259,7 +260,7 @@ class SeventhResolution(_TendencyTone):
     def moves(self, s, ctx, i, v, ch0, ch1, inferred):
         if ch0.seventh is None and not inferred:  # a plan's chord without a seventh (augmented sixths included)
             return None
-        p0 = int(s.pitch[i, v])
+        p0 = s.pitch.item(i, v)
         if p0 % 12 != _seventh_at(s, ctx, i, v, ch0, ctx.keys[i], inferred):
             return None
         return (-1, -2, 0) if p0 % 12 in ch1.members else (-1, -2)
@@ -296,7 +297,7 @@ class AugmentedSixthResolution(_TendencyTone):
         lo, up = aug
         if (lo - 1) % 12 not in ch1.members:  # not going to the chord of its resolution
             return None
-        pc = int(s.pitch[i, v]) % 12
+        pc = s.pitch.item(i, v) % 12
         if pc == lo:
             return (-1,)
         if pc == up and not (inferred and _written_as_flat_fifth(s, ctx, i, v, key0)):

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -47,6 +47,7 @@ from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 from .constraint import Constraint
 from .masks import token_name
 from .preferences import Preferences
+from .removals import DeferredRemovals, RemovalReplay
 from .sampling import distribution, sample, sure_favourite
 from .trace import Backtrack, Candidate, Decision, Removal, Trace
 
@@ -108,6 +109,7 @@ class Search:
         self.model_s = self.mask_s = 0.0
         self.masked_tokens = self.sure_tokens = 0
         self.decisions: list[Decision | None] = [None] * (self.T * 4)
+        self._removals = RemovalReplay(constraint) if record else None  # the recorded candidates' removals, on demand
         self.backtracks: list[Backtrack] = []
 
     # ------------------------------------------------------------------ distributions
@@ -415,9 +417,12 @@ class Search:
             order.append(token)
         cands = []
         for tok in order:
-            removed: list[Removal] = [] if legal[tok] else c.why(tok)
-            if legal[tok] and tok in node.tried:
-                removed.append(Removal("search:tried", "search", "tried here before; it led to a dead end"))
+            if not legal[tok]:  # who removed it is worked out when someone reads it (see hybrid.removals)
+                removed: Sequence[Removal] = DeferredRemovals(self._removals, pos, tok)
+            elif tok in node.tried:
+                removed = [Removal("search:tried", "search", "tried here before; it led to a dead end")]
+            else:
+                removed = []
             sounding = prev if tok == HOLD else (tok - PITCH_OFFSET if tok >= PITCH_OFFSET else None)
             if tok == HOLD:
                 name = f"hold ({token_name(PITCH_OFFSET + prev, here_key)})" if prev >= 0 else "hold (nothing)"
@@ -448,6 +453,7 @@ class Search:
                 if d is not None:
                     d.backtracks.append(bt.index)
         c = self.c
+        self._removals.finish(c.tokens)
         return Trace(plan=c.plan.to_dict(), rules=[r.id for r in c.rules],
                      forced=c.forced.tolist() if (c.forced >= 0).any() else None,
                      tokens=c.tokens.tolist(), seed=self.seed, sampling=asdict(self.s),

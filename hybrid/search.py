@@ -30,7 +30,9 @@ tokens tried there are excluded (the trace says so).
 Recording (``record=True``) only observes: the search takes the same path, shortcut and
 lazy look-ahead included, and the recorder works out the full mask and the weights on
 the side, so a piece decoded with recording is the piece decoded without it
-(``tests/hybrid/test_recording_observer.py``).
+(``tests/hybrid/test_recording_observer.py``). Who removed each removed candidate, and
+why, is left until someone reads it (:mod:`.removals`: the constraint is walked back to
+the position then; ``tests/hybrid/test_recording_lazy.py``).
 """
 from __future__ import annotations
 
@@ -397,6 +399,8 @@ class Search:
         random draws); what it did not need to work out (the full mask, the preference
         weights of a shortcut position) is worked out here from the constraint's state,
         which asking does not change (masks are memoized pure functions of the prefix).
+        A removed candidate's ``removed_by`` is a :class:`~.removals.DeferredRemovals`:
+        the layers and their messages (most of what recording cost) are worked out when read.
         """
         t, v = divmod(pos, 4)
         c = self.c

@@ -5,7 +5,7 @@ candidates with their probabilities before masking (``p_model``, temperature 1),
 masking (``p_masked``: the tempered model renormalized over the legal tokens) and after
 the preference layer and the nucleus (``p_final``: the distribution the token was drawn
 from), each removed candidate's :class:`Removal` (the rule id or plan reason, with a
-message), the chosen token, the tokens the search had already tried there, and the
+message; worked out when first read, see :mod:`.removals`), the chosen token, the tokens the search had already tried there, and the
 backtracks that passed through the position. The legal set is stored whole, and the
 trace keeps the plan, the forced tokens, the rule ids and the final tokens, so the masks
 can be rebuilt from the trace alone (:meth:`Trace.constraint_at`;

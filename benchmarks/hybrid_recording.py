@@ -3,10 +3,11 @@
 For ``--n`` 16-bar plans of the ``chorale`` grammar (the plans compose would realize), each
 plan is decoded ``--repeat`` times each way, alternating, on one core, and its fastest
 time each way is kept; the ratio of the medians is the cost of recording when on
-(target <= 2x). A third way, "eager", records as the recorder did before its removals
-were deferred (every removed candidate's layers and messages worked out at decode time,
-``hybrid/removals.py``): the same run shows what deferring saves, and that the traces
-agree (the lazy trace's JSON equals the eager one's). Recording off runs no recording code (``tests/hybrid/test_trace.py``
+(target <= 2x). A third way, "eager", records as the recorder did before it deferred
+its work (every decision's full mask and candidates, and every removed candidate's layers
+and messages, worked out at decode time; ``hybrid/recording.py``): the same run shows
+what deferring saves, and that the traces agree (the lazy trace's JSON equals the eager
+one's). Recording off runs no recording code (``tests/hybrid/test_trace.py``
 asserts it): what remains of it is a few attribute tests per position and dead end, whose
 cost is measured here directly (a loop of the same tests) and reported as a share of
 the decoding time (target <= 5%). The tokens are checked to be identical both ways.
@@ -61,7 +62,7 @@ def main() -> int:
 
     lazy_record = Search._record
 
-    def eager_record(self, pos, node, token):  # as before deferring: every removal worked out at decode time
+    def eager_record(self, pos, node, token):  # as before deferring: every decision and removal worked out now
         lazy_record(self, pos, node, token)
         for cand in self.decisions[pos].candidates:
             list(cand.removed_by)
@@ -126,7 +127,7 @@ def main() -> int:
         "all_same_tokens": all(r["same_tokens"] for r in rows), "rows": rows,
     }
     print(f"recording on/off: median {summary['median_on_s']:.3f}s / {summary['median_off_s']:.3f}s = "
-          f"{summary['on_over_off']:.2f}x (worst plan {summary['max_ratio']:.2f}x); eager removals (as before) "
+          f"{summary['on_over_off']:.2f}x (worst plan {summary['max_ratio']:.2f}x); eager (as before) "
           f"{summary['eager_over_off']:.2f}x, same traces {summary['all_same_trace_as_eager']}; recording off leaves "
           f"{summary['off_overhead_share']:.5%} of the decoding time in its checks ({per_check * 1e9:.0f} ns each); "
           f"same tokens on every plan: {summary['all_same_tokens']}")

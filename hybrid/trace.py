@@ -5,14 +5,15 @@ candidates with their probabilities before masking (``p_model``, temperature 1),
 masking (``p_masked``: the tempered model renormalized over the legal tokens) and after
 the preference layer and the nucleus (``p_final``: the distribution the token was drawn
 from), each removed candidate's :class:`Removal` (the rule id or plan reason, with a
-message; worked out when first read, see :mod:`.removals`), the chosen token, the tokens the search had already tried there, and the
+message), the chosen token, the tokens the search had already tried there, and the
 backtracks that passed through the position. The legal set is stored whole, and the
 trace keeps the plan, the forced tokens, the rule ids and the final tokens, so the masks
 can be rebuilt from the trace alone (:meth:`Trace.constraint_at`;
 ``tests/hybrid/test_trace.py`` replays every position).
 
 Plain dataclasses with ``to_dict()`` / ``from_dict()``: what ``partimento explain``
-reads.
+reads. The decoder fills them lazily (:mod:`.recording`): a recorded decision's legal
+set and candidates, and a candidate's removals, are worked out when first read.
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class Candidate:
     legal: bool
     chosen: bool
     # who removed it: a list, or (as the recorder leaves it) a sequence worked out on first
-    # read (:class:`~partimento.hybrid.removals.DeferredRemovals`)
+    # read (:class:`~partimento.hybrid.recording.DeferredRemovals`)
     removed_by: Sequence[Removal] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

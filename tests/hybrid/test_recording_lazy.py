@@ -1,9 +1,10 @@
 """Recording defers who removed each candidate, and says exactly what the eager recorder said.
 
-The recorder once asked :meth:`Constraint.why` for every removed candidate while decoding
-(most of recording's cost); now a candidate's ``removed_by`` is worked out when it is read
-(``hybrid/removals.py``). These tests hold the deferred answers to the eager ones, in one
-run (the eager recorder is the lazy one with every removal read at decode time), and pin
+The recorder once built the full mask and asked :meth:`Constraint.why` for every removed
+candidate while decoding (most of recording's cost); now a decision's legal set and
+candidates, and a candidate's ``removed_by``, are worked out when read
+(``hybrid/recording.py``). These tests hold the deferred answers to the eager ones, in one
+run (the eager recorder is the lazy one with every decision read at decode time), and pin
 two explanation texts as the eager recorder of main (7914eff) printed them.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from partimento.hybrid import infill, realize
 from partimento.hybrid.constraint import Constraint
 from partimento.hybrid.decode import Sampling, decode
 from partimento.hybrid.explain import explain_decision
-from partimento.hybrid.removals import DeferredRemovals
+from partimento.hybrid.recording import DeferredRemovals, Replay
 from partimento.hybrid.search import Search
 
 FIGURES = ("I", "vi", "ii6", "V7", "I", "IV", "V", "I")
@@ -28,7 +29,7 @@ FIGURES = ("I", "vi", "ii6", "V7", "I", "IV", "V", "I")
 
 @pytest.fixture
 def eager(monkeypatch):
-    """Switch the recorder to eager: every removal of a decision read as soon as it is recorded."""
+    """Switch the recorder to eager: every decision and its removals read as soon as it is recorded."""
     lazy_record = Search._record
 
     def eager_record(self, pos, node, token):
@@ -62,7 +63,7 @@ CASES = {  # name: (seed, extra rules, decode keywords)
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_deferred_removals_are_the_ones_worked_out_while_decoding(name, eager):
+def test_deferred_decisions_are_the_ones_worked_out_while_decoding(name, eager):
     seed, extra, kw = CASES[name]
     plan = cadence_plan(figures=FIGURES)
     if kw.get("forced") == "soprano":
@@ -81,7 +82,7 @@ def test_deferred_removals_are_the_ones_worked_out_while_decoding(name, eager):
     assert json.dumps(lazy.trace.to_dict()) == json.dumps(now.trace.to_dict())
 
 
-def test_infill_s_deferred_removals_are_the_eager_ones(eager):
+def test_infill_s_deferred_decisions_are_the_eager_ones(eager):
     original = realize(cadence_plan(figures=FIGURES), seed=0, model=FakeModel(0))
     lazy = infill(original, measures=(2, 2), voices=("alto", "tenor"), seed=1, model=FakeModel(7), record=True)
     eager()
@@ -90,20 +91,24 @@ def test_infill_s_deferred_removals_are_the_eager_ones(eager):
     assert str(lazy.explain(2, 2.0, "tenor")) == str(now.explain(2, 2.0, "tenor"))
 
 
-def test_recording_asks_no_removal_while_decoding(monkeypatch):
-    asked = []
-    why = Constraint.why
+def test_recording_works_out_no_mask_and_no_removal_while_decoding(monkeypatch):
+    built, asked = [], []
+    decision, why = Replay.decision, Constraint.why
+    monkeypatch.setattr(Replay, "decision", lambda self, facts: built.append(facts.pos) or decision(self, facts))
     monkeypatch.setattr(Constraint, "why", lambda self, token: asked.append(token) or why(self, token))
     plan = cadence_plan(figures=FIGURES)
     trace = _decode(plan, 0, hard_rules("strict")).trace
-    assert asked == []
-    deferred = [c for d in trace.decisions for c in d.candidates if isinstance(c.removed_by, DeferredRemovals)]
+    assert built == [] and asked == []
+    assert len(trace.decisions) == plan.steps * 4 and trace.decisions[5].step == 1  # where and what: known at once
+    mid = len(trace.decisions) // 2
+    d = trace.decisions[mid]
+    deferred = [c for c in d.candidates if isinstance(c.removed_by, DeferredRemovals)]
+    assert built == [mid] and asked == []  # reading one decision works out that one only
     assert deferred and all(not c.legal for c in deferred)
-    assert all(c.removed_by == [] or c.removed_by[0].layer == "search:tried"
-               for d in trace.decisions for c in d.candidates if c.legal)
-    first = deferred[len(deferred) // 2]
+    assert all(c.removed_by == [] or c.removed_by[0].layer == "search:tried" for c in d.candidates if c.legal)
+    first = deferred[0]
     assert first.removed_by and all(r.layer and r.rule and r.message for r in first.removed_by)
-    assert asked == [first.token]  # reading one candidate works out that one only
+    assert asked == [first.token]  # and reading one candidate's removals, that candidate's only
 
 
 # Printed by main at 7914eff (the eager recorder) for the NoFallingSoprano case, seed 0,

@@ -58,6 +58,7 @@ CASES = {  # name: (seed, extra rules, decode keywords)
     "nucleus": (2, [], {"sampling": Sampling(temperature=0.8, top_p=0.9)}),
     "backtracking": (0, [NoFallingSoprano()], {}),  # backjumps and a restart: tokens tried before, re-recorded positions
     "greedy backtracking": (1, [NoFallingSoprano()], {"sampling": Sampling(strategy="greedy")}),
+    "beam": (2, [], {"sampling": Sampling(strategy="beam", beam=2)}),  # the beam moves the constraint on and back
     "given soprano": (3, [], {"forced": "soprano"}),
 }
 

@@ -3,7 +3,11 @@
 For ``--n`` 16-bar plans of the ``chorale`` grammar (the plans compose would realize), each
 plan is decoded ``--repeat`` times each way, alternating, on one core, and its fastest
 time each way is kept; the ratio of the medians is the cost of recording when on
-(target <= 2x). Recording off runs no recording code (``tests/hybrid/test_trace.py``
+(target <= 2x). A third way, "eager", records as the recorder did before it deferred
+its work (every decision's full mask and candidates, and every removed candidate's layers
+and messages, worked out at decode time; ``hybrid/recording.py``): the same run shows
+what deferring saves, and that the traces agree (the lazy trace's JSON equals the eager
+one's). Recording off runs no recording code (``tests/hybrid/test_trace.py``
 asserts it): what remains of it is a few attribute tests per position and dead end, whose
 cost is measured here directly (a loop of the same tests) and reported as a share of
 the decoding time (target <= 5%). The tokens are checked to be identical both ways.
@@ -18,6 +22,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -53,10 +58,23 @@ def main() -> int:
     grammar = load(args.grammar)
     keys = ("C", "G", "d", "F", "a", "B-", "e", "D")
 
-    def run(plan, seed, record):
-        t0 = time.perf_counter()
-        d = decode(model.session(plan_conditioning(plan)), plan, hard_rules("strict"), seed=seed, record=record)
-        return time.perf_counter() - t0, d
+    from partimento.hybrid.search import Search
+
+    lazy_record = Search._record
+
+    def eager_record(self, pos, node, token):  # as before deferring: every decision and removal worked out now
+        lazy_record(self, pos, node, token)
+        for cand in self.decisions[pos].candidates:
+            list(cand.removed_by)
+
+    def run(plan, seed, record, eager=False):
+        Search._record = eager_record if eager else lazy_record
+        try:
+            t0 = time.perf_counter()
+            d = decode(model.session(plan_conditioning(plan)), plan, hard_rules("strict"), seed=seed, record=record)
+            return time.perf_counter() - t0, d
+        finally:
+            Search._record = lazy_record
 
     run(grammar.sample(key="C", bars=4, seed=0), 0, True)  # warm-up
     rows = []
@@ -71,15 +89,20 @@ def main() -> int:
                 continue
             break
         on_s, on = run(plan, i, True)
+        eager_s, eager = run(plan, i, True, eager=True)
         for _ in range(args.repeat - 1):
             off_s = min(off_s, run(plan, i, False)[0])
             on_s = min(on_s, run(plan, i, True)[0])
+            eager_s = min(eager_s, run(plan, i, True, eager=True)[0])
         same = bool(np.array_equal(off.tokens, on.tokens))
+        same_trace = json.dumps(on.trace.to_dict()) == json.dumps(eager.trace.to_dict())
         rows.append({"plan_seed": i + 100_003 * draw, "off_s": off_s, "on_s": on_s, "ratio": on_s / off_s,
+                     "eager_s": eager_s, "eager_ratio": eager_s / off_s, "same_trace_as_eager": same_trace,
                      "same_tokens": same, "tokens": int(off.stats["tokens"]), "retries": int(off.stats["retries"]),
                      "opened": int(off.stats["masked_tokens"]) + int(off.stats["tokens"]),
                      "decisions": len(on.trace.decisions), "backtracks": len(on.trace.backtracks)})
-        print(f"plan {i}: off {off_s:.3f}s, on {on_s:.3f}s ({on_s / off_s:.2f}x), same tokens {same}", flush=True)
+        print(f"plan {i}: off {off_s:.3f}s, on {on_s:.3f}s ({on_s / off_s:.2f}x), eager {eager_s:.3f}s "
+              f"({eager_s / off_s:.2f}x), same tokens {same}, same trace as eager {same_trace}", flush=True)
 
     # recording off: the checks left on the path, one per token pushed and per dead end (retries)
     class _Probe:
@@ -96,11 +119,16 @@ def main() -> int:
         "median_off_s": med(r["off_s"] for r in rows), "median_on_s": med(r["on_s"] for r in rows),
         "on_over_off": med(r["on_s"] for r in rows) / med(r["off_s"] for r in rows),
         "max_ratio": max(r["ratio"] for r in rows),
+        "median_eager_s": med(r["eager_s"] for r in rows),
+        "eager_over_off": med(r["eager_s"] for r in rows) / med(r["off_s"] for r in rows),
+        "all_same_trace_as_eager": all(r["same_trace_as_eager"] for r in rows),
+        "load_average": os.getloadavg()[0],
         "off_overhead_share": max(off_share), "off_check_ns": per_check * 1e9,
         "all_same_tokens": all(r["same_tokens"] for r in rows), "rows": rows,
     }
     print(f"recording on/off: median {summary['median_on_s']:.3f}s / {summary['median_off_s']:.3f}s = "
-          f"{summary['on_over_off']:.2f}x (worst plan {summary['max_ratio']:.2f}x); recording off leaves "
+          f"{summary['on_over_off']:.2f}x (worst plan {summary['max_ratio']:.2f}x); eager (as before) "
+          f"{summary['eager_over_off']:.2f}x, same traces {summary['all_same_trace_as_eager']}; recording off leaves "
           f"{summary['off_overhead_share']:.5%} of the decoding time in its checks ({per_check * 1e9:.0f} ns each); "
           f"same tokens on every plan: {summary['all_same_tokens']}")
     print("wrote", write_result("hybrid_recording", summary))

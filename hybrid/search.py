@@ -28,9 +28,11 @@ Each position's exact distribution holds for its first visit; after a backtrack 
 tokens tried there are excluded (the trace says so).
 
 Recording (``record=True``) only observes: the search takes the same path, shortcut and
-lazy look-ahead included, and the recorder works out the full mask and the weights on
-the side, so a piece decoded with recording is the piece decoded without it
-(``tests/hybrid/test_recording_observer.py``).
+lazy look-ahead included, so a piece decoded with recording is the piece decoded without it
+(``tests/hybrid/test_recording_observer.py``). The recorder keeps what the search has in
+hand; the full mask, the candidates and who removed each are worked out when a decision
+is read (:mod:`.recording`: the constraint is walked back to the position then;
+``tests/hybrid/test_recording_lazy.py``).
 """
 from __future__ import annotations
 
@@ -42,18 +44,16 @@ import numpy as np
 
 from partimento.grammar.errors import Location, UnsatisfiableError
 from partimento.grammar.theory import VOICES
-from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
 from .constraint import Constraint
-from .masks import token_name
 from .preferences import Preferences
-from .sampling import distribution, sample, sure_favourite
-from .trace import Backtrack, Candidate, Decision, Removal, Trace
+from .recording import DecisionFacts, DeferredDecision, Replay
+from .sampling import sample, sure_favourite
+from .trace import Backtrack, Decision, Trace
 
 __all__ = ["Search"]
 
 _MAX_RESTARTS = 24  # restarts from chord onsets allowed for one frontier before giving up
-_TOP_K = 8  # candidates recorded per position (the model's most probable, plus the chosen token)
 
 
 class _Node:
@@ -108,6 +108,8 @@ class Search:
         self.model_s = self.mask_s = 0.0
         self.masked_tokens = self.sure_tokens = 0
         self.decisions: list[Decision | None] = [None] * (self.T * 4)
+        # recording: what the search did not need is worked out from the constraint when read
+        self._replay = Replay(constraint, preferences, sampling.top_p) if record else None
         self.backtracks: list[Backtrack] = []
 
     # ------------------------------------------------------------------ distributions
@@ -392,45 +394,18 @@ class Search:
 
         A pure observer: the search took exactly the path it takes without recording (the
         sure shortcut, the lazy look-ahead, the same nodes, hence the same backtracks and
-        random draws); what it did not need to work out (the full mask, the preference
-        weights of a shortcut position) is worked out here from the constraint's state,
-        which asking does not change (masks are memoized pure functions of the prefix).
+        random draws). It keeps only what the search has in hand (:class:`~.recording.DecisionFacts`);
+        what the search did not need (the full mask, the candidates' probabilities under it,
+        the preference weights of a shortcut position, who removed each candidate and why) is
+        worked out from the constraint when the decision is read (:mod:`.recording`).
         """
         t, v = divmod(pos, 4)
         c = self.c
-        legal = c.mask()
-        weights, prefs = node.weights, node.prefs
-        if node.legal is None and self.prefs is not None and self.prefs.active(t, v) and legal.any():
-            weights, prefs = self.prefs.weights(c.grid, t, v, legal)  # the shortcut did not need them
-        probs = node.probs
-        here_key = c.tables.chord_at(t).key if c.tables.chord_at(t) is not None else None
-        prev = c.grid.previous(t, v)
-        temp = self._temperature(pos)
-        avail = legal.copy()
-        avail[node.tried] = False
-        masked = distribution(probs, legal, temp if temp > 0 else 1.0, 1.0)
-        final = distribution(probs, avail, temp, self.s.top_p, weights) if not node.forced else avail.astype(float)
-        order = [int(i) for i in np.argsort(-probs, kind="stable")[:_TOP_K]]
-        if token not in order:
-            order.append(token)
-        cands = []
-        for tok in order:
-            removed: list[Removal] = [] if legal[tok] else c.why(tok)
-            if legal[tok] and tok in node.tried:
-                removed.append(Removal("search:tried", "search", "tried here before; it led to a dead end"))
-            sounding = prev if tok == HOLD else (tok - PITCH_OFFSET if tok >= PITCH_OFFSET else None)
-            if tok == HOLD:
-                name = f"hold ({token_name(PITCH_OFFSET + prev, here_key)})" if prev >= 0 else "hold (nothing)"
-            else:
-                name = token_name(tok, here_key)
-            cands.append(Candidate(tok, name, sounding if sounding is None or sounding >= 0 else None,
-                                   float(probs[tok]), float(masked[tok]), float(final[tok]),
-                                   float(weights[tok]) if weights is not None else 1.0,
-                                   bool(legal[tok]), tok == token, removed))
-        self.decisions[pos] = Decision(
-            step=t, voice=v, measure=int(c.window.measure[t]), beat=float(c.window.beat[t]), token=int(token),
-            forced=node.forced, legal=np.flatnonzero(legal).tolist(), candidates=cands, tried=list(node.tried),
-            preferences=list(prefs))
+        facts = DecisionFacts(pos=pos, token=int(token), probs=node.probs, tried=list(node.tried), forced=node.forced,
+                              temperature=self._temperature(pos), built=node.legal is not None,
+                              weights=node.weights, prefs=list(node.prefs))
+        self.decisions[pos] = DeferredDecision(self._replay, facts, step=t, voice=v, measure=int(c.window.measure[t]),
+                                               beat=float(c.window.beat[t]))
 
     def _note_backtrack(self, pos: int, b: int, kind: str, frontier: _Frontier) -> None:
         t, v = divmod(pos, 4)
@@ -448,6 +423,7 @@ class Search:
                 if d is not None:
                     d.backtracks.append(bt.index)
         c = self.c
+        self._replay.finish(c.tokens)
         return Trace(plan=c.plan.to_dict(), rules=[r.id for r in c.rules],
                      forced=c.forced.tolist() if (c.forced >= 0).any() else None,
                      tokens=c.tokens.tolist(), seed=self.seed, sampling=asdict(self.s),

@@ -12,11 +12,12 @@ can be rebuilt from the trace alone (:meth:`Trace.constraint_at`;
 ``tests/hybrid/test_trace.py`` replays every position).
 
 Plain dataclasses with ``to_dict()`` / ``from_dict()``: what ``partimento explain``
-reads.
+reads. The decoder fills them lazily (:mod:`.recording`): a recorded decision's legal
+set and candidates, and a candidate's removals, are worked out when first read.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Sequence
 
 import numpy as np
@@ -53,10 +54,12 @@ class Candidate:
     preference: float  # the preference layer's weight (1.0: no preference spoke)
     legal: bool
     chosen: bool
-    removed_by: list[Removal] = field(default_factory=list)
+    # who removed it: a list, or (as the recorder leaves it) a sequence worked out on first
+    # read (:class:`~partimento.hybrid.recording.DeferredRemovals`)
+    removed_by: Sequence[Removal] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}  # not asdict (see Decision.to_dict)
         d["removed_by"] = [r.to_dict() for r in self.removed_by]
         return d
 
@@ -111,7 +114,9 @@ class Decision:
         return next(c for c in self.candidates if c.chosen)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # not asdict: it would deep-copy what a deferred removal list holds (the decoding's state)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d = {k: list(x) if isinstance(x, list) else x for k, x in d.items()}
         d["candidates"] = [c.to_dict() for c in self.candidates]
         return d
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right
-from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -31,7 +30,7 @@ from .errors import GrammarError, InputError, Location
 from .metre import parse_metre, strong_beat_offsets
 from .analysis import label_cadence
 from .derivation import AlternativeInfo, Derivation
-from .plan import ChordEvent, Phrase, Plan, Section
+from .plan import Phrase, Plan, Section, _LazyChords
 from .plan_values import MAX_BARS
 from .theory import invert_figure, is_open_figure, normalize_key, plain_figure
 
@@ -711,8 +710,8 @@ class _Sampler:
     # several symbols and the split of the length among them (_macro_options). That is the
     # same distribution as drawing rule by rule: an option's weight is the product of its
     # alternatives' probabilities and of the probabilities that its symbols yield their
-    # lengths. Chords go straight into ``events`` (ChordEvents, onsets counted in beats
-    # from ``self.pos``) and the derivation into ``nodes`` (the flat pre-order list of
+    # lengths. Chords go straight into ``events`` as rows (the fields of ChordEvent in order,
+    # see plan._LazyChords; onsets counted in beats from ``self.pos``) and the derivation into ``nodes`` (the flat pre-order list of
     # partimento.grammar.derivation).
 
     def draw(self, sym: str, key: str, parent_key: str | None, mode: int, n: int, final: int,
@@ -733,12 +732,11 @@ class _Sampler:
             nodes.append(key)
             nodes += seg[2:]
         if opt[0] == 0:  # a chord
-            _, _, figure, cadence, fermata, is_open, seventh = opt
+            figure = opt[2]
             bq = self.beat_q
-            events.append(ChordEvent(self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index,
-                                     is_open))
+            events.append([self.pos * bq, n * bq, figure, key, opt[3], opt[4], self.phrase_index, opt[5]])
             self.pos += n
-            if seventh:
+            if opt[6]:
                 self.bass_seventh = (figure, key)
                 self.sevenths = True
             return
@@ -760,9 +758,9 @@ class _Sampler:
                 nodes += (value, 0, 0)
         if len(events) > first:
             if opt[3]:
-                events[-1].cadence = opt[3]
+                events[-1][4] = opt[3]
             if opt[4]:
-                events[-1].fermata = True
+                events[-1][5] = True
 
     def _steps(self, a, mode: int, final: int, lengths: tuple[int, ...]) -> tuple[int, tuple]:
         """What drawing the children of ``a`` with these lengths does, worked out once per option:
@@ -789,7 +787,7 @@ class _Sampler:
 
     def _chord(self, figure: str, is_open: bool, key: str, n: int, cadence, fermata: bool, events: list) -> None:
         bq = self.beat_q
-        events.append(ChordEvent(self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index, is_open))
+        events.append([self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index, is_open])
         self.pos += n
         if seventh_in_bass(figure):
             self.bass_seventh = (figure, key)
@@ -823,11 +821,11 @@ class _Sampler:
                 evs, nds = memo[s]
                 bq = self.beat_q
                 for e in evs:
-                    events.append(replace(e, onset=self.pos * bq))
-                    self.pos += e.duration / bq
+                    events.append([self.pos * bq, *e[1:]])
+                    self.pos += e[1] / bq
                 nodes += nds
                 if evs:
-                    self._emitted(evs[-1].figure, evs[-1].key)
+                    self._emitted(evs[-1][2], evs[-1][3])
             else:
                 e0, n0 = len(events), len(nodes)
                 self.draw(s, ckey, key, cm, lengths[i], final if i == last and syms.count(s) == 1 else 0,
@@ -835,9 +833,9 @@ class _Sampler:
                 memo[s] = (events[e0:], nodes[n0:])
         if len(events) > first:
             if cadence:
-                events[-1].cadence = cadence
+                events[-1][4] = cadence
             if fermata:
-                events[-1].fermata = True
+                events[-1][5] = True
 
     def _slow(self, sym: str, key: str, parent_key: str | None, mode: int, n: int, final: int,
               events: list, nodes: list) -> None:
@@ -968,7 +966,7 @@ class _Sampler:
                 self.sevenths = False
                 events: list = []
                 self.draw(sym, key, parent_key, mode, nbars * self.k, 1, events, nodes)
-                if not self.sevenths or first_unresolved_bass_seventh([(e.figure, e.key) for e in events]) is None:
+                if not self.sevenths or first_unresolved_bass_seventh([(e[2], e[3]) for e in events]) is None:
                     break
             self.phrase_index += 1
             return [("phrase", rules[sym].label or sym, key, events)]
@@ -991,8 +989,8 @@ class _Sampler:
                         bq = self.beat_q
                         evs = []
                         for e in x[3]:
-                            evs.append(replace(e, onset=self.pos * bq, phrase=self.phrase_index))
-                            self.pos += e.duration / bq
+                            evs.append([self.pos * bq, *e[1:6], self.phrase_index, e[7]])
+                            self.pos += e[1] / bq
                         self.phrase_index += 1
                         items.append((x[0], x[1], x[2], evs))
                     else:
@@ -1081,7 +1079,7 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
     sampler = _Sampler(tables, form, rng, k, beat_q)
     nodes: list = []
     items = sampler.form_node(start, home, None, mode, bars, nodes)
-    chords = plan.chords
+    chords: list[list] = []  # rows: the fields of ChordEvent in order (see plan._LazyChords)
     open_sections: list[tuple[str, float]] = []
     t = 0.0
     for item in items:
@@ -1094,12 +1092,13 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
             _, label, pkey, events = item
             chords += events
             last = events[-1]
-            if not last.cadence:
-                last.cadence = label_cadence(events[-2].figure if len(events) > 1 else None, last.figure)
-            t = last.onset + last.duration
-            plan.phrases.append(Phrase(start=events[0].onset, end=t, key=pkey, cadence=last.cadence, label=label))
+            if not last[4]:
+                last[4] = label_cadence(events[-2][2] if len(events) > 1 else None, last[2])
+            t = last[0] + last[1]
+            plan.phrases.append(Phrase(start=events[0][0], end=t, key=pkey, cadence=last[4], label=label))
     plan.sections.sort(key=lambda s: (s.start, -s.end))
     if not plan.sections:
         plan.sections.append(Section(label="A", start=0.0, end=t))
+    _LazyChords.set_rows(plan, chords)
     plan.derivation_tree = Derivation(nodes, tables.alternative_table, grammar.name, tables.alternative_json)
     return plan

@@ -711,8 +711,8 @@ class _Sampler:
     # same distribution as drawing rule by rule: an option's weight is the product of its
     # alternatives' probabilities and of the probabilities that its symbols yield their
     # lengths. Chords go straight into ``events`` as rows (the fields of ChordEvent in order,
-    # see plan._LazyChords; onsets counted in beats from ``self.pos``) and the derivation into ``nodes`` (the flat pre-order list of
-    # partimento.grammar.derivation).
+    # see plan._LazyChords; onsets counted in beats from ``self.pos``) and the derivation
+    # into ``nodes`` (the flat pre-order list of partimento.grammar.derivation).
 
     def draw(self, sym: str, key: str, parent_key: str | None, mode: int, n: int, final: int,
              events: list, nodes: list) -> None:
@@ -722,7 +722,23 @@ class _Sampler:
             return
         entry = self.macro.get((sym, mode, final, n))
         if entry is None:
-            entry = self.macro[(sym, mode, final, n)] = self._macro_options(sym, mode, final, n)
+            entry = self._macro_entry(sym, mode, final, n)
+        self._draw_entry(entry, key, parent_key, events, nodes)
+
+    def _macro_entry(self, sym: str, mode: int, final: int, n: int) -> tuple:
+        """The macro options of (sym, mode, final, n), with what they were built for (cached)."""
+        entry = self.macro.get((sym, mode, final, n))
+        if entry is None:
+            entry = self.macro[(sym, mode, final, n)] = (*self._macro_options(sym, mode, final, n),
+                                                         sym, mode, final, n)
+        return entry
+
+    def _draw_entry(self, entry: tuple, key: str, parent_key: str | None, events: list, nodes: list) -> None:
+        """One draw from a macro entry (cumulative weights, total, options, sym, mode, final, n), then its children.
+
+        A child rule's entry is kept in its step once looked up (see :meth:`_steps`), so the
+        common draw builds no key and looks nothing up.
+        """
         opt = entry[2][bisect_right(entry[0], self.random() * entry[1])]
         seg = opt[1]
         if key == parent_key:
@@ -734,6 +750,7 @@ class _Sampler:
         if opt[0] == 0:  # a chord
             figure = opt[2]
             bq = self.beat_q
+            n = entry[6]
             events.append([self.pos * bq, n * bq, figure, key, opt[3], opt[4], self.phrase_index, opt[5]])
             self.pos += n
             if opt[6]:
@@ -743,14 +760,20 @@ class _Sampler:
         a = opt[2]
         lengths = opt[5]
         if lengths is None or a.key:
-            self._expand(a, key, mode, n, final, events, nodes, opt[3], opt[4], lengths)
+            self._expand(a, key, entry[4], entry[6], entry[5], events, nodes, opt[3], opt[4], lengths)
             return
         # the common case, inlined: children in the same key, no let-binding
         first = len(events)
         cm = opt[6]
-        for kind, value, is_open, length, last in opt[7]:
+        for kind, value, is_open, length, last, cell in opt[7]:
             if kind == 2:
-                self.draw(value, key, key, cm, length, last, events, nodes)
+                if self.bass_seventh is not None:
+                    self._slow(value, key, key, cm, length, last, events, nodes)
+                    continue
+                child = cell[0]
+                if child is None:
+                    child = cell[0] = self._macro_entry(value, cm, last, length)
+                self._draw_entry(child, key, key, events, nodes)
             elif kind == 0:
                 nodes += (value, 0, 0)
                 self._chord(value, is_open, key, length, None, False, events)
@@ -764,12 +787,13 @@ class _Sampler:
 
     def _steps(self, a, mode: int, final: int, lengths: tuple[int, ...]) -> tuple[int, tuple]:
         """What drawing the children of ``a`` with these lengths does, worked out once per option:
-        the children's mode, and per child (kind, value, open, length, final flag) as in :meth:`_children`."""
+        the children's mode, and per child (kind, value, open, length, final flag, cell) as in
+        :meth:`_children`; a rule's cell keeps its macro entry once looked up."""
         children = self.children.get(a.label)
         if children is None:
             children = self.children[a.label] = self._children(a)
         last = len(children) - 1
-        return _child_mode(a, mode), tuple((kind, value, is_open, lengths[i], final if i == last else 0)
+        return _child_mode(a, mode), tuple((kind, value, is_open, lengths[i], final if i == last else 0, [None])
                                            for i, (kind, value, is_open) in enumerate(children))
 
     @staticmethod

@@ -1044,6 +1044,8 @@ def _seq_cached(tables: Tables, level: str, a, mode: int, final: int, get, N: in
 
 
 def _parse_constraints(constraints: dict[str, Any]) -> tuple[dict[int, float] | None, bool]:
+    if not constraints:
+        return None, True
     unknown = [k for k in constraints if k not in CONSTRAINTS]
     if unknown:
         raise InputError(f"unknown constraint {unknown[0]!r}", expected=list(CONSTRAINTS))
@@ -1069,6 +1071,17 @@ def _ranges(values: list[int]) -> str:
     return ", ".join(out)
 
 
+@lru_cache(maxsize=64)
+def _metre_facts(metre: str) -> tuple[str, int, float]:
+    """(name, beats per bar, quarter notes per beat) of a metre the sampler fills; InputError otherwise."""
+    met = parse_metre(metre)
+    if met.name not in SAMPLING_METRES:
+        raise InputError(f"grammars do not sample plans in {met.name}",
+                         expected=list(SAMPLING_METRES),
+                         hint="A metre of unequal beats (5/4, 7/8) needs a beat grouping the sampler does not know.")
+    return met.name, met.beats_per_bar, float(met.beat_quarters)
+
+
 def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", seed: int | None = None,
                 **constraints: Any) -> Plan:
     """See :meth:`Grammar.sample`."""
@@ -1078,12 +1091,7 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
         raise InputError(f"a plan has at most {MAX_BARS} bars, got bars={bars}", expected=[f"1 to {MAX_BARS}"],
                          hint="Sample a longer piece as several plans.")
     home = normalize_key(key)
-    met = parse_metre(metre)
-    if met.name not in SAMPLING_METRES:
-        raise InputError(f"grammars do not sample plans in {met.name}",
-                         expected=list(SAMPLING_METRES),
-                         hint="A metre of unequal beats (5/4, 7/8) needs a beat grouping the sampler does not know.")
-    k = met.beats_per_bar
+    metre_name, k, beat_q = _metre_facts(metre) if type(metre) is str else _metre_facts.__wrapped__(metre)
     phrase_bars, allow_key = _parse_constraints(constraints)
     tables: Tables = grammar.tables
     mode = 1 if home[0].islower() else 0
@@ -1093,13 +1101,12 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
     if z is None or bars >= len(z) or z[bars] <= 0:
         possible = [n for n in range(1, min(bars, len(z) - 1) + 1) if z[n] > 0] if z is not None else []
         can = f"Up to {bars} bars it can make {MODES[mode]}-key plans of {_ranges(possible)} bars." if possible \
-            else f"It can make no {MODES[mode]}-key plan of up to {bars} bars in {met.name}."
-        raise InputError(f"grammar {grammar.name} cannot make a {MODES[mode]}-key plan of {bars} bars in {met.name}.",
+            else f"It can make no {MODES[mode]}-key plan of up to {bars} bars in {metre_name}."
+        raise InputError(f"grammar {grammar.name} cannot make a {MODES[mode]}-key plan of {bars} bars in {metre_name}.",
                          hint=can)
     seed_value = seed if seed is not None else random.SystemRandom().randrange(2**31)
     rng = random.Random(seed_value)
-    beat_q = float(met.beat_quarters)
-    plan = Plan(key=home, metre=met.name, bars=bars, grammar=grammar.name, seed=seed_value)
+    plan = Plan(key=home, metre=metre_name, bars=bars, grammar=grammar.name, seed=seed_value)
     sampler = _Sampler(tables, form, rng, k, beat_q)
     nodes: list = []
     items = sampler.form_node(start, home, None, mode, bars, nodes)
@@ -1119,7 +1126,7 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
             if not last[4]:
                 last[4] = label_cadence(events[-2][2] if len(events) > 1 else None, last[2])
             t = last[0] + last[1]
-            plan.phrases.append(Phrase(start=events[0][0], end=t, key=pkey, cadence=last[4], label=label))
+            plan.phrases.append(Phrase(events[0][0], t, pkey, last[4], label))
     plan.sections.sort(key=lambda s: (s.start, -s.end))
     if not plan.sections:
         plan.sections.append(Section(label="A", start=0.0, end=t))

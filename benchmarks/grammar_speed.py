@@ -18,7 +18,6 @@ runs side by side. Prints the numbers and writes ``benchmarks/results/grammar_sp
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -30,6 +29,8 @@ from pathlib import Path
 from partimento.grammar import available_grammars, load
 from partimento.grammar.corpus import DEVELOPMENT_CORPUS as DEV, development_files, read_phrases
 from partimento.grammar.parsing import phrase_tokens
+
+from grammar_results import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,10 +135,7 @@ def main() -> None:
               f"{d['full_parse_with_tree_ms_median']:.1f} ms (p90 {d['full_parse_with_tree_ms_p90']:.1f}); "
               f"recognizer alone {d['recognize_ms_median']:.2f} ms (p90 {d['recognize_ms_p90']:.2f})")
     result["load_average_after"] = os.getloadavg()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ from pathlib import Path
 
 from partimento.grammar.corpus import DEVELOPMENT_CORPUS, development_files, read_phrases
 
+from grammar_results import write_result
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SAMPLE = """
@@ -147,10 +149,7 @@ def main() -> None:
                       f"{r['parse_development']['full_parse_with_tree_ms_median']:.2f} ms", flush=True)
             result["rounds"].append(row)
     result["load_average_after"] = os.getloadavg()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def _chords_json(chords: list[dict]) -> str:
             continue
         if tail is None:
             tail = _chord_tail(key)
-        out.append('{"onset": ' + float.__repr__(onset) + tail)
+        out.append(f'{{"onset": {onset!r}{tail}')  # a float's repr, as json writes it
     return "[" + ", ".join(out) + "]"
 
 
@@ -113,7 +113,7 @@ def _rows_json(rows: list[list]) -> str:
         tail = tails.get(key)
         if tail is None:
             tail = _chord_tail(key)
-        out.append('{"onset": ' + float.__repr__(row[0]) + tail)
+        out.append(f'{{"onset": {row[0]!r}{tail}')
     return "[" + ", ".join(out) + "]"
 
 

@@ -5,7 +5,9 @@ events with onsets — plus the derivation tree that produced it
 (:class:`~partimento.grammar.derivation.Derivation`; :meth:`Plan.derivation_path` says
 why each chord is there). Grammars sample and parse plans; the neural model and the
 decoder read them step by step. Offsets are quarter notes from the start of the piece
-(the pickup, if any, starts at 0).
+(the pickup, if any, starts at 0). A sampled plan hands its chords over as rows and builds
+the :class:`ChordEvent` objects when ``plan.chords`` is first read (``_LazyChords``), so
+``partimento plan --format jsonl`` never builds them (speed: ``benchmarks/grammar_speed.py``).
 
 **Open inversions.** A chord with ``inversion_open`` names the chord and leaves its bass to
 the realizer (a grammar terminal in plain form, ``"V7"``); its ``figure`` is the plain

@@ -35,7 +35,6 @@ Prints the numbers and writes ``benchmarks/results/grammar_coverage.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import time
@@ -46,6 +45,8 @@ from partimento.grammar import load
 from partimento.grammar.corpus import DEVELOPMENT_CORPUS as DEV, development_files, halves, read_phrases
 from partimento.grammar.fit import (count_alternatives, count_phrases, cross_validate_smoothing,
                                     heldout_log_likelihood, smoothed_weights)
+
+from grammar_results import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "benchmarks" / "grammar_heldout" / "harmony_written_on_odd_half.lark"
@@ -185,10 +186,8 @@ def main() -> None:
     print(f"\nreasons, development corpus: {result['development']['reasons']}")
     for u in result["development"]["unparsed"]:
         print(f"  {u['file']} m{u['measure']}: {u['error']}\n      {u['tokens']}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    print(f"\nwrote {out} ({result['seconds']} s)")
+    print()
+    write_result(args.out, result, ensure_ascii=False, note=f"({result['seconds']} s)")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,12 @@ Prints the counts and writes ``benchmarks/results/grammar_plan_quality.json``.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from partimento.grammar import load
 from partimento.grammar.metre import parse_metre
 from partimento.grammar.theory import chord_spec, key_info
+
+from grammar_results import write_result
 
 FORMS = ["chorale", "period", "sentence", "binary", "ternary"]
 VARIED = [("C", 8, "4/4"), ("a", 8, "4/4"), ("E-", 16, "4/4"), ("f#", 8, "3/4"), ("G", 12, "4/4"),
@@ -101,10 +101,7 @@ def main() -> None:
               f"HC {r['half_cadences']} (on V7 {r['half_cadences_on_V7']}, not on the V triad "
               f"{r['half_cadences_not_on_V_triad']}); V->ii/IV in a phrase {r['V_to_ii_or_IV_in_phrase']} "
               f"(named by a rule {r['V_to_ii_or_IV_named_by_a_rule']})")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

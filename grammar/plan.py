@@ -5,7 +5,9 @@ events with onsets — plus the derivation tree that produced it
 (:class:`~partimento.grammar.derivation.Derivation`; :meth:`Plan.derivation_path` says
 why each chord is there). Grammars sample and parse plans; the neural model and the
 decoder read them step by step. Offsets are quarter notes from the start of the piece
-(the pickup, if any, starts at 0).
+(the pickup, if any, starts at 0). A sampled plan hands its chords over as rows and builds
+the :class:`ChordEvent` objects when ``plan.chords`` is first read (``_LazyChords``), so
+``partimento plan --format jsonl`` never builds them (speed: ``benchmarks/grammar_speed.py``).
 
 **Open inversions.** A chord with ``inversion_open`` names the chord and leaves its bass to
 the realizer (a grammar terminal in plain form, ``"V7"``); its ``figure`` is the plain
@@ -71,6 +73,14 @@ _CHORD_TAIL: dict[tuple, str] = {}  # (duration, figure, ... inversion_open) -> 
 _CHORD_FIELDS = ("onset", "duration", "figure", "key", "cadence", "fermata", "phrase", "inversion_open")
 
 
+def _chord_tail(key: tuple) -> str:
+    """The JSON of a chord after its onset, ``key`` being its other fields in order (cached)."""
+    tail = _CHORD_TAIL.get(key)
+    if tail is None:
+        tail = _CHORD_TAIL[key] = ", " + json.dumps(dict(zip(_CHORD_FIELDS[1:], key)))[1:]
+    return tail
+
+
 def _chords_json(chords: list[dict]) -> str:
     """``json.dumps(chords)`` for ChordEvent dicts: a chord's JSON after its onset repeats from plan to
     plan (a few hundred figures, keys and lengths), so it is encoded once and kept. A chord whose
@@ -90,9 +100,54 @@ def _chords_json(chords: list[dict]) -> str:
             out.append(json.dumps(d))
             continue
         if tail is None:
-            tail = tails[key] = ", " + json.dumps({f: d[f] for f in _CHORD_FIELDS[1:]})[1:]
-        out.append('{"onset": ' + float.__repr__(onset) + tail)
+            tail = _chord_tail(key)
+        out.append(f'{{"onset": {onset!r}{tail}')  # a float's repr, as json writes it
     return "[" + ", ".join(out) + "]"
+
+
+def _rows_json(rows: list[list]) -> str:
+    """``json.dumps`` of a sampled plan's chords from their rows (see :class:`_LazyChords`): the sampler
+    writes only finite floats, strings, bools and ints, so no value is checked here."""
+    tails = _CHORD_TAIL
+    out = []
+    for row in rows:
+        key = (row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+        tail = tails.get(key)
+        if tail is None:
+            tail = _chord_tail(key)
+        out.append(f'{{"onset": {row[0]!r}{tail}')
+    return "[" + ", ".join(out) + "]"
+
+
+class _LazyChords:
+    """The ``Plan.chords`` attribute: a list of ChordEvents, built on first access from a sampler's rows.
+
+    The sampler draws thousands of plans a second and most are written as JSON at once; it
+    hands the plan its chords as rows, ``[onset, duration, figure, key, cadence, fermata,
+    phrase, inversion_open]`` (the fields of :class:`ChordEvent` in order, values of the plain
+    types), and :meth:`Plan.to_json` writes them without an object per chord. Reading
+    ``plan.chords`` builds the ChordEvents once and keeps them (the rows are dropped, so an
+    edit of a chord is what JSON writes); assigning a list works as for a plain field.
+    """
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        chords = obj.__dict__.get("_chords")
+        if chords is None:
+            rows = obj.__dict__.pop("_chord_rows", None)
+            chords = obj.__dict__["_chords"] = [ChordEvent(*r) for r in rows] if rows is not None else []
+        return chords
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__.pop("_chord_rows", None)
+        obj.__dict__["_chords"] = value
+
+    @staticmethod
+    def set_rows(obj, rows: list[list]) -> None:
+        """Give a plan its chords as rows (the sampler's hand-over; see the class docstring)."""
+        obj.__dict__.pop("_chords", None)
+        obj.__dict__["_chord_rows"] = rows
 
 
 @dataclass
@@ -294,7 +349,11 @@ class Plan:
     def _dict(self, copy: bool) -> dict[str, Any]:
         """The JSON mapping without the derivation; ``copy=False`` shares the chord dicts (to serialise at once)."""
         d = {"key": self.key, "metre": self.metre, "bars": self.bars, "pickup": self.pickup}
-        d["chords"] = [dict(c.__dict__) for c in self.chords] if copy else [c.__dict__ for c in self.chords]
+        rows = self.__dict__.get("_chord_rows")
+        if rows is not None:  # sampled chords not read yet: their dicts straight from the rows
+            d["chords"] = [dict(zip(_CHORD_FIELDS, r)) for r in rows]
+        else:
+            d["chords"] = [dict(c.__dict__) for c in self.chords] if copy else [c.__dict__ for c in self.chords]
         d["phrases"] = [dict(p.__dict__) for p in self.phrases] if copy else [p.__dict__ for p in self.phrases]
         d["sections"] = [dict(s.__dict__) for s in self.sections] if copy else [s.__dict__ for s in self.sections]
         d["grammar"] = self.grammar
@@ -307,11 +366,13 @@ class Plan:
         tree = self.derivation_tree
         if indent is not None or tree is None:
             return json.dumps(self.to_dict() if tree is not None else self._dict(copy=False), indent=indent)
-        d = self._dict(copy=False)
-        chords = d.pop("chords")
-        head = json.dumps({"key": d.pop("key"), "metre": d.pop("metre"), "bars": d.pop("bars"),
-                           "pickup": d.pop("pickup")})
-        return (head[:-1] + ', "chords": ' + _chords_json(chords) + ", " + json.dumps(d)[1:-1]
+        rows = self.__dict__.get("_chord_rows")
+        chords = _rows_json(rows) if rows is not None else _chords_json([c.__dict__ for c in self.chords])
+        head = json.dumps({"key": self.key, "metre": self.metre, "bars": self.bars, "pickup": self.pickup})
+        rest = json.dumps({"phrases": [p.__dict__ for p in self.phrases],
+                           "sections": [s.__dict__ for s in self.sections], "grammar": self.grammar,
+                           "seed": self.seed, "tempo": self.tempo})
+        return (head[:-1] + ', "chords": ' + chords + ", " + rest[1:-1]
                 + ', "derivation": ' + tree.to_json() + "}")
 
     @classmethod
@@ -435,6 +496,7 @@ class Plan:
 
 _GRAPH_ONLY = object()  # marks a plan whose derivation was assigned as a graph
 Plan.derivation = _LazyDerivation()  # type: ignore[assignment]  # lazy, see _LazyDerivation
+Plan.chords = _LazyChords()  # type: ignore[assignment]  # lazy for sampled plans, see _LazyChords
 
 
 def _fmt_beat(b: float) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right
-from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -31,7 +30,7 @@ from .errors import GrammarError, InputError, Location
 from .metre import parse_metre, strong_beat_offsets
 from .analysis import label_cadence
 from .derivation import AlternativeInfo, Derivation
-from .plan import ChordEvent, Phrase, Plan, Section
+from .plan import Phrase, Plan, Section, _LazyChords
 from .plan_values import MAX_BARS
 from .theory import invert_figure, is_open_figure, normalize_key, plain_figure
 
@@ -711,9 +710,9 @@ class _Sampler:
     # several symbols and the split of the length among them (_macro_options). That is the
     # same distribution as drawing rule by rule: an option's weight is the product of its
     # alternatives' probabilities and of the probabilities that its symbols yield their
-    # lengths. Chords go straight into ``events`` (ChordEvents, onsets counted in beats
-    # from ``self.pos``) and the derivation into ``nodes`` (the flat pre-order list of
-    # partimento.grammar.derivation).
+    # lengths. Chords go straight into ``events`` as rows (the fields of ChordEvent in order,
+    # see plan._LazyChords; onsets counted in beats from ``self.pos``) and the derivation
+    # into ``nodes`` (the flat pre-order list of partimento.grammar.derivation).
 
     def draw(self, sym: str, key: str, parent_key: str | None, mode: int, n: int, final: int,
              events: list, nodes: list) -> None:
@@ -723,7 +722,23 @@ class _Sampler:
             return
         entry = self.macro.get((sym, mode, final, n))
         if entry is None:
-            entry = self.macro[(sym, mode, final, n)] = self._macro_options(sym, mode, final, n)
+            entry = self._macro_entry(sym, mode, final, n)
+        self._draw_entry(entry, key, parent_key, events, nodes)
+
+    def _macro_entry(self, sym: str, mode: int, final: int, n: int) -> tuple:
+        """The macro options of (sym, mode, final, n), with what they were built for (cached)."""
+        entry = self.macro.get((sym, mode, final, n))
+        if entry is None:
+            entry = self.macro[(sym, mode, final, n)] = (*self._macro_options(sym, mode, final, n),
+                                                         sym, mode, final, n)
+        return entry
+
+    def _draw_entry(self, entry: tuple, key: str, parent_key: str | None, events: list, nodes: list) -> None:
+        """One draw from a macro entry (cumulative weights, total, options, sym, mode, final, n), then its children.
+
+        A child rule's entry is kept in its step once looked up (see :meth:`_steps`), so the
+        common draw builds no key and looks nothing up.
+        """
         opt = entry[2][bisect_right(entry[0], self.random() * entry[1])]
         seg = opt[1]
         if key == parent_key:
@@ -733,26 +748,32 @@ class _Sampler:
             nodes.append(key)
             nodes += seg[2:]
         if opt[0] == 0:  # a chord
-            _, _, figure, cadence, fermata, is_open, seventh = opt
+            figure = opt[2]
             bq = self.beat_q
-            events.append(ChordEvent(self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index,
-                                     is_open))
+            n = entry[6]
+            events.append([self.pos * bq, n * bq, figure, key, opt[3], opt[4], self.phrase_index, opt[5]])
             self.pos += n
-            if seventh:
+            if opt[6]:
                 self.bass_seventh = (figure, key)
                 self.sevenths = True
             return
         a = opt[2]
         lengths = opt[5]
         if lengths is None or a.key:
-            self._expand(a, key, mode, n, final, events, nodes, opt[3], opt[4], lengths)
+            self._expand(a, key, entry[4], entry[6], entry[5], events, nodes, opt[3], opt[4], lengths)
             return
         # the common case, inlined: children in the same key, no let-binding
         first = len(events)
         cm = opt[6]
-        for kind, value, is_open, length, last in opt[7]:
+        for kind, value, is_open, length, last, cell in opt[7]:
             if kind == 2:
-                self.draw(value, key, key, cm, length, last, events, nodes)
+                if self.bass_seventh is not None:
+                    self._slow(value, key, key, cm, length, last, events, nodes)
+                    continue
+                child = cell[0]
+                if child is None:
+                    child = cell[0] = self._macro_entry(value, cm, last, length)
+                self._draw_entry(child, key, key, events, nodes)
             elif kind == 0:
                 nodes += (value, 0, 0)
                 self._chord(value, is_open, key, length, None, False, events)
@@ -760,18 +781,19 @@ class _Sampler:
                 nodes += (value, 0, 0)
         if len(events) > first:
             if opt[3]:
-                events[-1].cadence = opt[3]
+                events[-1][4] = opt[3]
             if opt[4]:
-                events[-1].fermata = True
+                events[-1][5] = True
 
     def _steps(self, a, mode: int, final: int, lengths: tuple[int, ...]) -> tuple[int, tuple]:
         """What drawing the children of ``a`` with these lengths does, worked out once per option:
-        the children's mode, and per child (kind, value, open, length, final flag) as in :meth:`_children`."""
+        the children's mode, and per child (kind, value, open, length, final flag, cell) as in
+        :meth:`_children`; a rule's cell keeps its macro entry once looked up."""
         children = self.children.get(a.label)
         if children is None:
             children = self.children[a.label] = self._children(a)
         last = len(children) - 1
-        return _child_mode(a, mode), tuple((kind, value, is_open, lengths[i], final if i == last else 0)
+        return _child_mode(a, mode), tuple((kind, value, is_open, lengths[i], final if i == last else 0, [None])
                                            for i, (kind, value, is_open) in enumerate(children))
 
     @staticmethod
@@ -789,7 +811,7 @@ class _Sampler:
 
     def _chord(self, figure: str, is_open: bool, key: str, n: int, cadence, fermata: bool, events: list) -> None:
         bq = self.beat_q
-        events.append(ChordEvent(self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index, is_open))
+        events.append([self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index, is_open])
         self.pos += n
         if seventh_in_bass(figure):
             self.bass_seventh = (figure, key)
@@ -823,11 +845,11 @@ class _Sampler:
                 evs, nds = memo[s]
                 bq = self.beat_q
                 for e in evs:
-                    events.append(replace(e, onset=self.pos * bq))
-                    self.pos += e.duration / bq
+                    events.append([self.pos * bq, *e[1:]])
+                    self.pos += e[1] / bq
                 nodes += nds
                 if evs:
-                    self._emitted(evs[-1].figure, evs[-1].key)
+                    self._emitted(evs[-1][2], evs[-1][3])
             else:
                 e0, n0 = len(events), len(nodes)
                 self.draw(s, ckey, key, cm, lengths[i], final if i == last and syms.count(s) == 1 else 0,
@@ -835,9 +857,9 @@ class _Sampler:
                 memo[s] = (events[e0:], nodes[n0:])
         if len(events) > first:
             if cadence:
-                events[-1].cadence = cadence
+                events[-1][4] = cadence
             if fermata:
-                events[-1].fermata = True
+                events[-1][5] = True
 
     def _slow(self, sym: str, key: str, parent_key: str | None, mode: int, n: int, final: int,
               events: list, nodes: list) -> None:
@@ -968,7 +990,7 @@ class _Sampler:
                 self.sevenths = False
                 events: list = []
                 self.draw(sym, key, parent_key, mode, nbars * self.k, 1, events, nodes)
-                if not self.sevenths or first_unresolved_bass_seventh([(e.figure, e.key) for e in events]) is None:
+                if not self.sevenths or first_unresolved_bass_seventh([(e[2], e[3]) for e in events]) is None:
                     break
             self.phrase_index += 1
             return [("phrase", rules[sym].label or sym, key, events)]
@@ -991,8 +1013,8 @@ class _Sampler:
                         bq = self.beat_q
                         evs = []
                         for e in x[3]:
-                            evs.append(replace(e, onset=self.pos * bq, phrase=self.phrase_index))
-                            self.pos += e.duration / bq
+                            evs.append([self.pos * bq, *e[1:6], self.phrase_index, e[7]])
+                            self.pos += e[1] / bq
                         self.phrase_index += 1
                         items.append((x[0], x[1], x[2], evs))
                     else:
@@ -1022,6 +1044,8 @@ def _seq_cached(tables: Tables, level: str, a, mode: int, final: int, get, N: in
 
 
 def _parse_constraints(constraints: dict[str, Any]) -> tuple[dict[int, float] | None, bool]:
+    if not constraints:
+        return None, True
     unknown = [k for k in constraints if k not in CONSTRAINTS]
     if unknown:
         raise InputError(f"unknown constraint {unknown[0]!r}", expected=list(CONSTRAINTS))
@@ -1047,6 +1071,17 @@ def _ranges(values: list[int]) -> str:
     return ", ".join(out)
 
 
+@lru_cache(maxsize=64)
+def _metre_facts(metre: str) -> tuple[str, int, float]:
+    """(name, beats per bar, quarter notes per beat) of a metre the sampler fills; InputError otherwise."""
+    met = parse_metre(metre)
+    if met.name not in SAMPLING_METRES:
+        raise InputError(f"grammars do not sample plans in {met.name}",
+                         expected=list(SAMPLING_METRES),
+                         hint="A metre of unequal beats (5/4, 7/8) needs a beat grouping the sampler does not know.")
+    return met.name, met.beats_per_bar, float(met.beat_quarters)
+
+
 def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", seed: int | None = None,
                 **constraints: Any) -> Plan:
     """See :meth:`Grammar.sample`."""
@@ -1056,12 +1091,7 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
         raise InputError(f"a plan has at most {MAX_BARS} bars, got bars={bars}", expected=[f"1 to {MAX_BARS}"],
                          hint="Sample a longer piece as several plans.")
     home = normalize_key(key)
-    met = parse_metre(metre)
-    if met.name not in SAMPLING_METRES:
-        raise InputError(f"grammars do not sample plans in {met.name}",
-                         expected=list(SAMPLING_METRES),
-                         hint="A metre of unequal beats (5/4, 7/8) needs a beat grouping the sampler does not know.")
-    k = met.beats_per_bar
+    metre_name, k, beat_q = _metre_facts(metre) if type(metre) is str else _metre_facts.__wrapped__(metre)
     phrase_bars, allow_key = _parse_constraints(constraints)
     tables: Tables = grammar.tables
     mode = 1 if home[0].islower() else 0
@@ -1071,17 +1101,16 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
     if z is None or bars >= len(z) or z[bars] <= 0:
         possible = [n for n in range(1, min(bars, len(z) - 1) + 1) if z[n] > 0] if z is not None else []
         can = f"Up to {bars} bars it can make {MODES[mode]}-key plans of {_ranges(possible)} bars." if possible \
-            else f"It can make no {MODES[mode]}-key plan of up to {bars} bars in {met.name}."
-        raise InputError(f"grammar {grammar.name} cannot make a {MODES[mode]}-key plan of {bars} bars in {met.name}.",
+            else f"It can make no {MODES[mode]}-key plan of up to {bars} bars in {metre_name}."
+        raise InputError(f"grammar {grammar.name} cannot make a {MODES[mode]}-key plan of {bars} bars in {metre_name}.",
                          hint=can)
     seed_value = seed if seed is not None else random.SystemRandom().randrange(2**31)
     rng = random.Random(seed_value)
-    beat_q = float(met.beat_quarters)
-    plan = Plan(key=home, metre=met.name, bars=bars, grammar=grammar.name, seed=seed_value)
+    plan = Plan(key=home, metre=metre_name, bars=bars, grammar=grammar.name, seed=seed_value)
     sampler = _Sampler(tables, form, rng, k, beat_q)
     nodes: list = []
     items = sampler.form_node(start, home, None, mode, bars, nodes)
-    chords = plan.chords
+    chords: list[list] = []  # rows: the fields of ChordEvent in order (see plan._LazyChords)
     open_sections: list[tuple[str, float]] = []
     t = 0.0
     for item in items:
@@ -1094,12 +1123,13 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
             _, label, pkey, events = item
             chords += events
             last = events[-1]
-            if not last.cadence:
-                last.cadence = label_cadence(events[-2].figure if len(events) > 1 else None, last.figure)
-            t = last.onset + last.duration
-            plan.phrases.append(Phrase(start=events[0].onset, end=t, key=pkey, cadence=last.cadence, label=label))
+            if not last[4]:
+                last[4] = label_cadence(events[-2][2] if len(events) > 1 else None, last[2])
+            t = last[0] + last[1]
+            plan.phrases.append(Phrase(events[0][0], t, pkey, last[4], label))
     plan.sections.sort(key=lambda s: (s.start, -s.end))
     if not plan.sections:
         plan.sections.append(Section(label="A", start=0.0, end=t))
+    _LazyChords.set_rows(plan, chords)
     plan.derivation_tree = Derivation(nodes, tables.alternative_table, grammar.name, tables.alternative_json)
     return plan

@@ -68,6 +68,29 @@ def test_json_lines_from_cached_pieces_are_json_dumps_byte_for_byte(grammars):
     assert plan.to_json(indent=None) == json.dumps(plan.to_dict())
 
 
+def test_sampled_chords_are_built_on_first_read_and_edits_reach_the_json(grammars):
+    """A sampled plan holds its chords as rows until read (plan._LazyChords): JSON written from the rows
+    equals JSON written from the ChordEvents, and once read, an edit or a new list is what JSON writes."""
+    from partimento.grammar.plan import ChordEvent, Plan
+
+    g = grammars["chorale"]
+    lazy = g.sample(key="d", bars=8, seed=4)
+    assert "_chord_rows" in lazy.__dict__
+    text, indented, as_dict = lazy.to_json(indent=None), lazy.to_json(), lazy.to_dict()
+    read = g.sample(key="d", bars=8, seed=4)
+    assert all(isinstance(c, ChordEvent) for c in read.chords) and "_chord_rows" not in read.__dict__
+    assert read.chords is read.chords  # built once and kept
+    assert (read.to_json(indent=None), read.to_json(), read.to_dict()) == (text, indented, as_dict)
+    assert read == lazy and Plan.from_json(text) == read  # equality reads the chords of both
+    read.chords[-1].figure = "vi"
+    assert json.loads(read.to_json(indent=None))["chords"][-1]["figure"] == "vi"
+    read.chords = read.chords[:2]
+    assert len(json.loads(read.to_json(indent=None))["chords"]) == 2
+    fresh = g.sample(key="d", bars=8, seed=4)
+    fresh.chords = []
+    assert fresh.chords == [] and json.loads(fresh.to_json(indent=None))["chords"] == []
+
+
 def test_the_networkx_graph_is_built_only_when_asked_for(grammars):
     import networkx as nx
 

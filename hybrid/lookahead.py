@@ -12,7 +12,8 @@ chord's bass note (the bass has one pitch class per chord, so its note is all bu
 known); a voice neither given nor the bass is silent, so the rules about it have no
 say. ``p`` *reaches* chord ``i + 1`` when that leaves a
 note the plan allows ``v`` at its onset (chord tones; the bass's inversion; the tonic in
-the soprano at a PAC; a given note as given). Rules whose verdict depends on how the
+the soprano at a PAC; a given note as given; for an upper voice, ``p`` itself held over
+as a suspension where the next chord leaves room to resolve it). Rules whose verdict depends on how the
 voice entered the note (``Rule.reads_entry``: a non-chord tone's class) are not asked:
 the state has no past, and those rules steer the note with its real past in the mask. For the bass the target must in turn
 reach chord ``i + 2``, and so on to the end (worked out last to first), so a bass line
@@ -22,11 +23,13 @@ that does not reach (layer ``look-ahead:reach``), attributed to the rules that c
 every way on.
 
 :meth:`Reach.ok` judges ``p`` as the note sounding *into* the next onset. A note struck
-earlier in the chord need not be: where the voice may still strike a note before the
-chord ends, :meth:`Reach.ok_at` also lets ``p`` go on by first moving, within the chord,
-to a chord tone that reaches (the soprano's B4–D5 inside a V whose D5 is tied into the
-kept I after an infill span). The bass chain, the per-token layer and the up-front
-refusal ask ``ok_at``, so that a refusal means that no note of the chord goes on at all.
+earlier in the chord need not be. Where given notes take part in the judgement (an
+infill's kept notes, a harmonized melody), they make it sharper than silent voices do,
+and :meth:`Reach.ok_at` also lets ``p`` go on by first moving, within the chord, to a
+chord tone that reaches (the soprano's B4–D5 inside a V whose D5 is tied into the kept I
+after an infill span). With nothing given at the change it keeps the straight-on demand
+(free composition decodes as before). The bass chain, the per-token layer and the
+up-front refusal all ask ``ok_at``, so the refusal and the masks agree.
 
 The same tables give the preference layer its ways on into the next chord
 (:mod:`.preferences`) and the static check that refuses a plan before decoding when a
@@ -46,7 +49,7 @@ from partimento.grammar.rules.masks import ALL
 from partimento.grammar.theory import VOICES, pc_name
 from partimento.neural.encoding import HOLD, PITCH_OFFSET
 
-from .masks import PITCH_PC, PlanTables, token_name
+from .masks import PITCH_PC, PlanTables, resolution_pitches, room_to_suspend, token_name
 from .rule_window import RuleWindow
 
 __all__ = ["Reach", "Conflict", "static_masks"]
@@ -114,22 +117,34 @@ class Reach:
     def ok_at(self, t: int, i: int, v: int, p: int) -> bool:
         """``p`` sounding at step ``t`` of chord ``i`` leaves ``voice`` a way on into chord ``i + 1``.
 
-        Straight on (:meth:`ok`); or, where the voice is still free to strike a note after
-        ``t`` before chord ``i + 1`` begins, by moving first to a chord tone of chord ``i``
-        that goes on (a move the rules allow; :meth:`_moves_on_within`). Where the voice's
-        next note inside the chord is given, ``p`` does not sound into the next onset at all.
+        Straight on (:meth:`ok`); or, where the voice's next note inside the chord is given,
+        ``p`` does not sound into the next onset at all; or, where notes are given at the
+        chord change (:meth:`_given_at_change`) and the voice is still free to strike a note
+        after ``t`` before chord ``i + 1`` begins, by moving first to a chord tone of chord
+        ``i`` that goes on (a move the rules allow; :meth:`_moves_on_within`). With nothing
+        given there it keeps asking every note for a straight way on, as before, so free
+        composition decodes exactly as it did.
         """
         if self.ok(i, v, p):
             return True
         tables = self.tables
         if i + 1 >= len(tables.chords):
             return True
-        after = tables.forced[t + 1:tables.chords[i + 1].onset, v]  # the voice's tokens left in chord i
-        if not len(after):
-            return False  # the last step: p sounds into the next onset
-        if (after < 0).any():
-            return self._moves_on_within(i, v, p)
-        return bool((after != HOLD).any())  # a given note (or rest) takes over before the onset
+        after = tables.forced[t + 1:tables.chords[i + 1].onset, v]  # the voice's tokens left in chord i (-1: free)
+        free = after < 0
+        if not free.all() and (after[~free] != HOLD).any():
+            return True  # a given note (or rest) takes over before the onset
+        return bool(free.any()) and self._given_at_change(i, v) and self._moves_on_within(i, v, p)
+
+    def _given_at_change(self, i: int, v: int) -> bool:
+        """Some note of the look-ahead's two rows is given: ``voice``'s own at chord ``i + 1``'s
+        onset, or another voice's at the chord's last step or at that onset."""
+        s1 = self.tables.chords[i + 1].onset
+        if not 0 < s1 < self.tables.steps:
+            return False
+        rows = self.tables.forced[[s1 - 1, s1]] >= 0  # (2, 4)
+        rows[0, v] = False
+        return bool(rows.any())
 
     def _moves_on_within(self, i: int, v: int, p: int) -> bool:
         """Some chord tone of chord ``i`` that the rules let ``voice`` move to from ``p`` reaches chord ``i + 1``.
@@ -242,6 +257,9 @@ class Reach:
         if targets is None:
             self._ok[i][v][p] = True
             return True
+        if self._suspends(i, v, p):  # held over the onset as a suspension: the note itself is a way on
+            targets = targets.copy()
+            targets[p] = True
         self.evaluated += 1
         state, given = self._state(i, v)
         pitch = state.sonorities.pitch
@@ -273,6 +291,20 @@ class Reach:
             blockers = [rid for rid, m in each if not (m & targets).any()]
             self.blockers[i][v][p] = blockers or [rid for rid, m in each if (targets & ~m).any()]
         return ok
+
+    def _suspends(self, i: int, v: int, p: int) -> bool:
+        """``p``, a chord tone of chord ``i`` in an upper voice, may be held into chord ``i + 1`` as a suspension.
+
+        What :func:`~partimento.hybrid.masks.suspension_resolutions` lets the decoder hold at
+        the onset, less what only the written notes tell (whether ``p`` was itself a non-chord
+        tone, another voice sounding the resolution): not a member of the next chord, a
+        chord tone a step below it, room to resolve, the voice not given there.
+        """
+        tables = self.tables
+        ch, nxt = tables.chords[i], tables.chords[i + 1]
+        if v == _BASS or not ch.members[p % 12] or nxt.members[p % 12] or tables.forced[nxt.onset, v] >= 0:
+            return False
+        return room_to_suspend(tables, nxt, v) and bool(resolution_pitches(nxt, p, nxt.static[v]))
 
     def why(self, i: int, v: int, p: int) -> tuple[list[str], str]:
         """(rule ids, message) for a pitch that does not reach the next chord."""

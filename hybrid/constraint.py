@@ -451,11 +451,11 @@ class Constraint:
         p = prev if tok == HOLD else tok - PITCH_OFFSET
         if ci < 0 or p < 0:
             return True
-        if tok == HOLD:  # a held suspension goes on by its resolution
+        if tok == HOLD:  # a held suspension goes on by its resolution, struck at t + 1 at the earliest
             res = suspension_resolutions(self.tables, self.grid, t, v)
             if res:
-                return any(self.reach.ok(ci, v, r) for r in res)
-        return self.reach.ok(ci, v, p)
+                return any(self.reach.ok_at(t + 1, ci, v, r) for r in res)
+        return self.reach.ok_at(t, ci, v, p)  # straight on, or by a move still to come inside the chord
 
     def _compute_given(self, t: int, v: int, f: int, layers: list | None, detail: dict | None) -> np.ndarray:
         legal = np.zeros(VOCAB_SIZE, bool)

@@ -6,12 +6,14 @@ interval away: each is a dead end the decoder would find only at the next onset.
 than restate those rules, :class:`Reach` asks them. For chord ``i``, voice ``v`` and a
 pitch ``p`` that voice may sound there, it builds the two-row state "``v`` sounds ``p``
 at the last step of chord ``i``; the next chord begins" and ANDs every hard rule's
-``allowed`` for ``v`` at the second row. The other voices are silent there, except that
-an upper voice meets the next chord's bass note (the bass has one pitch class per
-chord, so its note is all but known): only the rules about a voice's own line, and
-about it and the bass, have a say. ``p`` *reaches* chord ``i + 1`` when that leaves a
+``allowed`` for ``v`` at the second row. The other voices sound there what they are
+given (an infill's kept notes, a harmonized melody), and an upper voice meets the next
+chord's bass note (the bass has one pitch class per chord, so its note is all but
+known); a voice neither given nor the bass is silent, so the rules about it have no
+say. ``p`` *reaches* chord ``i + 1`` when that leaves a
 note the plan allows ``v`` at its onset (chord tones; the bass's inversion; the tonic in
-the soprano at a PAC; a given note as given). Rules whose verdict depends on how the
+the soprano at a PAC; a given note as given; for an upper voice, ``p`` itself held over
+as a suspension where the next chord leaves room to resolve it). Rules whose verdict depends on how the
 voice entered the note (``Rule.reads_entry``: a non-chord tone's class) are not asked:
 the state has no past, and those rules steer the note with its real past in the mask. For the bass the target must in turn
 reach chord ``i + 2``, and so on to the end (worked out last to first), so a bass line
@@ -19,6 +21,15 @@ with no singable path several chords ahead is seen from here; the upper voices, 
 three or four chord tones each, look one chord ahead. The constraint forbids a pitch
 that does not reach (layer ``look-ahead:reach``), attributed to the rules that closed
 every way on.
+
+:meth:`Reach.ok` judges ``p`` as the note sounding *into* the next onset. A note struck
+earlier in the chord need not be. Where given notes take part in the judgement (an
+infill's kept notes, a harmonized melody), they make it sharper than silent voices do,
+and :meth:`Reach.ok_at` also lets ``p`` go on by first moving, within the chord, to a
+chord tone that reaches (the soprano's B4–D5 inside a V whose D5 is tied into the kept I
+after an infill span). With nothing given at the change it keeps the straight-on demand
+(free composition decodes as before). The bass chain, the per-token layer and the
+up-front refusal all ask ``ok_at``, so the refusal and the masks agree.
 
 The same tables give the preference layer its ways on into the next chord
 (:mod:`.preferences`) and the static check that refuses a plan before decoding when a
@@ -36,9 +47,9 @@ import numpy as np
 from partimento.grammar.rules.base import REST
 from partimento.grammar.rules.masks import ALL
 from partimento.grammar.theory import VOICES, pc_name
-from partimento.neural.encoding import PITCH_OFFSET
+from partimento.neural.encoding import HOLD, PITCH_OFFSET
 
-from .masks import PITCH_PC, PlanTables, token_name
+from .masks import PITCH_PC, PlanTables, resolution_pitches, room_to_suspend, token_name
 from .rule_window import RuleWindow
 
 __all__ = ["Reach", "Conflict", "static_masks"]
@@ -92,7 +103,8 @@ class Reach:
         self._moves: list[list[dict[int, np.ndarray]]] = [[{} for _ in range(4)] for _ in range(n)]
         self.blockers: list[list[dict[int, list[str]]]] = [[{} for _ in range(4)] for _ in range(n)]
         self._targets: list[list[np.ndarray | None | bool]] = [[False] * 4 for _ in range(n)]  # False: not yet
-        self._states: dict[tuple[int, int], object] = {}
+        self._via: list[list[dict[int, bool]]] = [[{} for _ in range(4)] for _ in range(n)]
+        self._states: dict[tuple[int, int], tuple[object, np.ndarray]] = {}
         self.evaluated = 0  # (chord, voice, pitch) triples worked out (diagnostics)
 
     def ok(self, i: int, v: int, p: int) -> bool:
@@ -100,6 +112,70 @@ class Reach:
         known = self._ok[i][v].get(p)
         if known is None:
             known = self._evaluate(i, v, p)
+        return known
+
+    def ok_at(self, t: int, i: int, v: int, p: int) -> bool:
+        """``p`` sounding at step ``t`` of chord ``i`` leaves ``voice`` a way on into chord ``i + 1``.
+
+        Straight on (:meth:`ok`); or, where the voice's next note inside the chord is given,
+        ``p`` does not sound into the next onset at all; or, where notes are given at the
+        chord change (:meth:`_given_at_change`) and the voice is still free to strike a note
+        after ``t`` before chord ``i + 1`` begins, by moving first to a chord tone of chord
+        ``i`` that goes on (a move the rules allow; :meth:`_moves_on_within`). With nothing
+        given there it keeps asking every note for a straight way on, as before, so free
+        composition decodes exactly as it did.
+        """
+        if self.ok(i, v, p):
+            return True
+        tables = self.tables
+        if i + 1 >= len(tables.chords):
+            return True
+        after = tables.forced[t + 1:tables.chords[i + 1].onset, v]  # the voice's tokens left in chord i (-1: free)
+        free = after < 0
+        if not free.all() and (after[~free] != HOLD).any():
+            return True  # a given note (or rest) takes over before the onset
+        return bool(free.any()) and self._given_at_change(i, v) and self._moves_on_within(i, v, p)
+
+    def _given_at_change(self, i: int, v: int) -> bool:
+        """Some note of the look-ahead's two rows is given: ``voice``'s own at chord ``i + 1``'s
+        onset, or another voice's at the chord's last step or at that onset."""
+        s1 = self.tables.chords[i + 1].onset
+        if not 0 < s1 < self.tables.steps:
+            return False
+        rows = self.tables.forced[[s1 - 1, s1]] >= 0  # (2, 4)
+        rows[0, v] = False
+        return bool(rows.any())
+
+    def _moves_on_within(self, i: int, v: int, p: int) -> bool:
+        """Some chord tone of chord ``i`` that the rules let ``voice`` move to from ``p`` reaches chord ``i + 1``.
+
+        Asked on a two-row state at the chord's last two steps with the other voices silent
+        (what they sound between is not known here): only the rules about the voice's own
+        line judge the move, and, as in :meth:`ok`, not those that read how it was entered.
+        """
+        known = self._via[i][v].get(p)
+        if known is not None:
+            return known
+        tones = np.flatnonzero(self.tables.chords[i].inner_tones(v)).tolist()
+        tones = sorted((q for q in tones if q != p), key=lambda q: abs(q - p))
+        known = False
+        if tones:
+            s1 = self.tables.chords[i + 1].onset
+            pitch = np.full((2, 4), REST, np.int16)
+            pitch[0, v] = p
+            state = self.window._arrays([s1 - 2, s1 - 1], pitch, pitch >= 0)
+            step = np.ones(128, bool)
+            prev, cur = pitch.tolist()
+            state.last_rows = (prev, cur)
+            try:
+                for r in self.rules:
+                    m = r.allowed(state, v)
+                    if m is not ALL:
+                        step &= m
+            finally:
+                state.last_rows = None
+            known = any(step[q] and self.ok(i, v, q) for q in tones)
+        self._via[i][v][p] = known
         return known
 
     def moves(self, i: int, v: int, p: int) -> np.ndarray | None:
@@ -137,19 +213,32 @@ class Reach:
         if v == _BASS and j + 1 < len(tables.chords):  # the bass, one pitch class per chord, is chained
             chained = tones.copy()
             for q in np.flatnonzero(tones).tolist():
-                chained[q] = self.ok(j, v, q)
+                chained[q] = self.ok_at(a, j, v, q)
             if chained.any():
                 return chained
         return tones if tones.any() else None  # chord j's own conflict is reported at j
 
+    def _given_rows(self, i: int, v: int) -> tuple[np.ndarray, np.ndarray]:
+        """(pitch, attack), each (2, 4): what the voices but ``v`` are given at chord ``i``'s last step
+        and chord ``i + 1``'s onset (REST where a voice is not given or rests)."""
+        tables = self.tables
+        s1 = tables.chords[i + 1].onset
+        forced = tables.forced[[s1 - 1, s1]]  # (2, 4) tokens, -1 free
+        pitch = np.where(forced >= 0, tables.forced_pitch[[s1 - 1, s1]], REST).astype(np.int16)
+        attack = forced >= PITCH_OFFSET
+        pitch[:, v] = REST
+        attack[:, v] = False
+        return pitch, attack
+
     def _state(self, i: int, v: int):
-        """The two-row state (last step of chord ``i``, onset of chord ``i + 1``), every voice silent."""
+        """(state, given pitch rows): the two-row state (last step of chord ``i``, onset of chord
+        ``i + 1``) with the other voices' given notes, ``v`` striking at the first row."""
         st = self._states.get((i, v))
         if st is None:
             s1 = self.tables.chords[i + 1].onset
-            attack = np.zeros((2, 4), bool)
+            given, attack = self._given_rows(i, v)
             attack[0, v] = True
-            st = self._states[(i, v)] = self.window._arrays([s1 - 1, s1], np.full((2, 4), REST, np.int16), attack)
+            st = self._states[(i, v)] = (self.window._arrays([s1 - 1, s1], given.copy(), attack), given)
         return st
 
     def _bass_notes(self, i: int, v: int) -> list[int]:
@@ -168,18 +257,20 @@ class Reach:
         if targets is None:
             self._ok[i][v][p] = True
             return True
+        if self._suspends(i, v, p):  # held over the onset as a suspension: the note itself is a way on
+            targets = targets.copy()
+            targets[p] = True
         self.evaluated += 1
-        state = self._state(i, v)
+        state, given = self._state(i, v)
         pitch = state.sonorities.pitch
-        pitch[0, v] = p
-        prev = [REST] * 4
-        prev[v] = p
         each: list[tuple[str, np.ndarray]] = []
         try:
             for b in self._bass_notes(i, v):  # an upper voice meets the next bass (its one pitch class) there
-                pitch[1, _BASS] = b
-                cur = [REST] * 4
-                cur[_BASS] = b
+                pitch[:] = given
+                pitch[0, v] = p
+                if b != REST:
+                    pitch[1, _BASS] = b
+                prev, cur = pitch.tolist()
                 state.last_rows = (prev, cur)
                 left = targets.copy()
                 each = []
@@ -192,8 +283,7 @@ class Reach:
                     break
         finally:
             state.last_rows = None
-            pitch[0, v] = REST
-            pitch[1, _BASS] = REST
+            pitch[:] = given
         self._moves[i][v][p] = left
         ok = bool(left.any())
         self._ok[i][v][p] = ok
@@ -201,6 +291,20 @@ class Reach:
             blockers = [rid for rid, m in each if not (m & targets).any()]
             self.blockers[i][v][p] = blockers or [rid for rid, m in each if (targets & ~m).any()]
         return ok
+
+    def _suspends(self, i: int, v: int, p: int) -> bool:
+        """``p``, a chord tone of chord ``i`` in an upper voice, may be held into chord ``i + 1`` as a suspension.
+
+        What :func:`~partimento.hybrid.masks.suspension_resolutions` lets the decoder hold at
+        the onset, less what only the written notes tell (whether ``p`` was itself a non-chord
+        tone, another voice sounding the resolution): not a member of the next chord, a
+        chord tone a step below it, room to resolve, the voice not given there.
+        """
+        tables = self.tables
+        ch, nxt = tables.chords[i], tables.chords[i + 1]
+        if v == _BASS or not ch.members[p % 12] or nxt.members[p % 12] or tables.forced[nxt.onset, v] >= 0:
+            return False
+        return room_to_suspend(tables, nxt, v) and bool(resolution_pitches(nxt, p, nxt.static[v]))
 
     def why(self, i: int, v: int, p: int) -> tuple[list[str], str]:
         """(rule ids, message) for a pitch that does not reach the next chord."""
@@ -221,11 +325,12 @@ class Reach:
             return ""
         nearest = int(q[np.argmin(np.abs(q - p))])
         s1 = self.tables.chords[i + 1].onset
-        pitch = np.full((2, 4), REST, np.int16)
+        pitch, attack = self._given_rows(i, v)
         pitch[0, v], pitch[1, v] = p, nearest
-        if v != _BASS:
+        attack[:, v] = True
+        if v != _BASS and pitch[1, _BASS] == REST:
             pitch[1, _BASS] = self._bass_notes(i, v)[0]
-        attack = pitch >= 0
+            attack[1, _BASS] = pitch[1, _BASS] != REST
         state = self.window._arrays([s1 - 1, s1], pitch, attack)
         for k, r in enumerate(self.window.rules):
             if r.id in rules:
@@ -251,7 +356,7 @@ class Reach:
                 continue
             if tables.forced[a, _BASS] < 0:
                 tones = np.flatnonzero(ch.onset_tones(_BASS)).tolist()
-                if tones and not any(self.ok(i, _BASS, q) for q in tones):
+                if tones and not any(self.ok_at(a, i, _BASS, q) for q in tones):
                     p = tones[0]
                     rules = self.blockers[i][_BASS].get(p, [])
                     detail = self._violation_text(i, _BASS, p, rules)
@@ -265,7 +370,7 @@ class Reach:
                 if pc in given or not free:
                     continue
                 tried = [(v, q) for v in free for q in np.flatnonzero(ch.onset_tones(v) & (PITCH_PC == pc)).tolist()]
-                if not tried or any(self.ok(i, v, q) for v, q in tried):
+                if not tried or any(self.ok_at(a, i, v, q) for v, q in tried):
                     continue
                 v, q = tried[0]
                 rules = sorted({r for v2, q2 in tried for r in self.blockers[i][v2].get(q2, [])})

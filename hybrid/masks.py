@@ -53,7 +53,7 @@ from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
 from .grid import SILENT, GridState, forced_sounding
 
-__all__ = ["PITCH_PC", "SUSPENSION_STEPS", "resolution_pitches", "suspension_resolutions",
+__all__ = ["PITCH_PC", "SUSPENSION_STEPS", "resolution_pitches", "room_to_suspend", "suspension_resolutions",
            "pending_resolutions", "ChordTable", "PlanTables", "Here", "PlanLayer", "NoChord", "Fermata", "ChordTone", "Bass",
            "PacSoprano", "Coverage", "Harmony", "Resolution", "default_plan_layers", "token_name"]
 
@@ -255,6 +255,20 @@ def pending_resolutions(tables: "PlanTables", grid: GridState, t: int, v: int) -
     return out
 
 
+def room_to_suspend(tables: "PlanTables", ch: ChordTable, v: int) -> bool:
+    """Chord ``ch`` leaves ``voice`` room to hold a suspension over its onset and resolve it.
+
+    The chord lasts an eighth at least, holds no fermata, and the voice is not given from
+    its onset until the resolution is due. :func:`suspension_resolutions` and the reach
+    look-ahead (which has no grid) both ask it.
+    """
+    t = ch.onset
+    if ch.end - t < 2 or tables.fermata_hold[t + 1]:
+        return False
+    last = min(ch.end, t + SUSPENSION_STEPS + 1)  # the resolution comes by here
+    return not (tables.forced[t:last, v] >= 0).any()
+
+
 def suspension_resolutions(tables: "PlanTables", grid: GridState, t: int, v: int) -> list[int]:
     """MIDI pitches a HOLD of voice ``v`` at ``t`` commits it to resolve to ([]: the hold is no suspension).
 
@@ -275,10 +289,7 @@ def suspension_resolutions(tables: "PlanTables", grid: GridState, t: int, v: int
     if prev < 0 or ch.members[prev % 12]:
         return []
     if t == ch.onset:
-        if grid.nct[t - 1, v] or ch.end - t < 2 or tables.fermata_hold[t + 1]:
-            return []
-        last = min(ch.end, t + SUSPENSION_STEPS + 1)  # the resolution comes by here
-        if (tables.forced[t:last, v] >= 0).any():
+        if grid.nct[t - 1, v] or not room_to_suspend(tables, ch, v):
             return []
         taken = {int(x) % 12 for u, x in enumerate(grid.pitch[t, :_BASS].tolist())
                  if u != v and grid.decided[t, u] and x >= 0}

@@ -167,11 +167,14 @@ def test_two_bars_of_a_64_bar_piece_change_nothing_else_and_add_no_error(tmp_pat
     changes, and the whole piece re-checks with no error it did not have (it had none)."""
     from partimento.grammar.rules import check
 
-    four = realize(cadence_plan(key="E-", figures=FIGURES + ("vi", "IV", "V", "I")), seed=0, model=FakeModel(0))
-    long = _tiled(four, 16)
+    for seed in range(8):  # a realization whose 16 copies join without an error at the seams (most do)
+        four = realize(cadence_plan(key="E-", figures=FIGURES + ("vi", "IV", "V", "I")), seed=seed, model=FakeModel(0))
+        long = _tiled(four, 16)
+        path = long.write(tmp_path / "long.musicxml")
+        if check(str(path)).errors == []:
+            break
     assert long.plan.bars == 64
-    path = long.write(tmp_path / "long.musicxml")
-    assert check(str(path)).errors == []
+    assert check(str(path)).errors == [], "no seed in 0..7 tiles cleanly"
     new = infill(path, measures=(31, 32), voices=("alto", "tenor"), seed=0, model=FakeModel(3))
     assert new.stats["plan_source"] == "plan under the bass"
     w0, w1 = new.stats["window"]

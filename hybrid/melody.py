@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from partimento.grammar.errors import InputError, Location, ScoreError
+from partimento.grammar.rules.satb_reader import check_score_length
 from partimento.grammar.metre import STEPS_PER_QUARTER, Metre, parse_metre
 from partimento.grammar.theory import VOICE_RANGES, key_info, normalize_key, pc_name
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST
@@ -85,11 +86,13 @@ def load_stream(source: Any):
         raise InputError("no such file" if not path.is_dir() else "is a directory, not a melody file",
                          Location(file=str(path)))
     try:
-        return converter.parse(str(path)), str(path)
+        score = converter.parse(str(path))
     except Exception as e:  # music21 raises many types for unreadable files
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         raise ScoreError(f"music21 cannot read this file ({type(e).__name__}: {first})",
                          Location(file=str(path))) from None
+    check_score_length(score, str(path))
+    return score, str(path)
 
 
 def key_fit(pitches: list[int], durations: list[float], key: str) -> float:

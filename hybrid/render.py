@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from partimento.grammar.errors import InputError, Location, ScoreError
+from partimento.grammar.rules.satb_reader import check_score_length
 from partimento.grammar.theory import VOICES
 
 from .score_events import as_score, voice_events
@@ -127,6 +128,7 @@ def read_score(path: str | Path):
         score = score.scores[0] if score.scores else None
     if score is None or not score.recurse().notes:
         raise ScoreError("the score has no notes", Location(file=str(path)))
+    check_score_length(score, str(path))
     return score
 
 

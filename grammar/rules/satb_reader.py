@@ -31,7 +31,8 @@ from ..metre import Metre
 from ..theory import VOICES
 from .base import REST
 
-__all__ = ["VoiceEvents", "MeasureMap", "SATBScore", "load_score", "read_satb", "LAYOUTS"]
+__all__ = ["VoiceEvents", "MeasureMap", "SATBScore", "load_score", "check_score_length", "MAX_SCORE_QUARTERS", "read_satb",
+           "LAYOUTS"]
 
 _VOICE_NAMES = {"soprano": 0, "s": 0, "alto": 1, "a": 1, "tenor": 2, "t": 2, "bass": 3, "b": 3}
 _LETTER = {"C": 0, "D": 1, "E": 2, "F": 3, "G": 4, "A": 5, "B": 6}
@@ -115,6 +116,22 @@ class SATBScore:
 
 
 # ------------------------------------------------------------------------- loading
+#: Longest score a file may hold, in quarter notes (512 bars of 4/4; Bach's longest chorale has
+#: about 100). music21 ties a long note across every bar when it writes or re-notates a score
+#: and strips the ties again in quadratic time: a fuzzed MIDI whose one note lasted 11,424
+#: quarters (a broken delta time) kept `check` and `render` busy for minutes (tests/fuzz found it).
+MAX_SCORE_QUARTERS = 2048
+
+
+def check_score_length(score: Any, label: str | None) -> None:
+    """ScoreError naming the file when ``score`` lasts longer than :data:`MAX_SCORE_QUARTERS`."""
+    length = float(score.highestTime)
+    if length > MAX_SCORE_QUARTERS:
+        raise ScoreError(f"the score lasts {length:,.0f} quarter notes; partimento reads scores of at most "
+                         f"{MAX_SCORE_QUARTERS:,} (a note held for thousands of bars is usually a broken MIDI "
+                         f"delta time).", Location(file=label))
+
+
 def load_score(source: Any) -> tuple[Any, str | None]:
     """(music21 score, file label) from a path or a stream; bad files raise ScoreError naming them."""
     from music21 import converter, stream
@@ -140,6 +157,7 @@ def load_score(source: Any) -> tuple[Any, str | None]:
         score = scores[0]
     if not isinstance(score, stream.Stream):
         raise ScoreError("music21 read no score from this file.", Location(file=label), hint=_READABLE)
+    check_score_length(score, label)
     return score, label
 
 

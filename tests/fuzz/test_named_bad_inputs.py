@@ -35,6 +35,7 @@ def _inputs(seeds, folder: Path) -> dict[str, Path]:
         "plan.json": json.dumps(plan),
         "garbled.json": "{\"key\": \"C\",\n  \"bars\": 2,,\n}",
     }
+    files["endless.mid"] = (Path(__file__).parent / "corpus" / "midi" / "case000" / "in.mid").read_bytes()
     out = {}
     for name, data in files.items():
         out[name] = folder / name
@@ -63,6 +64,9 @@ def bad(seeds, tmp_path_factory) -> tuple[dict[str, Path], Path]:
     (["compose", "--bars", "2", "--out", "{folder}/a-folder.musicxml"], ["a-folder.musicxml"]),
     (["compose", "--bars", "2", "--out", "{folder}/no/such/c.musicxml"], ["c.musicxml"]),
     (["check", "{folder}/missing.musicxml"], ["missing.musicxml"]),
+    (["check", "{endless.mid}"], ["endless.mid", "11,424 quarter notes", "2,048"]),  # one note 2,856 bars long
+    (["render", "{endless.mid}", "--midi", "{out}/e.mid"], ["endless.mid", "11,424"]),
+    (["harmonize", "{endless.mid}", "--out", "{out}/h.musicxml"], ["endless.mid", "11,424"]),
 ])
 def test_bad_input_exits_2_naming_the_file(bad, argv, words):
     files, folder = bad

@@ -50,7 +50,7 @@ from partimento.grammar.theory import VOICES, pc_name
 from partimento.neural.encoding import HOLD, PITCH_OFFSET
 
 from .masks import PITCH_PC, PlanTables, resolution_pitches, room_to_suspend, token_name
-from .rule_window import RuleWindow
+from .rule_window import RuleWindow, rules_mask
 
 __all__ = ["Reach", "Conflict", "static_masks"]
 
@@ -164,16 +164,8 @@ class Reach:
             pitch = np.full((2, 4), REST, np.int16)
             pitch[0, v] = p
             state = self.window._arrays([s1 - 2, s1 - 1], pitch, pitch >= 0)
-            step = np.ones(128, bool)
             prev, cur = pitch.tolist()
-            state.last_rows = (prev, cur)
-            try:
-                for r in self.rules:
-                    m = r.allowed(state, v)
-                    if m is not ALL:
-                        step &= m
-            finally:
-                state.last_rows = None
+            step = rules_mask(self.rules, state, v, rows=(prev, cur))
             known = any(step[q] and self.ok(i, v, q) for q in tones)
         self._via[i][v][p] = known
         return known

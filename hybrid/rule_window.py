@@ -19,7 +19,7 @@ from partimento.grammar.theory import VOICES, key_info
 
 from .grid import SILENT, GridState
 
-__all__ = ["RuleWindow"]
+__all__ = ["RuleWindow", "rules_mask"]
 
 
 class RuleWindow:
@@ -122,16 +122,7 @@ class RuleWindow:
 
     def combined(self, state: DecodeState, v: int) -> np.ndarray:
         """AND of every rule's mask (bool[128], a fresh array)."""
-        out = np.ones(128, bool)
-        state.last_rows = last_two(state)
-        try:
-            for r in self.rules:
-                m = r.allowed(state, v)
-                if m is not ALL:
-                    out &= m
-        finally:
-            state.last_rows = None
-        return out
+        return rules_mask(self.rules, state, v)
 
     def violations(self, state: DecodeState, rule_index: int) -> list:
         """The rule's violations at the last row of ``state`` (its check face)."""
@@ -149,3 +140,21 @@ class RuleWindow:
                     for viol in self.violations(trial, i):
                         out.update(VOICES.index(name) for name in viol.voices)
         return out
+
+
+def rules_mask(rules: Sequence[Rule], state: DecodeState, v: int, rows: tuple | None = None) -> np.ndarray:
+    """AND of the ``rules``' masks for voice ``v`` (bool[128], a fresh array).
+
+    ``rows``, the (previous, current) rows the rules read, default to the state's last two
+    sonorities; a look-ahead that builds a two-row state names them itself.
+    """
+    out = np.ones(128, bool)
+    state.last_rows = rows if rows is not None else last_two(state)
+    try:
+        for r in rules:
+            m = r.allowed(state, v)
+            if m is not ALL:
+                out &= m
+    finally:
+        state.last_rows = None
+    return out

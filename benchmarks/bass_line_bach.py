@@ -55,7 +55,7 @@ def bach_statistics(analyses: Path, min_fit: float = 0.85) -> dict:
     files = [f for f in json.loads((analyses / "manifest.json").read_text())["files"]
              if f["chorale_split"] in ("train", "valid")]
     continuation = {k: Counter() for k in ("start", "same", "step", "leap")}
-    leaps, inversions, motion = Counter(), Counter(), Counter()
+    leaps, inversions, motion, direction = Counter(), Counter(), Counter(), Counter()
     used = changes = 0
     for f in files:
         try:
@@ -83,6 +83,7 @@ def bach_statistics(analyses: Path, min_fit: float = 0.85) -> dict:
             kind = "same" if d == 0 else "step" if abs(d) <= 2 else "leap"
             if abs(d) > 2:
                 leaps[_interval_class(d)] += 1
+            direction[kind if d == 0 else f"{kind} {'up' if d > 0 else 'down'}"] += 1
             continuation["start"][kind] += 1  # the first move of a line: unconditioned, over every change
             if prev_d is None:
                 pass
@@ -104,6 +105,7 @@ def bach_statistics(analyses: Path, min_fit: float = 0.85) -> dict:
 
     return {"chorales": used, "changes": changes, "continuation": {k: share(c) for k, c in continuation.items()},
             "leaps": share(leaps), "inversions": share(inversions), "motion": share(motion),
+            "direction": share(direction),
             "planner_constants": {"continuation": BACH_CONTINUATION, "leaps": BACH_LEAPS,
                                   "inversions": list(BACH_INVERSIONS), "motion": BACH_MOTION}}
 

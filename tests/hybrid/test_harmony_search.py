@@ -185,3 +185,28 @@ def test_the_shipped_melody_network_was_trained_on_train_chorales_and_hears_ever
         assert np.allclose(np.exp(head).sum(axis=1), 1.0, atol=1e-5)
     # the final note (G over G major) is heard as the tonic: root G, bass G, home key
     assert int(np.argmax(lp["root"][search.end_slot[-1]])) == 0 and int(np.argmax(lp["key"][search.end_slot[-1]])) == 0
+
+
+def test_a_melody_note_left_for_a_rest_sounds_in_its_chord():
+    """No non-chord-tone class lets a note end in silence (each resolves or moves on), so the
+    search takes every such melody note into the chords under it: in the best plan and in the
+    next-best ones drawn after a dead end there. On the valid chorale bwv46.6 the third plan of
+    seed 0 had put i under the A of bar 4, which the melody leaves for a rest."""
+    from music21 import corpus
+
+    mel = read_melody(corpus.parse("bach/bwv46.6").parts[0], "g")
+    left = [t for t in range(mel.steps - 1) if mel.pitch[t] >= 0 and mel.pitch[t + 1] < 0]
+    assert len(left) >= 5  # the tune's phrases end in rests
+    q = STEPS_PER_QUARTER
+    for seed in range(2):
+        for draw, (plan, feedback) in enumerate(propose_plans(mel, seed=seed)):
+            for t in left:
+                start = t
+                while start > 0 and mel.pitch[start - 1] == mel.pitch[t] and mel.tokens[start] < 2:
+                    start -= 1
+                for step in (start, t):
+                    chord = plan.chord_at(step / q)
+                    assert int(mel.pitch[t]) % 12 in chord.spec.members, (seed, draw, t, chord.figure, chord.key)
+            if draw == 3:
+                break
+            feedback.failed_at(52)  # a dead end on the A of bar 4 (left for a rest at t = 59): avoid the chords there

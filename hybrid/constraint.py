@@ -229,9 +229,9 @@ class Constraint:
             nct = token >= PITCH_OFFSET and self.tables.is_nct(t, token - PITCH_OFFSET)
         self.grid.write(t, v, token, nct)
         self.tokens[t, v] = token
-        if token == HOLD and t > 0:
+        if token == HOLD and t > 0 and self.forced[t, v] >= 0:
             self.given[t, v] = self.given[t - 1, v]
-        else:
+        else:  # a hold the decoder chose makes the note its own from here (it could have moved on)
             self.given[t, v] = self.forced[t, v] >= 0
         if token >= PITCH_OFFSET:
             self.window.commit(t)
@@ -508,7 +508,19 @@ class Constraint:
         self._write(t, v, tok)
         try:
             if self._forced_attack_next[t].any():
-                given_ok = self._given_next_ok(t, v, tok, why)
+                # the given notes still to come at this step sound here too: the next step's rules
+                # compare with them (a given bass may not move past the note the tenor holds)
+                later = 0
+                for u in range(v + 1, 4):
+                    if self.forced[t, u] < 0:
+                        break
+                    self._write(t, u, int(self.forced[t, u]))
+                    later += 1
+                try:
+                    given_ok = self._given_next_ok(t, v, tok, why)
+                finally:
+                    if later:
+                        self._erase(t, v + 1)
             if (given_ok or why is not None) and onset:
                 u = v + 1  # the next voice must have a token that passes its own look-ahead, down to the bass
                 if not self._nonempty(t, u, True):

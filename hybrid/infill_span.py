@@ -4,9 +4,11 @@ A score to edit comes as a :class:`~partimento.hybrid.result.Result` (its plan i
 exact), a result ``.json``, or any four-voice score the checker's reader
 (:func:`partimento.grammar.rules.parse_score`) accepts: four parts, parts named S/A/T/B, or
 two staves of two voices. Its harmony is then read, in this order, from the plan partimento
-writes under the bass (Roman numerals with their local keys as lyrics: exact), else by the
-harmonizer's own search with all four voices heard (:func:`partimento.hybrid.harmony.analyse_grid`:
-local keys per phrase, chords per beat or half beat). Each note's spelling as written is
+stores in the file's metadata (:mod:`.explain_file`; exact, used while the notes are still the
+ones written with it), else from the Roman numerals partimento writes under the bass (with their
+local keys as lyrics; a chord struck again reads as one), else by the harmonizer's own search
+with all four voices heard (:func:`partimento.hybrid.harmony.analyse_grid`: local keys per phrase,
+chords per beat or half beat). Each note's spelling as written is
 kept, so what infill does not rewrite is written back note for note.
 
 Outside the chosen measures and voices every token is forced; a kept note that a
@@ -49,7 +51,7 @@ class ScoreGrid:
     warnings: list[str] = field(default_factory=list)
     file: str | None = None
     spellings: dict[tuple[int, int], str] = field(default_factory=dict)  # (voice, attack step) -> "F#4"
-    plan_source: str = "result"  # "result" | "plan under the bass" | "analysis"
+    plan_source: str = "result"  # "result" | "plan stored in the file" | "plan under the bass" | "analysis"
 
 
 def grid_of_score(score: Any) -> ScoreGrid:
@@ -109,7 +111,10 @@ def _grid_of_stream(source: Any) -> ScoreGrid:
     fermatas = [int(starts[i]) for i in np.flatnonzero(s.fermata)] if s.fermata is not None else []
     spellings = _spellings(ps.voices, T)
     warnings: list[str] = []
-    if ps.ctx.chords is not None and not ps.ctx.chords_inferred and all(c is not None for c in ps.ctx.chords):
+    stored = _stored_plan(source, tokens)
+    if stored is not None:
+        plan, source_name = stored, "plan stored in the file"
+    elif ps.ctx.chords is not None and not ps.ctx.chords_inferred and all(c is not None for c in ps.ctx.chords):
         plan = _plan_from_labels(ps.ctx.chords, starts, T, metre.name, pickup, bars, fermatas, tokens)
         source_name = "plan under the bass"
     else:
@@ -124,6 +129,25 @@ def _grid_of_stream(source: Any) -> ScoreGrid:
         warnings.append(f"the score carries no plan; its harmony was analysed ({len(plan.chords)} chords, "
                         f"{len(plan.keys)} key area(s), home key {plan.key})")
     return ScoreGrid(plan, tokens, warnings, file, spellings, source_name)
+
+
+def _stored_plan(source: Any, tokens: np.ndarray) -> Plan | None:
+    """The exact plan a partimento MusicXML file carries (:mod:`.explain_file`), when its notes are
+    still the ones written with it; else None. The labels under the bass lose what the plan knew:
+    a chord struck again (V V) reads as one, and a fermata on the first then covers both."""
+    if not isinstance(source, (str, Path)):
+        return None
+    from .explain_file import read_provenance
+
+    try:
+        prov = read_provenance(source)
+    except ScoreError:  # damaged fields: the labels or an analysis instead
+        return None
+    if prov is None or prov["tokens"].shape != tokens.shape:
+        return None
+    same = (np.array_equal(sounding_pitches(prov["tokens"]), sounding_pitches(tokens))
+            and np.array_equal(prov["tokens"] >= PITCH_OFFSET, tokens >= PITCH_OFFSET))
+    return prov["plan"] if same else None
 
 
 def _spellings(voices: list[Any], T: int) -> dict[tuple[int, int], str]:

@@ -203,3 +203,32 @@ def test_the_hold_exemption_gives_the_verdict_the_rules_give(index):
         exempt.push(tok)
         asked.push(tok)
     assert compared > plan.steps
+
+
+def test_a_hold_the_decoder_chose_does_not_excuse_what_a_given_note_then_breaks():
+    """The tenor is given G3 on beat 1 and free after it; the given bass leaps C3 -> A3 on beat 3.
+    Holding the G3 to beat 3 would let the bass move above the tenor's previous note (voice
+    overlap). The hold is the decoder's choice, so the look-ahead must refuse it; it used to
+    count the held note as given and excuse the overlap as the caller's (an infill of a
+    composed chorale wrote one this way and blamed the kept notes)."""
+    plan = cadence_plan(figures=("I", "vi"), beats=2.0, fermata_last=False)
+    q = 4
+    forced = np.full((plan.steps, 4), -1, np.int64)
+    forced[:, 0], forced[:, 1] = HOLD, HOLD
+    forced[0, 0], forced[0, 1] = PITCH_OFFSET + 76, PITCH_OFFSET + 72  # E5, C5 held throughout
+    forced[0, 2] = PITCH_OFFSET + 55  # the tenor's given G3
+    forced[:, 3] = HOLD
+    forced[0, 3], forced[2 * q, 3] = PITCH_OFFSET + 48, PITCH_OFFSET + 57  # C3, then A3 on beat 3
+    c = Constraint(plan, hard_rules("strict"), forced)
+    for t in range(2 * q):
+        for v in range(4):
+            if forced[t, v] >= 0:
+                c.push(int(forced[t, v]))
+                continue
+            legal = c.mask()
+            if t == 2 * q - 1:  # the step before the bass's leap: the tenor may not still hold G3
+                assert not legal[HOLD]
+                removals = c.why(HOLD)
+                assert [r.layer for r in removals] == ["look-ahead:given"]
+                assert "voice-overlap" in removals[0].message, removals[0].message
+            c.push(HOLD if legal[HOLD] else int(np.flatnonzero(legal)[0]))

@@ -110,3 +110,22 @@ def test_infill_names_kept_notes_that_break_a_rule_and_exits_1(tmp_path, capsys,
     err = captured.err
     assert "strict error(s)" in captured.out and out.is_file()  # the result is written, and the count is non-zero
     assert "error in the given notes: measure 3" in err and "bass" in err
+
+
+def test_a_file_partimento_wrote_is_infilled_under_the_plan_it_stores(tmp_path):
+    """The Roman numerals under the bass read a chord struck again as one chord, so a fermata on the
+    first covered both and froze the voices; the plan stored in the file's metadata is exact. On this
+    64-bar chorale (the harmonize_vs_bach infill benchmark's span 44) the labels' plan made the
+    decoder keep a held tenor under a kept bass that moved above it, a voice overlap the result then
+    blamed on the kept notes. With the stored plan: no error, everything outside the span kept."""
+    from partimento.hybrid import compose
+
+    piece = compose("chorale", key="c#", bars=64, seed=4)
+    path = piece.write(tmp_path / "piece.musicxml")
+    new = infill(path, measures=(58, 60), voices=("soprano", "alto", "tenor"), seed=44)
+    assert new.stats["plan_source"] == "plan stored in the file"
+    assert new.errors == []
+    span = slice(57 * 16, 60 * 16)
+    keep = np.ones(piece.tokens.shape, bool)
+    keep[span, :3] = False
+    assert np.array_equal(new.pitch[keep], piece.pitch[keep])

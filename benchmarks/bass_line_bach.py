@@ -154,7 +154,7 @@ def harmonized(n: int) -> dict:
         forced[:, 0] = mel.tokens
         for w, p in (("as proposed", plan), ("opened, planner", _opened(plan))):
             try:
-                dec, report, used = _run(p, 0, _split_sampling({}), forced=forced)
+                dec, report, used, _ = _run(p, 0, _split_sampling({}), forced=forced)
             except PartimentoError:
                 counts[w]["unrealized"] += 1
                 continue

@@ -144,3 +144,30 @@ def test_planned_plans_have_bachs_share_of_root_positions():
 
     assert abs(root_share(BACH_WEIGHTS) - BACH_INVERSIONS[0]) < 0.03
     assert root_share(replace(BACH_WEIGHTS, root_calibration=0.0)) > BACH_INVERSIONS[0] + 0.04
+
+
+def test_planned_lines_move_at_chord_changes_as_bachs_bass_does():
+    """Held / step up / step down / leap up / leap down at chord changes, against Bach's shares
+    (When-in-Rome analyses, ``benchmarks/bass_line_bach.py``). Without ``direction`` the lines kept
+    the bass twice as often as Bach and rose by step twice as often as they fell."""
+    from dataclasses import replace
+
+    from partimento.hybrid.bass_line import BACH_WEIGHTS
+
+    bach = {"held": 0.123, "step up": 0.238, "step down": 0.153, "leap up": 0.213, "leap down": 0.273}
+    grammar = load("chorale")
+    plans = [grammar.sample(key=k, bars=16, seed=i) for i, k in enumerate(("C", "G", "d", "F", "a", "B-") * 2)]
+
+    def shares(weights) -> dict[str, float]:
+        kinds = []
+        for p in plans:
+            line = bass_line(p, weights=weights)[1]
+            for a, b in zip(line, line[1:]):
+                d = b - a
+                kinds.append("held" if d == 0 else ("step " if abs(d) <= 2 else "leap ") + ("up" if d > 0 else "down"))
+        return {k: kinds.count(k) / len(kinds) for k in bach}
+
+    calibrated = shares(BACH_WEIGHTS)
+    assert all(abs(calibrated[k] - bach[k]) < 0.05 for k in bach), calibrated
+    plain = shares(replace(BACH_WEIGHTS, direction=(0.0,) * 5))
+    assert plain["held"] > bach["held"] + 0.06 and plain["step up"] > 2 * plain["step down"], plain

@@ -106,6 +106,10 @@ class BassWeights:
     # bias += 0.7 ln(ours / Bach's), centred), bring every kind within a point of Bach's
     # (``benchmarks/bass_line_bach.py`` prints both). Calibrated on plans, not on scores.
     direction: tuple[float, float, float, float, float] = (0.9, 0.2, -0.3, -0.25, -0.55)
+    # A diminished triad over its root (vii°, ii° in minor): its fifth is a tritone above the bass
+    # and its root the leading tone, which a seventh resolving onto it would double (V7/V -> vii°
+    # left the seventh nowhere to go). Textbooks write it as a 6; so do the planned lines.
+    diminished_root: float = 3.0
     register: float = 0.05  # per semitone from the middle of the bass range
     centre: int = 50  # D3
 
@@ -226,7 +230,16 @@ class _Chord:
         self.root_position = self.inversion == 0
         self.six_four = np.array([self.options[o].inversion == 2 and not self.options[o].figure.startswith("Cad")
                                   and self.options[o].spec.seventh is None for o, _ in pairs], bool)
+        # a diminished triad (vii°, ii° in minor) over its own root: the textbook writes it as a 6
+        self.diminished_root = np.array([self.options[o].inversion == 0 and _diminished_triad(self.options[o].spec)
+                                         for o, _ in pairs], bool)
         self.key = key_info(event.key)
+
+
+def _diminished_triad(spec: ChordSpec) -> bool:
+    if spec.seventh is not None or spec.third is None or spec.fifth is None:
+        return False
+    return (spec.third - spec.root) % 12 == 3 and (spec.fifth - spec.root) % 12 == 6
 
 
 def _state_costs(ch: _Chord, w: BassWeights, pac_root: bool, phrase_end: bool, s_on: int) -> np.ndarray:
@@ -234,6 +247,7 @@ def _state_costs(ch: _Chord, w: BassWeights, pac_root: bool, phrase_end: bool, s
     inv = np.minimum(ch.inversion, len(w.inversion) - 1)
     cost = np.asarray(w.inversion, float)[inv] + np.where(inv == 0, w.root_calibration, 0.0)
     cost = np.where(ch.six_four, 0.0, cost)  # a six-four is priced with its context (transitions)
+    cost = cost + np.where(ch.diminished_root, w.diminished_root, 0.0)
     cost = cost + w.register * np.abs(ch.pitch - w.centre)
     if pac_root:
         cost = cost + np.where(ch.root_position, 0.0, FORBIDDEN)

@@ -8,11 +8,12 @@ file) in the one layout they use (indent 1, a final newline) and prints the path
 from __future__ import annotations
 
 import json
+import resource
 from pathlib import Path
 
 from partimento.grammar.fileio import write_text_atomic
 
-__all__ = ["write_result"]
+__all__ = ["write_result", "children_cpu_seconds"]
 
 
 def write_result(out: str | Path, result: dict, *, ensure_ascii: bool = True, note: str = "") -> Path:
@@ -22,3 +23,9 @@ def write_result(out: str | Path, result: dict, *, ensure_ascii: bool = True, no
     write_text_atomic(out, json.dumps(result, indent=1, ensure_ascii=ensure_ascii) + "\n")
     print(f"wrote {out}{' ' + note if note else ''}")
     return out
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's finished child processes (the CLI runs timed)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime

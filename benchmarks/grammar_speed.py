@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from partimento.grammar import available_grammars, load
 from partimento.grammar.corpus import DEVELOPMENT_CORPUS as DEV, development_files, read_phrases
 from partimento.grammar.parsing import phrase_tokens
 
-from grammar_results import write_result
+from grammar_results import children_cpu_seconds, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,19 +72,16 @@ def end_to_end(grammar: str, count: int, repeat: int) -> dict:
     times: dict[int, list[float]] = {1: [], count: []}
     cpu: dict[int, list[float]] = {1: [], count: []}
 
-    def children_cpu() -> float:
-        r = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return r.ru_utime + r.ru_stime
 
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeat):
             for k in (1, count):
                 out = Path(tmp) / f"plans{k}.jsonl"
-                t, c = time.perf_counter(), children_cpu()
+                t, c = time.perf_counter(), children_cpu_seconds()
                 subprocess.run(cmd + ["plan", "--grammar", grammar, "--bars", "16", "--count", str(k), "--format",
                                       "jsonl", "--out", str(out)], check=True)
                 times[k].append(time.perf_counter() - t)
-                cpu[k].append(children_cpu() - c)
+                cpu[k].append(children_cpu_seconds() - c)
         lines = sum(1 for _ in open(Path(tmp) / f"plans{count}.jsonl"))
     one, many = min(times[1]), min(times[count])
     cpu_one, cpu_many = min(cpu[1]), min(cpu[count])

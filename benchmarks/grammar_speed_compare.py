@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from pathlib import Path
 
 from partimento.grammar.corpus import DEVELOPMENT_CORPUS, development_files, read_phrases
 
-from grammar_results import write_result
+from grammar_results import children_cpu_seconds, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,16 +105,13 @@ def child(code: str, args: list[str], env: dict) -> dict:
 
 
 def end_to_end(env: dict, tmp: Path) -> dict:
-    def children_cpu() -> float:
-        r = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return r.ru_utime + r.ru_stime
 
     def run(count: int) -> tuple[float, float]:
-        t, c = time.perf_counter(), children_cpu()
+        t, c = time.perf_counter(), children_cpu_seconds()
         subprocess.run([sys.executable, "-c", CLI, "plan", "--grammar", "chorale", "--bars", "16", "--count",
                         str(count), "--format", "jsonl", "--out", str(tmp / "plans.jsonl")],
                        env=env, check=True, cwd="/tmp")
-        return time.perf_counter() - t, children_cpu() - c
+        return time.perf_counter() - t, children_cpu_seconds() - c
 
     ones = [run(1) for _ in range(2)]
     one, cpu_one = min(w for w, _ in ones), min(c for _, c in ones)

@@ -22,6 +22,7 @@ compare runs side by side. Prints the numbers and writes ``benchmarks/results/gr
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import subprocess
@@ -47,6 +48,7 @@ def sampling(name: str, n: int, repeat: int) -> dict:
     best = {k: float("inf") for k in ("sample", "sample_cpu", "json", "json_cpu", "read", "read_cpu")}
 
     def timed(name: str, work):
+        gc.collect()  # each block pays for its own garbage, not for the survivors of the block before it
         t, c = time.perf_counter(), time.process_time()
         out = work()
         best[name] = min(best[name], (time.perf_counter() - t) / n)

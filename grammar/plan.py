@@ -105,7 +105,7 @@ def _chords_json(chords: list[dict]) -> str:
     return "[" + ", ".join(out) + "]"
 
 
-def _rows_json(rows: list[list]) -> str:
+def _rows_json(rows: list[tuple]) -> str:
     """``json.dumps`` of a sampled plan's chords from their rows (see :class:`_LazyChords`): the sampler
     writes only finite floats, strings, bools and ints, so no value is checked here."""
     tails = _CHORD_TAIL
@@ -144,7 +144,7 @@ class _LazyChords:
         obj.__dict__["_chords"] = value
 
     @staticmethod
-    def set_rows(obj, rows: list[list]) -> None:
+    def set_rows(obj, rows: list[tuple]) -> None:
         """Give a plan its chords as rows (the sampler's hand-over; see the class docstring)."""
         obj.__dict__.pop("_chords", None)
         obj.__dict__["_chord_rows"] = rows

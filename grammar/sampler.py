@@ -451,6 +451,18 @@ def _final_durations(weights: dict[int, float], beats_per_bar: int) -> dict[int,
 _ZEROS: dict[int, np.ndarray] = {}
 
 
+def _mark_last(events: list[tuple], cadence: str | None, fermata: bool) -> None:
+    """Give the last chord row a cadence and/or a fermata.
+
+    Rows are tuples, not lists: a tuple of plain values leaves the garbage collector's
+    books once it has been looked at, a list never does, and a caller who keeps a
+    thousand sampled plans paid more for full collections over their rows than for
+    sampling them. A phrase end is rare enough to rebuild its row.
+    """
+    row = events[-1]
+    events[-1] = (*row[:4], cadence or row[4], bool(fermata) or row[5], *row[6:])
+
+
 def _ZERO(N: int) -> np.ndarray:
     z = _ZEROS.get(N)
     if z is None:
@@ -751,7 +763,7 @@ class _Sampler:
             figure = opt[2]
             bq = self.beat_q
             n = entry[6]
-            events.append([self.pos * bq, n * bq, figure, key, opt[3], opt[4], self.phrase_index, opt[5]])
+            events.append((self.pos * bq, n * bq, figure, key, opt[3], opt[4], self.phrase_index, opt[5]))
             self.pos += n
             if opt[6]:
                 self.bass_seventh = (figure, key)
@@ -763,8 +775,10 @@ class _Sampler:
             self._expand(a, key, entry[4], entry[6], entry[5], events, nodes, opt[3], opt[4], lengths)
             return
         # the common case, inlined: children in the same key, no let-binding
-        first = len(events)
+        marks = opt[3] or opt[4]
+        first = len(events) if marks else 0
         cm = opt[6]
+        draw_entry = self._draw_entry
         for kind, value, is_open, length, last, cell in opt[7]:
             if kind == 2:
                 if self.bass_seventh is not None:
@@ -773,17 +787,14 @@ class _Sampler:
                 child = cell[0]
                 if child is None:
                     child = cell[0] = self._macro_entry(value, cm, last, length)
-                self._draw_entry(child, key, key, events, nodes)
+                draw_entry(child, key, key, events, nodes)
             elif kind == 0:
                 nodes += (value, 0, 0)
                 self._chord(value, is_open, key, length, None, False, events)
             else:
                 nodes += (value, 0, 0)
-        if len(events) > first:
-            if opt[3]:
-                events[-1][4] = opt[3]
-            if opt[4]:
-                events[-1][5] = True
+        if marks and len(events) > first:
+            _mark_last(events, opt[3], opt[4])
 
     def _steps(self, a, mode: int, final: int, lengths: tuple[int, ...]) -> tuple[int, tuple]:
         """What drawing the children of ``a`` with these lengths does, worked out once per option:
@@ -811,7 +822,7 @@ class _Sampler:
 
     def _chord(self, figure: str, is_open: bool, key: str, n: int, cadence, fermata: bool, events: list) -> None:
         bq = self.beat_q
-        events.append([self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index, is_open])
+        events.append((self.pos * bq, n * bq, figure, key, cadence, fermata, self.phrase_index, is_open))
         self.pos += n
         if seventh_in_bass(figure):
             self.bass_seventh = (figure, key)
@@ -845,7 +856,7 @@ class _Sampler:
                 evs, nds = memo[s]
                 bq = self.beat_q
                 for e in evs:
-                    events.append([self.pos * bq, *e[1:]])
+                    events.append((self.pos * bq, *e[1:]))
                     self.pos += e[1] / bq
                 nodes += nds
                 if evs:
@@ -855,11 +866,8 @@ class _Sampler:
                 self.draw(s, ckey, key, cm, lengths[i], final if i == last and syms.count(s) == 1 else 0,
                           events, nodes)
                 memo[s] = (events[e0:], nodes[n0:])
-        if len(events) > first:
-            if cadence:
-                events[-1][4] = cadence
-            if fermata:
-                events[-1][5] = True
+        if len(events) > first and (cadence or fermata):
+            _mark_last(events, cadence, fermata)
 
     def _slow(self, sym: str, key: str, parent_key: str | None, mode: int, n: int, final: int,
               events: list, nodes: list) -> None:
@@ -1013,7 +1021,7 @@ class _Sampler:
                         bq = self.beat_q
                         evs = []
                         for e in x[3]:
-                            evs.append([self.pos * bq, *e[1:6], self.phrase_index, e[7]])
+                            evs.append((self.pos * bq, *e[1:6], self.phrase_index, e[7]))
                             self.pos += e[1] / bq
                         self.phrase_index += 1
                         items.append((x[0], x[1], x[2], evs))
@@ -1110,7 +1118,7 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
     sampler = _Sampler(tables, form, rng, k, beat_q)
     nodes: list = []
     items = sampler.form_node(start, home, None, mode, bars, nodes)
-    chords: list[list] = []  # rows: the fields of ChordEvent in order (see plan._LazyChords)
+    chords: list[tuple] = []  # rows: the fields of ChordEvent in order (see plan._LazyChords)
     open_sections: list[tuple[str, float]] = []
     t = 0.0
     for item in items:
@@ -1121,10 +1129,11 @@ def sample_plan(grammar, key: str = "C", bars: int = 16, metre: str = "4/4", see
             plan.sections.append(Section(label=label, start=start_t, end=t))
         else:
             _, label, pkey, events = item
-            chords += events
             last = events[-1]
             if not last[4]:
-                last[4] = label_cadence(events[-2][2] if len(events) > 1 else None, last[2])
+                _mark_last(events, label_cadence(events[-2][2] if len(events) > 1 else None, last[2]), False)
+                last = events[-1]
+            chords += events
             t = last[0] + last[1]
             plan.phrases.append(Phrase(events[0][0], t, pkey, last[4], label))
     plan.sections.sort(key=lambda s: (s.start, -s.end))

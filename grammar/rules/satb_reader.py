@@ -59,12 +59,69 @@ class _M21:
             from music21 import chord, key, meter, note, stream
 
             cls.chord, cls.key, cls.meter, cls.note, cls.stream = chord, key, meter, note, stream
-            global _Note
+            global _Note, _FAST
             _Note = note.Note
+            _FAST = _fast_access_works()
         return cls
 
 
 _Note: Any = None  # music21.note.Note once loaded: the class the walk tests every element against
+_FAST = False  # music21's private fields read directly (see _fast_access_works)
+_STEP_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def _fast_access_works() -> bool:
+    """Whether this music21 keeps the private fields the walk reads directly.
+
+    The walk reads each note's pitch, duration and offset once. Through music21's public
+    properties that is about half the checker's time (``Pitch.ps`` alone recomputes the
+    octave and the accidental through three more properties), so it reads the fields
+    behind them, after this check that they exist and agree with the properties on a few
+    notes; any other music21 takes the public path.
+    """
+    from music21 import note, stream
+
+    try:
+        m = stream.Measure()
+        for i, name in enumerate(("C#4", "E-5", "B##2", "G")):
+            n = note.Note(name, quarterLength=0.5 + i)
+            m.insert(i * 0.75, n)
+        m.insert(4.0, note.Note("F~4"))  # a quarter-tone: the microtone path
+        for n in m.notes:
+            if (_offset_in(m, n) != m.elementOffset(n) or _quarter_length(n) != n.duration.quarterLength
+                    or _midi(n.pitch) != round(n.pitch.ps)):
+                return False
+        return True
+    except Exception:  # noqa: BLE001 - any surprise: the public path
+        return False
+
+
+def _midi(p: Any) -> int:
+    """``round(p.ps)`` read from the fields behind it (octave, step, accidental)."""
+    octave = p._octave
+    if octave is None:
+        octave = p.implicitOctave
+    acc = p._accidental
+    if p._microtone is not None:
+        return round(p.ps)
+    return round(12 * (octave + 1) + _STEP_PC[p._step] + (acc._alter if acc is not None else 0))
+
+
+def _offset_in(container: Any, el: Any) -> float:
+    """``container.elementOffset(el)`` without its checks (a note's offset in its measure or voice)."""
+    try:
+        o = container._offsetDict[id(el)][0]
+    except KeyError:
+        return container.elementOffset(el)
+    return o if not isinstance(o, str) else container.elementOffset(el)
+
+
+def _quarter_length(el: Any) -> Any:
+    """``el.duration.quarterLength`` without the two property calls when it is up to date."""
+    d = el._duration
+    if d is None or d._quarterLengthNeedsUpdating:
+        return el.duration.quarterLength
+    return d._qtrLength
 
 
 @dataclass
@@ -308,7 +365,7 @@ class _Staff:
         return self.voice_names[0] if not self.split else (self.voice_names[layer] if layer is not None else None)
 
     def _pitch(self, p: Any, off: float, layer: int | None) -> tuple[int, int]:
-        midi = round(p.ps)
+        midi = _midi(p) if _FAST else round(p.ps)
         if not 0 <= midi <= 127:
             raise self._error(f"the pitch {p.nameWithOctave} lies outside the MIDI range (C-1 to G9).", off,
                               self._voice(layer))
@@ -320,7 +377,7 @@ class _Staff:
         Called once per note of the score: the common cases (a note or a rest for one
         voice) take the shortest path.
         """
-        ql = el.duration.quarterLength  # a float, or a Fraction for tuplets (``off + ql`` is a float either way)
+        ql = _quarter_length(el) if _FAST else el.duration.quarterLength  # a float, or a Fraction for tuplets (``off + ql`` is a float either way)
         if ql <= 0:  # grace notes take no time
             return
         targets = self._one if not self.split else (self._layer[layer] if layer is not None else self.out)
@@ -381,13 +438,60 @@ class _Staff:
         return True
 
     # -- one measure
+    def _one_voice_measure(self, m: Any, moff: float, elements: Any) -> None:
+        """:meth:`_measure` for a staff of one voice, reading plain notes from music21's fields.
+
+        A plain note (a Note with an up-to-date duration, no fermata, no lyric, an octave,
+        no microtone, a pitch in MIDI's range) is most of a chorale: its event is built
+        here in the loop, with no call per note and no property (the reader was half the
+        checker's time, mostly in those calls). Everything else takes the general way,
+        :meth:`_take`, in the same order as :meth:`_measure` takes it: notes outside any
+        layer as they come, then the layers.
+        """
+        events = self.out[0].events
+        offsets = m._offsetDict
+        note_class, step_pc, letter_of, general = _Note, _STEP_PC, _LETTER, _M21.note.GeneralNote
+        layers: list[Any] = []
+        for el in elements:
+            if type(el) is note_class and not el.expressions and not el.lyrics:
+                d, p = el._duration, el.pitch
+                entry = offsets.get(id(el))
+                if (d is not None and not d._quarterLengthNeedsUpdating and entry is not None
+                        and not isinstance(entry[0], str) and p._octave is not None and p._microtone is None):
+                    ql = d._qtrLength
+                    acc = p._accidental
+                    midi = round(12 * (p._octave + 1) + step_pc[p._step] + (acc._alter if acc is not None else 0))
+                    if ql > 0 and 0 <= midi <= 127:
+                        off = moff + entry[0]
+                        tie = el._tie
+                        events.append((off, off + ql, midi, tie is None or tie.type not in ("stop", "continue"),
+                                       -1 if p.spellingIsInferred else letter_of[p._step], (el, -1, m)))
+                        continue
+            if isinstance(el, general):
+                self._take(el, moff + _offset_in(m, el), m, None)
+            elif isinstance(el, _M21.stream.Voice):
+                layers.append(el)
+            elif isinstance(el, _M21.key.KeySignature):
+                self.keysigs.append((moff + float(m.elementOffset(el)), el))
+        for v in layers:
+            voff = moff + float(m.elementOffset(v))
+            for sub in v.elements:
+                if isinstance(sub, general):
+                    self._take(sub, voff + _offset_in(v, sub), v, None)
+
     def _measure(self, m: Any, moff: float, elements: tuple | None = None) -> None:
         """Take the notes of measure ``m`` (its ``elements`` when the caller has them already)."""
         note, stream = _M21.note, _M21.stream
         direct: list[tuple[Any, float]] = []
         layers: list[tuple[Any, list[tuple[Any, float]]]] = []
         split = self.split
+        if _FAST and not split:
+            self._one_voice_measure(m, moff, m.elements if elements is None else elements)
+            return
         offset_in_m, take, general = m.elementOffset, self._take, note.GeneralNote
+        if _FAST:
+            def offset_in_m(el: Any, _m: Any = m) -> float:
+                return _offset_in(_m, el)
         for el in (m.elements if elements is None else elements):
             if isinstance(el, general):
                 if split:
@@ -396,7 +500,8 @@ class _Staff:
                     take(el, moff + offset_in_m(el), m, None)
             elif isinstance(el, stream.Voice):
                 voff = moff + float(m.elementOffset(el))
-                items = [(sub, voff + el.elementOffset(sub)) for sub in el.elements if isinstance(sub, general)]
+                items = [(sub, voff + (_offset_in(el, sub) if _FAST else el.elementOffset(sub)))
+                         for sub in el.elements if isinstance(sub, general)]
                 if items:
                     layers.append((el, items))
             elif isinstance(el, _M21.key.KeySignature):

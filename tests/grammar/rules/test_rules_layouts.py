@@ -196,3 +196,25 @@ def test_written_spelling_travels_with_the_sonorities():
     assert s.letter is not None and s.letter[0, 0] == 0  # C#, written on the letter C
     midi = build(["C5 E4 A3 A2", "D5 F4 A3 D3"], "d")  # spelled from MIDI numbers: no written letters
     assert parse_score(midi).sonorities.letter is None
+
+
+@pytest.mark.parametrize("name", ["bwv66.6", "bwv26.6", "bwv10.7"])
+def test_the_fast_note_reader_reads_what_the_public_properties_say(name, monkeypatch):
+    """The reader takes plain notes from music21's fields (satb_reader._one_voice_measure):
+    it must read every event, lyric and fermata exactly as music21's public properties do."""
+    from partimento.grammar.rules import satb_reader
+
+    satb_reader._M21.load()
+    assert satb_reader._FAST, "this music21 lost a field the fast reader reads: it falls back (slower, still right)"
+    score = corpus.parse(name)
+    parts = ("Soprano", "Alto", "Tenor", "Bass") if len(score.parts) > 4 else None
+    fast = read_satb(score, parts)
+    monkeypatch.setattr(satb_reader, "_FAST", False)
+    slow = read_satb(corpus.parse(name), parts)
+    for a, b in zip(fast.voices, slow.voices):
+        for field in ("starts", "ends", "midis", "attacks", "letters"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+        assert a.fermatas == b.fermatas and a.lyrics == b.lyrics
+        assert [(x[0].offset, x[0].measureNumber, x[1]) for x in a.sources] == \
+               [(x[0].offset, x[0].measureNumber, x[1]) for x in b.sources]
+    assert _dicts(check(score, "strict", parts=parts)) == _dicts(check(corpus.parse(name), "strict", parts=parts))

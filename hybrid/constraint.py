@@ -182,7 +182,7 @@ class Constraint:
                 continue
             free = [v for v in range(_BASS) if self.forced[ch.onset, v] < 0]
             pitches = [(v, q) for v in free for q in np.flatnonzero(ch.onset_tones(v) & (PITCH_PC == pc)).tolist()]
-            if pitches and not any(self.reach.ok(i, v, q) for v, q in pitches):
+            if pitches and not any(self.reach.ok_at(ch.onset, i, v, q) for v, q in pitches):
                 ch.required = tuple(x for x in ch.required if x != pc)
                 dropped.append(i)
         return dropped

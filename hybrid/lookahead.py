@@ -27,8 +27,10 @@ earlier in the chord need not be. Where given notes take part in the judgement (
 infill's kept notes, a harmonized melody), they make it sharper than silent voices do,
 and :meth:`Reach.ok_at` also lets ``p`` go on by first moving, within the chord, to a
 chord tone that reaches (the soprano's B4–D5 inside a V whose D5 is tied into the kept I
-after an infill span). With nothing given at the change it keeps the straight-on demand
-(free composition decodes as before). The bass chain, the per-token layer and the
+after an infill span). With nothing given at the change it keeps the straight-on demand,
+with one exception: a chord seventh with no straight way on may fall by step through a
+passing note inside its chord (:meth:`Reach._seventh_passes_on`: the blues' IV7 before I,
+E♭–D over F7, C on I). The bass chain, the per-token layer and the
 up-front refusal all ask ``ok_at``, so the refusal and the masks agree.
 
 The same tables give the preference layer its ways on into the next chord
@@ -104,6 +106,7 @@ class Reach:
         self.blockers: list[list[dict[int, list[str]]]] = [[{} for _ in range(4)] for _ in range(n)]
         self._targets: list[list[np.ndarray | None | bool]] = [[False] * 4 for _ in range(n)]  # False: not yet
         self._via: list[list[dict[int, bool]]] = [[{} for _ in range(4)] for _ in range(n)]
+        self._passing: list[list[dict[int, bool]]] = [[{} for _ in range(4)] for _ in range(n)]
         self._states: dict[tuple[int, int], tuple[object, np.ndarray]] = {}
         self.evaluated = 0  # (chord, voice, pitch) triples worked out (diagnostics)
 
@@ -134,7 +137,44 @@ class Reach:
         free = after < 0
         if not free.all() and (after[~free] != HOLD).any():
             return True  # a given note (or rest) takes over before the onset
-        return bool(free.any()) and self._given_at_change(i, v) and self._moves_on_within(i, v, p)
+        if not free.any():
+            return False
+        if self._given_at_change(i, v) and self._moves_on_within(i, v, p):
+            return True
+        return self._seventh_passes_on(i, v, p)
+
+    def _seventh_passes_on(self, i: int, v: int, p: int) -> bool:
+        """``p``, the seventh of chord ``i`` in an upper voice, goes on by falling through a passing note inside the chord.
+
+        A seventh whose step down the next chord does not hold (the blues' IV7 going to
+        I: E♭ over F7, no D in C) has no straight way on, but it can still fall by step
+        while its chord lasts and pass on down into the next: E♭–D over F7, C on I, the
+        seventh left downward by step and the passing D resolved as passing notes are.
+        Asked only where nothing else lets the seventh sound (free composition keeps its
+        straight-on demand for every other note): the step down to a diatonic note that is
+        not a chord tone must be one the rules about the voice's own line allow, and that
+        note must reach the next chord by a further step down (:meth:`moves`). Without
+        this the constraint could only leave such a seventh out (adherence counted the
+        blues' IV7 without its seventh as a miss).
+        """
+        known = self._passing[i][v].get(p)
+        if known is not None:
+            return known
+        ch = self.tables.chords[i]
+        known = False
+        if v != _BASS and ch.spec.seventh is not None and p % 12 == ch.spec.seventh:
+            step = self._line_moves(i, v, p)
+            for x in (p - 1, p - 2):
+                if x < 0 or ch.members[x % 12] or not ch.scale[x % 12] or not ch.static[v][x] or not step[x]:
+                    continue
+                if not self.ok(i, v, x):
+                    continue
+                onward = self.moves(i, v, x)
+                if onward is None or any(onward[y] for y in (x - 1, x - 2) if y >= 0):
+                    known = True
+                    break
+        self._passing[i][v][p] = known
+        return known
 
     def _given_at_change(self, i: int, v: int) -> bool:
         """Some note of the look-ahead's two rows is given: ``voice``'s own at chord ``i + 1``'s
@@ -146,13 +186,23 @@ class Reach:
         rows[0, v] = False
         return bool(rows.any())
 
-    def _moves_on_within(self, i: int, v: int, p: int) -> bool:
-        """Some chord tone of chord ``i`` that the rules let ``voice`` move to from ``p`` reaches chord ``i + 1``.
+    def _line_moves(self, i: int, v: int, p: int) -> np.ndarray:
+        """bool[128]: the notes ``voice`` may move to from ``p`` inside chord ``i``, by the rules about its own line.
 
         Asked on a two-row state at the chord's last two steps with the other voices silent
-        (what they sound between is not known here): only the rules about the voice's own
-        line judge the move, and, as in :meth:`ok`, not those that read how it was entered.
+        (what they sound between is not known here), and, as in :meth:`ok`, not of the rules
+        that read how a note was entered.
         """
+        s1 = self.tables.chords[i + 1].onset
+        pitch = np.full((2, 4), REST, np.int16)
+        pitch[0, v] = p
+        state = self.window._arrays([s1 - 2, s1 - 1], pitch, pitch >= 0)
+        prev, cur = pitch.tolist()
+        return rules_mask(self.rules, state, v, rows=(prev, cur))
+
+    def _moves_on_within(self, i: int, v: int, p: int) -> bool:
+        """Some chord tone of chord ``i`` that the rules let ``voice`` move to from ``p`` (:meth:`_line_moves`)
+        reaches chord ``i + 1``."""
         known = self._via[i][v].get(p)
         if known is not None:
             return known
@@ -160,12 +210,7 @@ class Reach:
         tones = sorted((q for q in tones if q != p), key=lambda q: abs(q - p))
         known = False
         if tones:
-            s1 = self.tables.chords[i + 1].onset
-            pitch = np.full((2, 4), REST, np.int16)
-            pitch[0, v] = p
-            state = self.window._arrays([s1 - 2, s1 - 1], pitch, pitch >= 0)
-            prev, cur = pitch.tolist()
-            step = rules_mask(self.rules, state, v, rows=(prev, cur))
+            step = self._line_moves(i, v, p)
             known = any(step[q] and self.ok(i, v, q) for q in tones)
         self._via[i][v][p] = known
         return known

@@ -116,6 +116,24 @@ def test_every_planned_seventh_sounds_at_its_onset():
     assert all(c.spec.seventh in c.spec.required for c in sevenths)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 12])
+def test_the_blues_iv7_keeps_its_seventh_and_lets_it_fall_by_step(seed):
+    """IV7 (V7/bVII) before I: the seventh (Eb over F7 in C) has no step down in the tonic, so the
+    look-ahead once left it out (adherence counted the chord a miss). It may now sound and fall by
+    step through a passing note inside the chord (Eb-D over F7, C on I); nothing is dropped, every
+    seventh sounds at its onset, and the strict checker finds nothing."""
+    from partimento.hybrid.api import report_for
+    from partimento.hybrid.bass_line import plan_bass_line
+
+    plan = plan_bass_line(load("blues").sample(key="C", bars=12, seed=seed))
+    assert any("/bVII" in c.figure for c in plan.chords)
+    c = Constraint(plan, hard_rules("strict"))
+    assert c.dropped_sevenths == []
+    d = decode(FakeSession(plan.steps, 2), plan, hard_rules("strict"), seed=seed)
+    assert onset_misses(d.pitch, d.attack, plan) == []
+    assert report_for(d.pitch, d.attack, plan, "strict").errors == []
+
+
 def test_the_reach_look_ahead_asks_the_rules_it_was_given():
     """V42 going to a root-position tonic: the bass F must fall a step, and C is no step below it."""
     plan = Plan(key="C", bars=1, chords=[ChordEvent(0, 2, "V42", "C"), ChordEvent(2, 2, "I", "C")],

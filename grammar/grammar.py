@@ -401,9 +401,7 @@ class Grammar:
         Constraints: ``phrase_bars`` (int or list of ints: allowed phrase lengths),
         ``modulate`` (False: stay in the home key). Same seed, same plan.
         """
-        from .sampler import sample_plan
-
-        return sample_plan(self, key=key, bars=bars, metre=metre, seed=seed, **constraints)
+        return _sample_plan()(self, key=key, bars=bars, metre=metre, seed=seed, **constraints)
 
     @cached_property
     def _parser(self):
@@ -414,6 +412,15 @@ class Grammar:
     def parse(self, source: Any):
         """Parse a RomanText file/text, music21 stream, Plan or token list phrase by phrase."""
         return self._parser.parse(source)
+
+
+@lru_cache(maxsize=1)
+def _sample_plan():
+    """The sampler's entry point, imported on the first sample (the sampler imports numpy tables;
+    a function-level import would cost a lookup per plan, about 1% at thousands of plans a second)."""
+    from .sampler import sample_plan
+
+    return sample_plan
 
 
 def companion_weights(path: str | Path) -> Path:

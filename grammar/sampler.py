@@ -518,6 +518,10 @@ def _repeated(a) -> tuple[str, int] | None:
 class _Sampler:
     """One draw: walks the grammar top-down with a seeded ``random.Random``."""
 
+    # slots: a plan is about 90 draws, each reading several of these (a slot is read faster than a dict entry)
+    __slots__ = ("t", "random", "rng", "beat_q", "pos", "phrase_index", "sevenths", "bass_seventh", "form", "beat",
+                 "k", "cdf", "options", "resolving", "macro", "form_opts", "children", "lexical")
+
     def __init__(self, tables: Tables, form: dict, rng: random.Random, beats_per_bar: int, beat_q: float) -> None:
         self.t = tables
         self.random = rng.random

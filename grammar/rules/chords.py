@@ -120,22 +120,35 @@ def _scale_bits(scale: tuple[int, ...]) -> int:
     return sum(1 << pc for pc in scale)
 
 
-@lru_cache(maxsize=65536)
-def _chord_of(candidate: int, bass_pc: int, key_name: str) -> ChordSpec:
-    """The ChordSpec of a candidate (root, template) with ``bass_pc`` lowest, in ``key_name``."""
-    key = key_info(key_name)
+def _candidate_parts(candidate: int) -> tuple:
+    """(figure, suffix, members, root, third, fifth, seventh) of a candidate (root, template)."""
     root, template = divmod(candidate, len(_TEMPLATES))  # the order of _CAND_ROOT and _CAND_TEMPLATE
     suffix, ivs = _TEMPLATES[template]
     members = tuple((root + iv) % 12 for iv in ivs)
-    third = members[1]
     fifth = next(((root + iv) % 12 for iv in ivs if iv in (6, 7, 8)), None)
     seventh = next(((root + iv) % 12 for iv in ivs if iv in (9, 10)), None)
+    return pc_name(root) + suffix, suffix, members, root, members[1], fifth, seventh
+
+
+#: What a candidate's chord is before a bass and a key are known, one row per candidate: a chord
+#: met for the first time (a new pitch-class set, bass or key) is then a lookup and a ChordSpec.
+_PARTS = tuple(_candidate_parts(c) for c in range(12 * len(_TEMPLATES)))
+
+
+@lru_cache(maxsize=4096)
+def _function_of(candidate: int, key_name: str) -> str:
+    _, suffix, members, root, *_ = _PARTS[candidate]
+    return _degree_function(root, suffix, members, key_info(key_name))
+
+
+@lru_cache(maxsize=65536)
+def _chord_of(candidate: int, bass_pc: int, key_name: str) -> ChordSpec:
+    """The ChordSpec of a candidate (root, template) with ``bass_pc`` lowest, in ``key_name``."""
+    figure, _, members, root, third, fifth, seventh = _PARTS[candidate]
     bass = bass_pc if bass_pc in members else root
-    position = [root, third, fifth, seventh]
-    inversion = position.index(bass) if bass in position else 0
-    function = _degree_function(root, suffix, members, key)
-    return ChordSpec(pc_name(root) + suffix, key.name, members, root, third, fifth, seventh,
-                     bass, inversion, function)
+    inversion = 1 if bass == third else 2 if bass == fifth else 3 if bass == seventh else 0
+    return ChordSpec(figure, key_info(key_name).name, members, root, third, fifth, seventh,
+                     bass, inversion, _function_of(candidate, key_name))
 
 
 def infer_chord(pc_mask: int, bass_pc: int, key_name: str) -> ChordSpec | None:
@@ -158,7 +171,11 @@ def infer_chords(sonorities: SonorityArray, keys: list[KeyInfo]) -> list[ChordSp
     bass = np.where(low != 999, low % 12, 0)
     key_ids = {i: _key_id(k) for i, k in {id(k): k for k in keys}.items()}  # keys repeat: each object once
     rows = list(zip(masks.tolist(), bass.tolist(), [key_ids[id(k)] for k in keys]))  # (pc set, bass, key) per row
-    todo = [i for i, row in enumerate(rows) if row[0] and row not in _ROW_CHORDS]
+    todo, seen = [], set()  # rows never seen before, each once
+    for i, row in enumerate(rows):
+        if row[0] and row not in _ROW_CHORDS and row not in seen:
+            seen.add(row)
+            todo.append(i)
     if todo:  # rows never seen before: ranked all at once
         if len(_ROW_CHORDS) + len(todo) > _ROW_CHORDS_MAX:
             _ROW_CHORDS.clear()

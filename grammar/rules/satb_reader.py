@@ -236,6 +236,13 @@ def _part_label(p: Any, i: int) -> str:
 
 
 def _has_notes(p: Any) -> bool:
+    """The part has a note (a chord or an unpitched note counts) anywhere: its first measures
+    usually tell at once; otherwise music21's full recursion decides."""
+    from music21 import note, stream
+
+    for m in p.elements[:4]:
+        if isinstance(m, stream.Measure) and any(isinstance(el, note.NotRest) for el in m.elements):
+            return True
     return bool(p.recurse().notes)
 
 
@@ -439,33 +446,56 @@ class _Staff:
 
     # -- one measure
     def _one_voice_measure(self, m: Any, moff: float, elements: Any) -> None:
-        """:meth:`_measure` for a staff of one voice, reading plain notes from music21's fields.
+        """:meth:`_measure` for a staff of one voice, reading notes and rests from music21's fields.
 
-        A plain note (a Note with an up-to-date duration, no fermata, no lyric, an octave,
-        no microtone, a pitch in MIDI's range) is most of a chorale: its event is built
-        here in the loop, with no call per note and no property (the reader was half the
-        checker's time, mostly in those calls). Everything else takes the general way,
-        :meth:`_take`, in the same order as :meth:`_measure` takes it: notes outside any
-        layer as they come, then the layers.
+        A note (with an up-to-date duration, an octave, no microtone, a pitch in MIDI's
+        range) or a rest is most of a chorale: its event is built here in the loop, with
+        no call per note and no property (the reader was half the checker's time, mostly
+        in those calls), and so are its fermata and lyric, as :meth:`_take` reads them.
+        Everything else takes the general way, :meth:`_take`, in the same order as
+        :meth:`_measure` takes it: notes outside any layer as they come, then the layers.
         """
-        events = self.out[0].events
+        out = self.out[0]
+        events = out.events
         offsets = m._offsetDict
-        note_class, step_pc, letter_of, general = _Note, _STEP_PC, _LETTER, _M21.note.GeneralNote
+        note_class, rest_class, step_pc, letter_of = _Note, _M21.note.Rest, _STEP_PC, _LETTER
+        general = _M21.note.GeneralNote
         layers: list[Any] = []
         for el in elements:
-            if type(el) is note_class and not el.expressions and not el.lyrics:
-                d, p = el._duration, el.pitch
+            kind = type(el)
+            if kind is note_class or kind is rest_class:
+                d = el._duration
                 entry = offsets.get(id(el))
-                if (d is not None and not d._quarterLengthNeedsUpdating and entry is not None
-                        and not isinstance(entry[0], str) and p._octave is not None and p._microtone is None):
+                if d is not None and not d._quarterLengthNeedsUpdating and entry is not None \
+                        and not isinstance(entry[0], str):
                     ql = d._qtrLength
-                    acc = p._accidental
-                    midi = round(12 * (p._octave + 1) + step_pc[p._step] + (acc._alter if acc is not None else 0))
-                    if ql > 0 and 0 <= midi <= 127:
-                        off = moff + entry[0]
-                        tie = el._tie
-                        events.append((off, off + ql, midi, tie is None or tie.type not in ("stop", "continue"),
-                                       -1 if p.spellingIsInferred else letter_of[p._step], (el, -1, m)))
+                    off = moff + entry[0]
+                    if kind is rest_class:
+                        event = (off, off + ql, REST, False, -1, (el, -1, m)) if ql > 0 else None
+                    else:
+                        p = el.pitch
+                        if p._octave is None or p._microtone is not None:
+                            event = False
+                        else:
+                            acc = p._accidental
+                            midi = round(12 * (p._octave + 1) + step_pc[p._step]
+                                         + (acc._alter if acc is not None else 0))
+                            if ql > 0 and 0 <= midi <= 127:
+                                tie = el._tie
+                                event = (off, off + ql, midi, tie is None or tie.type not in ("stop", "continue"),
+                                         -1 if p.spellingIsInferred else letter_of[p._step], (el, -1, m))
+                            else:
+                                event = False  # a grace note, or a pitch out of range: the general way
+                    if event is not False:
+                        if event is not None:
+                            events.append(event)
+                        if kind is note_class:  # a rest's fermata and lyric are not read (as in _take)
+                            if el.expressions and any(type(e).__name__ == "Fermata" for e in el.expressions):
+                                out.fermatas.append(off)
+                            if el.lyrics:
+                                text = el.lyric
+                                if text:
+                                    out.lyrics.append((off, text))
                         continue
             if isinstance(el, general):
                 self._take(el, moff + _offset_in(m, el), m, None)

@@ -20,6 +20,7 @@ __all__ = [
     "CheckpointError",
     "DataError",
     "UnsatisfiableError",
+    "SearchExhausted",
 ]
 
 
@@ -129,3 +130,13 @@ class UnsatisfiableError(PartimentoError):
         if self.rules:
             text += " Conflicting rules: " + ", ".join(self.rules) + "."
         return text
+
+
+class SearchExhausted(UnsatisfiableError):
+    """The decoder's search ran out of its backtracking budget on a plan the up-front check let through.
+
+    Unlike a refusal (a chord no voice can write, found before decoding), this says only
+    that this seed's search did not find a setting: another seed may. ``infill`` retries
+    with seeds derived from the caller's before it gives up.
+    """
+

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from partimento.grammar.errors import InputError, Location, UnsatisfiableError
+from partimento.grammar.errors import InputError, Location, SearchExhausted, UnsatisfiableError
 from partimento.grammar.plan import Plan
 from partimento.grammar.theory import key_info
 
@@ -261,6 +261,16 @@ def _plan_for_melody(plan: Plan, mel) -> Plan:
     return plan
 
 
+#: Fresh starts an infill makes, each from a seed derived from the caller's, when the search runs out of budget.
+INFILL_RESTARTS = 3
+
+
+def _restart_seeds(seed: int) -> list[int]:
+    """The caller's seed, then ``INFILL_RESTARTS`` seeds derived from it (deterministic)."""
+    seed = _check_seed(seed)
+    return [seed] + [(seed + 1_000_003 * k) % 2**63 for k in range(1, INFILL_RESTARTS + 1)]
+
+
 def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str] = ("alto", "tenor"),
            seed: int = 0, *, model=None, checkpoint: str | None = None, profile: str = "strict",
            check: bool = True, record: bool = False, **sampling: Any) -> Result:
@@ -285,8 +295,19 @@ def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str]
     s = _split_sampling(sampling)
 
     def run(win: Plan, wf: np.ndarray) -> Decoded:
-        return _run(win, seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=wf, check=False,
-                    record=record)[0]
+        # The kept notes fix the plan, so a search that runs out of budget cannot redraw it as compose
+        # does: it starts again from seeds derived from the caller's (the same seed, the same attempts).
+        for attempt, attempt_seed in enumerate(_restart_seeds(seed)):
+            try:
+                dec = _run(win, attempt_seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=wf,
+                           check=False, record=record)[0]
+            except SearchExhausted:
+                if attempt == INFILL_RESTARTS:
+                    raise
+                continue
+            dec.stats["search_restarts"] = attempt
+            return dec
+        raise AssertionError("unreachable")  # pragma: no cover
 
     tokens, stats, trace = decode_window(grid.plan, forced, start, stop, run, original=grid.tokens, profile=profile)
     from partimento.neural.encoding import PITCH_OFFSET, sounding_pitches

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from partimento.grammar.errors import Location, UnsatisfiableError
+from partimento.grammar.errors import Location, SearchExhausted, UnsatisfiableError
 from partimento.grammar.theory import VOICES
 
 from .constraint import Constraint
@@ -341,7 +341,7 @@ class Search:
         m, beat = plan.metre_obj.measure_beat(t / 4, plan.pickup)
         ch = self.c.tables.chord_at(t)
         chord = ch.figure if ch is not None else "no chord"
-        raise UnsatisfiableError(
+        raise SearchExhausted(
             f"no legal note for the {VOICES[v]} over {chord} within "
             f"{self.s.max_backtrack_steps} sixteenths of backtracking",
             Location(measure=m, beat=beat, voice=VOICES[v]),

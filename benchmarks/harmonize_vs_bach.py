@@ -385,6 +385,7 @@ def infill_run(pieces: int, spans: int, seed: int, workdir: Path) -> dict:
         row["outside_notation_identical"] = before == after  # also every tie and note split as written
         row["outside_notes"] = len(before)
         row["errors"] = len(new.errors)
+        row["search_restarts"] = int(new.stats.get("search_restarts", 0))  # fresh starts from derived seeds
         from partimento.grammar.rules import check
 
         row["recheck_errors"] = len(check(out, profile="strict").errors)
@@ -400,6 +401,7 @@ def infill_run(pieces: int, spans: int, seed: int, workdir: Path) -> dict:
             "outside_notation_identical": sum(r["outside_notation_identical"] for r in done),
             "with_errors": sum(r["errors"] > 0 for r in done),
             "recheck_with_errors": sum(r["recheck_errors"] > 0 for r in done),
+            "needed_search_restarts": sum(r.get("search_restarts", 0) > 0 for r in done),
             "seconds_median": statistics.median(r["seconds"] for r in done) if done else None, "rows": rows}
 
 

@@ -301,9 +301,12 @@ def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str]
             try:
                 dec = _run(win, attempt_seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=wf,
                            check=False, record=record)[0]
-            except SearchExhausted:
+            except SearchExhausted as e:
                 if attempt == INFILL_RESTARTS:
-                    raise
+                    raise SearchExhausted(e.message, e.location, rules=e.rules,
+                                          hint=f"infill started again from {INFILL_RESTARTS} seeds derived from "
+                                               f"seed {seed} as well. Try another span, other voices, or a looser "
+                                               f"rule profile.") from None
                 continue
             dec.stats["search_restarts"] = attempt
             return dec

@@ -154,5 +154,6 @@ def test_infill_starts_again_from_derived_seeds_when_its_search_runs_out(origina
     assert np.array_equal(a.tokens, b.tokens)
 
     monkeypatch.setattr(api, "_run", lambda *a, **k: (_ for _ in ()).throw(SearchExhausted("out of budget")))
-    with pytest.raises(UnsatisfiableError, match="out of budget"):
+    with pytest.raises(UnsatisfiableError, match="out of budget") as caught:
         infill(original, measures=(2, 2), voices=("alto", "tenor"), seed=5, model=FakeModel(7))
+    assert "started again from 3 seeds derived from seed 5" in caught.value.describe()

@@ -302,15 +302,13 @@ def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str]
                 dec = _run(win, attempt_seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=wf,
                            check=False, record=record)[0]
             except SearchExhausted as e:
-                if attempt == INFILL_RESTARTS:
-                    raise SearchExhausted(e.message, e.location, rules=e.rules,
-                                          hint=f"infill started again from {INFILL_RESTARTS} seeds derived from "
-                                               f"seed {seed} as well. Try another span, other voices, or a looser "
-                                               f"rule profile.") from None
+                last = e
                 continue
             dec.stats["search_restarts"] = attempt
             return dec
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise SearchExhausted(last.message, last.location, rules=last.rules,
+                              hint=f"infill started again from {INFILL_RESTARTS} seeds derived from seed {seed} as "
+                                   f"well. Try another span, other voices, or a looser rule profile.")
 
     tokens, stats, trace = decode_window(grid.plan, forced, start, stop, run, original=grid.tokens, profile=profile)
     from partimento.neural.encoding import PITCH_OFFSET, sounding_pitches

@@ -238,10 +238,9 @@ def _part_label(p: Any, i: int) -> str:
 def _has_notes(p: Any) -> bool:
     """The part has a note (a chord or an unpitched note counts) anywhere: its first measures
     usually tell at once; otherwise music21's full recursion decides."""
-    from music21 import note, stream
-
+    measure, not_rest = _M21.load().stream.Measure, _M21.note.NotRest
     for m in p.elements[:4]:
-        if isinstance(m, stream.Measure) and any(isinstance(el, note.NotRest) for el in m.elements):
+        if isinstance(m, measure) and any(isinstance(el, not_rest) for el in m.elements):
             return True
     return bool(p.recurse().notes)
 
@@ -344,6 +343,18 @@ class _Collector:
         return VoiceEvents(starts, ends, midis, attacks, letters, list(sources), self.fermatas, self.lyrics)
 
 
+def _note_marks(el: Any, off: float, targets: list[_Collector]) -> None:
+    """Record a note's fermata and lyric (the text of its lyrics) at ``off`` in each of ``targets``."""
+    if el.expressions and any(type(e).__name__ == "Fermata" for e in el.expressions):
+        for c in targets:
+            c.fermatas.append(off)
+    if el.lyrics:
+        text = el.lyric
+        if text:
+            for c in targets:
+                c.lyrics.append((off, text))
+
+
 class _Staff:
     """One pass over a part, measure by measure (no ``flatten``: it costs more than all the rules)."""
 
@@ -406,14 +417,8 @@ class _Staff:
         else:
             raise self._error(f"an unpitched or unknown note ({type(el).__name__}); four-part writing needs pitches.",
                               off, self._voice(layer))
-        if el.expressions and any(type(e).__name__ == "Fermata" for e in el.expressions):
-            for c in targets:
-                c.fermatas.append(off)
-        if el.lyrics:
-            text = el.lyric
-            if text:
-                for c in targets:
-                    c.lyrics.append((off, text))
+        if el.expressions or el.lyrics:
+            _note_marks(el, off, targets)
 
     def _chord(self, el: Any, off: float, end: float, container: Any, layer: int | None,
                targets: list[_Collector]) -> bool:
@@ -489,13 +494,8 @@ class _Staff:
                     if event is not False:
                         if event is not None:
                             events.append(event)
-                        if kind is note_class:  # a rest's fermata and lyric are not read (as in _take)
-                            if el.expressions and any(type(e).__name__ == "Fermata" for e in el.expressions):
-                                out.fermatas.append(off)
-                            if el.lyrics:
-                                text = el.lyric
-                                if text:
-                                    out.lyrics.append((off, text))
+                        if kind is note_class and (el.expressions or el.lyrics):  # a rest's are not read (as in _take)
+                            _note_marks(el, off, self._one)
                         continue
             if isinstance(el, general):
                 self._take(el, moff + _offset_in(m, el), m, None)

@@ -417,7 +417,7 @@ class Grammar:
 @lru_cache(maxsize=1)
 def _sample_plan():
     """The sampler's entry point, imported on the first sample (the sampler imports numpy tables;
-    a function-level import would cost a lookup per plan, about 1% at thousands of plans a second)."""
+    a function-level import would cost a module lookup on every plan)."""
     from .sampler import sample_plan
 
     return sample_plan

@@ -74,7 +74,7 @@ def _fast_access_works() -> bool:
     """Whether this music21 keeps the private fields the walk reads directly.
 
     The walk reads each note's pitch, duration and offset once. Through music21's public
-    properties that is about half the checker's time (``Pitch.ps`` alone recomputes the
+    properties that was the largest part of the checker's time in a profile (``Pitch.ps`` alone recomputes the
     octave and the accidental through three more properties), so it reads the fields
     behind them, after this check that they exist and agree with the properties on a few
     notes; any other music21 takes the public path.
@@ -395,7 +395,8 @@ class _Staff:
         Called once per note of the score: the common cases (a note or a rest for one
         voice) take the shortest path.
         """
-        ql = _quarter_length(el) if _FAST else el.duration.quarterLength  # a float, or a Fraction for tuplets (``off + ql`` is a float either way)
+        # a float, or a Fraction for tuplets (``off + ql`` is a float either way)
+        ql = _quarter_length(el) if _FAST else el.duration.quarterLength
         if ql <= 0:  # grace notes take no time
             return
         targets = self._one if not self.split else (self._layer[layer] if layer is not None else self.out)
@@ -455,8 +456,9 @@ class _Staff:
 
         A note (with an up-to-date duration, an octave, no microtone, a pitch in MIDI's
         range) or a rest is most of a chorale: its event is built here in the loop, with
-        no call per note and no property (the reader was half the checker's time, mostly
-        in those calls), and so are its fermata and lyric, as :meth:`_take` reads them.
+        no call per note and no property (in a profile the reader was the largest part of
+        the checker's time, mostly in those calls); its fermata and lyric are read as
+        :meth:`_take` reads them.
         Everything else takes the general way, :meth:`_take`, in the same order as
         :meth:`_measure` takes it: notes outside any layer as they come, then the layers.
         """

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Sequence
 
-from .base import Context, SonorityArray
+from .base import RULES, Context, SonorityArray
 from .chords import infer_chords
 from .profiles import RULE_ORDER, Profile, get_profile
 from .report import Report
@@ -25,10 +25,26 @@ def check_arrays(sonorities: SonorityArray, ctx: Context, profile: str | Profile
     if ctx.chords is None:
         ctx = replace(ctx, chords=infer_chords(sonorities, ctx.keys), chords_inferred=True)
     violations = []
-    for rule in prof.rules():
+    for rule in _rules_of(prof):
         violations.extend(rule.check(sonorities, ctx))
     violations.sort(key=lambda v: (v.index, _ORDER.get(v.rule, len(_ORDER)), v.rule, v.voices))
     return Report(ctx.file, prof.name, violations, sonorities, ctx)
+
+
+#: The rule instances of the last profiles checked, by (profile's id, the registry's entries):
+#: building 16 rules costs more than several of them take to check a chorale, and a check
+#: only reads them. Another registered rule (or another class under an id) builds anew.
+_RULES_OF: dict[tuple, tuple[Profile, list]] = {}
+
+
+def _rules_of(prof: Profile) -> list:
+    key = (id(prof), tuple(RULES.items()))
+    hit = _RULES_OF.get(key)
+    if hit is None or hit[0] is not prof:  # (an id can be reused once a profile is gone)
+        if len(_RULES_OF) > 32:
+            _RULES_OF.clear()
+        hit = _RULES_OF[key] = (prof, prof.rules())
+    return hit[1]
 
 
 def check(score_or_path: Any, profile: str | Profile = "strict", key: str | None = None, plan: Any = None,

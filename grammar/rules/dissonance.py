@@ -48,7 +48,7 @@ class UnpreparedDissonance(Rule):
             return out
         chords, _ = chords_for(s, ctx)
         acc = accents(s, ctx)
-        for nc in classify_notes(s, ctx, chord_tones=False):
+        for nc in classify_notes(s, ctx, chord_tones=False, labels=False):
             if nc.kind != UNCLASSIFIED:
                 continue
             at = nc.dissonant_from if nc.dissonant_from is not None else nc.start

@@ -111,8 +111,7 @@ def accent_levels(beat: np.ndarray, metre: str | Metre | None = None) -> np.ndar
     on_beat = frac < _EPS
     if metre is not None:
         m = parse_metre(metre) if isinstance(metre, str) else metre
-        compound = m.beat_quarters == Fraction(3, 2)
-        beats_per_bar = m.bar_quarters / m.beat_quarters
+        compound, beats_per_bar = _beat_shape(m.numerator, m.denominator)
     else:
         compound, beats_per_bar = False, None
     if compound:
@@ -126,6 +125,13 @@ def accent_levels(beat: np.ndarray, metre: str | Metre | None = None) -> np.ndar
     return out
 
 
+@lru_cache(maxsize=64)
+def _beat_shape(numerator: int, denominator: int) -> tuple[bool, Fraction]:
+    """(compound?, counted beats per bar) of a metre, worked out once per time signature."""
+    m = Metre(numerator, denominator)
+    return m.beat_quarters == Fraction(3, 2), m.bar_quarters / m.beat_quarters
+
+
 def accents(s: SonorityArray, ctx: Context) -> np.ndarray:
     """The context's accent per sonority, else :func:`accent_levels` of the beats alone."""
     acc = getattr(ctx, "accent", None)
@@ -135,8 +141,10 @@ def accents(s: SonorityArray, ctx: Context) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------- chords
-def _bits_of(pcs: Sequence[int]) -> int:
-    """One int with bit ``pc`` set for each pitch class in ``pcs``."""
+@lru_cache(maxsize=4096)
+def _bits_of(pcs: tuple[int, ...]) -> int:
+    """One int with bit ``pc`` set for each pitch class in ``pcs`` (a chord's members or a key's scale;
+    the same few tuples come back in every piece)."""
     bits = 0
     for pc in pcs:
         bits |= 1 << pc
@@ -145,10 +153,8 @@ def _bits_of(pcs: Sequence[int]) -> int:
 
 def _member_bits(chords: Sequence[ChordSpec | None]) -> np.ndarray:
     """(N,) int: bit ``pc`` set for each chord member; all 12 bits where the chord is unknown."""
-    # a chord object usually spans several rows: its bits once per object
-    by_id = {id(ch): _bits_of(ch.members) for ch in {id(ch): ch for ch in chords if ch is not None}.values()}
-    by_id[id(None)] = 0xFFF
-    return np.array([by_id[id(ch)] for ch in chords], dtype=np.int64)
+    bits_of = _bits_of
+    return np.array([0xFFF if ch is None else bits_of(ch.members) for ch in chords], dtype=np.int64)
 
 
 def _member_of(s: SonorityArray, bits: np.ndarray) -> np.ndarray:
@@ -258,15 +264,16 @@ def _prospects_of(member: np.ndarray, chords: Sequence[ChordSpec | None], din: i
     the interval from the voice's previous pitch (None after silence or at the start).
     The single place where the classes are defined; every face reads it.
     """
-    if member.all():
+    member = member.tolist()  # a few rows: Python's list beats numpy's per-call cost here
+    if all(member):
         return _CHORD_TONE
-    first, last = bool(member[0]), bool(member[-1])
+    first, last = member[0], member[-1]
     if first and last:
-        return NoteStatus("pedal", dissonant_from=int(np.argmin(member)))
+        return NoteStatus("pedal", dissonant_from=member.index(False))
     if last:  # dissonant first, the harmony came to it
         return NoteStatus("anticipation", dissonant_from=0)
     if first:  # prepared: dissonant since the last change of membership
-        d = len(member) - int(np.argmax(member[::-1]))
+        d = len(member) - member[::-1].index(True)
         return NoteStatus(None, _PREPARED, dissonant_from=d)
     if not all(_same_harmony(chords[0], c) for c in chords[1:]):
         return NoteStatus(None, (), 0, "held into the next chord, to which it does not belong either",
@@ -389,12 +396,12 @@ def _label(kind: str, s: SonorityArray, voice: int, pitch: int, stop: int, d: in
 
 def _scale_bits(keys: Sequence[KeyInfo]) -> list[int]:
     """Per row, an int with bit ``pc`` set for each pitch class of the key's scale there."""
-    by_id = {id(key): _bits_of(key.scale) for key in {id(key): key for key in keys}.values()}
-    return [by_id[id(key)] for key in keys]
+    bits_of = _bits_of
+    return [bits_of(key.scale) for key in keys]
 
 
 def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1, 2, 3),
-                   chord_tones: bool = True) -> list[NoteClass]:
+                   chord_tones: bool = True, labels: bool = True) -> list[NoteClass]:
     """Every note of ``voices``, in voice then time order, with its class.
 
     A non-chord tone still sounding at the last row is ``"pending"`` (its departure is
@@ -402,6 +409,8 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     ``UNCLASSIFIED`` with ``reason`` and ``closest``. ``chord_tones=False`` leaves out the
     notes that are chord members throughout (most notes of a chorale), for callers
     that judge only the others; the classes of the rest are the same either way.
+    ``labels=False`` gives every note its ``kind`` as its label (the suspension figures
+    and qualities are not worked out), for callers that read only the kinds.
 
     The notes that are chord tones are found for all rows of a voice at once (their
     class needs nothing but membership); only the others go through
@@ -480,7 +489,8 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
                         kind = "incomplete neighbour"
                     reason = closest = ""
                     label = _label(kind, s, v, x, e, rows_d, din, accented, chromatic,
-                                   prev_kind == "suspension" and kind == "suspension", int(bits[e]))
+                                   prev_kind == "suspension" and kind == "suspension", int(bits[e])) \
+                        if labels else kind
             out.append(NoteClass(v, a, e, x, kind, label, None if d is None else a + d, accented, chromatic,
                                  reason, closest))
             done_run, done_kind = i, kind

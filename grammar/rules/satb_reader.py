@@ -59,13 +59,15 @@ class _M21:
             from music21 import chord, key, meter, note, stream
 
             cls.chord, cls.key, cls.meter, cls.note, cls.stream = chord, key, meter, note, stream
-            global _Note, _FAST
-            _Note = note.Note
+            global _Note, _Rest, _GeneralNote, _FAST
+            _Note, _Rest, _GeneralNote = note.Note, note.Rest, note.GeneralNote
             _FAST = _fast_access_works()
         return cls
 
 
 _Note: Any = None  # music21.note.Note once loaded: the class the walk tests every element against
+_Rest: Any = None  # music21.note.Rest once loaded
+_GeneralNote: Any = None  # music21.note.GeneralNote once loaded
 _FAST = False  # music21's private fields read directly (see _fast_access_works)
 _STEP_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
@@ -135,7 +137,20 @@ class VoiceEvents:
     letters: np.ndarray  # (n,) int8 written letter 0=C..6=B; -1 for rests and spellings music21 guessed (MIDI)
     sources: list[tuple[Any, int, Any]]  # (music21 element, index in its chord or -1, its container) per event
     fermatas: list[float]  # onsets of notes that carry a fermata
-    lyrics: list[tuple[float, str]]  # (onset, text) of the notes' lyrics
+    lyric_notes: list[tuple[float, Any]]  # (onset, music21 note) of the notes that carry lyrics
+
+    @property
+    def lyrics(self) -> list[tuple[float, str]]:
+        """(onset, text) of the notes' lyrics, read on first use.
+
+        Only the bass's are ever asked for (a plan's chord labels), so the text of every
+        other voice's lyrics is never built.
+        """
+        cached = self.__dict__.get("_lyrics")
+        if cached is None:
+            cached = [(off, text) for off, el in self.lyric_notes if (text := el.lyric)]
+            self.__dict__["_lyrics"] = cached
+        return cached
 
     def sounding_at(self, offset: float) -> int | None:
         """Index of the event sounding at ``offset`` (a rest included), or None."""
@@ -318,7 +333,7 @@ class _Collector:
     def __init__(self) -> None:
         self.events: list[tuple[float, float, int, bool, int, tuple[Any, int, Any]]] = []  # start, end, MIDI, attack, letter, source
         self.fermatas: list[float] = []
-        self.lyrics: list[tuple[float, str]] = []
+        self.lyric_notes: list[tuple[float, Any]] = []
 
     @property
     def starts(self) -> list[float]:
@@ -331,7 +346,7 @@ class _Collector:
     def done(self) -> VoiceEvents:
         if not self.events:
             return VoiceEvents(np.zeros(0), np.zeros(0), np.zeros(0, np.int16), np.zeros(0, bool),
-                               np.zeros(0, np.int8), [], self.fermatas, self.lyrics)
+                               np.zeros(0, np.int8), [], self.fermatas, self.lyric_notes)
         starts, ends, midis, attacks, letters, sources = zip(*self.events)
         starts = np.asarray(starts, float)
         ends, midis = np.asarray(ends, float), np.asarray(midis, np.int16)
@@ -340,19 +355,21 @@ class _Collector:
             order = np.argsort(starts, kind="stable")
             starts, ends, midis, attacks, letters = (a[order] for a in (starts, ends, midis, attacks, letters))
             sources = [sources[i] for i in order]
-        return VoiceEvents(starts, ends, midis, attacks, letters, list(sources), self.fermatas, self.lyrics)
+        return VoiceEvents(starts, ends, midis, attacks, letters, list(sources), self.fermatas, self.lyric_notes)
 
 
 def _note_marks(el: Any, off: float, targets: list[_Collector]) -> None:
-    """Record a note's fermata and lyric (the text of its lyrics) at ``off`` in each of ``targets``."""
-    if el.expressions and any(type(e).__name__ == "Fermata" for e in el.expressions):
+    """Record a note's fermata and lyrics (the note, its text read when asked) at ``off`` in each of ``targets``."""
+    if el.expressions and _has_fermata(el):
         for c in targets:
             c.fermatas.append(off)
     if el.lyrics:
-        text = el.lyric
-        if text:
-            for c in targets:
-                c.lyrics.append((off, text))
+        for c in targets:
+            c.lyric_notes.append((off, el))
+
+
+def _has_fermata(el: Any) -> bool:
+    return any(type(e).__name__ == "Fermata" for e in el.expressions)
 
 
 class _Staff:
@@ -463,43 +480,47 @@ class _Staff:
         :meth:`_measure` takes it: notes outside any layer as they come, then the layers.
         """
         out = self.out[0]
-        events = out.events
+        events, fermatas, lyric_notes = out.events, out.fermatas, out.lyric_notes
         offsets = m._offsetDict
-        note_class, rest_class, step_pc, letter_of = _Note, _M21.note.Rest, _STEP_PC, _LETTER
-        general = _M21.note.GeneralNote
+        note_class, rest_class, step_pc, letter_of = _Note, _Rest, _STEP_PC, _LETTER
         layers: list[Any] = []
         for el in elements:
             kind = type(el)
-            if kind is note_class or kind is rest_class:
+            if kind is note_class:
+                d = el._duration
+                entry = offsets.get(id(el))
+                p = el.pitch
+                octave = p._octave
+                if d is not None and not d._quarterLengthNeedsUpdating and entry is not None and octave is not None \
+                        and p._microtone is None and not isinstance(off := entry[0], str):
+                    acc = p._accidental
+                    step = p._step
+                    midi = 12 * octave + 12 + step_pc[step]
+                    if acc is not None:
+                        midi = round(midi + acc._alter)
+                    ql = d._qtrLength
+                    if ql > 0 and 0 <= midi <= 127:
+                        off += moff
+                        tie = el._tie
+                        events.append((off, off + ql, midi, tie is None or tie.type not in ("stop", "continue"),
+                                       -1 if p.spellingIsInferred else letter_of[step], (el, -1, m)))
+                        if el.expressions and _has_fermata(el):
+                            fermatas.append(off)
+                        if el.lyrics:
+                            lyric_notes.append((off, el))
+                        continue
+                    # a grace note, or a pitch out of range: the general way
+            elif kind is rest_class:
                 d = el._duration
                 entry = offsets.get(id(el))
                 if d is not None and not d._quarterLengthNeedsUpdating and entry is not None \
-                        and not isinstance(entry[0], str):
+                        and not isinstance(off := entry[0], str):  # a rest's fermata and lyric are not read (as in _take)
                     ql = d._qtrLength
-                    off = moff + entry[0]
-                    if kind is rest_class:
-                        event = (off, off + ql, REST, False, -1, (el, -1, m)) if ql > 0 else None
-                    else:
-                        p = el.pitch
-                        if p._octave is None or p._microtone is not None:
-                            event = False
-                        else:
-                            acc = p._accidental
-                            midi = round(12 * (p._octave + 1) + step_pc[p._step]
-                                         + (acc._alter if acc is not None else 0))
-                            if ql > 0 and 0 <= midi <= 127:
-                                tie = el._tie
-                                event = (off, off + ql, midi, tie is None or tie.type not in ("stop", "continue"),
-                                         -1 if p.spellingIsInferred else letter_of[p._step], (el, -1, m))
-                            else:
-                                event = False  # a grace note, or a pitch out of range: the general way
-                    if event is not False:
-                        if event is not None:
-                            events.append(event)
-                        if kind is note_class and (el.expressions or el.lyrics):  # a rest's are not read (as in _take)
-                            _note_marks(el, off, self._one)
-                        continue
-            if isinstance(el, general):
+                    if ql > 0:
+                        off += moff
+                        events.append((off, off + ql, REST, False, -1, (el, -1, m)))
+                    continue
+            if isinstance(el, _GeneralNote):
                 self._take(el, moff + _offset_in(m, el), m, None)
             elif isinstance(el, _M21.stream.Voice):
                 layers.append(el)
@@ -508,7 +529,7 @@ class _Staff:
         for v in layers:
             voff = moff + float(m.elementOffset(v))
             for sub in v.elements:
-                if isinstance(sub, general):
+                if isinstance(sub, _GeneralNote):
                     self._take(sub, voff + _offset_in(v, sub), v, None)
 
     def _measure(self, m: Any, moff: float, elements: tuple | None = None) -> None:
@@ -575,7 +596,7 @@ class _Staff:
         offs, nums, pads, metres = [], [], [], []
         ts_class = _M21.meter.TimeSignature
         for m in ms:
-            moff = float(self.part.elementOffset(m))
+            moff = float(_offset_in(self.part, m) if _FAST else self.part.elementOffset(m))
             number = int(m.number) if isinstance(m.number, int) else 0
             elements = m.elements
             for el in elements:  # a time signature applies from its own measure on

@@ -272,7 +272,7 @@ def _locate(satb: SATBScore, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         return np.asarray([m for m, _ in mb], np.int32), np.asarray([b for _, b in mb], float)
     offs, nums, pads, metres = info.offsets, info.numbers, info.padding, info.metres
     k = np.maximum(np.searchsorted(offs, times + _EPS, side="right") - 1, 0)
-    quarters = {id(m): float(m.beat_quarters) for m in metres}  # the same Metre object runs over many measures
+    quarters = {i: float(m.beat_quarters) for i, m in {id(m): m for m in metres}.items()}  # one Metre runs over many measures
     beat_len = np.asarray([quarters[id(m)] for m in metres])[k]
     beats = 1.0 + (times - offs[k] + pads[k]) / beat_len
     return nums[k].astype(np.int32), np.round(beats, 4)

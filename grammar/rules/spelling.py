@@ -185,6 +185,13 @@ def spelled_positions(s, ctx) -> np.ndarray:
     p = s.pitch.astype(np.int64)
     if n == 0:
         return np.zeros((0, 4), np.int64)
+    sounding = p >= 0
+    if s.letter is not None:
+        w = (s.letter >= 0) & sounding
+        if (w == sounding).all():  # every note as written (a score file): no note to spell
+            pos = np.full(p.shape, -1, np.int64)
+            pos[w] = written_position(p[w], s.letter[w].astype(np.int64))
+            return pos
     new = s.attack.copy()
     new[0] = True
     new[1:] |= p[1:] != p[:-1]
@@ -197,7 +204,6 @@ def spelled_positions(s, ctx) -> np.ndarray:
         src = spell_source(chords[i] if chords is not None else None, ctx.keys[i], inferred)
         row_table[i] = sources.setdefault(src, len(sources))
     tables = np.stack([positions_over(f, k) for f, k in sources])  # (U, 128)
-    sounding = p >= 0
     pos = tables[row_table[start], np.where(sounding, p, 0)]
     if s.letter is not None:
         w = (s.letter >= 0) & sounding

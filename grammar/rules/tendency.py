@@ -40,6 +40,16 @@ def _inferred(ctx: Context) -> bool:
     return ctx.chords is None or ctx.chords_inferred
 
 
+def _harmony_changes(chords: list[ChordSpec | None]) -> list[int]:
+    """Rows ``i`` whose chord and the one before are both known and have different roots (:func:`same_harmony` false).
+
+    The tendency rules judge a note only where the harmony changes; a chord usually lasts
+    several rows, so the rows in between are left out here at once, not one by one.
+    """
+    roots = [-1 if ch is None else ch.root for ch in chords]
+    return [i for i in range(1, len(roots)) if roots[i] != roots[i - 1] and roots[i] >= 0 and roots[i - 1] >= 0]
+
+
 @register
 class DoubledLeadingTone(Rule):
     """Two or more voices sound the leading tone of a dominant-function chord.
@@ -55,8 +65,15 @@ class DoubledLeadingTone(Rule):
         out: list[Violation] = []
         chords, _ = chords_for(s, ctx)
         rows = s.pitch.tolist()  # Python ints: this loop reads single cells
+        keys = ctx.keys
+        known: dict[tuple[int, int], int | None] = {}  # (chord, key) objects -> leading tone: a chord spans rows
         for i, ch in enumerate(chords):
-            lt = leading_tone_of(ch, ctx.keys[i])
+            if ch is None or ch.function != "dominant":  # leading_tone_of's own first test, without the call
+                continue
+            pair = (id(ch), id(keys[i]))
+            lt = known.get(pair, -1)
+            if lt == -1:
+                lt = known[pair] = leading_tone_of(ch, keys[i])
             if lt is None:
                 continue
             row = rows[i]
@@ -132,7 +149,10 @@ class LeadingToneResolution(Rule):
         chords, _ = chords_for(s, ctx)
         p = s.pitch
         for i in range(1, len(s)):
-            lt = self._lt(chords[i - 1], chords[i], ctx.keys[i - 1])
+            ch0 = chords[i - 1]
+            if ch0 is None or ch0.function != "dominant":  # no leading tone (leading_tone_of's first test)
+                continue
+            lt = self._lt(ch0, chords[i], ctx.keys[i - 1])
             if lt is None:
                 continue
             for v in range(4):
@@ -216,10 +236,8 @@ class _TendencyTone(Rule):
         out: list[Violation] = []
         chords, inferred = chords_for(s, ctx)
         rows = s.pitch.tolist()
-        for i in range(1, len(s)):
+        for i in _harmony_changes(chords):
             ch0, ch1 = chords[i - 1], chords[i]
-            if ch0 is None or ch1 is None or same_harmony(ch0, ch1):
-                continue
             prev, cur = rows[i - 1], rows[i]
             pcs = self.tendency_pcs(ctx, i - 1, ch0, ch1, inferred)
             if not pcs:

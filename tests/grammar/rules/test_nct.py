@@ -125,6 +125,24 @@ def test_sounding_classes_and_class_at_answer_per_row():
     assert class_at(s, ctx, 0, 0).kind == "suspension"  # the same note: prepared at row 0
 
 
+def test_classes_without_labels_are_the_same_classes():
+    """``labels=False`` (the unprepared-dissonance rule's way) skips the figures, never a class."""
+    from music21 import corpus
+
+    from partimento.grammar.rules import parse_score
+    from partimento.grammar.rules.chords import infer_chords
+
+    for name in ("bwv66.6", "bwv26.6"):
+        ps = parse_score(corpus.parse(name))
+        ctx = Context(ps.ctx.keys, infer_chords(ps.sonorities, ps.ctx.keys), chords_inferred=True, accent=ps.ctx.accent)
+        full = classify_notes(ps.sonorities, ctx, chord_tones=False)
+        bare = classify_notes(ps.sonorities, ctx, chord_tones=False, labels=False)
+        assert any(nc.label != nc.kind for nc in full)  # figures such as "suspension 4-3" exist here
+        assert [(nc.voice, nc.start, nc.stop, nc.kind, nc.reason) for nc in full] == \
+               [(nc.voice, nc.start, nc.stop, nc.kind, nc.reason) for nc in bare]
+        assert all(nc.label == nc.kind for nc in bare)
+
+
 # ------------------------------------------------------------------------------------------ the rule
 def _unclassified_suspension(beat_of_dissonance: float):
     """C5 held from I into V and left by a leap down to G4: no class (closest: a suspension)."""

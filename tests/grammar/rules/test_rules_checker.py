@@ -188,6 +188,36 @@ def test_user_rule_registers_and_runs_in_every_profile():
         RULES.pop("test-bass-low")
 
 
+def test_a_rule_registered_after_a_check_runs_in_the_next_check():
+    """The checker keeps the rule objects of a profile between checks; registering a rule
+    (or replacing one under its id) must still reach the very next check."""
+    score = ["C5 G4 E4 C3", "C5 A4 F4 F3", "B4 G4 D4 G3", "C5 G4 E4 C3"]
+    before = check(build(score, "C"), "chorale")
+    assert "test-late-rule" not in {v.rule for v in before.violations}
+
+    @register
+    class LateRule(Rule):
+        id = "test-late-rule"
+        default_severity = Severity.WARNING
+
+        def check(self, s, ctx):
+            return [self.violation(s, 0, [0], "first row", ctx=ctx)]
+
+    try:
+        assert [v.rule for v in check(build(score, "C"), "chorale").violations].count("test-late-rule") == 1
+
+        @register
+        class LateRuleTwice(LateRule):  # the same id, another class: the new one runs
+            def check(self, s, ctx):
+                return [self.violation(s, i, [0], "every row", ctx=ctx) for i in range(2)]
+
+        assert [v.rule for v in check(build(score, "C"), "chorale").violations].count("test-late-rule") == 2
+    finally:
+        RULES.pop("test-late-rule")
+    after = check(build(score, "C"), "chorale")
+    assert [(v.rule, v.index) for v in after.violations] == [(v.rule, v.index) for v in before.violations]
+
+
 def test_unknown_profile_and_non_score_input():
     from partimento.grammar.errors import InputError
 

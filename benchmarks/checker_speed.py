@@ -21,7 +21,8 @@ as wall time and as this process's CPU time (``time.process_time``): on a machin
 shared with other work the CPU figure is the steadier of the two, and the speedups
 are given for both.
 
-Also printed: microseconds per ``allowed(state, voice)`` call of every hard rule (the
+Also printed: our check stage by stage (warm, each stage timed on its own: the reader,
+the rest of ``parse_score``, chord inference, each rule), and microseconds per ``allowed(state, voice)`` call of every hard rule (the
 decoder's face), on decoding prefixes of bwv66.6.
 
     python benchmarks/checker_speed.py [--split valid|test] [--chorales 30] [--repeats 3]
@@ -135,7 +136,55 @@ def worker(names: list[str], repeats: int) -> dict:
                 gc.enable()
             best_ours, best_theirs = min(best_ours, t1 - t0), min(best_theirs, t2 - t1)
         row["ours_warm_ms"], row["music21_warm_ms"] = best_ours * 1e3, best_theirs * 1e3
-    return {"rows": rows, "masks_us": _mask_timing()}
+    return {"rows": rows, "masks_us": _mask_timing(), "stages_ms": _stage_timing(names)}
+
+
+def _stage_timing(names: list[str]) -> dict[str, float]:
+    """Where our time goes, warm, milliseconds per chorale: each stage of ``check`` timed on its own
+    (fresh parsed copies for the stages that read music21 objects; inferred chords once seen)."""
+    from partimento.grammar.errors import ScoreError
+    from partimento.grammar.rules import get_profile, parse_score
+    from partimento.grammar.rules.chords import infer_chords
+    from partimento.grammar.rules.satb_reader import read_satb
+    from music21 import corpus
+    from dataclasses import replace
+
+    def satb_parts(f, score):
+        try:
+            return f(score)
+        except ScoreError:
+            return f(score, parts=SATB)
+
+    total: dict[str, float] = {}
+
+    def add(key, dt):
+        total[key] = total.get(key, 0.0) + dt * 1e3 / len(names)
+
+    import gc
+
+    for name in names:
+        a, b = corpus.parse(name), corpus.parse(name)
+        gc.collect()
+        gc.disable()
+        try:
+            t = time.perf_counter()
+            satb_parts(read_satb, a)
+            add("reading the music21 objects (SATB reader)", time.perf_counter() - t)
+            t = time.perf_counter()
+            ps = satb_parts(parse_score, b)
+            add("sonorities, keys, accents (parse_score less the reader)", time.perf_counter() - t)
+            t = time.perf_counter()
+            chords = infer_chords(ps.sonorities, ps.ctx.keys)
+            add("inferred chords (a second time: cached rows)", time.perf_counter() - t)
+            ctx = replace(ps.ctx, chords=chords, chords_inferred=True)
+            for rule in get_profile("strict").rules():
+                t = time.perf_counter()
+                rule.check(ps.sonorities, ctx)
+                add(f"rule {rule.id}", time.perf_counter() - t)
+        finally:
+            gc.enable()
+    total["sonorities, keys, accents (parse_score less the reader)"] -= total["reading the music21 objects (SATB reader)"]
+    return total
 
 
 def _mask_timing(calls: int = 2000) -> dict[str, float]:
@@ -225,13 +274,23 @@ def main() -> None:
     for rid, us in data["masks_us"].items():
         print(f"  {rid:<28} {us:6.1f}")
     print(f"  {'all hard rules together':<28} {sum(data['masks_us'].values()):6.1f}")
+    stages = data["stages_ms"]
+    rules = sum(v for k, v in stages.items() if k.startswith("rule "))
+    print("\nour check by stage, warm, ms per chorale:")
+    for k, v in stages.items():
+        if not k.startswith("rule "):
+            print(f"  {k:<58} {v:6.3f}")
+    print(f"  {'the 16 rules together':<58} {rules:6.3f}")
+    for k, v in sorted(((k, v) for k, v in stages.items() if k.startswith("rule ")), key=lambda kv: -kv[1])[:3]:
+        print(f"    {k:<56} {v:6.3f}")
     from partimento.grammar.fileio import write_text_atomic
 
     write_text_atomic(RESULTS, json.dumps({"machine": platform.platform(), "python": platform.python_version(),
                                            "command": " ".join(["python", "benchmarks/checker_speed.py", *sys.argv[1:]]),
                                            "load_average": {"before": load_before, "after": _load()}, "wall_s": wall,
                                            "sides": SIDES, "summary": summary, "rows": rows,
-                                           "allowed_us_per_call": data["masks_us"]}, indent=1))
+                                           "allowed_us_per_call": data["masks_us"],
+                                           "stages_warm_ms_per_chorale": data["stages_ms"]}, indent=1))
     print(f"written {RESULTS}")
 
 

@@ -56,6 +56,18 @@ among the tokens it favours:
   cannot step (2 semitones at most) into the next chord's bass: the rules would let it
   go on only through a 16th (B-A-B-C under V6-I6). 1-2% of Bach's bass notes are 16ths,
   8-11% of the shipped model's.
+* ``prefer:bass-fill`` — at an off-beat eighth before a chord onset on the next beat, when
+  the next chord's bass lies a third below the bass that sounds (I -> IV6 or I -> vi: C
+  to A), the note between (B, a passing note where the plan layers and the rules allow
+  one: diatonic, its pitch class free in the upper voices) is favoured; holding, striking
+  again and every other note are weighed by ``Style.bass_fill``. Bach fills such a falling third
+  with a passing eighth where the shipped model leaps it on the beat: his basses fall by
+  step on 31% of their moves, ours fell on 20% (harmonized) and 26% (composed) of theirs,
+  and struck a note at 15-18% of the off-beat eighths against his 36%. The model holds
+  there so surely that weights of 0.3 and 0.1 moved the bass's interval overlap with
+  Bach's by under a point, hence the small default (still a weight, not a rule). Only falling thirds: rising ones were as common as his already. The octave is
+  not the planner's (it fixes pitch classes): where the next bass could also be reached by
+  a sixth up, the passing note commits the line to the third down.
 
 The strengths were chosen on the ``valid`` split (``benchmarks/results/style_vs_bach_valid.json``
 records the run with the defaults; ``benchmarks/results/style_sweep_valid/`` the strengths tried);
@@ -79,8 +91,9 @@ __all__ = ["Preferences", "PREFERENCE_IDS", "STYLE_IDS", "PREFERENCE_FACTOR", "S
 
 PREFERENCE_IDS = ("prefer:way-on", "prefer:bass-room", "prefer:room-above", "prefer:cadence-approach",
                   "prefer:motion", "prefer:suspension", "prefer:bass-restrike",
-                  "prefer:bass-sixteenth")
-STYLE_IDS = ("prefer:motion", "prefer:suspension", "prefer:bass-restrike", "prefer:bass-sixteenth")  # the calibration
+                  "prefer:bass-sixteenth", "prefer:bass-fill")
+STYLE_IDS = ("prefer:motion", "prefer:suspension", "prefer:bass-restrike", "prefer:bass-sixteenth",
+             "prefer:bass-fill")  # the calibration
 PREFERENCE_FACTOR = 0.01  # weight of a token a preference does not favour
 _BASS = 3
 
@@ -93,16 +106,17 @@ class Style:
     suspension: float = 0.6  # every token but the suspending hold where a suspension can start on a beat
     restrike: float = 0.02  # the bass striking its sounding note again at a chord onset or a beat
     bass_sixteenth: float = 0.1  # a new bass note on a 16th position; a half-beat note that goes on only in 16ths
+    bass_fill: float = 0.005  # anything but the passing note at a half beat before a bass a third below
 
     def __post_init__(self) -> None:
-        for name in ("motion", "suspension", "restrike", "bass_sixteenth"):
+        for name in ("motion", "suspension", "restrike", "bass_sixteenth", "bass_fill"):
             x = getattr(self, name)
             if not 0 < x <= 1:
                 raise ValueError(f"a style weight must lie in (0, 1], got {name}={x}")
 
 
 STYLE = Style()  #: the default calibration (chosen on the valid split)
-NO_STYLE = Style(1.0, 1.0, 1.0, 1.0)  #: the model as it is
+NO_STYLE = Style(1.0, 1.0, 1.0, 1.0, 1.0)  #: the model as it is
 
 
 class Preferences:
@@ -144,7 +158,8 @@ class Preferences:
                 or (self.style.suspension < 1 and v < _BASS and bool(self._beat_onset[t]))
                 or (v == _BASS and ((self.style.restrike < 1 and bool(self._bass_beat[t]))
                                     or (self.style.bass_sixteenth < 1
-                                        and bool(self._sixteenth[t] or self._eighth_to_onset[t])))))
+                                        and bool(self._sixteenth[t] or self._eighth_to_onset[t]))
+                                    or (self.style.bass_fill < 1 and bool(self._eighth_to_onset[t])))))
 
     def favoured(self, g: GridState, t: int, v: int, candidates: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """(id, bool[V]) for each preference that speaks at (t, v): False where it does not favour a candidate.
@@ -183,7 +198,7 @@ class Preferences:
         return out
 
     def _style(self, g: GridState, t: int, v: int, candidates: np.ndarray) -> list[tuple[str, np.ndarray, float]]:
-        """The style calibration at (t, v): ``prefer:motion``, ``prefer:suspension``, ``prefer:bass-restrike``.
+        """The style calibration at (t, v): ``prefer:motion``, ``prefer:suspension`` and the bass's three.
 
         A token's weight depends on the position alone, never on which other tokens are
         candidates (so :meth:`weight_of` of one token is its weight in the full mask, as the
@@ -222,6 +237,33 @@ class Preferences:
                 fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | ch.members[pcs] | near
             if not fav.all():
                 out.append(("prefer:bass-sixteenth", fav, self.style.bass_sixteenth))
+        if self.style.bass_fill < 1 and v == _BASS and self._eighth_to_onset[t]:
+            between = self._fill(g, t)
+            if between is not None:
+                fav = ~candidates
+                fav[PITCH_OFFSET:] |= between
+                if not fav.all():
+                    out.append(("prefer:bass-fill", fav, self.style.bass_fill))
+        return out
+
+    def _fill(self, g: GridState, t: int) -> np.ndarray | None:
+        """bool[128]: the notes that fill a falling third from the sounding bass to the next chord's (None: no third).
+
+        At ``t`` (an off-beat eighth whose next beat is a chord onset): the pitches strictly
+        between the bass now and the next chord's bass pitch class a third (3-4 semitones)
+        below it, each a step (1-2 semitones) from that note.
+        """
+        prev = g.previous(t, _BASS)
+        if prev < 0:
+            return None
+        nxt = self.tables.chords[int(self.tables.chord_index[t + 2])]
+        gap = (prev - nxt.spec.bass) % 12
+        if gap not in (3, 4):
+            return None
+        target = prev - gap
+        out = np.zeros(128, bool)
+        for p in range(max(target + 1, prev - 2), prev):
+            out[p] = p - target <= 2
         return out
 
     def weights(self, g: GridState, t: int, v: int, candidates: np.ndarray) -> tuple[np.ndarray | None, list[str]]:

@@ -107,6 +107,12 @@ def test_preferences_reweight_and_never_forbid(index):
             if "prefer:bass-sixteenth" in fav:  # a 16th position (every new note disfavoured), or an off-beat
                 assert v == 3 and fav["prefer:bass-sixteenth"][HOLD]  # eighth before an onset (only 16ths go on)
                 assert t % 2 == 1 or (t % 4 == 2 and c.tables.onset[t + 2])
+            if "prefer:bass-fill" in fav:  # a half beat before an onset: only a note a step above a bass a third below
+                assert v == 3 and t % 4 == 2 and c.tables.onset[t + 2] and not fav["prefer:bass-fill"][HOLD]
+                prev = int(c.grid.previous(t, v))
+                below = c.tables.chord_at(t + 2).spec.bass
+                for tok in np.flatnonzero(legal & fav["prefer:bass-fill"]).tolist():
+                    assert 1 <= prev - (tok - PITCH_OFFSET) <= 2 and (tok - PITCH_OFFSET - below) % 12 in (1, 2)
         c.push(tok)
     assert spoke > 0
     free = decode(FakeSession(plan.steps, index), plan, rules, seed=index, preferences=False)
@@ -216,3 +222,70 @@ def test_the_bass_calibration_weighs_restrikes_on_beats_and_new_notes_on_sixteen
     assert set(STYLE_IDS) <= set(__import__("partimento.hybrid.preferences", fromlist=["x"]).PREFERENCE_IDS)
     off = Preferences(c.tables, c.reach, style=False)
     assert off.weights(c.grid, t, v, legal) == (None, [])
+
+
+def _bass_at_half_beat(figures: tuple[str, ...], style: Style):
+    """A constraint and preferences with I (C5 E4 G3 C3) held up to the bass's off-beat eighth before chord 2."""
+    plan = cadence_plan(figures=figures, beats=2.0)
+    c = Constraint(plan, hard_rules("strict"))
+    prefs = Preferences(c.tables, c.reach, style=style)
+    for p in (72, 64, 55, 48):
+        c.push(token_of(p, True))
+    while c.position != (6, 3):  # everything held up to step 6, the bass's half beat before the onset at 8
+        c.push(HOLD)
+    return c, prefs
+
+
+def test_the_bass_fill_favours_the_passing_note_into_a_bass_a_third_below():
+    """prefer:bass-fill: at the half beat before I -> IV6 (bass C3 -> A2) the B2 between is favoured; holding and
+    every other note weigh Style.bass_fill; nothing is forbidden. Before I -> IV (a fourth, or a fifth down) silent."""
+    style = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=0.3)
+    c, prefs = _bass_at_half_beat(("I", "IV6", "V", "I"), style)
+    t, v = c.position
+    legal = c.mask()
+    passing = token_of(47, True)  # B2, a step from C3 and a step onto A2
+    assert legal[passing] and legal[HOLD]
+    w, names = prefs.weights(c.grid, t, v, legal)
+    assert names == ["prefer:bass-fill"]
+    assert w[passing] == 1 and w[HOLD] == style.bass_fill
+    others = legal.copy()
+    others[[passing, HOLD]] = False
+    assert others.any() and (w[others] == style.bass_fill).all()  # e.g. C3 again, A2 at once
+    assert (w > 0).all()
+    fav = dict(prefs.favoured(c.grid, t, v, legal))["prefer:bass-fill"]
+    assert np.flatnonzero(legal & fav).tolist() == [passing]
+    for tok in (HOLD, passing, int(np.flatnonzero(others)[0])):  # one token alone weighs as in the full mask
+        assert prefs.weight_of(c.grid, t, v, tok) == w[tok]
+    assert Preferences(c.tables, c.reach, style=NO_STYLE_FILL).weights(c.grid, t, v, legal) == (None, [])
+
+    for figures in (("I", "IV", "V", "I"), ("I", "vi6", "V", "I")):  # C3 -> F, C3 -> C: no third to fill
+        c, prefs = _bass_at_half_beat(figures, style)
+        assert prefs.weights(c.grid, *c.position, c.mask()) == (None, [])
+
+
+NO_STYLE_FILL = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0)
+
+
+def _fills(pitch: np.ndarray, attack: np.ndarray) -> int:
+    """Half beats before a beat where the bass falls a third by two steps, through a note struck there."""
+    n = 0
+    for t in range(2, pitch.shape[0] - 2, 4):
+        a, b, c = (int(x) for x in (pitch[t - 1, 3], pitch[t, 3], pitch[t + 2, 3]))
+        n += bool(attack[t, 3] and attack[t + 2, 3]) and a - c in (3, 4) and 1 <= a - b <= 2 and 1 <= b - c <= 2
+    return n
+
+
+def test_decoded_with_the_bass_fill_the_bass_fills_more_falling_thirds(monkeypatch):
+    from partimento.hybrid import preferences
+
+    plan = cadence_plan(figures=("I", "IV6", "V", "vi", "IV", "ii", "I6", "IV", "V", "I"), beats=2.0)
+    rules = hard_rules("strict")
+    counts = {}
+    for weight in (1.0, 0.01):
+        monkeypatch.setattr(preferences, "STYLE", Style(0.25, 0.6, 0.02, 0.1, weight))
+        counts[weight] = 0
+        for seed in range(8):
+            d = decode(FakeSession(plan.steps, seed), plan, rules, seed=seed)
+            assert report_for(d.pitch, d.attack, plan, "strict").errors == []
+            counts[weight] += _fills(d.pitch, d.attack)
+    assert counts[0.01] > counts[1.0]

@@ -289,10 +289,17 @@ def test_what_the_plan_layers_suspend_the_rule_classes_as_a_suspension(key, firs
         assert rule.check(done.sonorities, done.ctx) == []
 
 
-def test_infill_around_a_given_suspension_counts_it_by_its_resolution():
+def test_infill_around_a_given_suspension_counts_it_by_its_resolution(monkeypatch):
     """A given alto C4 held over V (a 4-3, resolving to B3 inside V) stands for V's third: infilling the tenor
-    beside it is not refused up front for want of a B (it was, before given notes counted by their resolution)."""
-    from partimento.hybrid import infill, realize
+    beside it is not refused up front for want of a B (it was, before given notes counted by their resolution).
+
+    The fixture piece is the one written before ``prefer:bass-fill`` (which fills the bass's falling third
+    I -> vi in bar 1 and so changes the whole piece, this 4-3 with it)."""
+    from dataclasses import replace
+
+    from partimento.hybrid import infill, preferences, realize
+
+    monkeypatch.setattr(preferences, "STYLE", replace(preferences.STYLE, bass_fill=1.0))
 
     figures = ("I", "vi", "IV", "V", "I", "ii6", "V7", "vi", "IV", "I64", "V", "I")
     original = realize(cadence_plan(figures=figures), seed=0, model=FakeModel(0))  # the style calibration on

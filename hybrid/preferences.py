@@ -66,8 +66,9 @@ among the tokens it favours:
   and struck a note at 15-18% of the off-beat eighths against his 36%. The model holds
   there so surely that weights of 0.3 and 0.1 moved the bass's interval overlap with
   Bach's by under a point, hence the small default (still a weight, not a rule). Only
-  falling thirds: rising ones were as common as his already. The octave is not the planner's (it fixes pitch classes): where the next bass could also be reached by
-  a sixth up, the passing note commits the line to the third down.
+  falling thirds: rising ones were as common as his already. The octave is not the
+  planner's (it fixes pitch classes): where the next bass could also be reached by a sixth
+  up, the passing note commits the line to the third down.
 
 The strengths were chosen on the ``valid`` split (``benchmarks/results/style_vs_bach_valid.json``
 records the run with the defaults; ``benchmarks/results/style_sweep_valid/`` the strengths tried);

@@ -182,9 +182,12 @@ def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", see
     chords and inversions per beat or half beat, cadences — is found by the harmonic search
     (:mod:`partimento.hybrid.harmony`), or taken from ``plan`` (a :class:`Plan` or a
     ``.rntxt`` / ``.json`` file, e.g. one written with ``--plan-out`` and edited), and the
-    lower voices are decoded under the rules with the soprano tokens forced. When a plan
-    dead-ends, the next-best plan (avoiding the chords around the dead end) is tried, up to
-    ``max_plan_draws``; ``result.stats["plan_draws"]`` says how many were drawn.
+    lower voices are decoded under the rules with the soprano tokens forced. When the
+    search runs out of its backtracking budget on a plan, it starts again from a seed
+    derived from ``seed`` (:data:`HARMONIZE_RESTARTS` times) before the plan is given up;
+    when a plan dead-ends, the next-best plan (avoiding the chords around the dead end) is
+    tried, up to ``max_plan_draws``. ``result.stats["plan_draws"]`` says how many plans
+    were drawn, ``["search_restarts"]`` how many fresh starts were made.
     """
     from .harmony import propose_plans
     from .melody import read_melody
@@ -197,30 +200,37 @@ def harmonize(melody: Any, key: str | None = None, grammar: str = "harmony", see
     forced[:, 0] = mel.tokens
     if plan is not None:
         given = _plan_for_melody(plan if isinstance(plan, Plan) else Plan.read(plan), mel)
-        dec, report, given, prov = _run(given, seed, s, model=model, checkpoint=checkpoint, profile=profile,
-                                        forced=forced, check=check, record=record)
-        return Result(given, dec.tokens, dec.pitch, dec.attack, report, dict(dec.stats, seed=seed, plan_draws=1),
+        (dec, report, given, prov), restarts = _run_restarting(
+            given, seed, HARMONIZE_RESTARTS, s, model=model, checkpoint=checkpoint, profile=profile, forced=forced,
+            check=check, record=record)
+        return Result(given, dec.tokens, dec.pitch, dec.attack, report,
+                      dict(dec.stats, seed=seed, plan_draws=1, search_restarts=restarts),
                       list(mel.warnings), spellings={(0, t): n for t, n in mel.spellings.items()}, trace=dec.trace,
                       provenance=prov)
     last: UnsatisfiableError | None = None
     failures: list[str] = []
+    search_restarts = 0
     for draw, (proposal, feedback) in enumerate(propose_plans(mel, grammar=grammar, seed=seed)):
         if draw >= max_plan_draws:
             break
-        try:
-            dec, report, proposal, prov = _run(proposal, seed, s, model=model, checkpoint=checkpoint,
-                                               profile=profile, forced=forced, check=check, record=record)
+        try:  # a search out of budget starts again before the plan is given up (HARMONIZE_RESTARTS)
+            (dec, report, proposal, prov), restarts = _run_restarting(
+                proposal, seed, HARMONIZE_RESTARTS, s, model=model, checkpoint=checkpoint, profile=profile,
+                forced=forced, check=check, record=record)
+            search_restarts += restarts
         except UnsatisfiableError as e:
+            search_restarts += HARMONIZE_RESTARTS if isinstance(e, SearchExhausted) else 0
             last = e
             failures.append(e.describe())
-            feedback.failed_at(_step_of(e, proposal))
+            feedback.failed_at(_step_of(e, proposal), e.location.voice if e.location is not None else None)
             continue
         notes = list(mel.warnings)
         if draw:
             notes.append(f"the first {draw} proposed plan(s) could not be realized under the {profile} rules; "
                          f"this is plan {draw + 1}")
         return Result(proposal, dec.tokens, dec.pitch, dec.attack, report,
-                      dict(dec.stats, seed=seed, plan_draws=draw + 1, unrealized_plans=len(failures)), notes,
+                      dict(dec.stats, seed=seed, plan_draws=draw + 1, unrealized_plans=len(failures),
+                           search_restarts=search_restarts), notes,
                       spellings={(0, t): n for t, n in mel.spellings.items()}, trace=dec.trace, provenance=prov)
     if last is None:
         raise UnsatisfiableError("the harmonic search found no plan for this melody", Location(file=mel.source))
@@ -263,12 +273,30 @@ def _plan_for_melody(plan: Plan, mel) -> Plan:
 
 #: Fresh starts an infill makes, each from a seed derived from the caller's, when the search runs out of budget.
 INFILL_RESTARTS = 3
+#: Fresh starts harmonize makes on one proposed plan when the search runs out of budget, before the next plan.
+HARMONIZE_RESTARTS = 1
 
 
-def _restart_seeds(seed: int) -> list[int]:
-    """The caller's seed, then ``INFILL_RESTARTS`` seeds derived from it (deterministic)."""
+def _restart_seeds(seed: int, restarts: int = INFILL_RESTARTS) -> list[int]:
+    """The caller's seed, then ``restarts`` seeds derived from it (deterministic)."""
     seed = _check_seed(seed)
-    return [seed] + [(seed + 1_000_003 * k) % 2**63 for k in range(1, INFILL_RESTARTS + 1)]
+    return [seed] + [(seed + 1_000_003 * k) % 2**63 for k in range(1, restarts + 1)]
+
+
+def _run_restarting(plan: Plan, seed: int, restarts: int, sampling: Sampling, **kw: Any
+                    ) -> tuple[tuple[Decoded, Any, Plan, dict], int]:
+    """:func:`_run`, started again from seeds derived from ``seed`` when the search runs out of its
+    backtracking budget (:class:`SearchExhausted`: the plan may still be realizable, the walk was
+    unlucky); (what ``_run`` returns, fresh starts used). Raises the last SearchExhausted, and any other
+    UnsatisfiableError at once (a plan the rules cannot realize stays so whatever the seed)."""
+    last: SearchExhausted | None = None
+    for attempt, attempt_seed in enumerate(_restart_seeds(seed, restarts)):
+        try:
+            return _run(plan, attempt_seed, sampling, **kw), attempt
+        except SearchExhausted as e:
+            last = e
+    assert last is not None
+    raise last
 
 
 def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str] = ("alto", "tenor"),
@@ -297,18 +325,15 @@ def infill(score: Any, measures: tuple[int, int] = (3, 4), voices: Sequence[str]
     def run(win: Plan, wf: np.ndarray) -> Decoded:
         # The kept notes fix the plan, so a search that runs out of budget cannot redraw it as compose
         # does: it starts again from seeds derived from the caller's (the same seed, the same attempts).
-        for attempt, attempt_seed in enumerate(_restart_seeds(seed)):
-            try:
-                dec = _run(win, attempt_seed, s, model=model, checkpoint=checkpoint, profile=profile, forced=wf,
-                           check=False, record=record)[0]
-            except SearchExhausted as e:
-                last = e
-                continue
-            dec.stats["search_restarts"] = attempt
-            return dec
-        raise SearchExhausted(last.message, last.location, rules=last.rules,
-                              hint=f"infill started again from {INFILL_RESTARTS} seeds derived from seed {seed} as "
-                                   f"well. Try another span, other voices, or a looser rule profile.")
+        try:
+            (dec, *_), attempt = _run_restarting(win, seed, INFILL_RESTARTS, s, model=model, checkpoint=checkpoint,
+                                                 profile=profile, forced=wf, check=False, record=record)
+        except SearchExhausted as e:
+            raise SearchExhausted(e.message, e.location, rules=e.rules,
+                                  hint=f"infill started again from {INFILL_RESTARTS} seeds derived from seed {seed} "
+                                       f"as well. Try another span, other voices, or a looser rule profile.") from None
+        dec.stats["search_restarts"] = attempt
+        return dec
 
     tokens, stats, trace = decode_window(grid.plan, forced, start, stop, run, original=grid.tokens, profile=profile)
     from partimento.neural.encoding import PITCH_OFFSET, sounding_pitches

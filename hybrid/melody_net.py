@@ -27,7 +27,7 @@ from partimento.grammar.theory import key_info
 
 from .harmony_model import RELATED_KEYS, SLOT_KINDS, Slot
 
-__all__ = ["N_FEATURES", "NetConfig", "slot_features", "load_net", "predict", "NET_PATH"]
+__all__ = ["N_FEATURES", "NetConfig", "Ensemble", "slot_features", "load_net", "predict", "NET_PATH"]
 
 NET_PATH = Path(__file__).with_name("melody_net.safetensors")
 N_FEATURES = 38
@@ -120,29 +120,64 @@ def build(cfg: NetConfig | None = None):
     return _module(cfg or NetConfig())
 
 
+class Ensemble:
+    """Several networks of one config, each trained with its own seed and its own held-out tenth.
+
+    :func:`predict` averages their probabilities (not their logits): a mixture is as
+    sure as its members agree, and one member's overconfident slip costs less. Members
+    are stored in one safetensors file, member ``i``'s tensors under ``m{i}.``.
+    """
+
+    def __init__(self, members: list) -> None:
+        if not members:
+            raise ValueError("an ensemble needs at least one network")
+        self.members = members
+
+
 @lru_cache(maxsize=2)
 def load_net(path: str | None = None):
-    """The shipped network (or the one at ``path``) in eval mode; None when no weights are there."""
+    """The shipped network (or the one at ``path``) in eval mode: one network, or an :class:`Ensemble`
+    when the JSON lists ``members``; None when no weights are there."""
     from safetensors.torch import load_file
 
     weights = Path(path) if path else NET_PATH
-    meta = weights.with_suffix(".json")
-    if not weights.is_file() or not meta.is_file():
+    meta_path = weights.with_suffix(".json")
+    if not weights.is_file() or not meta_path.is_file():
         return None
-    cfg = NetConfig(**json.loads(meta.read_text())["config"])
+    meta = json.loads(meta_path.read_text())
+    cfg = NetConfig(**meta["config"])
+    state = load_file(str(weights))
+    if "members" not in meta:
+        return _loaded(cfg, state)
+    nets = []
+    for i in range(len(meta["members"])):
+        prefix = f"m{i}."
+        nets.append(_loaded(cfg, {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}))
+    return Ensemble(nets)
+
+
+def _loaded(cfg: NetConfig, state: dict):
     net = _module(cfg)
-    net.load_state_dict(load_file(str(weights)))
+    net.load_state_dict(state)
     net.eval()
     return net
 
 
 def predict(net, features: np.ndarray) -> dict[str, np.ndarray]:
-    """Log-probabilities per slot: {"bass": (S, 12), "root": (S, 12), "key": (S, 6)}."""
+    """Log-probabilities per slot: {"bass": (S, 12), "root": (S, 12), "key": (S, 6)}.
+
+    For an :class:`Ensemble`, the log of the members' mean probability.
+    """
     import torch
 
+    members = net.members if isinstance(net, Ensemble) else [net]
+    x = torch.from_numpy(features)[None]
     with torch.no_grad():
-        out = net(torch.from_numpy(features)[None])
-        return {k: torch.log_softmax(v[0], dim=-1).numpy().astype(np.float64) for k, v in out.items()}
+        logs = [{k: torch.log_softmax(v[0], dim=-1).double() for k, v in m(x).items()} for m in members]
+    if len(logs) == 1:
+        return {k: v.numpy() for k, v in logs[0].items()}
+    return {k: (torch.logsumexp(torch.stack([lp[k] for lp in logs]), dim=0) - np.log(len(logs))).numpy()
+            for k in logs[0]}
 
 
 def config_dict(cfg: NetConfig) -> dict:

@@ -10,6 +10,12 @@ One tenth of the train chorales (seeded) is held out for early stopping. Valid a
 chorales are never read.
 
 Run: python tools/train_melody_net.py [--epochs 60] [--seed 0]
+
+The shipped network is an ensemble (:class:`partimento.hybrid.melody_net.Ensemble`): each
+member trained with its own ``--seed`` (so its own held-out tenth), then put in one file:
+
+    python tools/train_melody_net.py --seed 1 --out /tmp/s1.safetensors   # ... one run per member
+    python tools/train_melody_net.py --combine /tmp/s0.safetensors /tmp/s1.safetensors ... --out hybrid/melody_net.safetensors
 """
 from __future__ import annotations
 
@@ -105,7 +111,12 @@ def main() -> None:
     ap.add_argument("--wir", type=Path, default=Path("/work/shared/data/when-in-rome"))
     ap.add_argument("--out", type=Path, default=NET_PATH)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/melody_net_data.npz"))
+    ap.add_argument("--combine", type=Path, nargs="+", default=None,
+                    help="put these trained networks (each with its JSON) into one ensemble file at --out; no training")
     args = ap.parse_args()
+    if args.combine:
+        combine(args.combine, args.out)
+        return
 
     import torch
     from torch import nn
@@ -201,6 +212,33 @@ def main() -> None:
             "command": "python tools/train_melody_net.py " + " ".join(sys.argv[1:]), "seed": args.seed}
     write_text_atomic(args.out.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
     print(f"wrote {args.out}: best epoch {best[2]}, held-out {best[3]}")
+
+
+def combine(paths: list[Path], out: Path) -> None:
+    """One ensemble file from single networks of one config: tensors under ``m{i}.``, each member's
+    provenance (seed, held-out chorales, accuracy, command) kept in the JSON's ``members``."""
+    from safetensors.torch import load_file, save
+
+    from partimento.grammar.fileio import write_bytes_atomic, write_text_atomic
+
+    metas = [json.loads(p.with_suffix(".json").read_text()) for p in paths]
+    if any("members" in m for m in metas):
+        raise SystemExit("--combine takes single networks, not ensembles")
+    if any(m["config"] != metas[0]["config"] for m in metas):
+        raise SystemExit("--combine: the networks have different configs")
+    tensors = {}
+    for i, p in enumerate(paths):
+        tensors.update({f"m{i}.{k}": v.contiguous() for k, v in load_file(str(p)).items()})
+    write_bytes_atomic(out, save(tensors))
+    keep = ("seed", "chorales", "held_out_chorales", "best_epoch", "held_out_loss", "held_out_accuracy", "command")
+    meta = {"format": "partimento-melody-net", "config": metas[0]["config"],
+            "params": sum(m["params"] for m in metas), "trained_on": metas[0]["trained_on"],
+            "ensemble": "mean of the members' probabilities (hybrid/melody_net.py Ensemble)",
+            "members": [{k: m[k] for k in keep if k in m} for m in metas],
+            "command": "python tools/train_melody_net.py --combine " + " ".join(str(p) for p in paths)
+                       + f" --out {out}"}
+    write_text_atomic(out.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
+    print(f"wrote {out}: {len(paths)} members")
 
 
 if __name__ == "__main__":

@@ -277,3 +277,41 @@ def test_a_given_note_that_breaks_one_rule_on_its_own_is_not_excused_from_the_ot
     report = report_for(res.pitch, res.attack, res.plan, "strict")
     errors = [v for v in report.violations if v.severity.value == "error"]
     assert all(v.voices == ["soprano"] for v in errors), [(v.rule, v.measure, v.beat, v.voices) for v in errors]
+
+
+def test_a_plan_whose_search_runs_out_is_tried_again_from_a_derived_seed_before_the_next_plan(tmp_path, monkeypatch):
+    """A search out of backtracking budget (SearchExhausted) says nothing against the plan: harmonize
+    starts it again from a seed derived from the caller's before it draws the next-best plan. Same
+    seed, same attempts, same notes."""
+    from partimento.grammar.errors import SearchExhausted, UnsatisfiableError
+    from partimento.hybrid import api
+
+    real = api._run
+    seen: list[int] = []
+
+    def flaky(plan, seed, *args, **kwargs):
+        seen.append(seed)
+        if len(seen) % 2:  # every first attempt runs out of budget
+            raise SearchExhausted("no legal note for the tenor over V7 within 32 sixteenths of backtracking")
+        return real(plan, seed, *args, **kwargs)
+
+    monkeypatch.setattr(api, "_run", flaky)
+    path = melody_file(tmp_path, TUNE[:9] + [(72, 3, False)])
+    a = harmonize(path, seed=1, model=FakeModel(0))
+    b = harmonize(path, seed=1, model=FakeModel(0))
+    assert a.stats["plan_draws"] == 1 and a.stats["search_restarts"] == 1
+    assert seen[:2] == api._restart_seeds(1, api.HARMONIZE_RESTARTS) and seen[2:] == seen[:2]
+    assert np.array_equal(a.tokens, b.tokens)
+
+    # a plan the rules refuse outright is not started again: the next plan is drawn at once
+    seen.clear()
+
+    def refused_once(plan, seed, *args, **kwargs):
+        seen.append(seed)
+        if len(seen) == 1:
+            raise UnsatisfiableError("no bass note of iv6 can go on into V")
+        return real(plan, seed, *args, **kwargs)
+
+    monkeypatch.setattr(api, "_run", refused_once)
+    c = harmonize(path, seed=1, model=FakeModel(0))
+    assert c.stats["plan_draws"] == 2 and c.stats["search_restarts"] == 0 and seen == [1, 1]

@@ -1,6 +1,9 @@
 """The harmonic search without decoding: keys, phrases, slots, cadences, modulations, next-best plans."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from music21 import articulations, converter, expressions, key, meter, note, stream
@@ -170,12 +173,16 @@ def test_the_shipped_melody_network_was_trained_on_train_chorales_and_hears_ever
     from partimento.hybrid.harmony import _melody_search
     from partimento.hybrid.melody_net import NET_PATH, load_net, predict, slot_features
 
+    from partimento.hybrid.melody_net import Ensemble
+
     meta = json.loads(NET_PATH.with_suffix(".json").read_text())
     split = json.loads((NET_PATH.parents[1] / "neural" / "chorale_split.json").read_text())
-    assert meta["held_out_chorales"] and set(meta["held_out_chorales"]) <= set(split["train"])
+    assert len(meta["members"]) == 5 and len({m["seed"] for m in meta["members"]}) == 5
+    for m in meta["members"]:  # each member held out its own tenth of train, never a valid or test chorale
+        assert m["held_out_chorales"] and set(m["held_out_chorales"]) <= set(split["train"])
     assert "train split" in meta["trained_on"]
     net = load_net()
-    assert net is not None
+    assert isinstance(net, Ensemble) and len(net.members) == 5
     mel = read_melody(tune(CHORALE, sharps=1, fermatas=(6, 13, 20, 27)))
     search = _melody_search(mel, 0, load_model(), mel.key)
     lp = predict(net, slot_features(mel.pitch, mel.tokens >= 2, search.slots, search.end_slot, mel.key))
@@ -210,3 +217,58 @@ def test_a_melody_note_left_for_a_rest_sounds_in_its_chord():
             if draw == 3:
                 break
             feedback.failed_at(52)  # a dead end on the A of bar 4 (left for a rest at t = 59): avoid the chords there
+
+
+def test_an_ensemble_predicts_the_mean_of_its_members_probabilities(tmp_path):
+    """tools/train_melody_net.py --combine puts single networks in one file; load_net reads it back
+    as an Ensemble whose prediction is the log of the members' mean probability."""
+    import subprocess
+    import sys
+
+    import torch
+    from safetensors.torch import save_file
+
+    from partimento.hybrid.melody_net import N_FEATURES, Ensemble, NetConfig, build, config_dict, load_net, predict
+
+    paths = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        net = build(NetConfig())
+        p = tmp_path / f"s{seed}.safetensors"
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(p))
+        p.with_suffix(".json").write_text(json.dumps({"format": "partimento-melody-net",
+                                                      "config": config_dict(NetConfig()), "params": 1, "seed": seed,
+                                                      "trained_on": "train split (test fixture)"}))
+        paths.append(p)
+    out = tmp_path / "both.safetensors"
+    tool = Path(__file__).resolve().parents[2] / "tools" / "train_melody_net.py"
+    subprocess.run([sys.executable, str(tool), "--combine", *map(str, paths), "--out", str(out)], check=True,
+                   capture_output=True)
+    both = load_net(str(out))
+    singles = [load_net(str(p)) for p in paths]
+    assert isinstance(both, Ensemble) and not isinstance(singles[0], Ensemble)
+    x = np.random.default_rng(0).standard_normal((7, N_FEATURES)).astype(np.float32)
+    got = predict(both, x)
+    each = [predict(n, x) for n in singles]
+    for head in got:
+        mean = (np.exp(each[0][head]) + np.exp(each[1][head])) / 2
+        assert np.allclose(np.exp(got[head]), mean, atol=1e-6)
+    assert json.loads(out.with_suffix(".json").read_text())["members"][1]["seed"] == 2
+
+
+def test_a_bass_that_cannot_go_on_is_avoided_under_every_figure_in_the_next_plan():
+    """An up-front refusal naming the bass ("no bass note of iv6 can go on into V") is about the bass's
+    pitch class: the next plan avoids every chord with that bass in the slot, not only the figure
+    that failed (on the valid chorale bwv275, iv6, IV6 and iv65 were tried in turn)."""
+    from partimento.hybrid.harmony import propose_plans
+
+    mel = read_melody(tune(CHORALE, sharps=1, fermatas=(6, 13, 20, 27)))
+    plans = propose_plans(mel, seed=0)
+    first, feedback = next(plans)
+    h = feedback.harmonization
+    j = len(h.slots) // 2
+    step = h.slots[j].start
+    bass = h.space.bass[h.path[j]]
+    feedback.failed_at(step, "bass")
+    second, _ = next(plans)
+    assert second.chord_at(step / STEPS_PER_QUARTER).spec.bass != bass

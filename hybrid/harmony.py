@@ -24,8 +24,8 @@ on fermatas. Viterbi finds the best path. On top of the statistics:
   per-beat bass agreement with Bach (51.6% -> 49.4%; the sweep:
   ``benchmarks/results/harmonize_net_bass_sweep_valid.json``). The ensemble of five that
   replaced the single network is surer where its members agree; with it the bass head is
-  weighed 0.5: over the 35 valid sopranos per-beat agreement with Bach 49.4% -> 51.0%
-  (bass) and 57.5% -> 59.1% (root), root position 68.9%, bass interval overlap .89
+  weighed 0.5: over the 35 valid sopranos per-beat agreement with Bach 49.4% -> 51.1%
+  (bass) and 57.5% -> 59.0% (root), root position 68.9%, bass interval overlap .89
   (``benchmarks/results/harmonize_net_ensemble_valid.json``; at 1.0 root position reached
   71.6%, against the 72% limit);
 * **notes left for a rest**: a melody note followed by silence is in the chords under it

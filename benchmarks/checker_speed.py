@@ -142,12 +142,15 @@ def worker(names: list[str], repeats: int) -> dict:
 def _stage_timing(names: list[str]) -> dict[str, float]:
     """Where our time goes, warm, milliseconds per chorale: each stage of ``check`` timed on its own
     (fresh parsed copies for the stages that read music21 objects; inferred chords once seen)."""
+    import gc
+    from dataclasses import replace
+
+    from music21 import corpus
+
     from partimento.grammar.errors import ScoreError
     from partimento.grammar.rules import get_profile, parse_score
     from partimento.grammar.rules.chords import infer_chords
     from partimento.grammar.rules.satb_reader import read_satb
-    from music21 import corpus
-    from dataclasses import replace
 
     def satb_parts(f, score):
         try:
@@ -159,8 +162,6 @@ def _stage_timing(names: list[str]) -> dict[str, float]:
 
     def add(key, dt):
         total[key] = total.get(key, 0.0) + dt * 1e3 / len(names)
-
-    import gc
 
     for name in names:
         a, b = corpus.parse(name), corpus.parse(name)

@@ -136,7 +136,7 @@ class SearchExhausted(UnsatisfiableError):
     """The decoder's search ran out of its backtracking budget on a plan the up-front check let through.
 
     Unlike a refusal (a chord no voice can write, found before decoding), this says only
-    that this seed's search did not find a setting: another seed may. ``infill`` retries
-    with seeds derived from the caller's before it gives up.
+    that this seed's search did not find a setting: another seed may. ``infill`` and
+    ``harmonize`` start again from seeds derived from the caller's before they give up.
     """
 

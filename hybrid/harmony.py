@@ -531,10 +531,11 @@ class PlanFeedback:
         else:
             j = int(np.searchsorted(starts, step, side="right")) - 1
             js = range(max(0, j - 2), min(len(h.slots), j + 2))
-            if voice == "bass" and j >= 0:
+            if voice == "bass" and j >= 0:  # the failed chord itself is avoided with its neighbours below
                 bass = h.space.bass
-                self.avoid[j, bass == bass[h.path[j]]] += AVOID
-                self.avoid[j, h.path[j]] -= AVOID  # (counted once below)
+                same = bass == bass[h.path[j]]
+                same[h.path[j]] = False
+                self.avoid[j, same] += AVOID
         for j in js:
             self.avoid[j, h.path[j]] += AVOID
 

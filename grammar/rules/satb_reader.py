@@ -21,6 +21,7 @@ silently left out. This is the one reader of SATB scores: the checker, the annot
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -139,18 +140,14 @@ class VoiceEvents:
     fermatas: list[float]  # onsets of notes that carry a fermata
     lyric_notes: list[tuple[float, Any]]  # (onset, music21 note) of the notes that carry lyrics
 
-    @property
+    @cached_property
     def lyrics(self) -> list[tuple[float, str]]:
         """(onset, text) of the notes' lyrics, read on first use.
 
         Only the bass's are ever asked for (a plan's chord labels), so the text of every
         other voice's lyrics is never built.
         """
-        cached = self.__dict__.get("_lyrics")
-        if cached is None:
-            cached = [(off, text) for off, el in self.lyric_notes if (text := el.lyric)]
-            self.__dict__["_lyrics"] = cached
-        return cached
+        return [(off, text) for off, el in self.lyric_notes if (text := el.lyric)]
 
     def sounding_at(self, offset: float) -> int | None:
         """Index of the event sounding at ``offset`` (a rest included), or None."""
@@ -479,8 +476,8 @@ class _Staff:
         Everything else takes the general way, :meth:`_take`, in the same order as
         :meth:`_measure` takes it: notes outside any layer as they come, then the layers.
         """
-        out = self.out[0]
-        events, fermatas, lyric_notes = out.events, out.fermatas, out.lyric_notes
+        one = self._one
+        events = one[0].events
         offsets = m._offsetDict
         note_class, rest_class, step_pc, letter_of = _Note, _Rest, _STEP_PC, _LETTER
         layers: list[Any] = []
@@ -504,10 +501,8 @@ class _Staff:
                         tie = el._tie
                         events.append((off, off + ql, midi, tie is None or tie.type not in ("stop", "continue"),
                                        -1 if p.spellingIsInferred else letter_of[step], (el, -1, m)))
-                        if el.expressions and _has_fermata(el):
-                            fermatas.append(off)
-                        if el.lyrics:
-                            lyric_notes.append((off, el))
+                        if el.expressions or el.lyrics:
+                            _note_marks(el, off, one)
                         continue
                     # a grace note, or a pitch out of range: the general way
             elif kind is rest_class:

@@ -186,29 +186,25 @@ def spelled_positions(s, ctx) -> np.ndarray:
     if n == 0:
         return np.zeros((0, 4), np.int64)
     sounding = p >= 0
-    if s.letter is not None:
-        w = (s.letter >= 0) & sounding
-        if (w == sounding).all():  # every note as written (a score file): no note to spell
-            pos = np.full(p.shape, -1, np.int64)
-            pos[w] = written_position(p[w], s.letter[w].astype(np.int64))
-            return pos
-    new = s.attack.copy()
-    new[0] = True
-    new[1:] |= p[1:] != p[:-1]
-    start = np.maximum.accumulate(np.where(new, np.arange(n)[:, None], 0), axis=0)  # (N, 4) row the note was struck
-    inferred = _inferred(ctx)
-    sources: dict[tuple[str | None, str], int] = {}
-    row_table = np.empty(n, np.int64)
-    chords = ctx.chords
-    for i in range(n):
-        src = spell_source(chords[i] if chords is not None else None, ctx.keys[i], inferred)
-        row_table[i] = sources.setdefault(src, len(sources))
-    tables = np.stack([positions_over(f, k) for f, k in sources])  # (U, 128)
-    pos = tables[row_table[start], np.where(sounding, p, 0)]
-    if s.letter is not None:
-        w = (s.letter >= 0) & sounding
-        if w.any():
-            pos[w] = written_position(p[w], s.letter[w].astype(np.int64))
+    written = (s.letter >= 0) & sounding if s.letter is not None else np.zeros(p.shape, bool)
+    if (written == sounding).all():  # every note as written (a score file): no note to spell
+        pos = np.full(p.shape, -1, np.int64)
+    else:
+        new = s.attack.copy()
+        new[0] = True
+        new[1:] |= p[1:] != p[:-1]
+        start = np.maximum.accumulate(np.where(new, np.arange(n)[:, None], 0), axis=0)  # (N, 4) row the note was struck
+        inferred = _inferred(ctx)
+        sources: dict[tuple[str | None, str], int] = {}
+        row_table = np.empty(n, np.int64)
+        chords = ctx.chords
+        for i in range(n):
+            src = spell_source(chords[i] if chords is not None else None, ctx.keys[i], inferred)
+            row_table[i] = sources.setdefault(src, len(sources))
+        tables = np.stack([positions_over(f, k) for f, k in sources])  # (U, 128)
+        pos = tables[row_table[start], np.where(sounding, p, 0)]
+    if written.any():
+        pos[written] = written_position(p[written], s.letter[written].astype(np.int64))
     pos[~sounding] = -1
     return pos
 

@@ -65,15 +65,8 @@ class DoubledLeadingTone(Rule):
         out: list[Violation] = []
         chords, _ = chords_for(s, ctx)
         rows = s.pitch.tolist()  # Python ints: this loop reads single cells
-        keys = ctx.keys
-        known: dict[tuple[int, int], int | None] = {}  # (chord, key) objects -> leading tone: a chord spans rows
         for i, ch in enumerate(chords):
-            if ch is None or ch.function != "dominant":  # leading_tone_of's own first test, without the call
-                continue
-            pair = (id(ch), id(keys[i]))
-            lt = known.get(pair, -1)
-            if lt == -1:
-                lt = known[pair] = leading_tone_of(ch, keys[i])
+            lt = leading_tone_of(ch, ctx.keys[i])
             if lt is None:
                 continue
             row = rows[i]
@@ -149,10 +142,7 @@ class LeadingToneResolution(Rule):
         chords, _ = chords_for(s, ctx)
         p = s.pitch
         for i in range(1, len(s)):
-            ch0 = chords[i - 1]
-            if ch0 is None or ch0.function != "dominant":  # no leading tone (leading_tone_of's first test)
-                continue
-            lt = self._lt(ch0, chords[i], ctx.keys[i - 1])
+            lt = self._lt(chords[i - 1], chords[i], ctx.keys[i - 1])
             if lt is None:
                 continue
             for v in range(4):

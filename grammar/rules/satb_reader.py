@@ -138,16 +138,17 @@ class VoiceEvents:
     letters: np.ndarray  # (n,) int8 written letter 0=C..6=B; -1 for rests and spellings music21 guessed (MIDI)
     sources: list[tuple[Any, int, Any]]  # (music21 element, index in its chord or -1, its container) per event
     fermatas: list[float]  # onsets of notes that carry a fermata
-    lyric_notes: list[tuple[float, Any]]  # (onset, music21 note) of the notes that carry lyrics
 
     @cached_property
     def lyrics(self) -> list[tuple[float, str]]:
-        """(onset, text) of the notes' lyrics, read on first use.
+        """(onset, text) of the lyrics of this voice's notes (rests' left out), read on first use.
 
-        Only the bass's are ever asked for (a plan's chord labels), so the text of every
-        other voice's lyrics is never built.
+        Read from :attr:`sources` when asked, not while the score is walked: only the
+        bass's are ever asked for (a plan's chord labels), and looking at every note's
+        lyrics during the walk was an eighth of the reader's time.
         """
-        return [(off, text) for off, el in self.lyric_notes if (text := el.lyric)]
+        return [(off, text) for off, midi, (el, _, _) in zip(self.starts.tolist(), self.midis.tolist(), self.sources)
+                if midi != REST and el.lyrics and (text := el.lyric)]
 
     def sounding_at(self, offset: float) -> int | None:
         """Index of the event sounding at ``offset`` (a rest included), or None."""
@@ -330,7 +331,6 @@ class _Collector:
     def __init__(self) -> None:
         self.events: list[tuple[float, float, int, bool, int, tuple[Any, int, Any]]] = []  # start, end, MIDI, attack, letter, source
         self.fermatas: list[float] = []
-        self.lyric_notes: list[tuple[float, Any]] = []
 
     @property
     def starts(self) -> list[float]:
@@ -343,7 +343,7 @@ class _Collector:
     def done(self) -> VoiceEvents:
         if not self.events:
             return VoiceEvents(np.zeros(0), np.zeros(0), np.zeros(0, np.int16), np.zeros(0, bool),
-                               np.zeros(0, np.int8), [], self.fermatas, self.lyric_notes)
+                               np.zeros(0, np.int8), [], self.fermatas)
         starts, ends, midis, attacks, letters, sources = zip(*self.events)
         starts = np.asarray(starts, float)
         ends, midis = np.asarray(ends, float), np.asarray(midis, np.int16)
@@ -352,17 +352,14 @@ class _Collector:
             order = np.argsort(starts, kind="stable")
             starts, ends, midis, attacks, letters = (a[order] for a in (starts, ends, midis, attacks, letters))
             sources = [sources[i] for i in order]
-        return VoiceEvents(starts, ends, midis, attacks, letters, list(sources), self.fermatas, self.lyric_notes)
+        return VoiceEvents(starts, ends, midis, attacks, letters, list(sources), self.fermatas)
 
 
 def _note_marks(el: Any, off: float, targets: list[_Collector]) -> None:
-    """Record a note's fermata and lyrics (the note, its text read when asked) at ``off`` in each of ``targets``."""
-    if el.expressions and _has_fermata(el):
+    """Record a note's fermata at ``off`` in each of ``targets`` (its lyrics are read from the sources when asked)."""
+    if _has_fermata(el):
         for c in targets:
             c.fermatas.append(off)
-    if el.lyrics:
-        for c in targets:
-            c.lyric_notes.append((off, el))
 
 
 def _has_fermata(el: Any) -> bool:
@@ -432,7 +429,7 @@ class _Staff:
         else:
             raise self._error(f"an unpitched or unknown note ({type(el).__name__}); four-part writing needs pitches.",
                               off, self._voice(layer))
-        if el.expressions or el.lyrics:
+        if el.expressions:
             _note_marks(el, off, targets)
 
     def _chord(self, el: Any, off: float, end: float, container: Any, layer: int | None,
@@ -471,8 +468,8 @@ class _Staff:
         A note (with an up-to-date duration, an octave, no microtone, a pitch in MIDI's
         range) or a rest is most of a chorale: its event is built here in the loop, with
         no call per note and no property (in a profile the reader was the largest part of
-        the checker's time, mostly in those calls); its fermata and lyric are read as
-        :meth:`_take` reads them.
+        the checker's time, mostly in those calls); its fermata is read as
+        :meth:`_take` reads it.
         Everything else takes the general way, :meth:`_take`, in the same order as
         :meth:`_measure` takes it: notes outside any layer as they come, then the layers.
         """
@@ -501,7 +498,7 @@ class _Staff:
                         tie = el._tie
                         events.append((off, off + ql, midi, tie is None or tie.type not in ("stop", "continue"),
                                        -1 if p.spellingIsInferred else letter_of[step], (el, -1, m)))
-                        if el.expressions or el.lyrics:
+                        if el.expressions:
                             _note_marks(el, off, one)
                         continue
                     # a grace note, or a pitch out of range: the general way
@@ -509,7 +506,7 @@ class _Staff:
                 d = el._duration
                 entry = offsets.get(id(el))
                 if d is not None and not d._quarterLengthNeedsUpdating and entry is not None \
-                        and not isinstance(off := entry[0], str):  # a rest's fermata and lyric are not read (as in _take)
+                        and not isinstance(off := entry[0], str):  # a rest's fermata is not read (as in _take)
                     ql = d._qtrLength
                     if ql > 0:
                         off += moff

@@ -159,8 +159,24 @@ def histogram_overlap(h: np.ndarray, ref: np.ndarray) -> float:
     return float(np.minimum(h / h.sum(), ref / ref.sum()).sum())
 
 
+def rocking_notes(pitch: np.ndarray) -> int:
+    """Notes of a voice (its struck pitches in order, REST for rests) inside a run alternating a-b-a-b (a != b).
+
+    Four notes in a row on two pitches: an inner voice rocking between two notes instead
+    of moving on (what ``prefer:no-rocking`` weighs).
+    """
+    p = np.asarray(pitch, np.int64)
+    if len(p) < 4:
+        return 0
+    start = (p[:-3] == p[2:-1]) & (p[1:-2] == p[3:]) & (p[:-3] != p[1:-2]) & (p[:-3] != REST) & (p[1:-2] != REST)
+    inside = np.zeros(len(p), bool)
+    for k in range(4):
+        inside[k:len(p) - 3 + k] |= start
+    return int(inside.sum())
+
+
 def voice_statistics(s: SonorityArray) -> dict[str, dict[str, float]]:
-    """Per voice: notes, share shorter than a quarter, and the shares of repeated / step / leap moves."""
+    """Per voice: notes, share shorter than a quarter, the shares of repeated / step / leap moves, rocking notes."""
     out = {}
     for v, name in enumerate(VOICES):
         pitch, dur = _notes(s, v)
@@ -174,6 +190,7 @@ def voice_statistics(s: SonorityArray) -> dict[str, dict[str, float]]:
             "repeat": float(h[d == 0].sum() / moves) if moves else 0.0,
             "step": float(h[(d >= 1) & (d <= 2)].sum() / moves) if moves else 0.0,
             "leap": float(h[d >= 3].sum() / moves) if moves else 0.0,
+            "rocking_notes": rocking_notes(pitch),
         }
     return out
 
@@ -348,6 +365,7 @@ def summarize(styles: list[dict], reference: dict[str, np.ndarray] | None = None
             "repeat": round(float(h[d == 0].sum() / max(moves, 1)), 4),
             "step": round(float(h[(d >= 1) & (d <= 2)].sum() / max(moves, 1)), 4),
             "leap": round(float(h[d >= 3].sum() / max(moves, 1)), 4),
+            "rocking": round(sum(st["voices"][v].get("rocking_notes", 0) for st in styles) / max(notes, 1), 4),
             "overlap_with_bach": round(histogram_overlap(h, reference[v]), 4) if reference is not None else 1.0,
         }
     durations = {}
@@ -436,6 +454,8 @@ def print_table(res: dict[str, Any]) -> None:
     for v in VOICES:
         row(f"{v}: repeat / step / leap", lambda r, v=v: "{:.0%}/{:.0%}/{:.0%}".format(
             r["voices"][v]["repeat"], r["voices"][v]["step"], r["voices"][v]["leap"]))
+    for v in VOICES:
+        row(f"{v}: notes rocking a-b-a-b", lambda r, v=v: f"{r['voices'][v].get('rocking', 0):.0%}")
     for v in VOICES:
         row(f"{v}: 16th notes / dotted values", lambda r, v=v: "{:.1%}/{:.1%}".format(
             r["voices"][v]["sixteenth"], r["voices"][v]["dotted"]))
@@ -542,7 +562,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default=None, help="default: benchmarks/results/style_vs_bach_<split>.json")
     ap.add_argument("--no-style", action="store_true", help="the preference layer's style calibration off (style=False)")
-    ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION[,RESTRIKE[,BASS_SIXTEENTH[,BASS_FILL]]]",
+    ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION[,RESTRIKE[,BASS_SIXTEENTH[,BASS_FILL[,ROCKING]]]]",
                     help="try other strengths of the style calibration (hybrid.preferences.Style), e.g. 0.35,0.25,0.2,0.2")
     args = ap.parse_args()
     weights = None
@@ -553,7 +573,7 @@ def main() -> None:
 
             Style(*weights)
         except (ValueError, TypeError) as e:
-            ap.error(f"--style-weights: two to five weights in (0, 1] separated by commas, got {args.style_weights!r} ({e})")
+            ap.error(f"--style-weights: two to six weights in (0, 1] separated by commas, got {args.style_weights!r} ({e})")
     paths = json.loads(SPLIT.read_text())[args.split]
     if args.limit:
         paths = paths[:args.limit]

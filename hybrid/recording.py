@@ -88,7 +88,7 @@ class Replay:
         c = self.seek(pos)
         legal = c.mask()
         weights, prefs = facts.weights, facts.prefs
-        if not facts.built and self.preferences is not None and self.preferences.active(t, v) and legal.any():
+        if not facts.built and self.preferences is not None and self.preferences.active(c.grid, t, v) and legal.any():
             weights, prefs = self.preferences.weights(c.grid, t, v, legal)  # the search's shortcut did not need them
         probs, temp, token = facts.probs, facts.temperature, facts.token
         chord = c.tables.chord_at(t)

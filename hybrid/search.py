@@ -161,7 +161,7 @@ class Search:
             node.legal = self._mask()
             return node
         self.masked_tokens += 1
-        active = self.prefs is not None and self.prefs.active(t, v)
+        active = self.prefs is not None and self.prefs.active(c.grid, t, v)
         if self.s.strategy != "beam":
             # the sure shortcut: preference weights are at most 1, so a favourite that no
             # preference disfavours keeps its share and its lead under them (see sampling.sure_favourite)
@@ -183,7 +183,7 @@ class Search:
         t0 = time.perf_counter()
         node.legal = c.base()
         node.lookahead = c.has_lookahead()
-        if self.prefs is not None and self.prefs.active(t, v) and node.legal.any():
+        if self.prefs is not None and self.prefs.active(c.grid, t, v) and node.legal.any():
             node.weights, node.prefs = self.prefs.weights(c.grid, t, v, node.legal)
         self.mask_s += time.perf_counter() - t0
 
@@ -374,7 +374,7 @@ class Search:
                     continue
                 p = self._probs()
                 w = p * legal
-                if self.prefs is not None and self.prefs.active(t, v):
+                if self.prefs is not None and self.prefs.active(self.c.grid, t, v):
                     pw, _ = self.prefs.weights(self.c.grid, t, v, legal)
                     if pw is not None:
                         w = w * pw

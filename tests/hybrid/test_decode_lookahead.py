@@ -20,7 +20,7 @@ from partimento.hybrid import search as search_module
 from partimento.hybrid.api import report_for
 from partimento.hybrid.constraint import Constraint
 from partimento.hybrid.decode import Sampling, decode
-from partimento.hybrid.preferences import STYLE_IDS, Preferences, Style
+from partimento.hybrid.preferences import STYLE_IDS, Preferences, Style, rocking_pitch
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, token_of
 
 FIGURES = ("I", "vi", "ii6", "V7", "I", "IV", "V", "I")
@@ -89,7 +89,7 @@ def test_preferences_reweight_and_never_forbid(index):
         w, names = prefs.weights(c.grid, t, v, legal)
         if w is not None:
             spoke += 1
-            assert (w > 0).all() and (w <= 1).all() and names and prefs.active(t, v)
+            assert (w > 0).all() and (w <= 1).all() and names and prefs.active(c.grid, t, v)
             if set(names) - set(STYLE_IDS):  # the look-aheads: the step before an onset
                 assert plan.steps > t + 1 and c.tables.onset[t + 1]
             fav = dict(prefs.favoured(c.grid, t, v, legal))
@@ -113,6 +113,9 @@ def test_preferences_reweight_and_never_forbid(index):
                 below = c.tables.chord_at(t + 2).spec.bass
                 for tok in np.flatnonzero(legal & fav["prefer:bass-fill"]).tolist():
                     assert 1 <= prev - (tok - PITCH_OFFSET) <= 2 and (tok - PITCH_OFFSET - below) % 12 in (1, 2)
+            if "prefer:no-rocking" in fav:  # a lower voice after a, b, a: only b struck again disfavoured
+                back = rocking_pitch(c.grid, t, v)
+                assert v > 0 and back >= 0 and np.flatnonzero(~fav["prefer:no-rocking"]).tolist() == [PITCH_OFFSET + back]
         c.push(tok)
     assert spoke > 0
     free = decode(FakeSession(plan.steps, index), plan, rules, seed=index, preferences=False)
@@ -289,3 +292,63 @@ def test_decoded_with_the_bass_fill_the_bass_fills_more_falling_thirds(monkeypat
             assert report_for(d.pitch, d.attack, plan, "strict").errors == []
             counts[weight] += _fills(d.pitch, d.attack)
     assert counts[0.01] > counts[1.0]
+
+
+def test_no_rocking_weighs_only_the_note_that_would_alternate_a_fourth_time():
+    """prefer:no-rocking: after the tenor sang C4, B3, C4, striking B3 weighs Style.rocking; holding C4, striking it
+    again or any other note is favoured, nothing is forbidden. After C4, B3, A3 (moving on) or a re-struck C4, C4, B3
+    it is silent, and the soprano is never weighed."""
+    style = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0, rocking=0.2)
+    plan = cadence_plan(figures=("I", "I", "V", "I"))  # C major: C4 and B3 sound in I's neighbourhood
+
+    def at(tenor: tuple[int, int, int]):
+        c = Constraint(plan, [])  # no rules: the hand-written line stands as written
+        prefs = Preferences(c.tables, c.reach, style=style)
+        line = {0: tenor[0], 2: tenor[1], 4: tenor[2]}  # eighth notes on steps 0, 2, 4
+        for t in range(6):
+            for v, p in enumerate((72, 64, None, 48)):
+                note = line.get(t) if v == 2 else (p if t == 0 else None)
+                c.push(token_of(note, True) if note is not None else HOLD)
+        c.push(HOLD)  # soprano at step 6
+        c.push(HOLD)  # alto
+        return c, prefs
+
+    c, prefs = at((60, 59, 60))
+    t, v = c.position
+    assert (t, v) == (6, 2) and rocking_pitch(c.grid, t, v) == 59
+    legal = np.ones(len(c.mask()), bool)
+    w, names = prefs.weights(c.grid, t, v, legal)
+    assert names == ["prefer:no-rocking"]
+    back = token_of(59, True)
+    assert w[back] == style.rocking and (np.delete(w, back) == 1).all()
+    assert prefs.weight_of(c.grid, t, v, back) == style.rocking and prefs.weight_of(c.grid, t, v, HOLD) == 1
+    assert rocking_pitch(c.grid, t, 0) == -1  # the soprano held one note
+    for line in ((60, 59, 57), (60, 60, 59)):
+        c, prefs = at(line)
+        assert rocking_pitch(c.grid, *c.position) == -1 and prefs.weights(c.grid, *c.position, legal) == (None, [])
+    c, _ = at((60, 59, 60))
+    off = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0, rocking=1.0)
+    assert Preferences(c.tables, c.reach, style=off).weights(c.grid, *c.position, legal) == (None, [])
+
+
+def test_no_rocking_makes_inner_voices_alternate_less_and_stays_legal(monkeypatch):
+    """A decode with the preference has fewer notes inside a-b-a-b runs than with rocking=1 and no strict error."""
+    from partimento.hybrid import compose, preferences
+
+    def rocking_notes(res) -> int:
+        n = 0
+        for v in (1, 2):
+            p = [int(res.pitch[t, v]) for t in range(res.pitch.shape[0])
+                 if res.attack[t, v] or (t and res.pitch[t, v] != res.pitch[t - 1, v])]
+            inside = set()
+            for i in range(len(p) - 3):
+                if p[i] == p[i + 2] and p[i + 1] == p[i + 3] and p[i] != p[i + 1]:
+                    inside.update(range(i, i + 4))
+            n += len(inside)
+        return n
+
+    on = [compose("chorale", key="G", bars=8, seed=s) for s in range(4)]
+    monkeypatch.setattr(preferences, "STYLE", Style(rocking=1.0))  # the default calibration, rocking off
+    off = [compose("chorale", key="G", bars=8, seed=s) for s in range(4)]
+    assert sum(map(rocking_notes, on)) < sum(map(rocking_notes, off))
+    assert all(r.report.errors == [] for r in on)

@@ -41,7 +41,7 @@ class _SharpModel:
         return _SharpSession(self.seed)
 
 
-@pytest.mark.parametrize("key, seed", [("d", 2), ("C", 4)])
+@pytest.mark.parametrize("key, seed", [("d", 4), ("C", 4)])  # d 2 no longer backtracks (prefer:no-rocking)
 def test_recording_changes_no_token_even_where_the_search_backtracks(key, seed):
     off = compose("chorale", key=key, bars=4, seed=seed, model=_SharpModel(seed), check=False)
     on = compose("chorale", key=key, bars=4, seed=seed, model=_SharpModel(seed), check=False, record=True)

@@ -240,10 +240,12 @@ def beat_dissonances(s: SonorityArray, ctx: Context) -> dict[str, Any]:
         with_nct += bool(found)
         by_class.update(found)
     notes = classify_notes(s, ctx)
+    by_voice = {v: Counter(n.kind for n in notes if n.voice == i) for i, v in enumerate(VOICES)}
     return {"beats": int(len(rows)), "with_non_chord_tone": with_nct,
             "by_class": {k: by_class[k] for k in KINDS[1:] + (UNCLASSIFIED, "pending") if by_class[k]},
             "unclassified_notes": sum(1 for n in notes if n.kind == UNCLASSIFIED),
-            "non_chord_tone_notes": sum(1 for n in notes if n.is_nct)}
+            "non_chord_tone_notes": sum(1 for n in notes if n.is_nct),
+            "classes_by_voice": {v: dict(c) for v, c in by_voice.items()}}
 
 
 def root_position_share(s: SonorityArray, ctx: Context) -> tuple[int, int]:
@@ -399,12 +401,18 @@ def summarize(styles: list[dict], reference: dict[str, np.ndarray] | None = None
             cad.update(r["cadences"])
             errs.update(r["strict_errors"])
             melody.update(r.get("melody_errors", {}))
+        classes = {v: Counter() for v in VOICES}  # every note of each voice by class (not only on beats)
+        for r in rows:
+            for v, c in r["beat_dissonance"].get("classes_by_voice", {}).items():
+                classes[v].update(c)
         ncts = sum(r["beat_dissonance"]["non_chord_tone_notes"] for r in rows)
         uncl = sum(r["beat_dissonance"]["unclassified_notes"] for r in rows)
         out[label] = {
             "beat_dissonance": round(diss / max(beats, 1), 4),
             "beat_dissonance_by_class": {k: round(n / max(beats, 1), 4) for k, n in by_class.most_common()},
             "non_chord_tones_unclassified": f"{uncl}/{ncts}",
+            "note_classes_by_voice": {v: {k: round(n / max(sum(c.values()), 1), 4) for k, n in c.most_common()}
+                                      for v, c in classes.items()},
             "root_position": round(sum(r["root"] for r in rows) / max(sum(r["root_of"] for r in rows), 1), 4),
             "chords_per_bar": round(sum(r["chords_per_bar"] * st["bars"] for r, st in zip(rows, styles)) / max(bars, 1), 3),
             "cadences": dict(cad.most_common()),
@@ -468,6 +476,10 @@ def print_table(res: dict[str, Any]) -> None:
     for label in ("inferred", "plan"):
         row(f"beats with a non-chord tone ({label} chords)", lambda r, l=label: f"{r[l]['beat_dissonance']:.1%}")
         row(f"  unclassified / all non-chord tones ({label})", lambda r, l=label: r[l]["non_chord_tones_unclassified"])
+    for v in VOICES[1:]:
+        row(f"{v}: passing / neighbour notes (inferred)", lambda r, v=v: "{:.1%}/{:.1%}".format(
+            r["inferred"]["note_classes_by_voice"][v].get("passing", 0),
+            r["inferred"]["note_classes_by_voice"][v].get("neighbour", 0)))
     for k in KINDS[1:] + (UNCLASSIFIED,):
         row(f"  beats with {k} (inferred)", lambda r, k=k: f"{r['inferred']['beat_dissonance_by_class'].get(k, 0):.1%}")
     row("root position on the beat (inferred chords)", lambda r: f"{r['inferred']['root_position']:.0%}")

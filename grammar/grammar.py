@@ -429,6 +429,15 @@ def companion_weights(path: str | Path) -> Path:
     return path.with_name(path.stem + ".weights.json")
 
 
+#: Grammars loaded so far, keyed by everything that decides one: its name, path and text and the
+#: weights file's path and text (a grammar given weights as a mapping is built afresh). A first plan
+#: of a grammar builds its sampling tables, about 65 of the 80 ms a 16-bar chorale plan takes, so
+#: ``compose`` called again in one process (a notebook, a benchmark) reuses them. A loaded grammar is
+#: shared: treat it as read-only (:meth:`Grammar.with_weights` makes a variant).
+_LOADED: dict[tuple, Grammar] = {}
+_LOADED_MAX = 16
+
+
 def load(name_or_path: str | Path, weights: str | Path | dict | bool | None = None) -> Grammar:
     """Load a shipped grammar by name (see :func:`available_grammars`) or a ``.lark`` file.
 
@@ -437,16 +446,35 @@ def load(name_or_path: str | Path, weights: str | Path | dict | bool | None = No
     (the shipped grammars carry weights fitted on the When-in-Rome development corpus, smoothing
     chosen by cross-validation: tools/fit_shipped_weights.py);
     ``weights=False`` uses only the ``w=`` annotations of the ``.lark`` file.
+    The same file with the same weights gives the same (shared) :class:`Grammar`, read again
+    whenever either file's text changes.
     """
     from .weights import read_weights
 
     name, path, text = _resolve(name_or_path)
+    weights_path = None
+    if weights is None and path is not None and companion_weights(path).is_file():
+        weights_path = companion_weights(path)
+    elif isinstance(weights, (str, Path)):
+        weights_path = Path(weights)
+    key = None
+    if not isinstance(weights, dict):
+        weights_text = (weights_path.read_text(encoding="utf-8", errors="replace")
+                        if weights_path is not None and weights_path.is_file() else None)
+        key = (name, path, text, repr(weights) if isinstance(weights, bool) else None,
+               None if weights_path is None else str(weights_path), weights_text)
+        hit = _LOADED.get(key)
+        if hit is not None:
+            return hit
     source = read_source(text, name, path)
     w = None
-    if weights is None and path is not None and companion_weights(path).is_file():
-        w = read_weights(companion_weights(path))
+    if weights_path is not None:
+        w = read_weights(weights_path)
     elif isinstance(weights, dict):
         w = weights
-    elif weights is not None and weights is not False and weights is not True:
-        w = read_weights(weights)
-    return Grammar(source, w)
+    grammar = Grammar(source, w)
+    if key is not None:
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = grammar
+    return grammar

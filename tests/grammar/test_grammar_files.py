@@ -68,3 +68,31 @@ def test_mode_annotations_keep_minor_figures_out_of_major(grammars):
         assert not {"VI", "III", "It6", "N", "v"} & {c.figure for c in major.chords}   # minor-only chords
         minor = grammars["harmony"].sample(key="c", bars=8, seed=seed, modulate=False)
         assert not {"vi", "iii", "vi7", "I7", "V/vi"} & {c.figure for c in minor.chords}  # major-only chords
+
+
+def test_a_grammar_loaded_again_is_shared_until_its_files_change(tmp_path):
+    """load keeps what it built (the sampling tables are most of a first plan's time), keyed by the texts."""
+    from partimento.grammar.grammar import Grammar, _resolve, companion_weights, read_source
+    from partimento.grammar.weights import read_weights
+
+    g = load("chorale")
+    assert load("chorale") is g and load("chorale", weights=False) is not g
+    name, path, text = _resolve("chorale")
+    fresh = Grammar(read_source(text, name, path), read_weights(companion_weights(path)))
+    for seed in range(3):  # a shared grammar that has sampled before samples what a fresh one does
+        g.sample(key="a", bars=8, seed=seed + 10)
+        assert g.sample(key="C", bars=16, seed=seed).to_rntxt() == fresh.sample(key="C", bars=16, seed=seed).to_rntxt()
+
+    p = _write(tmp_path, 'phrase: "I" "IV" "V" "I"  // cadence=PAC\n')
+    first = load(p)
+    assert load(p) is first
+    p.write_text(p.read_text().replace('"IV"', '"ii"'))  # an edited file is read again
+    edited = load(p)
+    assert edited is not first and edited.rules["phrase"].alternatives[0].symbols[1] == '"ii"'
+    w = tmp_path / "w.json"
+    w.write_text('{"weights": {"phrases": {"phrase": 2.0}}}')
+    weighted = load(p, weights=w)
+    assert weighted is not edited and load(p, weights=w) is weighted
+    w.write_text('{"weights": {"phrases": {"phrase": 3.0}}}')  # so is an edited weights file
+    assert load(p, weights=w) is not weighted
+    assert load(p, weights={"phrases": {"phrase": 2.0}}) is not load(p, weights={"phrases": {"phrase": 2.0}})

@@ -78,6 +78,8 @@ NOT_THE_SOUNDING_BASS = -8.0  # analysis of a grid: a chord on a beat whose bass
 UNRESOLVABLE = -10.0  # a chord that leaves out a melody note the melody leaves for a rest (no class could resolve it)
 NOT_HOME_AT_END = -10.0  # a last chord outside the home key
 AVOID = -8.0  # a chord near a spot where an earlier plan could not be realized
+HIDDEN_ONLY_WAY = -8.0  # a leaping soprano into a perfect interval where the bass's only way against it is a seventh
+HIDDEN_AVOIDABLE = -2.0  # ... where the bass can move against the soprano (by a step to a sixth)
 NET_BASS = 0.5  # weight of the melody network's bass log-probability (chosen on valid: module docstring)
 NET_ROOT = 1.0  # ... of its chord-root log-probability
 NET_KEY = 1.0  # ... of its local-key log-probability
@@ -196,6 +198,7 @@ class _OuterVoices:
         self.static = np.where((sp.seventh[:, None] == sp.bass[:, None]) & change & ~step_down, -8.0, 0.0)
         self.change = change
         self.bass_moves = sp.bass[:, None] != sp.bass[None, :]
+        self.up = (sp.bass[None, :] - sp.bass[:, None]) % 12  # (N, N) semitones from chord a's bass up to chord b's
         self.to_tonic = sp.root[None, :] == (sp.leading[:, None] + 1) % 12
         self._cache: dict[tuple[int, int], np.ndarray] = {}
 
@@ -212,8 +215,10 @@ class _OuterVoices:
             perfect_b = np.isin(ib, (0, 7))
             if sa != sb:
                 pen += np.where((ia == ib) & perfect_b & self.bass_moves, -6.0, 0.0)
-            if abs(sb - sa) > 2:
-                pen += np.where(perfect_b & self.bass_moves & (ia != ib), -2.0, 0.0)
+            if abs(sb - sa) > 2:  # a leaping soprano into a perfect interval: the bass must move against it
+                into = perfect_b & self.bass_moves & (ia != ib)
+                against = (-self.up) % 12 if sb > sa else self.up  # (N, N) semitones of the bass's contrary move
+                pen += np.where(into, np.where(np.isin(against, (10, 11)), HIDDEN_ONLY_WAY, HIDDEN_AVOIDABLE), 0.0)
             if sb != sa + 1:
                 pen += np.where((sp.leading[:, None] == sa % 12) & self.to_tonic, -6.0, 0.0)
             if sa - sb not in (1, 2):

@@ -272,3 +272,25 @@ def test_a_bass_that_cannot_go_on_is_avoided_under_every_figure_in_the_next_plan
     feedback.failed_at(step, "bass")
     second, _ = next(plans)
     assert second.chord_at(step / STEPS_PER_QUARTER).spec.bass != bass
+
+
+def _state(sp, figure: str, key_name: str) -> int:
+    return next(i for i, s in enumerate(sp.specs) if s.figure == figure and s.key == key_name)
+
+
+def test_a_hidden_fifth_the_bass_can_only_escape_by_a_seventh_is_penalized_as_unrealizable():
+    """iv6 to V in c minor under a soprano leaping into D5 (a fifth over G): the bass A-flat to G can
+    move against a rising soprano by its step down, but against a falling one only by a major seventh
+    up (large-leap), so the rules refuse it (on the valid chorale bwv275: "no bass note of iv6 can go
+    on into V: hidden fifths between soprano and bass"). The search penalizes that change as it does
+    the other unrealizable ones, and the avoidable one only lightly."""
+    from partimento.hybrid.harmony import HIDDEN_AVOIDABLE, HIDDEN_ONLY_WAY, _OuterVoices, _space
+
+    sp = _space("c", load_model())
+    a, b = _state(sp, "iv6", "c"), _state(sp, "V", "c")
+    outer = _OuterVoices(sp)
+    falling = outer.penalty(79, 74)[a, b] - outer.static[a, b]  # G5 -> D5: the bass's step down is similar motion
+    rising = outer.penalty(70, 74)[a, b] - outer.static[a, b]  # B-flat4 -> D5: the step down is contrary
+    assert falling == HIDDEN_ONLY_WAY
+    assert rising == HIDDEN_AVOIDABLE
+    assert HIDDEN_ONLY_WAY < HIDDEN_AVOIDABLE

@@ -27,7 +27,11 @@ on fermatas. Viterbi finds the best path. On top of the statistics:
   weighed 0.5: over the 35 valid sopranos per-beat agreement with Bach 49.4% -> 51.1%
   (bass) and 57.5% -> 59.0% (root), root position 68.9%, bass interval overlap .89
   (``benchmarks/results/harmonize_net_ensemble_valid.json``; at 1.0 root position reached
-  71.6%, against the 72% limit);
+  71.6%, against the 72% limit). With the melody context weighed 0.75 (:data:`CONTEXT_WEIGHT`,
+  was 0.5) and half the seeded noise (:data:`NOISE` 0.25), the bass head is weighed 0.75:
+  over the 35 valid sopranos and seeds 0-2 the first plans' per-beat bass agreement with Bach
+  51.5% -> 52.8%, root 60.6% -> 60.9%, the plans' root-position beats 66.7% -> 67.2%
+  (``benchmarks/results/harmonize_search_weights_valid.json``, every row tried);
 * **notes left for a rest**: a melody note followed by silence is in the chords under it
   (no non-chord-tone class ends in silence);
 
@@ -38,7 +42,10 @@ on fermatas. Viterbi finds the best path. On top of the statistics:
 * **the outer voices**: a chord change that no inner voices can rescue under the given
   melody (parallel fifths or octaves with the bass, hidden ones under a leaping
   soprano, a soprano leading tone or seventh the melody does not resolve, a bass seventh
-  with no step down) is penalized;
+  with no step down) is penalized; a hidden fifth or octave under a leaping soprano is
+  penalized lightly where the bass can move against the soprano, and as unrealizable where
+  its only contrary move is a seventh (``iv6`` to ``V`` under a soprano falling into the
+  fifth: on valid, 4 of the 19 plans the decoder refused);
 * **chromatic notes steer**: they are scored like any note, so a raised fourth in the
   melody finds V/V, or the dominant key where it is that key's leading tone.
 
@@ -69,16 +76,18 @@ __all__ = ["StateSpace", "Harmonization", "propose_plan", "propose_plans", "anal
 
 VOICE_WEIGHTS = (1.0, 0.8, 0.8, 1.2)  # weight of each observed voice's onset note (the bass names the inversion)
 INNER_WEIGHT = 0.5  # weight of the notes attacked inside a slot
-CONTEXT_WEIGHT = 0.5  # weight of the melody notes on the slots before and after
+CONTEXT_WEIGHT = 0.75  # weight of the melody notes on the slots before and after
 TRANSITION_WEIGHT = 1.0  # weight of the chord-transition log-probabilities against the melody's fit
 KIND_WEIGHT = 1.0  # weight of which chords stand on downbeats, other beats, half beats
-NOISE = 0.5  # scale of the seeded Gumbel noise on per-slot scores
+NOISE = 0.25  # scale of the seeded Gumbel noise on per-slot scores
 NOT_A_CADENCE = -10.0  # a phrase end on a chord that makes no cadence
 NOT_THE_SOUNDING_BASS = -8.0  # analysis of a grid: a chord on a beat whose bass is not the bass note sounding there
 UNRESOLVABLE = -10.0  # a chord that leaves out a melody note the melody leaves for a rest (no class could resolve it)
 NOT_HOME_AT_END = -10.0  # a last chord outside the home key
 AVOID = -8.0  # a chord near a spot where an earlier plan could not be realized
-NET_BASS = 0.5  # weight of the melody network's bass log-probability (chosen on valid: module docstring)
+HIDDEN_ONLY_WAY = -8.0  # a leaping soprano into a perfect interval where the bass's only way against it is a seventh
+HIDDEN_AVOIDABLE = -2.0  # ... where the bass can move against the soprano (by a step to a sixth)
+NET_BASS = 0.75  # weight of the melody network's bass log-probability (chosen on valid: module docstring)
 NET_ROOT = 1.0  # ... of its chord-root log-probability
 NET_KEY = 1.0  # ... of its local-key log-probability
 KEY_CANDIDATES = 3  # keys of the melody's profile ranking that are harmonized to choose the home key
@@ -196,6 +205,7 @@ class _OuterVoices:
         self.static = np.where((sp.seventh[:, None] == sp.bass[:, None]) & change & ~step_down, -8.0, 0.0)
         self.change = change
         self.bass_moves = sp.bass[:, None] != sp.bass[None, :]
+        self.up = (sp.bass[None, :] - sp.bass[:, None]) % 12  # (N, N) semitones from chord a's bass up to chord b's
         self.to_tonic = sp.root[None, :] == (sp.leading[:, None] + 1) % 12
         self._cache: dict[tuple[int, int], np.ndarray] = {}
 
@@ -212,8 +222,10 @@ class _OuterVoices:
             perfect_b = np.isin(ib, (0, 7))
             if sa != sb:
                 pen += np.where((ia == ib) & perfect_b & self.bass_moves, -6.0, 0.0)
-            if abs(sb - sa) > 2:
-                pen += np.where(perfect_b & self.bass_moves & (ia != ib), -2.0, 0.0)
+            if abs(sb - sa) > 2:  # a leaping soprano into a perfect interval: the bass must move against it
+                into = perfect_b & self.bass_moves & (ia != ib)
+                against = (-self.up) % 12 if sb > sa else self.up  # (N, N) semitones of the bass's contrary move
+                pen += np.where(into, np.where(np.isin(against, (10, 11)), HIDDEN_ONLY_WAY, HIDDEN_AVOIDABLE), 0.0)
             if sb != sa + 1:
                 pen += np.where((sp.leading[:, None] == sa % 12) & self.to_tonic, -6.0, 0.0)
             if sa - sb not in (1, 2):

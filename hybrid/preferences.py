@@ -28,7 +28,7 @@ Preferences (ids as the trace names them), all on the step before an onset:
 * ``prefer:cadence-approach`` — before a PAC, the soprano leaves the pitch class that
   would make octaves or fifths with the bass as both move to the tonic.
 
-Six more, the *style calibration* (:class:`Style`, on by default, ``style=False`` in the
+The rest, the *style calibration* (:class:`Style`, on by default, ``style=False`` in the
 sampling options turns them all off): training-free controls that pull the shipped model's
 rhythm towards Bach's where it holds too much. Each is a constant factor on the model's
 odds at one kind of position, so it shifts the model's choice and keeps its ranking
@@ -69,6 +69,28 @@ among the tokens it favours:
   falling thirds: rising ones were as common as his already. The octave is not the
   planner's (it fixes pitch classes): where the next bass could also be reached by a sixth
   up, the passing note commits the line to the third down.
+* ``prefer:inner-sixteenth`` — alto and tenor change notes on beats and half beats, as
+  Bach's do. On a 16th-note position inside a chord, a new note (or a rest) that would
+  end a note longer than a 16th (a dotted eighth, a double-dotted quarter) is weighed by
+  ``Style.inner_sixteenth``; holding is favoured. On a beat or half beat, holding is
+  weighed by it where it makes such a value: after a note struck on the 16th before (a
+  16th held on), and for a suspension that the resolution layer would then let resolve
+  only on the next 16th (held at the half beat of a chord a quarter long, or started at
+  the onset of a chord an eighth long): a resolution on the half beat, or no suspension,
+  is favoured. Note values other than Bach's usual ones (16th, eighth, quarter, dotted
+  quarter, half, dotted half, whole: the benchmark's "other") are 0.1-0.2% of his alto and
+  tenor notes and were 0.9-1.0% of ours, dotted eighths 0.0-0.3% of his and up to 2.1% of
+  ours (harmonized alto). Most of the late resolutions were the mask's doing: the model
+  holds a suspension over the half beat (p about 0.999) and the resolution layer then makes
+  it resolve on the last 16th, hence the small weight: on ``valid`` 0.1 took the "other"
+  values of alto/tenor from 1.03/1.03% to 0.85/0.63% (harmonized), 0.01-0.001 is a plateau;
+  0.003 took them to 0.43/0.45% (harmonized) and from 0.85/0.95% to 0.32/0.39% (composed),
+  the dotted eighths from 2.06/1.12% to 1.18/0.68% and from 0.32/0.05% to 0; the bass
+  interval overlap went .890 -> .894 (harmonized) and .884 -> .891 (composed), the alto's
+  .866 -> .860 and .921 -> .919, beats with a non-chord tone (plan chords) 7.4 -> 6.4% and
+  6.3 -> 6.4%. What is left is mostly the look-aheads' doing: a given soprano or the way
+  into the next chord that forces an inner voice off its note on the 16th before a beat.
+  Not the soprano (given when harmonizing) and not the bass (``prefer:bass-sixteenth``).
 * ``prefer:no-rocking`` — where alto, tenor or bass have sounded a, b, a (a != b), striking
   b again is weighed by ``Style.rocking``; holding a, striking it again, stepping on or
   leaping are favoured (:func:`rocking_pitch`). Bach's alto and tenor alternate a-b-a-b in
@@ -94,21 +116,22 @@ from fractions import Fraction
 import numpy as np
 
 from partimento.grammar.rules.nct import BEAT, HALF_BEAT, OFFBEAT, accent_levels
-from partimento.neural.encoding import HOLD, PITCH_OFFSET, VOCAB_SIZE
+from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
 from .grid import GridState
 from .lookahead import Reach
-from .masks import PlanTables, suspension_resolutions
+from .masks import SUSPENSION_STEPS, PlanTables, suspension_resolutions
 
 __all__ = ["Preferences", "PREFERENCE_IDS", "STYLE_IDS", "PREFERENCE_FACTOR", "Style", "STYLE", "NO_STYLE"]
 
 PREFERENCE_IDS = ("prefer:way-on", "prefer:bass-room", "prefer:room-above", "prefer:cadence-approach",
                   "prefer:motion", "prefer:suspension", "prefer:bass-restrike",
-                  "prefer:bass-sixteenth", "prefer:bass-fill", "prefer:no-rocking")
+                  "prefer:bass-sixteenth", "prefer:bass-fill", "prefer:inner-sixteenth", "prefer:no-rocking")
 STYLE_IDS = ("prefer:motion", "prefer:suspension", "prefer:bass-restrike", "prefer:bass-sixteenth",
-             "prefer:bass-fill", "prefer:no-rocking")  # the calibration
+             "prefer:bass-fill", "prefer:inner-sixteenth", "prefer:no-rocking")  # the calibration
 PREFERENCE_FACTOR = 0.01  # weight of a token a preference does not favour
 _BASS = 3
+_INNER = (1, 2)  # alto, tenor
 
 
 @dataclass(frozen=True)
@@ -120,17 +143,19 @@ class Style:
     restrike: float = 0.02  # the bass striking its sounding note again at a chord onset or a beat
     bass_sixteenth: float = 0.1  # a new bass note on a 16th position; a half-beat note that goes on only in 16ths
     bass_fill: float = 0.005  # anything but the passing note at a half beat before a bass a third below
+    inner_sixteenth: float = 0.003  # alto, tenor: a note ended on a 16th position unless it is a 16th; the hold at a
+    # beat or half beat of a note struck on the 16th before, or of a suspension that could then resolve only on the 16th
     rocking: float = 0.03  # an alto, tenor or bass note making a fourth in a row alternate between two pitches
 
     def __post_init__(self) -> None:
-        for name in ("motion", "suspension", "restrike", "bass_sixteenth", "bass_fill", "rocking"):
+        for name in ("motion", "suspension", "restrike", "bass_sixteenth", "bass_fill", "inner_sixteenth", "rocking"):
             x = getattr(self, name)
             if not 0 < x <= 1:
                 raise ValueError(f"a style weight must lie in (0, 1], got {name}={x}")
 
 
 STYLE = Style()  #: the default calibration (chosen on the valid split)
-NO_STYLE = Style(1.0, 1.0, 1.0, 1.0, 1.0, 1.0)  #: the model as it is
+NO_STYLE = Style(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)  #: the model as it is
 
 
 class Preferences:
@@ -146,6 +171,7 @@ class Preferences:
         self._before[:-1] = tables.onset[1:] & (tables.chord_index[:-1] >= 0) & (tables.chord_index[1:] >= 0)
         self._barred = self._cadence_bars()
         self._offbeat_eighth, self._beat_onset, self._bass_beat, self._sixteenth = self._metric_positions()
+        self._inner_sixteenth, self._inner_even, self._struck_sixteenth = self._inner_positions()
         self._eighth_to_onset = np.zeros(tables.steps, bool)  # an off-beat eighth whose next beat is a chord onset
         self._eighth_to_onset[:-2] = self._offbeat_eighth[:-2] & tables.onset[2:] & (tables.chord_index[2:] >= 0)
 
@@ -159,11 +185,24 @@ class Preferences:
         beat = np.array([plan.metre_obj.measure_beat(Fraction(t, 4), plan.pickup)[1] for t in range(steps)])
         acc = accent_levels(beat, plan.metre_obj) if steps else np.zeros(0, np.int8)
         quarter_beats = plan.metre_obj.beat_quarters == 1
+        self._acc, self._quarter_beats = acc, quarter_beats  # read again by _inner_positions
         offbeat = inside & ~tables.onset & (acc == HALF_BEAT) & quarter_beats
         onset = inside & tables.onset & (acc >= BEAT)
         bass_beat = inside & (tables.onset | (acc >= BEAT))
         sixteenth = inside & ~tables.onset & (acc == OFFBEAT)
         return offbeat, onset, bass_beat, sixteenth
+
+    def _inner_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(bool[T] x 3) for ``prefer:inner-sixteenth`` (quarter-note beats only): 16th positions inside a chord,
+        beats and half beats inside a chord whose previous step is a 16th position, and the 16th positions
+        themselves (chord or none: where a note struck makes an odd value unless it lasts one step)."""
+        tables = self.tables
+        steps = tables.steps
+        inside = (tables.chord_index >= 0) & ~tables.fermata_hold
+        sixteenth = (self._acc == OFFBEAT) & self._quarter_beats
+        after = np.zeros(steps, bool)
+        after[1:] = sixteenth[:-1]
+        return inside & ~tables.onset & sixteenth, inside & ~sixteenth & after, sixteenth
 
     def active(self, g: GridState, t: int, v: int) -> bool:
         """Whether any preference may speak at (t, v) (cheap: the decoder's sure-hold shortcut reads it)."""
@@ -174,7 +213,9 @@ class Preferences:
                 or (v == _BASS and ((self.style.restrike < 1 and bool(self._bass_beat[t]))
                                     or (self.style.bass_sixteenth < 1
                                         and bool(self._sixteenth[t] or self._eighth_to_onset[t]))
-                                    or (self.style.bass_fill < 1 and bool(self._eighth_to_onset[t])))))
+                                    or (self.style.bass_fill < 1 and bool(self._eighth_to_onset[t]))))
+                or (self.style.inner_sixteenth < 1 and v in _INNER
+                    and bool(self._inner_sixteenth[t] or self._inner_even[t])))
 
     def favoured(self, g: GridState, t: int, v: int, candidates: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """(id, bool[V]) for each preference that speaks at (t, v): False where it does not favour a candidate.
@@ -213,7 +254,7 @@ class Preferences:
         return out
 
     def _style(self, g: GridState, t: int, v: int, candidates: np.ndarray) -> list[tuple[str, np.ndarray, float]]:
-        """The style calibration at (t, v): ``prefer:motion``, ``prefer:suspension`` and the bass's three.
+        """The style calibration at (t, v): ``prefer:motion``, ``prefer:suspension``, the bass's three, the inner voices'.
 
         A token's weight depends on the position alone, never on which other tokens are
         candidates (so :meth:`weight_of` of one token is its weight in the full mask, as the
@@ -259,6 +300,18 @@ class Preferences:
                 fav[PITCH_OFFSET:] |= between
                 if not fav.all():
                     out.append(("prefer:bass-fill", fav, self.style.bass_fill))
+        if self.style.inner_sixteenth < 1 and v in _INNER and t > 0 and g.previous(t, v) >= 0:
+            start = int(g.start[t - 1, v])  # where the sounding note was struck
+            fav = None
+            if self._inner_sixteenth[t] and start != t - 1:  # it would end on a 16th and not be a 16th
+                fav = np.ones(VOCAB_SIZE, bool)
+                fav[REST:] = ~candidates[REST:]
+            elif self._inner_even[t] and ((start == t - 1 and self._struck_sixteenth[start])  # a 16th going on
+                                          or self._late_resolution(g, t, v, start)):
+                fav = np.ones(VOCAB_SIZE, bool)
+                fav[HOLD] = not candidates[HOLD]
+            if fav is not None and not fav.all():
+                out.append(("prefer:inner-sixteenth", fav, self.style.inner_sixteenth))
         if self.style.rocking < 1 and v > 0:
             back = rocking_pitch(g, t, v)
             if back >= 0 and candidates[PITCH_OFFSET + back]:
@@ -266,6 +319,27 @@ class Preferences:
                 fav[PITCH_OFFSET + back] = False
                 out.append(("prefer:no-rocking", fav, self.style.rocking))
         return out
+
+    def _late_resolution(self, g: GridState, t: int, v: int, start: int) -> bool:
+        """Holding voice ``v`` at ``t`` (a beat or half beat) commits it to resolve a suspension on the next 16th.
+
+        The plan's resolution layer holds a suspension at most :data:`~partimento.hybrid.masks.SUSPENSION_STEPS`
+        sixteenths into its chord and never to its last step. So a suspension that starts at
+        the onset of a chord an eighth long resolves on its 16th, and one still held at the
+        half beat of a chord that ends on the next beat resolves on the last 16th (the dotted
+        eighth; the double-dotted quarter after a half-note preparation): Bach resolves on a
+        beat or half beat.
+        """
+        if t + 1 >= self.tables.steps or not self._inner_sixteenth[t + 1]:
+            return False
+        ch = self.tables.chord_at(t)
+        if ch is None:
+            return False
+        if t == ch.onset:  # a suspension would start in a chord an eighth long
+            return ch.end - t == 2 and bool(suspension_resolutions(self.tables, g, t, v))
+        if not g.nct[t - 1, v] or not start < ch.onset:  # no suspension held over from the chord before
+            return False
+        return not (t + 1 - ch.onset < SUSPENSION_STEPS and t + 2 < ch.end)  # the hold at t + 1 not allowed
 
     def _fill(self, g: GridState, t: int) -> np.ndarray | None:
         """bool[128]: the notes that fill a falling third from the sounding bass to the next chord's (None: no third).

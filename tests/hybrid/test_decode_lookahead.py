@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hybrid_fakes import FakeSession, cadence_plan
@@ -81,7 +83,7 @@ def test_preferences_reweight_and_never_forbid(index):
     rules = hard_rules("strict")
     d = decode(FakeSession(plan.steps, index), plan, rules, seed=index)
     c = Constraint(plan, rules)
-    prefs = Preferences(c.tables, c.reach, style=Style(0.25, 0.6, 0.2, 0.2))  # every calibration on
+    prefs = Preferences(c.tables, c.reach, style=Style(0.25, 0.6, 0.2, 0.2, 0.005, 0.2))  # every calibration on
     spoke = 0
     for tok in d.tokens.reshape(-1).tolist():
         t, v = c.position
@@ -113,6 +115,18 @@ def test_preferences_reweight_and_never_forbid(index):
                 below = c.tables.chord_at(t + 2).spec.bass
                 for tok in np.flatnonzero(legal & fav["prefer:bass-fill"]).tolist():
                     assert 1 <= prev - (tok - PITCH_OFFSET) <= 2 and (tok - PITCH_OFFSET - below) % 12 in (1, 2)
+            if "prefer:inner-sixteenth" in fav:  # alto, tenor: a note ended on a 16th that is not a 16th;
+                assert v in (1, 2)  # a 16th-position note held over the next half beat; a suspension held
+                start = int(c.grid.start[t - 1, v])  # where it could resolve only on the next 16th
+                if t % 2 == 1:
+                    assert start != t - 1 and fav["prefer:inner-sixteenth"][HOLD]
+                    assert not (legal & fav["prefer:inner-sixteenth"])[1:].any()
+                else:
+                    assert not fav["prefer:inner-sixteenth"][HOLD] and fav["prefer:inner-sixteenth"][PITCH_OFFSET:].all()
+                    ch = c.tables.chord_at(t)
+                    late = (ch.end - t == 2 if c.tables.onset[t]
+                            else c.grid.nct[t - 1, v] and start < ch.onset and t + 2 >= min(ch.end, ch.onset + 5))
+                    assert (start == t - 1 and start % 2 == 1) or late
             if "prefer:no-rocking" in fav:  # a lower voice after a, b, a: only b struck again disfavoured
                 back = rocking_pitch(c.grid, t, v)
                 assert v > 0 and back >= 0 and np.flatnonzero(~fav["prefer:no-rocking"]).tolist() == [PITCH_OFFSET + back]
@@ -266,7 +280,8 @@ def test_the_bass_fill_favours_the_passing_note_into_a_bass_a_third_below():
         assert prefs.weights(c.grid, *c.position, c.mask()) == (None, [])
 
 
-NO_STYLE_FILL = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0)
+NO_STYLE_FILL = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0, inner_sixteenth=1.0,
+                      rocking=1.0)
 
 
 def _fills(pitch: np.ndarray, attack: np.ndarray) -> int:
@@ -294,11 +309,144 @@ def test_decoded_with_the_bass_fill_the_bass_fills_more_falling_thirds(monkeypat
     assert counts[0.01] > counts[1.0]
 
 
+INNER_ONLY = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0, inner_sixteenth=0.2,
+                   rocking=1.0)
+
+
+def _held_from_step_0(figures: tuple[str, ...], until: tuple[int, int]):
+    """A constraint with I (C5 E4 G3 C3) struck at step 0 and every voice held up to ``until`` (step, voice)."""
+    plan = cadence_plan(figures=figures, beats=2.0)
+    c = Constraint(plan, hard_rules("strict"))
+    for p in (72, 64, 55, 48):
+        c.push(token_of(p, True))
+    while c.position != until:
+        c.push(HOLD)
+    return c
+
+
+def test_the_inner_sixteenth_weighs_notes_ended_on_a_sixteenth_unless_sixteenths():
+    """prefer:inner-sixteenth: in alto and tenor, a new note on a 16th position that ends a note longer than a 16th
+    (a dotted eighth, a double-dotted quarter: the late resolution) weighs Style.inner_sixteenth; holding is
+    favoured; nothing is forbidden. Silent for a 16th run, in soprano and bass, and with the strength 1."""
+    figures = ("I", "IV", "V", "I")
+    c = _held_from_step_0(figures, (3, 1))  # the alto at step 3: E4 struck at step 0 would last a dotted eighth
+    prefs = Preferences(c.tables, c.reach, style=INNER_ONLY)
+    t, v = c.position
+    legal = c.mask()
+    assert legal[HOLD] and legal[PITCH_OFFSET:].any()
+    w, names = prefs.weights(c.grid, t, v, legal)
+    assert names == ["prefer:inner-sixteenth"] and w[HOLD] == 1
+    assert (w[PITCH_OFFSET:][legal[PITCH_OFFSET:]] == INNER_ONLY.inner_sixteenth).all() and (w > 0).all()
+    fav = dict(prefs.favoured(c.grid, t, v, legal))["prefer:inner-sixteenth"]
+    assert np.flatnonzero(legal & fav).tolist() == [HOLD]
+    for tok in (HOLD, int(np.flatnonzero(legal[PITCH_OFFSET:])[0]) + PITCH_OFFSET):
+        assert prefs.weight_of(c.grid, t, v, tok) == w[tok]
+    c.push(HOLD)
+    assert c.position == (3, 2) and prefs.weights(c.grid, 3, 2, c.mask())[1] == ["prefer:inner-sixteenth"]  # tenor
+    c.push(HOLD)
+    assert prefs.weights(c.grid, 3, 3, c.mask()) == (None, [])  # the bass: prefer:bass-sixteenth's (off here)
+    for until in ((3, 0), (2, 1), (4, 1)):  # the soprano; a half beat; a beat: silent
+        c = _held_from_step_0(figures, until)
+        assert prefs.weights(c.grid, *c.position, c.mask()) == (None, []), until
+    c = _held_from_step_0(figures, (1, 1))  # E4 struck at step 0 ended at step 1: a 16th, silent
+    assert prefs.weights(c.grid, 1, 1, c.mask()) == (None, [])
+    assert Preferences(c.tables, c.reach, style=NO_STYLE_FILL).weights(c.grid, 3, 1, legal) == (None, [])
+
+
+def test_the_inner_sixteenth_favours_ending_a_note_struck_on_a_sixteenth_after_one_step():
+    """A note the alto strikes on a 16th position and holds over the next half beat lasts an odd value (3, 5, 7
+    sixteenths): at that half beat the hold weighs Style.inner_sixteenth, a new note is favoured."""
+    c = _held_from_step_0(("I", "IV", "V", "I"), (1, 1))
+    prefs = Preferences(c.tables, c.reach, style=INNER_ONLY)
+    spoken = 0
+    for tok in np.flatnonzero(c.mask()[PITCH_OFFSET:]).tolist():
+        tok += PITCH_OFFSET
+        if tok == token_of(64, True):
+            continue
+        c.push(tok)  # a new alto note on the 16th position (a 16th after E4: not weighed)
+        c.push(HOLD)
+        c.push(HOLD)
+        c.push(HOLD)  # step 2: the soprano, then the alto at the half beat
+        legal = c.mask()
+        assert c.position == (2, 1)
+        if legal[HOLD] and (legal[PITCH_OFFSET:]).any():
+            w, names = prefs.weights(c.grid, 2, 1, legal)
+            assert names == ["prefer:inner-sixteenth"] and w[HOLD] == INNER_ONLY.inner_sixteenth
+            assert (w[PITCH_OFFSET:] == 1).all()
+            spoken += 1
+        c.rollback(4)
+    assert spoken > 0
+
+
+def _odd_values(pitch: np.ndarray, attack: np.ndarray, voices=(1, 2)) -> int:
+    """Notes of the given voices whose length in 16ths is not 1, 2, 4, 6, 8, 12 or 16 (odd note values)."""
+    n = 0
+    for v in voices:
+        starts = [t for t in range(pitch.shape[0]) if attack[t, v]] + [pitch.shape[0]]
+        n += sum(b - a not in (1, 2, 4, 6, 8, 12, 16) for a, b in zip(starts, starts[1:]))
+    return n
+
+
+def test_decoded_with_the_inner_sixteenth_alto_and_tenor_have_fewer_odd_values(monkeypatch):
+    from partimento.hybrid import preferences
+
+    plan = cadence_plan(figures=("I", "IV6", "V", "vi", "IV", "ii", "I6", "IV", "V", "I"), beats=2.0)
+    rules = hard_rules("strict")
+    counts = {}
+    for weight in (1.0, 0.01):
+        monkeypatch.setattr(preferences, "STYLE", replace(preferences.STYLE, inner_sixteenth=weight))
+        counts[weight] = 0
+        for seed in range(8):
+            d = decode(FakeSession(plan.steps, seed), plan, rules, seed=seed)
+            assert report_for(d.pitch, d.attack, plan, "strict").errors == []
+            counts[weight] += _odd_values(d.pitch, d.attack)
+    assert counts[0.01] < counts[1.0], counts
+
+
+@pytest.mark.parametrize("beats", [0.5, 1.0, 2.0])
+def test_the_inner_sixteenth_keeps_a_suspensions_resolution_off_the_last_sixteenth(beats):
+    """I -> V with the alto's C5 held over as a 4-3 suspension (the resolution layer: at most 4 sixteenths and
+    never to the chord's last step). V a quarter long: at its half beat the hold (which leaves only the last 16th
+    to resolve on) weighs Style.inner_sixteenth. V an eighth long: the suspension itself (it could resolve only
+    on the 16th) weighs it at the onset. V a half note long: silent at the half beat (it may resolve on the beat)."""
+    plan = cadence_plan(figures=("I", "V", "V", "I"), beats=beats)
+    c = Constraint(plan, hard_rules("strict"))
+    prefs = Preferences(c.tables, c.reach, style=INNER_ONLY)
+    onset = int(beats * STEPS_PER_QUARTER)
+    for p in (76, 72, 55, 48):  # I: E5 C5 G3 C3, held up to V's onset
+        c.push(token_of(p, True))
+    while c.position != (onset, 0):
+        c.push(HOLD)
+    c.push(token_of(74, True))  # V: the soprano D5; the alto's C5 may be held as a suspension (to B4)
+    legal = c.mask()
+    assert legal[HOLD] and legal[token_of(71, True)]
+    w, names = prefs.weights(c.grid, onset, 1, legal)
+    if beats == 0.5:
+        assert names == ["prefer:inner-sixteenth"] and w[HOLD] == INNER_ONLY.inner_sixteenth
+        assert (w[PITCH_OFFSET:] == 1).all()
+        return
+    assert names == []
+    c.push(HOLD)
+    c.push(HOLD)
+    c.push(token_of(43, True))  # the bass G2
+    for _ in range(8):  # everything held up to the alto at V's half beat
+        c.push(HOLD)
+        if c.position == (onset + 2, 1):
+            break
+    legal = c.mask()
+    assert legal[HOLD] and legal[token_of(71, True)]
+    w, names = prefs.weights(c.grid, onset + 2, 1, legal)
+    if beats == 1.0:
+        assert names == ["prefer:inner-sixteenth"] and w[HOLD] == INNER_ONLY.inner_sixteenth
+        assert w[token_of(71, True)] == 1 and prefs.weight_of(c.grid, onset + 2, 1, HOLD) == w[HOLD]
+    else:
+        assert names == []
 def test_no_rocking_weighs_only_the_note_that_would_alternate_a_fourth_time():
     """prefer:no-rocking: after the tenor sang C4, B3, C4, striking B3 weighs Style.rocking; holding C4, striking it
     again or any other note is favoured, nothing is forbidden. After C4, B3, A3 (moving on) or a re-struck C4, C4, B3
     it is silent, and the soprano is never weighed."""
-    style = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0, rocking=0.2)
+    style = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0, inner_sixteenth=1.0,
+                  rocking=0.2)
     plan = cadence_plan(figures=("I", "I", "V", "I"))  # C major: C4 and B3 sound in I's neighbourhood
 
     def at(tenor: tuple[int, int, int]):
@@ -327,7 +475,8 @@ def test_no_rocking_weighs_only_the_note_that_would_alternate_a_fourth_time():
         c, prefs = at(line)
         assert rocking_pitch(c.grid, *c.position) == -1 and prefs.weights(c.grid, *c.position, legal) == (None, [])
     c, _ = at((60, 59, 60))
-    off = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0, rocking=1.0)
+    off = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0, inner_sixteenth=1.0,
+                rocking=1.0)
     assert Preferences(c.tables, c.reach, style=off).weights(c.grid, *c.position, legal) == (None, [])
 
 

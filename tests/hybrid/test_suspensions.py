@@ -294,12 +294,13 @@ def test_infill_around_a_given_suspension_counts_it_by_its_resolution(monkeypatc
     beside it is not refused up front for want of a B (it was, before given notes counted by their resolution).
 
     The fixture piece is the one written before ``prefer:bass-fill`` (which fills the bass's falling third
-    I -> vi in bar 1 and so changes the whole piece, this 4-3 with it)."""
+    I -> vi in bar 1 and so changes the whole piece, this 4-3 with it) and ``prefer:inner-sixteenth`` (which
+    changes it too)."""
     from dataclasses import replace
 
     from partimento.hybrid import infill, preferences, realize
 
-    monkeypatch.setattr(preferences, "STYLE", replace(preferences.STYLE, bass_fill=1.0))
+    monkeypatch.setattr(preferences, "STYLE", replace(preferences.STYLE, bass_fill=1.0, inner_sixteenth=1.0))
 
     figures = ("I", "vi", "IV", "V", "I", "ii6", "V7", "vi", "IV", "I64", "V", "I")
     original = realize(cadence_plan(figures=figures), seed=0, model=FakeModel(0))  # the style calibration on

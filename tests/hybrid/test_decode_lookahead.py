@@ -127,9 +127,11 @@ def test_preferences_reweight_and_never_forbid(index):
                     late = (ch.end - t == 2 if c.tables.onset[t]
                             else c.grid.nct[t - 1, v] and start < ch.onset and t + 2 >= min(ch.end, ch.onset + 5))
                     assert (start == t - 1 and start % 2 == 1) or late
-            if "prefer:no-rocking" in fav:  # a lower voice after a, b, a: only b struck again disfavoured
+            if "prefer:no-rocking" in fav:  # alto, tenor after a, b, a: only b or a struck again disfavoured
                 back = rocking_pitch(c.grid, t, v)
-                assert v > 0 and back >= 0 and np.flatnonzero(~fav["prefer:no-rocking"]).tolist() == [PITCH_OFFSET + back]
+                off = set(np.flatnonzero(~fav["prefer:no-rocking"]).tolist())
+                assert v in (1, 2) and back >= 0 and fav["prefer:no-rocking"][HOLD]
+                assert off and off <= {PITCH_OFFSET + back, PITCH_OFFSET + int(c.grid.previous(t, v))}
         c.push(tok)
     assert spoke > 0
     free = decode(FakeSession(plan.steps, index), plan, rules, seed=index, preferences=False)
@@ -441,10 +443,10 @@ def test_the_inner_sixteenth_keeps_a_suspensions_resolution_off_the_last_sixteen
         assert w[token_of(71, True)] == 1 and prefs.weight_of(c.grid, onset + 2, 1, HOLD) == w[HOLD]
     else:
         assert names == []
-def test_no_rocking_weighs_only_the_note_that_would_alternate_a_fourth_time():
-    """prefer:no-rocking: after the tenor sang C4, B3, C4, striking B3 weighs Style.rocking; holding C4, striking it
-    again or any other note is favoured, nothing is forbidden. After C4, B3, A3 (moving on) or a re-struck C4, C4, B3
-    it is silent, and the soprano is never weighed."""
+def test_no_rocking_weighs_only_the_notes_that_would_alternate_or_repeat():
+    """prefer:no-rocking: after the tenor sang C4, B3, C4, striking B3 or C4 again weighs Style.rocking; holding C4
+    or any other note is favoured, nothing is forbidden. After C4, B3, A3 (moving on) or a re-struck C4, C4, B3
+    it is silent, and the soprano and the bass are never weighed."""
     style = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0, inner_sixteenth=1.0,
                   rocking=0.2)
     plan = cadence_plan(figures=("I", "I", "V", "I"))  # C major: C4 and B3 sound in I's neighbourhood
@@ -467,8 +469,8 @@ def test_no_rocking_weighs_only_the_note_that_would_alternate_a_fourth_time():
     legal = np.ones(len(c.mask()), bool)
     w, names = prefs.weights(c.grid, t, v, legal)
     assert names == ["prefer:no-rocking"]
-    back = token_of(59, True)
-    assert w[back] == style.rocking and (np.delete(w, back) == 1).all()
+    back, again = token_of(59, True), token_of(60, True)
+    assert w[back] == w[again] == style.rocking and (np.delete(w, [back, again]) == 1).all()
     assert prefs.weight_of(c.grid, t, v, back) == style.rocking and prefs.weight_of(c.grid, t, v, HOLD) == 1
     assert rocking_pitch(c.grid, t, 0) == -1  # the soprano held one note
     for line in ((60, 59, 57), (60, 60, 59)):
@@ -481,7 +483,8 @@ def test_no_rocking_weighs_only_the_note_that_would_alternate_a_fourth_time():
 
 
 def test_no_rocking_makes_inner_voices_alternate_less_and_stays_legal(monkeypatch):
-    """A decode with the preference has fewer notes inside a-b-a-b runs than with rocking=1 and no strict error."""
+    """Decodes with the preference have fewer alto and tenor notes inside a-b-a-b runs than with rocking=1, and no
+    strict error."""
     from partimento.hybrid import compose, preferences
 
     def rocking_notes(res) -> int:
@@ -496,8 +499,10 @@ def test_no_rocking_makes_inner_voices_alternate_less_and_stays_legal(monkeypatc
             n += len(inside)
         return n
 
-    on = [compose("chorale", key="G", bars=8, seed=s) for s in range(4)]
+    pieces = [(s, k) for s in range(6) for k in ("G", "d")]  # twelve 8-bar pieces: the effect is a share
+    monkeypatch.setattr(preferences, "STYLE", Style(rocking=0.01))  # the default calibration, rocking strong
+    on = [compose("chorale", key=k, bars=8, seed=s) for s, k in pieces]
     monkeypatch.setattr(preferences, "STYLE", Style(rocking=1.0))  # the default calibration, rocking off
-    off = [compose("chorale", key="G", bars=8, seed=s) for s in range(4)]
-    assert sum(map(rocking_notes, on)) < sum(map(rocking_notes, off))
+    off = [compose("chorale", key=k, bars=8, seed=s, check=False) for s, k in pieces]
+    assert sum(map(rocking_notes, on)) < 0.9 * sum(map(rocking_notes, off))  # 121 against 161 when written
     assert all(r.report.errors == [] for r in on)

@@ -27,7 +27,9 @@ earlier in the chord need not be. Where given notes take part in the judgement (
 infill's kept notes, a harmonized melody), they make it sharper than silent voices do,
 and :meth:`Reach.ok_at` also lets ``p`` go on by first moving, within the chord, to a
 chord tone that reaches (the soprano's B4–D5 inside a V whose D5 is tied into the kept I
-after an infill span). With nothing given at the change it keeps the straight-on demand,
+after an infill span), or through a passing note, a step either way to a diatonic
+non-chord tone that goes on by a further step the same way (the bass's A–G–F under
+vi–IV where a kept alto E4–C4 makes fifths with any A going straight on). With nothing given at the change it keeps the straight-on demand,
 with one exception: a chord seventh with no straight way on may fall by step through a
 passing note inside its chord (:meth:`Reach._seventh_passes_on`: the blues' IV7 before I,
 E♭–D over F7, C on I). The bass chain, the per-token layer and the
@@ -106,7 +108,7 @@ class Reach:
         self.blockers: list[list[dict[int, list[str]]]] = [[{} for _ in range(4)] for _ in range(n)]
         self._targets: list[list[np.ndarray | None | bool]] = [[False] * 4 for _ in range(n)]  # False: not yet
         self._via: list[list[dict[int, bool]]] = [[{} for _ in range(4)] for _ in range(n)]
-        self._passing: list[list[dict[int, bool]]] = [[{} for _ in range(4)] for _ in range(n)]
+        self._passing: list[list[dict[tuple[int, bool], bool]]] = [[{} for _ in range(4)] for _ in range(n)]
         self._states: dict[tuple[int, int], tuple[object, np.ndarray]] = {}
         self.evaluated = 0  # (chord, voice, pitch) triples worked out (diagnostics)
 
@@ -139,7 +141,7 @@ class Reach:
             return True  # a given note (or rest) takes over before the onset
         if not free.any():
             return False
-        if self._given_at_change(i, v) and self._moves_on_within(i, v, p):
+        if self._given_at_change(i, v) and (self._moves_on_within(i, v, p) or self._passes_on(i, v, p)):
             return True
         return self._seventh_passes_on(i, v, p)
 
@@ -157,23 +159,44 @@ class Reach:
         this the constraint could only leave such a seventh out (adherence counted the
         blues' IV7 without its seventh as a miss).
         """
-        known = self._passing[i][v].get(p)
+        ch = self.tables.chords[i]
+        return (v != _BASS and ch.spec.seventh is not None and p % 12 == ch.spec.seventh
+                and self._passing_route(i, v, p, down_only=True))
+
+    def _passes_on(self, i: int, v: int, p: int) -> bool:
+        """``p`` goes on through a passing note inside chord ``i``, either way (:meth:`_passing_route`).
+
+        Asked where notes are given at the chord change (:meth:`ok_at`), as the move to a
+        chord tone is: under vi -> IV with an infill's kept alto E4 -> C4, the bass's A3
+        makes fifths going straight on to F3 and has no other A or chord tone to move to,
+        but A3-G3-F3 passes on, as the piece being rewritten did. Without this the span
+        was refused up front although its own notes were a legal answer.
+        """
+        return self._passing_route(i, v, p, down_only=False)
+
+    def _passing_route(self, i: int, v: int, p: int, down_only: bool) -> bool:
+        """From ``p``, a step (1-2 semitones; down only, or either way) to a diatonic note that is not a chord
+        tone, that the rules about the voice's own line allow (:meth:`_line_moves`), that reaches chord ``i + 1``
+        (:meth:`ok`) and from which a further step the same way is among its moves on (:meth:`moves`)."""
+        key = (p, down_only)
+        known = self._passing[i][v].get(key)
         if known is not None:
             return known
         ch = self.tables.chords[i]
         known = False
-        if v != _BASS and ch.spec.seventh is not None and p % 12 == ch.spec.seventh:
-            step = self._line_moves(i, v, p)
-            for x in (p - 1, p - 2):
-                if x < 0 or ch.members[x % 12] or not ch.scale[x % 12] or not ch.static[v][x] or not step[x]:
-                    continue
-                if not self.ok(i, v, x):
-                    continue
-                onward = self.moves(i, v, x)
-                if onward is None or any(onward[y] for y in (x - 1, x - 2) if y >= 0):
-                    known = True
-                    break
-        self._passing[i][v][p] = known
+        step = self._line_moves(i, v, p)
+        for d in ((-1, -2) if down_only else (-1, -2, 1, 2)):
+            x = p + d
+            if not 0 <= x < 128 or ch.members[x % 12] or not ch.scale[x % 12] or not ch.static[v][x] or not step[x]:
+                continue
+            if not self.ok(i, v, x):
+                continue
+            onward = self.moves(i, v, x)
+            way = 1 if d > 0 else -1
+            if onward is None or any(onward[y] for y in (x + way, x + 2 * way) if 0 <= y < 128):
+                known = True
+                break
+        self._passing[i][v][key] = known
         return known
 
     def _given_at_change(self, i: int, v: int) -> bool:

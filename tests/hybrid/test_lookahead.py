@@ -91,3 +91,29 @@ def test_a_true_dead_end_is_still_refused_up_front_with_its_place():
     assert (loc.measure, loc.beat, loc.voice) == (1, 1, "tenor")
     assert "no upper voice can sound the third B of V and go on into I" in e.value.message
     assert "instead of rising to C4" in e.value.message  # the rule's own words, from its check face
+
+
+def test_a_bass_with_no_straight_way_on_may_pass_on_through_a_passing_note():
+    """vi -> IV in C, every voice given but the bass over the vi: the kept alto E4 -> C4 makes fifths with any
+    bass A going straight on to F3, and A is the vi's only bass note, but A-G-F passes on (G3 under the alto's E4).
+
+    Before the fix the look-ahead knew only a move to another chord tone inside the chord, so the span was
+    refused up front ("no bass note of vi can go on into IV") although a legal answer exists.
+    """
+    plan = Plan(key="C", bars=1, chords=[ChordEvent(0, 2, "vi", "C"), ChordEvent(2, 2, "IV", "C")],
+                phrases=[Phrase(0.0, 4.0, "C", None)]).validate()
+    forced = np.full((16, 4), HOLD, np.int64)
+    for v, (over_vi, over_iv) in enumerate([(72, 72), (64, 60), (60, 57), (-1, 53)]):  # C5 E4 C4 _ / C5 C4 A3 F3
+        if over_vi >= 0:
+            forced[0, v] = PITCH_OFFSET + over_vi
+        forced[8, v] = PITCH_OFFSET + over_iv
+    forced[0:8, 3] = -1  # the bass is free over the vi
+    c = Constraint(plan, hard_rules("strict"), forced)
+    a3 = 57
+    assert not c.reach.ok(0, 3, a3)  # held into the IV: fifths with the alto
+    assert c.reach.ok_at(0, 0, 3, a3)  # struck at the onset it passes on through G3
+    assert not c.reach.ok_at(7, 0, 3, a3)  # at the vi's last step it cannot
+    assert c.conflicts() == []
+    d = decode(FakeSession(plan.steps, 0), plan, hard_rules("strict"), seed=0, forced=forced)
+    assert int(d.pitch[0, 3]) % 12 == 9 and int(d.pitch[8, 3]) == 53
+    assert report_for(d.pitch, d.attack, plan, "strict").errors == []

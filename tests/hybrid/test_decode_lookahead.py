@@ -295,19 +295,26 @@ def _fills(pitch: np.ndarray, attack: np.ndarray) -> int:
     return n
 
 
-def test_decoded_with_the_bass_fill_the_bass_fills_more_falling_thirds(monkeypatch):
+def _counts_by_weight(monkeypatch, style_at, count) -> dict[float, int]:
+    """``count(pitch, attack)`` summed over 8 fake-model decodes of one ten-chord plan, with the default
+    calibration replaced by ``style_at(weight)`` for weight 1 (off) and 0.01; every decode strict-error free."""
     from partimento.hybrid import preferences
 
     plan = cadence_plan(figures=("I", "IV6", "V", "vi", "IV", "ii", "I6", "IV", "V", "I"), beats=2.0)
     rules = hard_rules("strict")
     counts = {}
     for weight in (1.0, 0.01):
-        monkeypatch.setattr(preferences, "STYLE", Style(0.25, 0.6, 0.02, 0.1, weight))
+        monkeypatch.setattr(preferences, "STYLE", style_at(weight))
         counts[weight] = 0
         for seed in range(8):
             d = decode(FakeSession(plan.steps, seed), plan, rules, seed=seed)
             assert report_for(d.pitch, d.attack, plan, "strict").errors == []
-            counts[weight] += _fills(d.pitch, d.attack)
+            counts[weight] += count(d.pitch, d.attack)
+    return counts
+
+
+def test_decoded_with_the_bass_fill_the_bass_fills_more_falling_thirds(monkeypatch):
+    counts = _counts_by_weight(monkeypatch, lambda w: Style(0.25, 0.6, 0.02, 0.1, w), _fills)
     assert counts[0.01] > counts[1.0]
 
 
@@ -392,16 +399,8 @@ def _odd_values(pitch: np.ndarray, attack: np.ndarray, voices=(1, 2)) -> int:
 def test_decoded_with_the_inner_sixteenth_alto_and_tenor_have_fewer_odd_values(monkeypatch):
     from partimento.hybrid import preferences
 
-    plan = cadence_plan(figures=("I", "IV6", "V", "vi", "IV", "ii", "I6", "IV", "V", "I"), beats=2.0)
-    rules = hard_rules("strict")
-    counts = {}
-    for weight in (1.0, 0.01):
-        monkeypatch.setattr(preferences, "STYLE", replace(preferences.STYLE, inner_sixteenth=weight))
-        counts[weight] = 0
-        for seed in range(8):
-            d = decode(FakeSession(plan.steps, seed), plan, rules, seed=seed)
-            assert report_for(d.pitch, d.attack, plan, "strict").errors == []
-            counts[weight] += _odd_values(d.pitch, d.attack)
+    default = preferences.STYLE
+    counts = _counts_by_weight(monkeypatch, lambda w: replace(default, inner_sixteenth=w), _odd_values)
     assert counts[0.01] < counts[1.0], counts
 
 

@@ -460,7 +460,7 @@ def load(name_or_path: str | Path, weights: str | Path | dict | bool | None = No
         weights_path = Path(weights)
     key = None
     if not isinstance(weights, dict):
-        weights_text = (weights_path.read_text(encoding="utf-8", errors="replace")
+        weights_text = (weights_path.read_text(encoding="utf-8")
                         if weights_path is not None and weights_path.is_file() else None)
         key = (name, path, text, repr(weights) if isinstance(weights, bool) else None,
                None if weights_path is None else str(weights_path), weights_text)
@@ -470,7 +470,7 @@ def load(name_or_path: str | Path, weights: str | Path | dict | bool | None = No
     source = read_source(text, name, path)
     w = None
     if weights_path is not None:
-        w = read_weights(weights_path)
+        w = read_weights(weights_path, weights_text)
     elif isinstance(weights, dict):
         w = weights
     grammar = Grammar(source, w)

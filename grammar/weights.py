@@ -23,13 +23,14 @@ from .errors import GrammarError, InputError, Location
 __all__ = ["read_weights", "apply_weights", "weights_of", "write_weights"]
 
 
-def read_weights(path: str | Path) -> dict[str, dict[str, float]]:
-    """The ``weights`` mapping of a weights file; errors name the file and line."""
+def read_weights(path: str | Path, text: str | None = None) -> dict[str, dict[str, float]]:
+    """The ``weights`` mapping of a weights file (``text``: its contents, when the caller has read them);
+    errors name the file and line."""
     path = Path(path)
-    if not path.is_file():
+    if text is None and not path.is_file():
         raise InputError("no such weights file", Location(file=str(path)))
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8") if text is None else text)
     except json.JSONDecodeError as e:
         raise GrammarError(f"the weights file is not valid JSON: {e.msg}",
                            Location(file=str(path), line=e.lineno, column=e.colno)) from None

@@ -29,8 +29,8 @@ and :meth:`Reach.ok_at` also lets ``p`` go on by first moving, within the chord,
 chord tone that reaches (the soprano's B4–D5 inside a V whose D5 is tied into the kept I
 after an infill span), or through a passing note, a step either way to a diatonic
 non-chord tone that goes on by a further step the same way (the bass's A–G–F under
-vi–IV where a kept alto E4–C4 makes fifths with any A going straight on). With nothing given at the change it keeps the straight-on demand,
-with one exception: a chord seventh with no straight way on may fall by step through a
+vi–IV where a kept alto E4–C4 makes fifths with any A going straight on). With nothing
+given at the change it keeps the straight-on demand, with one exception: a chord seventh with no straight way on may fall by step through a
 passing note inside its chord (:meth:`Reach._seventh_passes_on`: the blues' IV7 before I,
 E♭–D over F7, C on I). The bass chain, the per-token layer and the
 up-front refusal all ask ``ok_at``, so the refusal and the masks agree.

@@ -172,37 +172,41 @@ class Preferences:
         self._before = np.zeros(tables.steps, bool)  # the step before an onset (inside a chord)
         self._before[:-1] = tables.onset[1:] & (tables.chord_index[:-1] >= 0) & (tables.chord_index[1:] >= 0)
         self._barred = self._cadence_bars()
-        self._offbeat_eighth, self._beat_onset, self._bass_beat, self._sixteenth = self._metric_positions()
-        self._inner_sixteenth, self._inner_even, self._struck_sixteenth = self._inner_positions()
+        metre = self._metre()
+        self._offbeat_eighth, self._beat_onset, self._bass_beat, self._sixteenth = self._metric_positions(*metre)
+        self._inner_sixteenth, self._inner_even, self._struck_sixteenth = self._inner_positions(*metre)
         self._eighth_to_onset = np.zeros(tables.steps, bool)  # an off-beat eighth whose next beat is a chord onset
         self._eighth_to_onset[:-2] = self._offbeat_eighth[:-2] & tables.onset[2:] & (tables.chord_index[2:] >= 0)
 
-    def _metric_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _metre(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(inside, accent, quarter_beats): bool[T] steps inside a chord (not a fermata's hold), int8[T] the
+        metric accent of each step, and whether the metre's beat is a quarter note."""
+        tables = self.tables
+        plan = tables.plan
+        inside = (tables.chord_index >= 0) & ~tables.fermata_hold
+        beat = np.array([plan.metre_obj.measure_beat(Fraction(t, 4), plan.pickup)[1] for t in range(tables.steps)])
+        acc = accent_levels(beat, plan.metre_obj) if tables.steps else np.zeros(0, np.int8)
+        return inside, acc, plan.metre_obj.beat_quarters == 1
+
+    def _metric_positions(self, inside: np.ndarray, acc: np.ndarray,
+                          quarter_beats: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(bool[T] x 4): off-beat eighths inside a chord (quarter-note beats only), chord onsets on a beat,
         chord onsets or beats inside a chord (``prefer:bass-restrike``), 16th-note positions inside a chord."""
         tables = self.tables
-        plan = tables.plan
-        steps = tables.steps
-        inside = (tables.chord_index >= 0) & ~tables.fermata_hold
-        beat = np.array([plan.metre_obj.measure_beat(Fraction(t, 4), plan.pickup)[1] for t in range(steps)])
-        acc = accent_levels(beat, plan.metre_obj) if steps else np.zeros(0, np.int8)
-        quarter_beats = plan.metre_obj.beat_quarters == 1
-        self._acc, self._quarter_beats = acc, quarter_beats  # read again by _inner_positions
         offbeat = inside & ~tables.onset & (acc == HALF_BEAT) & quarter_beats
         onset = inside & tables.onset & (acc >= BEAT)
         bass_beat = inside & (tables.onset | (acc >= BEAT))
         sixteenth = inside & ~tables.onset & (acc == OFFBEAT)
         return offbeat, onset, bass_beat, sixteenth
 
-    def _inner_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _inner_positions(self, inside: np.ndarray, acc: np.ndarray,
+                         quarter_beats: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(bool[T] x 3) for ``prefer:inner-sixteenth`` (quarter-note beats only): 16th positions inside a chord,
         beats and half beats inside a chord whose previous step is a 16th position, and the 16th positions
         themselves (chord or none: where a note struck makes an odd value unless it lasts one step)."""
         tables = self.tables
-        steps = tables.steps
-        inside = (tables.chord_index >= 0) & ~tables.fermata_hold
-        sixteenth = (self._acc == OFFBEAT) & self._quarter_beats
-        after = np.zeros(steps, bool)
+        sixteenth = (acc == OFFBEAT) & quarter_beats
+        after = np.zeros(tables.steps, bool)
         after[1:] = sixteenth[:-1]
         return inside & ~tables.onset & sixteenth, inside & ~sixteenth & after, sixteenth
 
@@ -318,10 +322,10 @@ class Preferences:
             back = rocking_pitch(g, t, v)
             if back >= 0:
                 fav = np.ones(VOCAB_SIZE, bool)
-                fav[PITCH_OFFSET + back] = False
-                fav[PITCH_OFFSET + g.previous(t, v)] = False  # nor strike a again: step on, leap, or hold a
-                if not (fav | ~candidates).all():
-                    out.append(("prefer:no-rocking", fav | ~candidates, self.style.rocking))
+                for pitch in (back, g.previous(t, v)):  # b again, or a struck again: step on, leap, or hold a
+                    fav[PITCH_OFFSET + pitch] = not candidates[PITCH_OFFSET + pitch]
+                if not fav.all():
+                    out.append(("prefer:no-rocking", fav, self.style.rocking))
         return out
 
     def _late_resolution(self, g: GridState, t: int, v: int, start: int) -> bool:

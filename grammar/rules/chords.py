@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..records import field_names, record
 from ..theory import ChordSpec, KeyInfo, key_info, pc_name
 from .base import REST, Context, SonorityArray
 
@@ -147,8 +148,11 @@ def _chord_of(candidate: int, bass_pc: int, key_name: str) -> ChordSpec:
     figure, _, members, root, third, fifth, seventh = _PARTS[candidate]
     bass = bass_pc if bass_pc in members else root
     inversion = 1 if bass == third else 2 if bass == fifth else 3 if bass == seventh else 0
-    return ChordSpec(figure, key_info(key_name).name, members, root, third, fifth, seventh,
-                     bass, inversion, _function_of(candidate, key_name))
+    return record(ChordSpec, _CHORD_FIELDS, (figure, key_info(key_name).name, members, root, third, fifth, seventh,
+                                             bass, inversion, _function_of(candidate, key_name)))
+
+
+_CHORD_FIELDS = field_names(ChordSpec)
 
 
 def infer_chord(pc_mask: int, bass_pc: int, key_name: str) -> ChordSpec | None:

@@ -49,6 +49,7 @@ Everything here is numpy over MIDI numbers and pitch classes; no music21.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from bisect import bisect_left
 from fractions import Fraction
 from functools import lru_cache
 from typing import Sequence
@@ -56,6 +57,7 @@ from typing import Sequence
 import numpy as np
 
 from ..metre import Metre, parse_metre
+from ..records import field_names, record
 from ..theory import ChordSpec, KeyInfo
 from .base import REST, Context, DecodeState, SonorityArray
 from .chords import chords_for
@@ -257,14 +259,15 @@ _PREPARED = (Prospect("suspension", _STEPS_DOWN, chord_tone=True),
              Prospect("retardation", _STEPS_UP, chord_tone=True))
 
 
-def _prospects_of(member: np.ndarray, chords: Sequence[ChordSpec | None], din: int | None) -> NoteStatus:
+def _prospects_of(member: np.ndarray | list[bool], chords: Sequence[ChordSpec | None], din: int | None) -> NoteStatus:
     """The status of a note from its rows so far: membership per row, chords per row, interval in.
 
-    ``member`` (k,) bool and ``chords`` (k,) cover the note's rows in order; ``din`` is
+    ``member`` (k,) bool (an array or a list) and ``chords`` (k,) cover the note's rows in order; ``din`` is
     the interval from the voice's previous pitch (None after silence or at the start).
     The single place where the classes are defined; every face reads it.
     """
-    member = member.tolist()  # a few rows: Python's list beats numpy's per-call cost here
+    if not isinstance(member, list):
+        member = member.tolist()  # a few rows: Python's list beats numpy's per-call cost here
     if all(member):
         return _CHORD_TONE
     first, last = member[0], member[-1]
@@ -345,6 +348,8 @@ class NoteClass:
         return self.kind != "chord tone"
 
 
+_NOTE_FIELDS = field_names(NoteClass)  # what classify_notes builds its records from (see grammar.records)
+
 _FIGURE = {0: "8", 1: "9", 2: "9", 3: "3", 4: "3", 5: "4", 6: "4", 7: "5", 8: "6", 9: "6", 10: "7", 11: "7"}
 
 
@@ -394,12 +399,6 @@ def _label(kind: str, s: SonorityArray, voice: int, pitch: int, stop: int, d: in
     return kind + (f" ({', '.join(quals)})" if quals else "")
 
 
-def _scale_bits(keys: Sequence[KeyInfo]) -> list[int]:
-    """Per row, an int with bit ``pc`` set for each pitch class of the key's scale there."""
-    bits_of = _bits_of
-    return [bits_of(key.scale) for key in keys]
-
-
 def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1, 2, 3),
                    chord_tones: bool = True, labels: bool = True) -> list[NoteClass]:
     """Every note of ``voices``, in voice then time order, with its class.
@@ -426,7 +425,6 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     acc = accents(s, ctx)
     acc_at = acc.tolist()
     pitch = s.pitch.astype(np.int64)
-    scale_at = _scale_bits(ctx.keys)  # per row: the local key's scale as bits (chromatic: a pitch class outside)
     # the runs of one pitch of all four voices at once, voice after voice: (4N,) voice-major
     flat = pitch.T.ravel()
     new_run = np.ones(flat.shape, bool)
@@ -441,15 +439,20 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     pitched = run_pitch != REST
     todo = pitched & ~all_member if not chord_tones else pitched  # runs to class
     starts, stops = starts - run_voice * n, stops - run_voice * n  # rows within the voice
+    # from here on one note at a time: Python lists (numpy's per-call cost is paid once per array, not per note)
     run_pitch_at, pitched_at = run_pitch.tolist(), pitched.tolist()
-    bounds = np.searchsorted(run_voice, np.arange(5))  # runs of voice v: bounds[v]..bounds[v + 1]
+    starts_at, stops_at, all_member_at = starts.tolist(), stops.tolist(), all_member.tolist()
+    todo_at = np.flatnonzero(todo).tolist()  # runs to class, voice after voice
+    bounds = np.searchsorted(run_voice, np.arange(5)).tolist()  # runs of voice v: bounds[v]..bounds[v + 1]
+    member_of = member.T.tolist()  # per voice, per row
+    keys = ctx.keys
     for v in voices:
-        lo, hi = int(bounds[v]), int(bounds[v + 1])
-        mine = lo + np.flatnonzero(todo[lo:hi])
+        lo, hi = bounds[v], bounds[v + 1]
+        member_v = member_of[v]
         done_run, done_kind = -2, ""  # the last run classed below, and its class
-        for i, a, e, x, ct in zip(mine.tolist(), starts[mine].tolist(), stops[mine].tolist(),
-                                  run_pitch[mine].tolist(), all_member[mine].tolist()):
-            chromatic = not scale_at[a] >> (x % 12) & 1
+        for i in todo_at[bisect_left(todo_at, lo):bisect_left(todo_at, hi)]:
+            a, e, x, ct = starts_at[i], stops_at[i], run_pitch_at[i], all_member_at[i]
+            chromatic = not _bits_of(keys[a].scale) >> (x % 12) & 1  # outside the local key's scale
             if ct:  # what _prospects_of settles at once: a chord tone, never accented
                 out.append(NoteClass(v, a, e, x, "chord tone", "chord tone", None, False, chromatic))
                 done_run, done_kind = i, "chord tone"
@@ -458,7 +461,7 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
             prev_kind = done_kind if done_run == i - 1 else ("" if i == lo or not pitched_at[i - 1] else "chord tone")
             before = run_pitch_at[i - 1] if i > lo else REST
             din = x - before if before != REST else None
-            status = _prospects_of(member[a:e, v], chords[a:e], din)
+            status = _prospects_of(member_v[a:e], chords[a:e], din)
             d = status.dissonant_from
             if status.settled is not None:
                 kind = status.settled
@@ -477,7 +480,7 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
                     dep_member = False
                 else:
                     dout = y - x
-                    dep_member = bool(member[e, v])
+                    dep_member = member_v[e]
                     match = next((p for p in status.prospects
                                   if _departure_ok(p, dout, dep_member)), None)
                 if match is None:
@@ -491,8 +494,8 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
                     label = _label(kind, s, v, x, e, rows_d, din, accented, chromatic,
                                    prev_kind == "suspension" and kind == "suspension", int(bits[e])) \
                         if labels else kind
-            out.append(NoteClass(v, a, e, x, kind, label, None if d is None else a + d, accented, chromatic,
-                                 reason, closest))
+            out.append(record(NoteClass, _NOTE_FIELDS, (v, a, e, x, kind, label, None if d is None else a + d,
+                                                        accented, chromatic, reason, closest, {})))
             done_run, done_kind = i, kind
     return out
 

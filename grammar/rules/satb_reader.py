@@ -474,7 +474,7 @@ class _Staff:
         :meth:`_measure` takes it: notes outside any layer as they come, then the layers.
         """
         one = self._one
-        events = one[0].events
+        append = one[0].events.append
         offsets = m._offsetDict
         note_class, rest_class, step_pc, letter_of = _Note, _Rest, _STEP_PC, _LETTER
         layers: list[Any] = []
@@ -496,7 +496,7 @@ class _Staff:
                     if ql > 0 and 0 <= midi <= 127:
                         off += moff
                         tie = el._tie
-                        events.append((off, off + ql, midi, tie is None or tie.type not in ("stop", "continue"),
+                        append((off, off + ql, midi, tie is None or tie.type not in ("stop", "continue"),
                                        -1 if p.spellingIsInferred else letter_of[step], (el, -1, m)))
                         if el.expressions:
                             _note_marks(el, off, one)
@@ -510,7 +510,7 @@ class _Staff:
                     ql = d._qtrLength
                     if ql > 0:
                         off += moff
-                        events.append((off, off + ql, REST, False, -1, (el, -1, m)))
+                        append((off, off + ql, REST, False, -1, (el, -1, m)))
                     continue
             if isinstance(el, _GeneralNote):
                 self._take(el, moff + _offset_in(m, el), m, None)
@@ -587,20 +587,25 @@ class _Staff:
             return
         offs, nums, pads, metres = [], [], [], []
         ts_class = _M21.meter.TimeSignature
+        part = self.part
+        one_voice = _FAST and not self.split
+        measure = self._one_voice_measure if one_voice else self._measure
         for m in ms:
-            moff = float(_offset_in(self.part, m) if _FAST else self.part.elementOffset(m))
-            number = int(m.number) if isinstance(m.number, int) else 0
+            moff = float(_offset_in(part, m) if _FAST else part.elementOffset(m))
+            number = m.number
+            number = int(number) if isinstance(number, int) else 0
             elements = m.elements
             for el in elements:  # a time signature applies from its own measure on
                 if isinstance(el, ts_class):
                     self._time_signature(el)
             pad = float(m.paddingLeft or 0.0)
-            self._where = (number, moff - pad, self._metre)
-            self._measure(m, moff, elements)
+            metre = self._metre
+            self._where = (number, moff - pad, metre)
+            measure(m, moff, elements)
             offs.append(moff)
             nums.append(number)
             pads.append(pad)
-            metres.append(self._metre)
+            metres.append(metre)
         self.measures = MeasureMap(np.asarray(offs, float), np.asarray(nums, np.int32), np.asarray(pads, float), metres)
 
     def _time_signature(self, el: Any) -> None:

@@ -138,8 +138,17 @@ _PARTS = tuple(_candidate_parts(c) for c in range(12 * len(_TEMPLATES)))
 
 @lru_cache(maxsize=4096)
 def _function_of(candidate: int, key_name: str) -> str:
+    key = key_info(key_name)
+    root, template = divmod(candidate, len(_TEMPLATES))
+    return _relative_function((root - key.tonic) % 12 * len(_TEMPLATES) + template, key.mode)
+
+
+@lru_cache(maxsize=None)
+def _relative_function(candidate: int, mode: str) -> str:
+    """:func:`_degree_function` of a candidate counted from the tonic, in C or c: the function reads only
+    intervals above the tonic, so the 24 keys share 2 × 108 answers (a first check meets a new key often)."""
     _, suffix, members, root, *_ = _PARTS[candidate]
-    return _degree_function(root, suffix, members, key_info(key_name))
+    return _degree_function(root, suffix, members, key_info("C" if mode == "major" else "c"))
 
 
 @lru_cache(maxsize=65536)

@@ -61,3 +61,12 @@ def test_cached_rows_give_the_chord_of_each_row_alone():
             mask |= 1 << (p % 12)
         alone = infer_chord(mask, min(sounding) % 12, keys[i].name) if sounding else None
         assert ch == alone, i
+
+
+def test_the_function_of_a_candidate_read_from_the_tonic_is_the_function_read_in_the_key():
+    """_function_of works the function out once per interval above the tonic and mode; in every key it
+    must equal _degree_function asked in that key directly."""
+    for name in _KEYS:
+        for cand in range(12 * len(chords._TEMPLATES)):
+            _, suffix, members, root, *_ = chords._PARTS[cand]
+            assert chords._function_of(cand, name) == chords._degree_function(root, suffix, members, key_info(name))

@@ -201,7 +201,7 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None,
     if len(ferm_offs):
         idx = np.maximum(np.searchsorted(times, ferm_offs + _EPS, side="right") - 1, 0)
         fermata[idx] = True
-    measure, beat = _locate(satb, times)
+    measure, beat, metres, metre_of_row = _locate(satb, times)
     s = SonorityArray(pitch, attack, times.astype(float), duration, measure, beat, fermata,
                       letter if (letter >= 0).any() else None)
 
@@ -220,7 +220,7 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None,
         keys = [key_info(c.key) for c in labelled]
     else:
         keys = _score_keys(satb, s) or find_keys(s)
-    ctx = Context(keys=keys, chords=chords, file=label, accent=_accents(satb, times, beat))
+    ctx = Context(keys=keys, chords=chords, file=label, accent=_accents(beat, metres, metre_of_row))
     return ParsedScore(s, ctx, satb.score, satb, label)
 
 
@@ -257,8 +257,9 @@ def _chords_from_bass_lyrics(lyrics: list[tuple[float, str]], times: np.ndarray)
     return [specs[i] for i in idx]
 
 
-def _locate(satb: SATBScore, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Printed measure number and 1-based beat of each onset (bar lines of the first staff that has them)."""
+def _locate(satb: SATBScore, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Metre], np.ndarray | None]:
+    """Printed measure number and 1-based beat of each onset (bar lines of the first staff that has them),
+    with the distinct metres and each onset's metre number in that list (None: one metre throughout)."""
     info = satb.measures
     if info is None:
         from music21 import meter
@@ -269,33 +270,31 @@ def _locate(satb: SATBScore, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]
                 and ts[0].numerator > 0 and ts[0].denominator > 0:
             metre = Metre(int(ts[0].numerator), int(ts[0].denominator))
         mb = [metre.measure_beat(float(t)) for t in times]
-        return np.asarray([m for m, _ in mb], np.int32), np.asarray([b for _, b in mb], float)
+        accent_metre = Metre(int(ts[0].numerator), int(ts[0].denominator)) if ts else None
+        return (np.asarray([m for m, _ in mb], np.int32), np.asarray([b for _, b in mb], float),
+                [accent_metre], None)
     offs, nums, pads, metres = info.offsets, info.numbers, info.padding, info.metres
     k = np.maximum(np.searchsorted(offs, times + _EPS, side="right") - 1, 0)
-    quarters = {i: float(m.beat_quarters) for i, m in {id(m): m for m in metres}.items()}  # one Metre runs over many measures
-    beat_len = np.asarray([quarters[id(m)] for m in metres])[k]
+    distinct = list({id(m): m for m in metres}.values())  # one Metre object runs over many measures
+    if len(distinct) == 1:
+        metre_of_row = None
+        beat_len = float(distinct[0].beat_quarters)
+    else:
+        number = {id(m): j for j, m in enumerate(distinct)}
+        metre_of_row = np.asarray([number[id(m)] for m in metres], np.intp)[k]  # (N,) metre number
+        beat_len = np.asarray([float(m.beat_quarters) for m in distinct])[metre_of_row]
     beats = 1.0 + (times - offs[k] + pads[k]) / beat_len
-    return nums[k].astype(np.int32), np.round(beats, 4)
+    return nums[k].astype(np.int32), np.round(beats, 4), distinct, metre_of_row
 
 
-def _accents(satb: SATBScore, times: np.ndarray, beat: np.ndarray) -> np.ndarray:
+def _accents(beat: np.ndarray, metres: list[Metre | None], metre_of_row: np.ndarray | None) -> np.ndarray:
     """Metric accent of each onset (:func:`.nct.accent_levels`) under the time signature of its measure."""
     from .nct import accent_levels
 
-    info = satb.measures
-    if info is None:
-        from music21 import meter
-
-        ts = satb.score.recurse().getElementsByClass(meter.TimeSignature)
-        return accent_levels(beat, Metre(int(ts[0].numerator), int(ts[0].denominator)) if ts else None)
-    offs, metres = info.offsets, info.metres
-    k = np.maximum(np.searchsorted(offs, times + _EPS, side="right") - 1, 0)
-    number: dict[int, int] = {}  # id(metre) -> metre number (by identity: one Metre object runs over many measures)
-    metre_of_row = np.asarray([number.setdefault(id(m), len(number)) for m in metres], np.intp)[k]  # (N,) metre number
-    if len(number) == 1:  # one time signature throughout
+    if metre_of_row is None:  # one time signature throughout
         return accent_levels(beat, metres[0])
-    out = np.zeros(len(times), np.int8)
-    for j, m in enumerate({id(m): m for m in metres}.values()):
+    out = np.zeros(len(beat), np.int8)
+    for j, m in enumerate(metres):
         rows = metre_of_row == j
         out[rows] = accent_levels(beat[rows], m)
     return out

@@ -218,3 +218,31 @@ def test_the_fast_note_reader_reads_what_the_public_properties_say(name, monkeyp
         assert [(x[0].offset, x[0].measureNumber, x[1]) for x in a.sources] == \
                [(x[0].offset, x[0].measureNumber, x[1]) for x in b.sources]
     assert _dicts(check(score, "strict", parts=parts)) == _dicts(check(corpus.parse(name), "strict", parts=parts))
+
+
+def test_beats_and_accents_follow_a_change_of_metre():
+    """A bar of 4/4 and then a bar of 6/8: each onset's beat and metric accent counted in its own bar's metre."""
+    from music21 import meter
+
+    from partimento.grammar.rules.nct import BEAT, DOWNBEAT, HALF_BEAT, STRONG_BEAT
+
+    score = stream.Score()
+    for name, midi in (("Soprano", 72), ("Alto", 67), ("Tenor", 64), ("Bass", 48)):
+        part = stream.Part(id=name)
+        part.partName = name
+        first = stream.Measure(number=1)
+        first.append(meter.TimeSignature("4/4"))
+        for _ in range(4):
+            first.append(note.Note(midi, quarterLength=1))
+        second = stream.Measure(number=2)
+        second.append(meter.TimeSignature("6/8"))
+        for ql in (1.0, 0.5, 1.5):
+            second.append(note.Note(midi, quarterLength=ql))
+        part.append([first, second])
+        score.insert(0, part)
+    parsed = parse_score(score, key="C")
+    s = parsed.sonorities
+    assert s.offset.tolist() == [0, 1, 2, 3, 4, 5, 5.5]
+    assert s.measure.tolist() == [1, 1, 1, 1, 2, 2, 2]
+    assert s.beat.tolist() == [1, 2, 3, 4, 1, 1.6667, 2]  # 6/8 counts dotted quarters (beats kept to 4 places)
+    assert parsed.ctx.accent.tolist() == [DOWNBEAT, BEAT, STRONG_BEAT, BEAT, DOWNBEAT, HALF_BEAT, BEAT]

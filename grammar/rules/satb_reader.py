@@ -530,6 +530,8 @@ class _Staff:
                 layers.append(el)
             elif isinstance(el, _M21.key.KeySignature):
                 self.keysigs.append((moff + float(m.elementOffset(el)), el))
+            elif isinstance(el, _M21.meter.TimeSignature):  # its own measure on (see walk)
+                self._time_signature(el)
         for v in layers:
             voff = moff + float(m.elementOffset(v))
             for sub in v.elements:
@@ -607,17 +609,17 @@ class _Staff:
             number = m.number
             number = int(number) if isinstance(number, int) else 0
             elements = _elements_of(m) if _FAST else m.elements
-            for el in elements:  # a time signature applies from its own measure on
-                if isinstance(el, ts_class):
-                    self._time_signature(el)
             pad = float(m.paddingLeft or 0.0)
-            metre = self._metre
-            self._where = (number, moff - pad, metre)
+            self._where = (number, moff - pad, self._metre)
+            if not one_voice:  # a time signature applies from its own measure on (the one-voice reader meets it
+                for el in elements:  # among the elements, before the notes it sorts ahead of)
+                    if isinstance(el, ts_class):
+                        self._time_signature(el)
             measure(m, moff, elements)
             offs.append(moff)
             nums.append(number)
             pads.append(pad)
-            metres.append(metre)
+            metres.append(self._metre)
         self.measures = MeasureMap(np.asarray(offs, float), np.asarray(nums, np.int32), np.asarray(pads, float), metres)
 
     def _time_signature(self, el: Any) -> None:
@@ -626,6 +628,7 @@ class _Staff:
             if not (isinstance(num, int) and isinstance(den, int) and num > 0 and den > 0):
                 raise self._error(f"a time signature that cannot be counted ({el.ratioString}).", self._where[1])
             self._metre = Metre(num, den)
+            self._where = (*self._where[:2], self._metre)
 
 
 def _voice_number(v: Any) -> tuple[int, str]:

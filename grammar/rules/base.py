@@ -128,9 +128,26 @@ class Context:
     file: str | None = None  # for locations in messages
     chords_inferred: bool = False  # chords were guessed from the notes (not a plan): they explain no chromatic note by themselves
     accent: np.ndarray | None = None  # (N,) int8 metric accent per sonority (rules.nct.accent_levels); None: from the beats alone
+    # what the rules of one check share, worked out once from its sonorities (see shared()): a fresh dict
+    # for the length of one check_arrays call, None everywhere else (a decoder's window changes in place)
+    scratch: dict | None = field(default=None, repr=False, compare=False)
 
     def chord(self, i: int) -> ChordSpec | None:
         return None if self.chords is None else self.chords[i]
+
+    def shared(self, name: str, make: Any) -> Any:
+        """``make()``, once per check: several rules read the same arrays of the same sonorities.
+
+        Inside :func:`~.checker.check_arrays` the first rule to ask makes it and the others
+        read it; a rule asked on its own (a test, a decoder's fallback) makes it each time.
+        """
+        scratch = self.scratch
+        if scratch is None:
+            return make()
+        made = scratch.get(name)
+        if made is None:
+            made = scratch[name] = make()
+        return made
 
 
 @dataclass

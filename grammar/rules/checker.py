@@ -19,14 +19,19 @@ def check_arrays(sonorities: SonorityArray, ctx: Context, profile: str | Profile
     """Check sonority arrays (a decoder's output, no music21 needed) under ``profile``.
 
     Chords are inferred once here when the context has none, so that every rule sees the
-    same analysis.
+    same analysis; arrays several rules read are worked out once (:meth:`Context.shared`).
     """
     prof = get_profile(profile)
     if ctx.chords is None:
-        ctx = replace(ctx, chords=infer_chords(sonorities, ctx.keys), chords_inferred=True)
+        ctx = replace(ctx, chords=infer_chords(sonorities, ctx.keys), chords_inferred=True, scratch={})
+    else:
+        ctx = replace(ctx, scratch={})
     violations = []
-    for rule in _rules_of(prof):
-        violations.extend(rule.check(sonorities, ctx))
+    try:
+        for rule in _rules_of(prof):
+            violations.extend(rule.check(sonorities, ctx))
+    finally:
+        ctx.scratch = None  # this check's arrays only: the report's context is read again later
     violations.sort(key=lambda v: (v.index, _ORDER.get(v.rule, len(_ORDER)), v.rule, v.voices))
     return Report(ctx.file, prof.name, violations, sonorities, ctx)
 

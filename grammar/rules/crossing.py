@@ -10,7 +10,8 @@ import numpy as np
 
 from ..theory import VOICES
 from .base import REST, Context, DecodeState, Rule, Severity, SonorityArray, Violation, register
-from .masks import LOWER, PAIRS, PITCHES, UPPER, all_allowed, last_two
+from .masks import PAIRS, PITCHES, all_allowed, last_two
+from .motion import voice_pairs
 from .spelling import note_name
 
 __all__ = ["VoiceCrossing", "VoiceOverlap"]
@@ -34,9 +35,9 @@ class VoiceCrossing(Rule):
 
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
-        p = s.pitch.astype(np.int32)
-        pu, pl = p[:, UPPER], p[:, LOWER]  # (N, 6) one column per voice pair
-        crossed = (pu != REST) & (pl != REST) & (pu < pl)
+        p = s.pitch
+        pu, pl, sounding, _ = voice_pairs(s, ctx)  # (N, 6) one column per voice pair
+        crossed = sounding & (pu < pl)
         if not crossed.any():
             return out
         sev_of: dict[int, Severity] = {}

@@ -6,7 +6,7 @@ move, so holding and re-striking are judged alike.
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -15,9 +15,28 @@ from .masks import ABOVE, ALL, BELOW, INTERVAL_CLASS, LOWER, PAIRS, STEP_OR_MORE
 from .spelling import note_name
 from ..theory import VOICES
 
-__all__ = ["ParallelFifths", "ParallelOctaves", "HiddenFifths", "HiddenOctaves"]
+__all__ = ["ParallelFifths", "ParallelOctaves", "HiddenFifths", "HiddenOctaves", "VoicePairs", "voice_pairs"]
 
 _INTERVAL = {7: "fifths", 0: "octaves"}
+
+
+class VoicePairs(NamedTuple):
+    """The six voice pairs (``masks.PAIRS``) of every sonority, one column per pair: what the motion and
+    crossing rules all read, worked out once per check (:meth:`Context.shared`)."""
+
+    upper: np.ndarray  # (N, 6) int32 pitch of the pair's upper voice
+    lower: np.ndarray  # (N, 6) int32 ... and of its lower voice
+    sounding: np.ndarray  # (N, 6) bool both voices sound
+    interval_class: np.ndarray  # (N, 6) int32 |upper - lower| mod 12
+
+
+def voice_pairs(s: SonorityArray, ctx: Context) -> VoicePairs:
+    def make() -> VoicePairs:
+        p = s.pitch.astype(np.int32)
+        pu, pl = p[:, UPPER], p[:, LOWER]
+        return VoicePairs(pu, pl, (pu != REST) & (pl != REST), np.abs(pu - pl) % 12)
+
+    return ctx.shared("voice pairs", make)
 
 
 class _Parallel(Rule):
@@ -35,12 +54,11 @@ class _Parallel(Rule):
         out: list[Violation] = []
         if len(s) < 2:
             return out
-        p = s.pitch.astype(np.int32)
-        pu, pl = p[:, UPPER], p[:, LOWER]  # (N, 6) one column per voice pair
-        ok = (pu[:-1] != REST) & (pl[:-1] != REST) & (pu[1:] != REST) & (pl[1:] != REST)
-        moved = (pu[:-1] != pu[1:]) & (pl[:-1] != pl[1:])
-        ic = np.abs(pu - pl) % 12 == self.ic
-        for r, k in zip(*np.nonzero(ok & moved & ic[:-1] & ic[1:])):
+        p = s.pitch
+        pu, pl, sounding, interval_class = voice_pairs(s, ctx)  # (N, 6) one column per voice pair
+        moved = ctx.shared("both move", lambda: sounding[:-1] & sounding[1:] & (pu[:-1] != pu[1:]) & (pl[:-1] != pl[1:]))
+        ic = interval_class == self.ic
+        for r, k in zip(*np.nonzero(moved & ic[:-1] & ic[1:])):
             i = int(r) + 1
             u, l = PAIRS[k]
             key = ctx.keys[i]
@@ -83,6 +101,10 @@ class ParallelOctaves(_Parallel):
     ic = 0
 
 
+_ALL_COLUMNS = list(range(len(PAIRS)))
+_OUTER_COLUMN = [PAIRS.index((0, 3))]  # soprano and bass
+
+
 class _Hidden(Rule):
     """Similar motion into a perfect interval with the upper voice leaping (> 2 semitones).
 
@@ -106,13 +128,14 @@ class _Hidden(Rule):
         out: list[Violation] = []
         if len(s) < 2:
             return out
-        p = s.pitch.astype(np.int32)
-        cols = list(range(6)) if self.all_pairs else [PAIRS.index((0, 3))]
-        pu, pl = p[:, UPPER[cols]], p[:, LOWER[cols]]  # (N, pairs)
-        ok = (pu[:-1] != REST) & (pl[:-1] != REST) & (pu[1:] != REST) & (pl[1:] != REST)
+        p = s.pitch
+        cols = _ALL_COLUMNS if self.all_pairs else _OUTER_COLUMN
+        pairs = voice_pairs(s, ctx)
+        pu, pl, sounding = pairs.upper[:, cols], pairs.lower[:, cols], pairs.sounding[:, cols]  # (N, pairs)
+        ok = sounding[:-1] & sounding[1:]
         du, dl = pu[1:] - pu[:-1], pl[1:] - pl[:-1]
         similar = (np.sign(du) == np.sign(dl)) & (du != 0)
-        ic = np.abs(pu - pl) % 12 == self.ic
+        ic = pairs.interval_class[:, cols] == self.ic
         for r, c in zip(*np.nonzero(ok & similar & (np.abs(du) > 2) & ic[1:] & ~ic[:-1])):
             i = int(r) + 1
             u, l = PAIRS[cols[c]]

@@ -65,8 +65,7 @@ class DoubledLeadingTone(Rule):
         out: list[Violation] = []
         chords, _ = chords_for(s, ctx)
         rows = s.pitch.tolist()  # Python ints: this loop reads single cells
-        for i, ch in enumerate(chords):
-            lt = leading_tone_of(ch, ctx.keys[i])
+        for i, (ch, lt) in enumerate(zip(chords, _leading_tones(chords, ctx))):
             if lt is None:
                 continue
             row = rows[i]
@@ -86,6 +85,18 @@ class DoubledLeadingTone(Rule):
         if lt is None or not any(cur[w] != REST and cur[w] % 12 == lt for w in range(4) if w != voice):
             return ALL
         return NOT_PC[lt]
+
+
+def _to_its_tonic(lt: int | None, ch1: ChordSpec | None) -> int | None:
+    """``lt`` when ``ch1`` is the chord it leads to (its root a semitone above), else None."""
+    if lt is None or ch1 is None or ch1.root != (lt + 1) % 12:
+        return None
+    return lt
+
+
+def _leading_tones(chords: list[ChordSpec | None], ctx: Context) -> list[int | None]:
+    """:func:`leading_tone_of` each row's chord in its key, once per check for both leading-tone rules."""
+    return ctx.shared("leading tones", lambda: [leading_tone_of(ch, k) for ch, k in zip(chords, ctx.keys)])
 
 
 def _complete(ch: ChordSpec, row) -> bool:
@@ -127,10 +138,7 @@ class LeadingToneResolution(Rule):
     @staticmethod
     def _lt(ch0, ch1, key0) -> int | None:
         """The leading tone of ``ch0`` when the harmony goes from it to its tonic ``ch1``, else None."""
-        lt = leading_tone_of(ch0, key0)
-        if lt is None or ch1 is None or ch1.root != (lt + 1) % 12:
-            return None
-        return lt
+        return _to_its_tonic(leading_tone_of(ch0, key0), ch1)
 
     def _ok(self, v: int, p0: int, p1: int, ch1: ChordSpec, row) -> bool:
         if p1 == p0 + 1:
@@ -141,8 +149,9 @@ class LeadingToneResolution(Rule):
         out: list[Violation] = []
         chords, _ = chords_for(s, ctx)
         p = s.pitch
+        lts = _leading_tones(chords, ctx)
         for i in range(1, len(s)):
-            lt = self._lt(chords[i - 1], chords[i], ctx.keys[i - 1])
+            lt = _to_its_tonic(lts[i - 1], chords[i])  # what _lt asks, from the leading tones worked out once
             if lt is None:
                 continue
             for v in range(4):

@@ -225,3 +225,23 @@ def test_unknown_profile_and_non_score_input():
         get_profile("lenient")
     with pytest.raises(ScoreError, match="expected four voices"):
         check(stream.Score([stream.Part([note.Note("C4")])]))
+
+
+def test_what_the_rules_of_a_check_share_lives_for_that_check_only():
+    """check_arrays lets rules share arrays of its sonorities (Context.shared); the report's context
+    keeps none of them, so a rule asked later about other sonorities with that context judges those."""
+    parsed = check(corpus.parse("bwv66.6"), "strict").parsed
+    report = check_arrays(parsed.sonorities, parsed.ctx, "strict")
+    assert report.ctx.scratch is None and parsed.ctx.scratch is None
+    rule = RULES["parallel-fifths"]()
+    s = parsed.sonorities
+    fifths = s.pitch.copy()
+    fifths[:2] = [[72, 67, 64, 48], [74, 69, 65, 50]]  # alto and bass G4-C3 to A4-D3: parallel fifths
+    found = rule.check(SonorityArray(fifths, s.attack, s.offset, s.duration, s.measure, s.beat), report.ctx)
+    assert [v.index for v in found if v.index == 1] == [1]
+    assert not [v for v in rule.check(s, report.ctx) if v.index == 1]
+    made = []
+    ctx = Context(keys=parsed.ctx.keys, scratch={})
+    assert ctx.shared("x", lambda: made.append(1) or "first") == "first"
+    assert ctx.shared("x", lambda: made.append(1) or "second") == "first" and made == [1]
+    assert Context(keys=parsed.ctx.keys).shared("x", lambda: "made") == "made"

@@ -135,6 +135,14 @@ class Context:
     def chord(self, i: int) -> ChordSpec | None:
         return None if self.chords is None else self.chords[i]
 
+    def key_numbers(self) -> tuple[list[KeyInfo], np.ndarray]:
+        """The distinct keys (by identity, in order of appearance) and (N,) the number of each row's key.
+
+        A key fills a run of rows as one object, so tables made per key are indexed per row
+        through these numbers (once per check: :meth:`shared`).
+        """
+        return self.shared("key numbers", lambda: key_numbers(self.keys))
+
     def shared(self, name: str, make: Any) -> Any:
         """``make()``, once per check: several rules read the same arrays of the same sonorities.
 
@@ -148,6 +156,22 @@ class Context:
         if made is None:
             made = scratch[name] = make()
         return made
+
+
+def key_numbers(keys: list[KeyInfo]) -> tuple[list[KeyInfo], np.ndarray]:
+    """:meth:`Context.key_numbers` of a list of keys: one step per run of rows holding the same key object."""
+    starts = [0] + [i for i in range(1, len(keys)) if keys[i] is not keys[i - 1]] if keys else []
+    distinct: list[KeyInfo] = []
+    number: dict[int, int] = {}
+    per_run = []
+    for i in starts:
+        k = keys[i]
+        j = number.get(id(k))
+        if j is None:
+            j = number[id(k)] = len(distinct)
+            distinct.append(k)
+        per_run.append(j)
+    return distinct, np.repeat(np.asarray(per_run, np.intp), np.diff(starts + [len(keys)]))
 
 
 @dataclass

@@ -16,9 +16,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..records import field_names, record
+from ..records import record_maker
 from ..theory import ChordSpec, KeyInfo, key_info, pc_name
-from .base import REST, Context, SonorityArray
+from .base import REST, Context, SonorityArray, key_numbers
 
 __all__ = [
     "infer_chord",
@@ -104,11 +104,13 @@ def _best_candidates(pc_masks: np.ndarray, bass_pcs: np.ndarray, keys: Sequence[
     orders as the tuple of criteria does), all rows at once, summed from tables of its
     parts (what depends on the notes, on the bass, on the key).
     """
+    return _ranked(pc_masks, bass_pcs, *key_numbers(list(keys)))
+
+
+def _ranked(pc_masks: np.ndarray, bass_pcs: np.ndarray, distinct: list[KeyInfo], rows: np.ndarray) -> np.ndarray:
+    """:func:`_best_candidates` with the keys given as the distinct keys and (N,) each row's number in them."""
     masks = np.asarray(pc_masks, np.int64)[:, None]  # (N, 1)
-    by_id = {id(k): k for k in keys}
-    key_no = {i: j for j, i in enumerate(by_id)}
-    key_terms = np.stack([_key_term(k.leading_tone, k.scale) for k in by_id.values()])  # (K, C)
-    rows = np.asarray([key_no[id(k)] for k in keys], np.intp)  # (N,) key number
+    key_terms = np.stack([_key_term(k.leading_tone, k.scale) for k in distinct])  # (K, C)
     score = _COVERED_TERM[masks & _CAND_BITS] + _SIZE_TERM  # (N, C)
     score += key_terms[rows]
     score += _BASS_TERM[np.asarray(bass_pcs, np.intp)]
@@ -157,11 +159,11 @@ def _chord_of(candidate: int, bass_pc: int, key_name: str) -> ChordSpec:
     figure, _, members, root, third, fifth, seventh = _PARTS[candidate]
     bass = bass_pc if bass_pc in members else root
     inversion = 1 if bass == third else 2 if bass == fifth else 3 if bass == seventh else 0
-    return record(ChordSpec, _CHORD_FIELDS, (figure, key_info(key_name).name, members, root, third, fifth, seventh,
-                                             bass, inversion, _function_of(candidate, key_name)))
+    return _chord_spec(figure, key_info(key_name).name, members, root, third, fifth, seventh, bass, inversion,
+                       _function_of(candidate, key_name))
 
 
-_CHORD_FIELDS = field_names(ChordSpec)
+_chord_spec = record_maker(ChordSpec)  # ChordSpec(...) without its frozen __init__: see grammar.records
 
 
 def infer_chord(pc_mask: int, bass_pc: int, key_name: str) -> ChordSpec | None:
@@ -182,25 +184,27 @@ def infer_chords(sonorities: SonorityArray, keys: list[KeyInfo]) -> list[ChordSp
     masks = np.bitwise_or.reduce(bits, axis=1)
     low = np.where(sounding, pitch, 999).min(axis=1)
     bass = np.where(low != 999, low % 12, 0)
-    key_ids = {i: _key_id(k) for i, k in {id(k): k for k in keys}.items()}  # keys repeat: each object once
-    rows = list(zip(masks.tolist(), bass.tolist(), [key_ids[id(k)] for k in keys]))  # (pc set, bass, key) per row
-    todo, seen = [], set()  # rows never seen before, each once
-    for i, row in enumerate(rows):
-        if row[0] and row not in _ROW_CHORDS and row not in seen:
-            seen.add(row)
+    distinct, key_of_row = key_numbers(keys)
+    key_id = np.asarray([_key_id(k) for k in distinct], np.int64)[key_of_row]  # (N,)
+    codes = (masks + 4096 * (bass + 12 * key_id)).tolist()  # (pc set, bass, key) per row as one int
+    todo, seen = [], set()  # rows never seen before (a pitch class sounding), each once
+    for i, code in enumerate(codes):
+        if code & 0xFFF and code not in _ROW_CHORDS and code not in seen:
+            seen.add(code)
             todo.append(i)
     if todo:  # rows never seen before: ranked all at once
         if len(_ROW_CHORDS) + len(todo) > _ROW_CHORDS_MAX:
             _ROW_CHORDS.clear()
-        best = _best_candidates(masks[todo], bass[todo], [keys[i] for i in todo]).tolist()
+        best = _ranked(masks[todo], bass[todo], distinct, key_of_row[todo]).tolist()
         for i, c in zip(todo, best):
-            _ROW_CHORDS[rows[i]] = _chord_of(c, rows[i][1], keys[i].name)
-    return [_ROW_CHORDS[row] if row[0] else None for row in rows]
+            _ROW_CHORDS[codes[i]] = _chord_of(c, int(bass[i]), keys[i].name)
+    chord_of_row = _ROW_CHORDS.get  # rows where nothing sounds were never stored: None
+    return [chord_of_row(code) for code in codes]
 
 
-#: The chord of each (pitch-class set, bass pitch class, key number) seen so far: a row's
-#: chord depends on nothing else, and chorales repeat the same few sonorities.
-_ROW_CHORDS: dict[tuple[int, int, int], ChordSpec] = {}
+#: The chord of each row seen so far by its code, pitch-class set + 4096 · (bass pitch class + 12 ·
+#: key number): a row's chord depends on nothing else, and chorales repeat the same few sonorities.
+_ROW_CHORDS: dict[int, ChordSpec] = {}
 _ROW_CHORDS_MAX = 1 << 16
 _KEY_IDS: dict[tuple, int] = {}
 

@@ -30,7 +30,7 @@ class OutOfKey(Rule):
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
         p = s.pitch
-        foreign = (p != REST) & ~_in_scale(ctx.keys, p)
+        foreign = (p != REST) & ~_in_scale(ctx, p)
         if not foreign.any():
             return out
         chords, inferred = chords_for(s, ctx)
@@ -62,13 +62,12 @@ def _allowed_in(key: KeyInfo, chord: ChordSpec | None, inferred: bool) -> np.nda
     return mask
 
 
-def _in_scale(keys: list[KeyInfo], p: np.ndarray) -> np.ndarray:
+def _in_scale(ctx: Context, p: np.ndarray) -> np.ndarray:
     """(N, 4) bool: each pitch of ``p`` (N, 4) lies in the scale of its row's key (rests: anything)."""
-    if not len(keys):
+    if not len(ctx.keys):
         return np.zeros(p.shape, bool)
-    index: dict[int, int] = {}  # id(key) -> key number (by identity: the same object fills many rows)
-    rows = np.asarray([index.setdefault(id(k), len(index)) for k in keys], np.intp)  # (N,) key number
-    table = np.stack([_pc_mask(k.scale) for k in {id(k): k for k in keys}.values()])  # (K, 128): key number x MIDI pitch
+    distinct, rows = ctx.key_numbers()
+    table = np.stack([_pc_mask(k.scale) for k in distinct])  # (K, 128): key number x MIDI pitch
     return table[rows[:, None], np.clip(p, 0, 127)]
 
 

@@ -57,7 +57,7 @@ from typing import Sequence
 import numpy as np
 
 from ..metre import Metre, parse_metre
-from ..records import field_names, record
+from ..records import record_maker
 from ..theory import ChordSpec, KeyInfo
 from .base import REST, Context, DecodeState, SonorityArray
 from .chords import chords_for
@@ -348,7 +348,7 @@ class NoteClass:
         return self.kind != "chord tone"
 
 
-_NOTE_FIELDS = field_names(NoteClass)  # what classify_notes builds its records from (see grammar.records)
+_note_class = record_maker(NoteClass)  # NoteClass(...) without its frozen __init__: see grammar.records
 
 _FIGURE = {0: "8", 1: "9", 2: "9", 3: "3", 4: "3", 5: "4", 6: "4", 7: "5", 8: "6", 9: "6", 10: "7", 11: "7"}
 
@@ -494,8 +494,8 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
                     label = _label(kind, s, v, x, e, rows_d, din, accented, chromatic,
                                    prev_kind == "suspension" and kind == "suspension", int(bits[e])) \
                         if labels else kind
-            out.append(record(NoteClass, _NOTE_FIELDS, (v, a, e, x, kind, label, None if d is None else a + d,
-                                                        accented, chromatic, reason, closest, {})))
+            out.append(_note_class(v, a, e, x, kind, label, None if d is None else a + d, accented, chromatic,
+                                   reason, closest, {}))
             done_run, done_kind = i, kind
     return out
 

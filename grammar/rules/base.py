@@ -147,7 +147,8 @@ class Context:
         """``make()``, once per check: several rules read the same arrays of the same sonorities.
 
         Inside :func:`~.checker.check_arrays` the first rule to ask makes it and the others
-        read it; a rule asked on its own (a test, a decoder's fallback) makes it each time.
+        read it (read only: never change what ``shared`` returns); a rule asked on its own (a
+        test, a decoder's fallback) makes it each time.
         """
         scratch = self.scratch
         if scratch is None:

@@ -433,7 +433,8 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     starts = np.flatnonzero(new_run)
     stops = np.append(starts[1:], flat.size)
     run_voice = starts // n
-    outside = np.concatenate([[0], np.cumsum(~member.T.ravel())])  # rows off the chord so far
+    outside = np.zeros(flat.size + 1, np.int64)  # rows off the chord so far
+    np.cumsum(~member.T.ravel(), out=outside[1:])
     all_member = (outside[stops] - outside[starts]) == 0  # per run: a chord tone (or a rest)
     run_pitch = flat[starts]
     pitched = run_pitch != REST

@@ -64,7 +64,7 @@ class DoubledLeadingTone(Rule):
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
         chords, _ = chords_for(s, ctx)
-        rows = s.pitch.tolist()  # Python ints: this loop reads single cells
+        rows = ctx.shared("pitch rows", s.pitch.tolist)  # Python ints: this loop reads single cells
         for i, (ch, lt) in enumerate(zip(chords, _leading_tones(chords, ctx))):
             if lt is None:
                 continue
@@ -234,8 +234,8 @@ class _TendencyTone(Rule):
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
         chords, inferred = chords_for(s, ctx)
-        rows = s.pitch.tolist()
-        for i in _harmony_changes(chords):
+        rows = ctx.shared("pitch rows", s.pitch.tolist)
+        for i in ctx.shared("harmony changes", lambda: _harmony_changes(chords)):
             ch0, ch1 = chords[i - 1], chords[i]
             prev, cur = rows[i - 1], rows[i]
             pcs = self.tendency_pcs(ctx, i - 1, ch0, ch1, inferred)

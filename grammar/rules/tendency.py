@@ -64,16 +64,13 @@ class DoubledLeadingTone(Rule):
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
         chords, _ = chords_for(s, ctx)
-        rows = ctx.shared("pitch rows", s.pitch.tolist)  # Python ints: this loop reads single cells
-        for i, (ch, lt) in enumerate(zip(chords, _leading_tones(chords, ctx))):
-            if lt is None:
-                continue
-            row = rows[i]
-            vs = [v for v in range(4) if row[v] != REST and row[v] % 12 == lt]
-            if len(vs) >= 2:
-                out.append(self.violation(s, i, vs, (
-                    f"the leading tone {pc_name(lt)} of {ch.figure} is doubled "
-                    f"({', '.join(VOICES[v] for v in vs)})"), ctx=ctx))
+        p = s.pitch
+        on_lt = (p != REST) & (p % 12 == _leading_tone_array(chords, ctx)[:, None])  # (N, 4); no leading tone: -1
+        for i in np.flatnonzero(on_lt.sum(axis=1) >= 2).tolist():
+            vs = np.flatnonzero(on_lt[i]).tolist()
+            out.append(self.violation(s, i, vs, (
+                f"the leading tone {pc_name(int(p[i, vs[0]]) % 12)} of {chords[i].figure} is doubled "
+                f"({', '.join(VOICES[v] for v in vs)})"), ctx=ctx))
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
@@ -94,9 +91,19 @@ def _to_its_tonic(lt: int | None, ch1: ChordSpec | None) -> int | None:
     return lt
 
 
-def _leading_tones(chords: list[ChordSpec | None], ctx: Context) -> list[int | None]:
-    """:func:`leading_tone_of` each row's chord in its key, once per check for both leading-tone rules."""
-    return ctx.shared("leading tones", lambda: [leading_tone_of(ch, k) for ch, k in zip(chords, ctx.keys)])
+def _leading_tone_array(chords: list[ChordSpec | None], ctx: Context) -> np.ndarray:
+    """(N,) :func:`leading_tone_of` each row's chord in its key, -1 for none: once per check for both
+    leading-tone rules."""
+    def make() -> np.ndarray:
+        lts = [leading_tone_of(ch, k) for ch, k in zip(chords, ctx.keys)]
+        return np.asarray([-1 if lt is None else lt for lt in lts], np.int64)
+
+    return ctx.shared("leading tones", make)
+
+
+def _root_array(chords: list[ChordSpec | None], ctx: Context) -> np.ndarray:
+    """(N,) the root of each row's chord, -1 where none is known."""
+    return ctx.shared("chord roots", lambda: np.asarray([-1 if ch is None else ch.root for ch in chords], np.int64))
 
 
 def _complete(ch: ChordSpec, row) -> bool:
@@ -149,21 +156,24 @@ class LeadingToneResolution(Rule):
         out: list[Violation] = []
         chords, _ = chords_for(s, ctx)
         p = s.pitch
-        lts = _leading_tones(chords, ctx)
-        for i in range(1, len(s)):
-            lt = _to_its_tonic(lts[i - 1], chords[i])  # what _lt asks, from the leading tones worked out once
-            if lt is None:
+        if len(s) < 2:
+            return out
+        # what _lt asks, for all rows at once: the chord before has a leading tone and this chord is its tonic
+        lt0 = _leading_tone_array(chords, ctx)[:-1]  # (N-1,) -1: none
+        to_tonic = (lt0 >= 0) & (_root_array(chords, ctx)[1:] == (lt0 + 1) % 12)
+        prev, cur = p[:-1], p[1:]
+        held = to_tonic[:, None] & (prev != REST) & (cur != REST) & (prev % 12 == lt0[:, None])  # (N-1, 4)
+        for r, v in zip(*np.nonzero(held & (cur != prev + 1))):  # rows in order, voices in order
+            i, v = int(r) + 1, int(v)
+            p0, p1 = int(p[i - 1, v]), int(p[i, v])
+            if self._ok(v, p0, p1, chords[i], p[i]):
                 continue
-            for v in range(4):
-                p0, p1 = int(p[i - 1, v]), int(p[i, v])
-                if p0 == REST or p1 == REST or p0 % 12 != lt or self._ok(v, p0, p1, chords[i], p[i]):
-                    continue
-                how = "stays" if p1 == p0 else f"goes to {note_name(p1, ctx.keys[i])}"
-                licence = " or, in an inner voice, falling to the fifth of a complete tonic" if v in _INNER else ""
-                out.append(self.violation(s, i, [v], (
-                    f"the leading tone {_name(s, ctx, i - 1, v)} of {chords[i - 1].figure} {how} on "
-                    f"{chords[i].figure} instead of rising to {note_name(p0 + 1, ctx.keys[i])}{licence}"),
-                    severity=self.relaxed_severity if v in self.relaxed else None, ctx=ctx))
+            how = "stays" if p1 == p0 else f"goes to {note_name(p1, ctx.keys[i])}"
+            licence = " or, in an inner voice, falling to the fifth of a complete tonic" if v in _INNER else ""
+            out.append(self.violation(s, i, [v], (
+                f"the leading tone {_name(s, ctx, i - 1, v)} of {chords[i - 1].figure} {how} on "
+                f"{chords[i].figure} instead of rising to {note_name(p0 + 1, ctx.keys[i])}{licence}"),
+                severity=self.relaxed_severity if v in self.relaxed else None, ctx=ctx))
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:

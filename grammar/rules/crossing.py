@@ -48,7 +48,7 @@ class VoiceCrossing(Rule):
             for ep in np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1):
                 if float(s.duration[ep].sum()) <= self.brief_inner + 1e-9:
                     sev_of.update({int(r): Severity.WARNING for r in ep})
-        for r, c in zip(*np.nonzero(crossed)):
+        for r, c in zip(*crossed.nonzero()):
             i = int(r)
             u, l = PAIRS[c]
             k = ctx.keys[i]
@@ -97,7 +97,7 @@ class VoiceOverlap(Rule):
         # every (voice, neighbour) pair at once: (N-1, 6), pairs in _PAIRS' order
         ref, moved_to = prev[:, _PAIR_NEIGHBOUR], cur[:, _PAIR_VOICE]
         bad = moved[:, _PAIR_VOICE] & (ref != REST) & np.where(_PAIR_ABOVE, moved_to > ref, moved_to < ref)
-        for j, r in zip(*np.nonzero(bad.T)):  # pair by pair, rows in order
+        for j, r in zip(*bad.T.nonzero()):  # pair by pair, rows in order
             v, w, above = _PAIRS[j]
             i = int(r) + 1
             k = ctx.keys[i]

@@ -34,7 +34,7 @@ class OutOfKey(Rule):
         if not foreign.any():
             return out
         chords, inferred = chords_for(s, ctx)
-        for i, v in zip(*np.nonzero(foreign)):
+        for i, v in zip(*foreign.nonzero()):
             i, v = int(i), int(v)
             k, ch, x = ctx.keys[i], chords[i], int(p[i, v])
             if ch is not None and x % 12 in ch.members and explains_chromatic(ch, k, inferred):
@@ -68,7 +68,7 @@ def _in_scale(ctx: Context, p: np.ndarray) -> np.ndarray:
         return np.zeros(p.shape, bool)
     distinct, rows = ctx.key_numbers()
     table = np.stack([_pc_mask(k.scale) for k in distinct])  # (K, 128): key number x MIDI pitch
-    return table[rows[:, None], np.clip(p, 0, 127)]
+    return table[rows[:, None], np.minimum(np.maximum(p, 0), 127)]  # (np.clip, minus its Python-level wrapper)
 
 
 @lru_cache(maxsize=1024)

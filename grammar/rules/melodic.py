@@ -40,7 +40,7 @@ class MelodicAugmentedInterval(Rule):
             return out
         pos = spelled_positions(s, ctx)  # (N, 4)
         bad = moved & is_augmented(cur - prev, pos[1:] - pos[:-1])
-        for r, v in zip(*np.nonzero(bad)):
+        for r, v in zip(*bad.nonzero()):
             i, v = int(r) + 1, int(v)
             a, b, pa, pb = int(p[i - 1, v]), int(p[i, v]), int(pos[i - 1, v]), int(pos[i, v])
             out.append(self.violation(s, i, [v], (
@@ -110,7 +110,7 @@ class LargeLeap(Rule):
         p = s.pitch.astype(np.int32)
         prev, cur = p[:-1], p[1:]  # (N-1, 4) each: empty for fewer than two sonorities
         bad = (prev != REST) & (cur != REST) & _leap_too_large(cur - prev)
-        for r, v in zip(*np.nonzero(bad)):
+        for r, v in zip(*bad.nonzero()):
             i, v = int(r) + 1, int(v)
             k = ctx.keys[i]
             a, b = int(p[i - 1, v]), int(p[i, v])

@@ -58,7 +58,7 @@ class _Parallel(Rule):
         pu, pl, sounding, interval_class = voice_pairs(s, ctx)  # (N, 6) one column per voice pair
         moved = ctx.shared("both move", lambda: sounding[:-1] & sounding[1:] & (pu[:-1] != pu[1:]) & (pl[:-1] != pl[1:]))
         ic = interval_class == self.ic
-        for r, k in zip(*np.nonzero(moved & ic[:-1] & ic[1:])):
+        for r, k in zip(*(moved & ic[:-1] & ic[1:]).nonzero()):
             i = int(r) + 1
             u, l = PAIRS[k]
             key = ctx.keys[i]
@@ -136,7 +136,7 @@ class _Hidden(Rule):
         du, dl = pu[1:] - pu[:-1], pl[1:] - pl[:-1]
         similar = (np.sign(du) == np.sign(dl)) & (du != 0)
         ic = pairs.interval_class[:, cols] == self.ic
-        for r, c in zip(*np.nonzero(ok & similar & (np.abs(du) > 2) & ic[1:] & ~ic[:-1])):
+        for r, c in zip(*(ok & similar & (np.abs(du) > 2) & ic[1:] & ~ic[:-1]).nonzero()):
             i = int(r) + 1
             u, l = PAIRS[cols[c]]
             sev = None if (u, l) == (0, 3) else self.inner_severity

@@ -430,7 +430,7 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     new_run = np.ones(flat.shape, bool)
     new_run[1:] = flat[1:] != flat[:-1]
     new_run[::n] = True  # each voice starts a run
-    starts = np.flatnonzero(new_run)
+    starts = new_run.nonzero()[0]
     stops = np.append(starts[1:], flat.size)
     run_voice = starts // n
     outside = np.zeros(flat.size + 1, np.int64)  # rows off the chord so far
@@ -443,7 +443,7 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     # from here on one note at a time: Python lists (numpy's per-call cost is paid once per array, not per note)
     run_pitch_at, pitched_at = run_pitch.tolist(), pitched.tolist()
     starts_at, stops_at, all_member_at = starts.tolist(), stops.tolist(), all_member.tolist()
-    todo_at = np.flatnonzero(todo).tolist()  # runs to class, voice after voice
+    todo_at = todo.nonzero()[0].tolist()  # runs to class, voice after voice
     bounds = np.searchsorted(run_voice, np.arange(5)).tolist()  # runs of voice v: bounds[v]..bounds[v + 1]
     member_of = member.T.tolist()  # per voice, per row
     keys = ctx.keys

@@ -194,7 +194,7 @@ class SATBScore:
 
     @property
     def end(self) -> float:
-        return max((float(v.ends.max()) for v in self.voices if len(v.ends)), default=0.0)
+        return max((float(np.maximum.reduce(v.ends)) for v in self.voices if len(v.ends)), default=0.0)
 
 
 # ------------------------------------------------------------------------- loading

@@ -64,6 +64,11 @@ class ParsedScore:
         return out
 
 
+def _any_column(x: np.ndarray) -> np.ndarray:
+    """``x.any(axis=1)`` as a ufunc reduction (without the method's Python-level wrapper)."""
+    return np.logical_or.reduce(x, axis=1)
+
+
 def _sample(walks: list[VoiceEvents], times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pitch, attack, written letter), each (N, V): every voice at each time (all voices in one pass)."""
     shape = (len(times), len(walks))
@@ -73,12 +78,19 @@ def _sample(walks: list[VoiceEvents], times: np.ndarray) -> tuple[np.ndarray, np
     starts, ends = np.concatenate([w.starts for w in walks]), np.concatenate([w.ends for w in walks])
     midis, attacks = np.concatenate([w.midis for w in walks]), np.concatenate([w.attacks for w in walks])
     letters = np.concatenate([w.letters for w in walks])
-    base = np.cumsum([0] + sizes[:-1])  # (V,) where each voice's events begin in the joined arrays
     # (N, V) index of the event sounding at each time, per voice (-1: before its first event)
-    idx = np.stack([np.searchsorted(w.starts, times + _EPS, side="right") - 1 for w in walks], axis=1)
+    idx = np.empty(shape, np.intp)
+    after = times + _EPS
+    for v, w in enumerate(walks):
+        idx[:, v] = w.starts.searchsorted(after, side="right")
+    idx -= 1
     ok = idx >= 0
-    at = np.where(ok, idx + base, 0)  # into the joined arrays (0 where nothing sounds: masked below)
-    ok &= ends[at] > times[:, None] + _EPS
+    base = 0
+    for v, size in enumerate(sizes):  # into the joined arrays: where each voice's events begin
+        idx[:, v] += base
+        base += size
+    at = np.where(ok, idx, 0)  # (0 where nothing sounds: masked below)
+    ok &= ends[at] > after[:, None]
     pitch = np.where(ok, midis[at], REST).astype(np.int16)
     attack = ok & (np.abs(starts[at] - times[:, None]) < _EPS) & attacks[at]
     letter = np.where(ok & (pitch != REST), letters[at], -1).astype(np.int8)
@@ -160,22 +172,24 @@ def _score_keys(satb: SATBScore, s: SonorityArray) -> list[KeyInfo] | None:
     if not found:
         return None
     starts = np.asarray([f[0] for f in found])
-    seg = np.maximum(np.searchsorted(starts, s.offset + _EPS, side="right") - 1, 0)
-    keys: list[KeyInfo] = [key_info("C")] * len(s)
+    seg = starts.searchsorted(s.offset + _EPS, side="right")
+    seg -= 1
+    np.maximum(seg, 0, out=seg)
+    seg_of_row = seg.tolist()
+    key_of_seg: list[KeyInfo] = []
     for j, (_, ks) in enumerate(found):
-        rows = np.flatnonzero(seg == j)
-        if len(rows) == 0:
+        if j not in seg_of_row:  # a signature no onset falls under
+            key_of_seg.append(key_info("C"))
             continue
         if isinstance(ks, m21key.Key):
             name = normalize_key(ks.tonicPitchNameWithCase)
         else:  # a bare signature: its major or its relative minor, whichever the notes fit
+            rows = np.flatnonzero(seg == j)
             cands = [normalize_key(ks.asKey("major").tonicPitchNameWithCase),
                      normalize_key(ks.asKey("minor").tonicPitchNameWithCase)]
             name = _best_key(_histogram(s, slice(rows[0], rows[-1] + 1)), cands)
-        k = key_info(name)
-        for r in rows:
-            keys[r] = k
-    return keys
+        key_of_seg.append(key_info(name))
+    return [key_of_seg[j] for j in seg_of_row]
 
 
 def parse_score(source: Any, key: str | None = None, plan: Any = None,
@@ -188,14 +202,21 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None,
     satb = read_satb(source, parts)
     label = satb.file
     walks = satb.voices
-    times = np.sort(np.round(np.concatenate([w.starts for w in walks]), 6))
-    times = times[np.append(True, times[1:] != times[:-1])]  # np.unique's result, without its first-call import of numpy.ma
+    # (numpy's methods and ufuncs here rather than its Python-level functions, np.sort, np.diff, np.append ...:
+    # at a hundred rows a call costs more than its arithmetic, and a check makes hundreds of them)
+    times = np.concatenate([w.starts for w in walks]).round(6)
+    times.sort()
+    new = np.ones(len(times), bool)  # np.unique's result, without its first-call import of numpy.ma
+    np.not_equal(times[1:], times[:-1], out=new[1:])
+    times = times[new]
     end = satb.end
     pitch, attack, letter = _sample(walks, times)  # (N, 4) each
     keep = np.ones(len(times), bool)
-    keep[1:] = attack[1:].any(axis=1) | (pitch[1:] != pitch[:-1]).any(axis=1)
+    keep[1:] = _any_column(attack[1:]) | _any_column(pitch[1:] != pitch[:-1])
     times, pitch, attack, letter = times[keep], pitch[keep], attack[keep], letter[keep]
-    duration = np.diff(np.append(times, end))
+    duration = np.empty_like(times)  # np.diff(np.append(times, end))
+    np.subtract(times[1:], times[:-1], out=duration[:-1])
+    duration[-1:] = end - times[-1:]
     ferm_offs = np.asarray(sorted({f for w in walks for f in w.fermatas}), float)
     fermata = np.zeros(len(times), bool)
     if len(ferm_offs):
@@ -274,17 +295,20 @@ def _locate(satb: SATBScore, times: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         return (np.asarray([m for m, _ in mb], np.int32), np.asarray([b for _, b in mb], float),
                 [accent_metre], None)
     offs, nums, pads, metres = info.offsets, info.numbers, info.padding, info.metres
-    k = np.maximum(np.searchsorted(offs, times + _EPS, side="right") - 1, 0)
-    distinct = list({id(m): m for m in metres}.values())  # one Metre object runs over many measures
-    if len(distinct) == 1:
-        metre_of_row = None
-        beat_len = float(distinct[0].beat_quarters)
+    k = offs.searchsorted(times + _EPS, side="right")
+    k -= 1
+    np.maximum(k, 0, out=k)
+    first = metres[0]
+    if all(m is first for m in metres):  # one Metre object runs over every measure
+        distinct, metre_of_row = [first], None
+        beat_len = float(first.beat_quarters)
     else:
+        distinct = list({id(m): m for m in metres}.values())
         number = {id(m): j for j, m in enumerate(distinct)}
         metre_of_row = np.asarray([number[id(m)] for m in metres], np.intp)[k]  # (N,) metre number
         beat_len = np.asarray([float(m.beat_quarters) for m in distinct])[metre_of_row]
     beats = 1.0 + (times - offs[k] + pads[k]) / beat_len
-    return nums[k].astype(np.int32), np.round(beats, 4), distinct, metre_of_row
+    return nums[k].astype(np.int32), beats.round(4), distinct, metre_of_row
 
 
 def _accents(beat: np.ndarray, metres: list[Metre | None], metre_of_row: np.ndarray | None) -> np.ndarray:

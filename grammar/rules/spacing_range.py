@@ -27,7 +27,7 @@ class Spacing(Rule):
         p = s.pitch.astype(np.int32)
         for u, l in ((0, 1), (1, 2)):
             bad = (p[:, u] != REST) & (p[:, l] != REST) & (p[:, u] - p[:, l] > 12)
-            for r in np.flatnonzero(bad):
+            for r in bad.nonzero()[0]:
                 i = int(r)
                 k = ctx.keys[i]
                 out.append(self.violation(s, i, [u, l], (
@@ -68,7 +68,7 @@ class Range(Rule):
         out: list[Violation] = []
         p = s.pitch.astype(np.int32)
         bad = (p != REST) & ((p < self._lo) | (p > self._hi))
-        for i, v in zip(*np.nonzero(bad)):
+        for i, v in zip(*bad.nonzero()):
             i, v = int(i), int(v)
             k = ctx.keys[i]
             lo, hi = self.ranges[VOICES[v]]

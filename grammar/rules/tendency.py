@@ -66,8 +66,8 @@ class DoubledLeadingTone(Rule):
         chords, _ = chords_for(s, ctx)
         p = s.pitch
         on_lt = (p != REST) & (p % 12 == _leading_tone_array(chords, ctx)[:, None])  # (N, 4); no leading tone: -1
-        for i in np.flatnonzero(on_lt.sum(axis=1) >= 2).tolist():
-            vs = np.flatnonzero(on_lt[i]).tolist()
+        for i in (np.add.reduce(on_lt, axis=1) >= 2).nonzero()[0].tolist():
+            vs = on_lt[i].nonzero()[0].tolist()
             out.append(self.violation(s, i, vs, (
                 f"the leading tone {pc_name(int(p[i, vs[0]]) % 12)} of {chords[i].figure} is doubled "
                 f"({', '.join(VOICES[v] for v in vs)})"), ctx=ctx))
@@ -163,7 +163,7 @@ class LeadingToneResolution(Rule):
         to_tonic = (lt0 >= 0) & (_root_array(chords, ctx)[1:] == (lt0 + 1) % 12)
         prev, cur = p[:-1], p[1:]
         held = to_tonic[:, None] & (prev != REST) & (cur != REST) & (prev % 12 == lt0[:, None])  # (N-1, 4)
-        for r, v in zip(*np.nonzero(held & (cur != prev + 1))):  # rows in order, voices in order
+        for r, v in zip(*(held & (cur != prev + 1)).nonzero()):  # rows in order, voices in order
             i, v = int(r) + 1, int(v)
             p0, p1 = int(p[i - 1, v]), int(p[i, v])
             if self._ok(v, p0, p1, chords[i], p[i]):

@@ -399,6 +399,9 @@ def _label(kind: str, s: SonorityArray, voice: int, pitch: int, stop: int, d: in
     return kind + (f" ({', '.join(quals)})" if quals else "")
 
 
+_FIVE = np.arange(5)  # voice numbers 0..4, to find where each voice's runs begin
+
+
 def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1, 2, 3),
                    chord_tones: bool = True, labels: bool = True) -> list[NoteClass]:
     """Every note of ``voices``, in voice then time order, with its class.
@@ -427,11 +430,13 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     pitch = s.pitch.astype(np.int64)
     # the runs of one pitch of all four voices at once, voice after voice: (4N,) voice-major
     flat = pitch.T.ravel()
-    new_run = np.ones(flat.shape, bool)
-    new_run[1:] = flat[1:] != flat[:-1]
+    new_run = np.empty(flat.size, bool)
+    np.not_equal(flat[1:], flat[:-1], out=new_run[1:])
     new_run[::n] = True  # each voice starts a run
     starts = new_run.nonzero()[0]
-    stops = np.append(starts[1:], flat.size)
+    stops = np.empty_like(starts)
+    stops[:-1] = starts[1:]
+    stops[-1] = flat.size
     run_voice = starts // n
     outside = np.zeros(flat.size + 1, np.int64)  # rows off the chord so far
     np.cumsum(~member.T.ravel(), out=outside[1:])
@@ -444,7 +449,7 @@ def classify_notes(s: SonorityArray, ctx: Context, voices: Sequence[int] = (0, 1
     run_pitch_at, pitched_at = run_pitch.tolist(), pitched.tolist()
     starts_at, stops_at, all_member_at = starts.tolist(), stops.tolist(), all_member.tolist()
     todo_at = todo.nonzero()[0].tolist()  # runs to class, voice after voice
-    bounds = np.searchsorted(run_voice, np.arange(5)).tolist()  # runs of voice v: bounds[v]..bounds[v + 1]
+    bounds = run_voice.searchsorted(_FIVE).tolist()  # runs of voice v: bounds[v]..bounds[v + 1]
     member_of = member.T.tolist()  # per voice, per row
     keys = ctx.keys
     for v in voices:

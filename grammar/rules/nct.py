@@ -231,16 +231,9 @@ class NoteStatus:
 _CHORD_TONE = NoteStatus("chord tone")
 
 
-def _free_prospects(din: int | None) -> tuple[Prospect, ...]:
-    """Classes open to a non-chord tone that began dissonant, by the interval into it (None: from silence)."""
-    if din is None or abs(din) > 2:  # leap or silence in: a step out, either way (unaccented: an incomplete neighbour)
-        return _free_prospects_by_way(None)
-    return _free_prospects_by_way(din > 0)
-
-
 @lru_cache(maxsize=None)
 def _free_prospects_by_way(up: bool | None) -> tuple[Prospect, ...]:
-    """:func:`_free_prospects` by the way in: a step up, a step down, or ``None`` (a leap or silence).
+    """:func:`_free_status`'s classes by the way in: a step up, a step down, or ``None`` (a leap or silence).
 
     Built once per way (the prospects are immutable), not once per note.
     """
@@ -272,16 +265,29 @@ def _prospects_of(member: np.ndarray | list[bool], chords: Sequence[ChordSpec | 
         return _CHORD_TONE
     first, last = member[0], member[-1]
     if first and last:
-        return NoteStatus("pedal", dissonant_from=member.index(False))
+        return _status("pedal", (), member.index(False), "", "")
     if last:  # dissonant first, the harmony came to it
-        return NoteStatus("anticipation", dissonant_from=0)
+        return _ANTICIPATION
     if first:  # prepared: dissonant since the last change of membership
-        d = len(member) - member[::-1].index(True)
-        return NoteStatus(None, _PREPARED, dissonant_from=d)
+        return _status(None, _PREPARED, len(member) - member[::-1].index(True), "", "")
     if not all(_same_harmony(chords[0], c) for c in chords[1:]):
-        return NoteStatus(None, (), 0, "held into the next chord, to which it does not belong either",
-                          "an anticipation (the chord it is held into does not contain it)")
-    return NoteStatus(None, _free_prospects(din), dissonant_from=0)
+        return _HELD_INTO_NEXT
+    return _free_status(din)
+
+
+# the statuses that do not depend on the note (frozen: shared, as _CHORD_TONE is), and a maker for the rest
+_ANTICIPATION = NoteStatus("anticipation", dissonant_from=0)
+_HELD_INTO_NEXT = NoteStatus(None, (), 0, "held into the next chord, to which it does not belong either",
+                             "an anticipation (the chord it is held into does not contain it)")
+_status = record_maker(NoteStatus)  # NoteStatus(...) without its frozen __init__: see grammar.records
+
+
+def _free_status(din: int | None) -> NoteStatus:
+    """A non-chord tone that began dissonant: its classes by the interval into it (one status per way in)."""
+    return _FREE_STATUS[None if din is None or abs(din) > 2 else din > 0]
+
+
+_FREE_STATUS = {way: NoteStatus(None, _free_prospects_by_way(way), dissonant_from=0) for way in (None, True, False)}
 
 
 def _departure_ok(p: Prospect, dout: np.ndarray | int, dep_member: np.ndarray | bool) -> np.ndarray | bool:

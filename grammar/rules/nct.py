@@ -283,7 +283,11 @@ _status = record_maker(NoteStatus)  # NoteStatus(...) without its frozen __init_
 
 
 def _free_status(din: int | None) -> NoteStatus:
-    """A non-chord tone that began dissonant: its classes by the interval into it (one status per way in)."""
+    """A non-chord tone that began dissonant: its classes by the interval into it (one status per way in).
+
+    After a leap or from silence, a step out either way (an appoggiatura; unaccented, an
+    incomplete neighbour); after a step, passing on, a neighbour back, or an escape tone.
+    """
     return _FREE_STATUS[None if din is None or abs(din) > 2 else din > 0]
 
 

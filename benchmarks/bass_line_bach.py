@@ -5,7 +5,7 @@
    move given how it arrived (same, a step or a leap on or back), the size of its leaps,
    the inversion of the new chord and the soprano-bass motion. These are the frequencies
    whose ``-ln`` the planner uses as costs (``hybrid/bass_line.py``: ``BACH_CONTINUATION``,
-   ``BACH_LEAPS``, ``BACH_INVERSIONS``, ``BACH_MOTION``); the script prints both.
+   ``BACH_SIZES``, ``BACH_INVERSIONS``, ``BACH_MOTION``); the script prints both.
 2. **Plans with open chords**: ``--plans`` plans per shipped grammar (16 bars; blues 12),
    every chord opened (``inversion_open``), measured three ways: the grammar's own sampled
    inversions, every open chord left in root position (no planner), and the planner's
@@ -42,7 +42,7 @@ from style_vs_bach import piece_of_result, root_position_share, voice_statistics
 
 from partimento.grammar.fileio import write_text_atomic  # noqa: E402
 from partimento.grammar.rules import REST  # noqa: E402
-from partimento.hybrid.bass_line import (BACH_CONTINUATION, BACH_INVERSIONS, BACH_LEAPS, BACH_MOTION,  # noqa: E402
+from partimento.hybrid.bass_line import (BACH_CONTINUATION, BACH_INVERSIONS, BACH_MOTION, BACH_SIZES,  # noqa: E402
                                          _interval_class, bass_line, plan_bass_line)
 
 RESULTS = Path(__file__).parent / "results" / "bass_line_bach.json"
@@ -56,6 +56,7 @@ def bach_statistics(analyses: Path, min_fit: float = 0.85) -> dict:
              if f["chorale_split"] in ("train", "valid")]
     continuation = {k: Counter() for k in ("start", "same", "step", "leap")}
     leaps, inversions, motion, direction = Counter(), Counter(), Counter(), Counter()
+    sizes = {k: Counter() for k in ("step up", "step down", "leap up", "leap down")}  # size given kind and direction
     used = changes = 0
     for f in files:
         try:
@@ -84,6 +85,8 @@ def bach_statistics(analyses: Path, min_fit: float = 0.85) -> dict:
             if abs(d) > 2:
                 leaps[_interval_class(d)] += 1
             direction[kind if d == 0 else f"{kind} {'up' if d > 0 else 'down'}"] += 1
+            if d:
+                sizes[f"{kind} {'up' if d > 0 else 'down'}"][abs(d) if abs(d) <= 2 else _interval_class(d)] += 1
             continuation["start"][kind] += 1  # the first move of a line: unconditioned, over every change
             if prev_d is None:
                 pass
@@ -105,8 +108,8 @@ def bach_statistics(analyses: Path, min_fit: float = 0.85) -> dict:
 
     return {"chorales": used, "changes": changes, "continuation": {k: share(c) for k, c in continuation.items()},
             "leaps": share(leaps), "inversions": share(inversions), "motion": share(motion),
-            "direction": share(direction),
-            "planner_constants": {"continuation": BACH_CONTINUATION, "leaps": BACH_LEAPS,
+            "direction": share(direction), "sizes": {k: share(c) for k, c in sizes.items()},
+            "planner_constants": {"continuation": BACH_CONTINUATION, "sizes": {k: {str(s): p for s, p in v.items()} for k, v in BACH_SIZES.items()},
                                   "inversions": list(BACH_INVERSIONS), "motion": BACH_MOTION}}
 
 
@@ -234,7 +237,8 @@ def main() -> None:
         print(f"Bach ({b['chorales']} chorales, {b['changes']} chord changes): the bass's next move by how it came:")
         for k, v in b["continuation"].items():
             print(f"  after {k:6s} {v}   (planner: {BACH_CONTINUATION[k]})")
-        print(f"  leaps {b['leaps']}   (planner: {BACH_LEAPS})")
+        print(f"  leaps {b['leaps']}")
+        print(f"  sizes by kind and direction {b['sizes']}   (planner: {BACH_SIZES})")
         print(f"  inversions {b['inversions']}   (planner: {list(BACH_INVERSIONS)})")
         print(f"  soprano-bass motion {b['motion']}   (planner: {BACH_MOTION})")
     print(f"\n{'plans with every chord open':32s}{'root position':>16s}{'bass steps at changes':>24s}")

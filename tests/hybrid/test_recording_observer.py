@@ -55,14 +55,15 @@ def test_recording_changes_no_token_even_where_the_search_backtracks(key, seed):
 
 def test_regenerate_reproduces_a_file_written_without_recording(tmp_path):
     """The shipped model on a plan whose recorded decoding used to take another path."""
-    plain = compose("chorale", key="C", bars=4, seed=2, check=False)  # what `partimento compose --out` writes
+    # seed 5: a decoding with a backtrack under the current bass-line planner (seed 2 had one before its size calibration)
+    plain = compose("chorale", key="C", bars=4, seed=5, check=False)  # what `partimento compose --out` writes
     assert plain.trace is None and plain.stats["retries"] > 0
     path = tmp_path / "plain.musicxml"
     plain.write(path)
     ex = explain_file(path, 3, 1, "alto", regenerate=True)
     assert ex.source == "decoder"
     assert any("regenerated from" in n for n in ex.notes), ex.notes  # not the fall-back replay
-    recorded = compose("chorale", key="C", bars=4, seed=2, check=False, record=True)
+    recorded = compose("chorale", key="C", bars=4, seed=5, check=False, record=True)
     assert np.array_equal(recorded.tokens, plain.tokens)
     got, want = ex.to_dict(), recorded.explain(3, 1, "alto").to_dict()
     got.pop("notes"), want.pop("notes")

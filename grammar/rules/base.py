@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 import numpy as np
 
 from ..errors import Location
 from ..theory import VOICES, ChordSpec, KeyInfo
+
+T = TypeVar("T")
 
 __all__ = [
     "REST",
@@ -143,7 +145,7 @@ class Context:
         """
         return self.shared("key numbers", lambda: key_numbers(self.keys))
 
-    def shared(self, name: str, make: Any) -> Any:
+    def shared(self, name: str, make: Callable[[], T]) -> T:
         """``make()``, once per check: several rules read the same arrays of the same sonorities.
 
         Inside :func:`~.checker.check_arrays` the first rule to ask makes it and the others

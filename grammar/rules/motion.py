@@ -31,6 +31,7 @@ class VoicePairs(NamedTuple):
 
 
 def voice_pairs(s: SonorityArray, ctx: Context) -> VoicePairs:
+    """The :class:`VoicePairs` of ``s``, made once per check (``ctx.shared``)."""
     def make() -> VoicePairs:
         p = s.pitch.astype(np.int32)
         pu, pl = p[:, UPPER], p[:, LOWER]

@@ -48,8 +48,8 @@ Everything here is numpy over MIDI numbers and pitch classes; no music21.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from bisect import bisect_left
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from typing import Sequence
@@ -58,7 +58,7 @@ import numpy as np
 
 from ..metre import Metre, parse_metre
 from ..records import record_maker
-from ..theory import ChordSpec, KeyInfo
+from ..theory import ChordSpec
 from .base import REST, Context, DecodeState, SonorityArray
 from .chords import chords_for
 
@@ -231,12 +231,9 @@ class NoteStatus:
 _CHORD_TONE = NoteStatus("chord tone")
 
 
-@lru_cache(maxsize=None)
 def _free_prospects_by_way(up: bool | None) -> tuple[Prospect, ...]:
-    """:func:`_free_status`'s classes by the way in: a step up, a step down, or ``None`` (a leap or silence).
-
-    Built once per way (the prospects are immutable), not once per note.
-    """
+    """:func:`_free_status`'s classes by the way in: a step up, a step down, or ``None`` (a leap or silence);
+    built once per way into ``_FREE_STATUS`` (the prospects are immutable), not once per note."""
     leave = True
     if up is None:
         return (Prospect("appoggiatura", _STEPS_DOWN + _STEPS_UP, leave_before_next_chord=leave),)

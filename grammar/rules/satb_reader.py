@@ -509,7 +509,7 @@ class _Staff:
                         off += moff
                         tie = el._tie
                         append((off, off + ql, midi, tie is None or tie.type not in ("stop", "continue"),
-                                       -1 if p.spellingIsInferred else letter_of[step], (el, -1, m)))
+                                -1 if p.spellingIsInferred else letter_of[step], (el, -1, m)))
                         if el.expressions:
                             _note_marks(el, off, one)
                         continue

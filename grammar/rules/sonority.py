@@ -64,6 +64,14 @@ class ParsedScore:
         return out
 
 
+def _segment_of(starts: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """(len(times),) the index of the last of the sorted ``starts`` at or before each time (0 before the first)."""
+    seg = starts.searchsorted(times + _EPS, side="right")
+    seg -= 1
+    np.maximum(seg, 0, out=seg)
+    return seg
+
+
 def _any_column(x: np.ndarray) -> np.ndarray:
     """``x.any(axis=1)`` as a ufunc reduction (without the method's Python-level wrapper)."""
     return np.logical_or.reduce(x, axis=1)
@@ -172,9 +180,7 @@ def _score_keys(satb: SATBScore, s: SonorityArray) -> list[KeyInfo] | None:
     if not found:
         return None
     starts = np.asarray([f[0] for f in found])
-    seg = starts.searchsorted(s.offset + _EPS, side="right")
-    seg -= 1
-    np.maximum(seg, 0, out=seg)
+    seg = _segment_of(starts, s.offset)
     seg_of_row = seg.tolist()
     key_of_seg: list[KeyInfo] = []
     for j, (_, ks) in enumerate(found):
@@ -220,8 +226,7 @@ def parse_score(source: Any, key: str | None = None, plan: Any = None,
     ferm_offs = np.asarray(sorted({f for w in walks for f in w.fermatas}), float)
     fermata = np.zeros(len(times), bool)
     if len(ferm_offs):
-        idx = np.maximum(np.searchsorted(times, ferm_offs + _EPS, side="right") - 1, 0)
-        fermata[idx] = True
+        fermata[_segment_of(times, ferm_offs)] = True
     measure, beat, metres, metre_of_row = _locate(satb, times)
     s = SonorityArray(pitch, attack, times.astype(float), duration, measure, beat, fermata,
                       letter if (letter >= 0).any() else None)
@@ -295,9 +300,7 @@ def _locate(satb: SATBScore, times: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         return (np.asarray([m for m, _ in mb], np.int32), np.asarray([b for _, b in mb], float),
                 [accent_metre], None)
     offs, nums, pads, metres = info.offsets, info.numbers, info.padding, info.metres
-    k = offs.searchsorted(times + _EPS, side="right")
-    k -= 1
-    np.maximum(k, 0, out=k)
+    k = _segment_of(offs, times)
     first = metres[0]
     if all(m is first for m in metres):  # one Metre object runs over every measure
         distinct, metre_of_row = [first], None

@@ -84,13 +84,6 @@ class DoubledLeadingTone(Rule):
         return NOT_PC[lt]
 
 
-def _to_its_tonic(lt: int | None, ch1: ChordSpec | None) -> int | None:
-    """``lt`` when ``ch1`` is the chord it leads to (its root a semitone above), else None."""
-    if lt is None or ch1 is None or ch1.root != (lt + 1) % 12:
-        return None
-    return lt
-
-
 def _leading_tone_array(chords: list[ChordSpec | None], ctx: Context) -> np.ndarray:
     """(N,) :func:`leading_tone_of` each row's chord in its key, -1 for none: once per check for both
     leading-tone rules."""
@@ -145,7 +138,10 @@ class LeadingToneResolution(Rule):
     @staticmethod
     def _lt(ch0, ch1, key0) -> int | None:
         """The leading tone of ``ch0`` when the harmony goes from it to its tonic ``ch1``, else None."""
-        return _to_its_tonic(leading_tone_of(ch0, key0), ch1)
+        lt = leading_tone_of(ch0, key0)
+        if lt is None or ch1 is None or ch1.root != (lt + 1) % 12:
+            return None
+        return lt
 
     def _ok(self, v: int, p0: int, p1: int, ch1: ChordSpec, row) -> bool:
         if p1 == p0 + 1:

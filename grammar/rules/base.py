@@ -253,11 +253,11 @@ class Rule:
             rule=self.id,
             severity=severity or getattr(self, "severity", None) or self.default_severity,
             index=i,
-            measure=int(sonorities.measure[i]),
-            beat=float(sonorities.beat[i]),
+            measure=int(sonorities.measure.item(i)),
+            beat=float(sonorities.beat.item(i)),
             voices=[VOICES[v] for v in voices],
             message=message,
-            offset=float(sonorities.offset[i]),
+            offset=float(sonorities.offset.item(i)),
             file=ctx.file if ctx else None,
         )
 

@@ -150,6 +150,7 @@ class VoiceEvents:
     letters: np.ndarray  # (n,) int8 written letter 0=C..6=B; -1 for rests and spellings music21 guessed (MIDI)
     sources: list[tuple[Any, int, Any]]  # (music21 element, index in its chord or -1, its container) per event
     fermatas: list[float]  # onsets of notes that carry a fermata
+    end: float = 0.0  # where the voice's last event ends (the latest of ``ends``; 0 without events)
 
     @cached_property
     def lyrics(self) -> list[tuple[float, str]]:
@@ -194,7 +195,7 @@ class SATBScore:
 
     @property
     def end(self) -> float:
-        return max((float(np.maximum.reduce(v.ends)) for v in self.voices if len(v.ends)), default=0.0)
+        return max((v.end for v in self.voices if len(v.ends)), default=0.0)
 
 
 # ------------------------------------------------------------------------- loading
@@ -357,6 +358,7 @@ class _Collector:
             return VoiceEvents(np.zeros(0), np.zeros(0), np.zeros(0, np.int16), np.zeros(0, bool),
                                np.zeros(0, np.int8), [], self.fermatas)
         starts, ends, midis, attacks, letters, sources = zip(*self.events)
+        end = float(max(ends))  # (here, from the Python floats: a numpy reduction per voice cost more)
         starts = np.asarray(starts, float)
         ends, midis = np.asarray(ends, float), np.asarray(midis, np.int16)
         attacks, letters = np.asarray(attacks, bool), np.asarray(letters, np.int8)
@@ -364,7 +366,7 @@ class _Collector:
             order = np.argsort(starts, kind="stable")
             starts, ends, midis, attacks, letters = (a[order] for a in (starts, ends, midis, attacks, letters))
             sources = [sources[i] for i in order]
-        return VoiceEvents(starts, ends, midis, attacks, letters, list(sources), self.fermatas)
+        return VoiceEvents(starts, ends, midis, attacks, letters, list(sources), self.fermatas, end)
 
 
 def _note_marks(el: Any, off: float, targets: list[_Collector]) -> None:

@@ -99,6 +99,12 @@ def _root_array(chords: list[ChordSpec | None], ctx: Context) -> np.ndarray:
     return ctx.shared("chord roots", lambda: np.asarray([-1 if ch is None else ch.root for ch in chords], np.int64))
 
 
+def _augmented_sixths(ctx: Context, chords: list[ChordSpec | None], inferred: bool) -> list[tuple[int, int] | None]:
+    """(N,) :func:`augmented_sixth` of each row's chord in its key: once per check for both tendency rules."""
+    return ctx.shared("augmented sixths",
+                      lambda: [augmented_sixth(ch, k, inferred) for ch, k in zip(chords, ctx.keys)])
+
+
 def _complete(ch: ChordSpec, row) -> bool:
     """The sonority ``row`` sounds the chord's root, third and fifth (undecided voices count as absent)."""
     pcs = {int(x) % 12 for x in row if x != REST}
@@ -237,11 +243,18 @@ class _TendencyTone(Rule):
                 moves: tuple[int, ...]) -> str:  # pragma: no cover
         raise NotImplementedError
 
+    def changes_to_judge(self, ctx: Context, chords: list[ChordSpec | None], inferred: bool,
+                         changes: list[int]) -> list[int]:
+        """The rows of ``changes`` (harmony changes, in order) where :meth:`tendency_pcs` may find a tendency:
+        a superset, so that ``check`` need not ask about the many changes from a chord without one."""
+        return changes
+
     def check(self, s: SonorityArray, ctx: Context) -> list[Violation]:
         out: list[Violation] = []
         chords, inferred = chords_for(s, ctx)
         rows = ctx.shared("pitch rows", s.pitch.tolist)
-        for i in ctx.shared("harmony changes", lambda: _harmony_changes(chords)):
+        changes = ctx.shared("harmony changes", lambda: _harmony_changes(chords))
+        for i in self.changes_to_judge(ctx, chords, inferred, changes):
             ch0, ch1 = chords[i - 1], chords[i]
             prev, cur = rows[i - 1], rows[i]
             pcs = self.tendency_pcs(ctx, i - 1, ch0, ch1, inferred)
@@ -289,6 +302,10 @@ class SeventhResolution(_TendencyTone):
     id = "seventh-resolution"
     description = "a chord seventh does not resolve down by step"
 
+    def changes_to_judge(self, ctx, chords, inferred, changes):
+        aug = _augmented_sixths(ctx, chords, inferred)
+        return [i for i in changes if chords[i - 1].seventh is not None or aug[i - 1] is not None]
+
     def tendency_pcs(self, ctx, i, ch0, ch1, inferred):
         if ch0.seventh is None and not inferred:
             return ()
@@ -326,6 +343,10 @@ class AugmentedSixthResolution(_TendencyTone):
 
     id = "augmented-sixth-resolution"
     description = "the augmented sixth of an augmented-sixth chord does not expand by semitones to the octave"
+
+    def changes_to_judge(self, ctx, chords, inferred, changes):
+        aug = _augmented_sixths(ctx, chords, inferred)
+        return [i for i in changes if aug[i - 1] is not None]
 
     def tendency_pcs(self, ctx, i, ch0, ch1, inferred):
         aug = augmented_sixth(ch0, ctx.keys[i], inferred)

@@ -132,12 +132,18 @@ class _Hidden(Rule):
         p = s.pitch
         cols = _ALL_COLUMNS if self.all_pairs else _OUTER_COLUMN
         pairs = voice_pairs(s, ctx)
-        pu, pl, sounding = pairs.upper[:, cols], pairs.lower[:, cols], pairs.sounding[:, cols]  # (N, pairs)
-        ok = sounding[:-1] & sounding[1:]
-        du, dl = pu[1:] - pu[:-1], pl[1:] - pl[:-1]
-        similar = (np.sign(du) == np.sign(dl)) & (du != 0)
-        ic = pairs.interval_class[:, cols] == self.ic
-        for r, c in zip(*(ok & similar & (np.abs(du) > 2) & ic[1:] & ~ic[:-1]).nonzero()):
+
+        def leaps() -> tuple[np.ndarray, np.ndarray]:  # what hidden fifths and octaves both read
+            pu, pl, sounding = pairs.upper[:, cols], pairs.lower[:, cols], pairs.sounding[:, cols]  # (N, pairs)
+            du, dl = pu[1:] - pu[:-1], pl[1:] - pl[:-1]
+            similar = (np.sign(du) == np.sign(dl)) & (du != 0)
+            return sounding[:-1] & sounding[1:] & similar & (np.abs(du) > 2), pairs.interval_class[:, cols]
+
+        # (N-1, pairs) both sound, move the same way, the upper voice leaping; (N, pairs) interval classes
+        similar_leap, interval_class = ctx.shared("similar leaps, all pairs" if self.all_pairs else
+                                                  "similar leaps, outer voices", leaps)
+        ic = interval_class == self.ic
+        for r, c in zip(*(similar_leap & ic[1:] & ~ic[:-1]).nonzero()):
             i = int(r) + 1
             u, l = PAIRS[cols[c]]
             sev = None if (u, l) == (0, 3) else self.inner_severity

@@ -160,6 +160,8 @@ class VoiceEvents:
         bass's are ever asked for (a plan's chord labels), and looking at every note's
         lyrics during the walk was an eighth of the reader's time.
         """
+        if not any(el.lyrics for el, _, _ in self.sources):  # (most voices: no lyric at all, no arrays read)
+            return []
         return [(off, text) for off, midi, (el, _, _) in zip(self.starts.tolist(), self.midis.tolist(), self.sources)
                 if midi != REST and el.lyrics and (text := el.lyric)]
 

@@ -9,6 +9,11 @@
   decoder without a cache must do), timed on the first ``--nocache-steps`` steps only
   because it is quadratic.
 * long-sequence forward (scoring a 64-bar piece at once) for full vs Museformer attention.
+* ``--sizes``: per-step models of other widths and depths (untrained: decoding costs the same
+  whatever the weights), through the same session code on the same 16-bar plan, best of
+  ``--rounds``: what a smaller model would save per voice token, for issue 13's ≤ 150 µs
+  target (``d_model:n_layer`` pairs; heads of width 32, d_ff 4·d_model, voice width and head
+  MLP scaled with d_model as in the shipped config).
 
 Prints the numbers and writes benchmarks/results/neural_inference.json.
 
@@ -66,6 +71,28 @@ def decode_without_cache(model, cond, steps: int) -> float:
     return time.perf_counter() - t0
 
 
+def time_sizes(spec: str, rounds: int, rng) -> list[dict]:
+    """µs per voice token of untrained per-step models of each ``d_model:n_layer`` in ``spec`` (16 bars, KV cache)."""
+    from partimento.neural.model import ModelConfig
+
+    rows = []
+    cond = plan_like(16)
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        d, layers = (int(x) for x in item.split(":"))
+        cfg = ModelConfig(arch="step", n_layer=layers, n_head=max(1, d // 32), d_model=d, d_ff=4 * d,
+                          d_voice=d // 4, head_ff=2 * d)
+        torch.manual_seed(0)
+        m = build_model(cfg).eval()
+        decode_with_cache(m, plan_like(1), rng)  # warm-up
+        sec = min(decode_with_cache(m, cond, rng) for _ in range(rounds))
+        n = len(cond) * 4
+        rows.append({"d_model": d, "n_layer": layers, "n_head": cfg.n_head, "params": m.num_params(),
+                     "us_per_voice_token": 1e6 * sec / n})
+        print(f"untrained per-step model d_model {d}, {layers} layers ({m.num_params():,} params): "
+              f"{1e6 * sec / n:.0f} us/voice token (16 bars, KV cache)")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="default: the shipped checkpoint")
@@ -74,6 +101,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--nocache-steps", type=int, default=32)
+    ap.add_argument("--sizes", default="192:4,160:4,128:4,128:3,96:3",
+                    help="d_model:n_layer pairs of untrained per-step models to time as well ('' for none)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint)
@@ -124,6 +153,7 @@ def main() -> None:
                                              "decode_first_1024_tokens_s": dec}
         print(f"{attention:10s} attention: score a 64-bar piece ({len(cond) * 4} tokens) in {sec:.2f} s; "
               f"decode its first 1024 tokens in {dec:.2f} s")
+    out["sizes"] = time_sizes(args.sizes, args.rounds, rng)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {out['peak_rss_mb']:.0f} MB")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

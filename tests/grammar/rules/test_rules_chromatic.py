@@ -135,3 +135,32 @@ def test_a_raised_fourth_written_as_a_flat_fifth_is_a_seventh():
     found = _found(check(_build(rows, "C")))
     assert ("seventh-resolution", 1, 4.0, ["alto"]) in found
     assert not [f for f in found if f[0] == "augmented-sixth-resolution"]
+
+
+def test_the_tendency_rules_skip_only_changes_that_hold_no_tendency(monkeypatch):
+    """The seventh and augmented-sixth rules ask only the harmony changes from a chord with a seventh or an
+    augmented sixth (``changes_to_judge``, a shortcut for speed): asking every change finds exactly the same."""
+    from music21 import corpus
+
+    from partimento.grammar.rules import tendency
+
+    flat_fifth = list(GERMAN)
+    flat_fifth[2] = "C5 G-4 E-4 A-2"
+    wrong = ["C5 A4 E4 A2", "D5 A4 F4 D3", "A4 A4 D#4 F3", "B4 G#4 B3 E3", "C5 A4 A3 A2"]
+    plan_a = Plan(key="a", metre="4/4", bars=2,
+                  chords=[ChordEvent(o, 1, f, "a") for f, o in [("i", 0), ("iv", 1), ("It+6", 2), ("V", 3)]]
+                  + [ChordEvent(4, 4, "i", "a")])
+    cases = [(corpus.parse("bwv66.6"), None), (corpus.parse("bwv10.7"), None), (_build(GERMAN, "C"), None),
+             (_build(flat_fifth, "C"), None), (_build(ITALIAN, "a"), None), (_build(wrong, "a"), None),
+             (_build(wrong, "a"), plan_a)]
+    rules = ("seventh-resolution", "augmented-sixth-resolution")
+
+    def findings():
+        return [[(v.rule, v.index, v.voices, v.message) for v in check(score, "strict", plan=plan).violations
+                 if v.rule in rules] for score, plan in cases]
+
+    shortcut = findings()
+    assert any(shortcut), "the cases hold tendency-rule findings"
+    for cls in (tendency.SeventhResolution, tendency.AugmentedSixthResolution):
+        monkeypatch.setattr(cls, "changes_to_judge", tendency._TendencyTone.changes_to_judge)
+    assert findings() == shortcut

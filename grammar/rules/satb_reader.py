@@ -150,7 +150,11 @@ class VoiceEvents:
     letters: np.ndarray  # (n,) int8 written letter 0=C..6=B; -1 for rests and spellings music21 guessed (MIDI)
     sources: list[tuple[Any, int, Any]]  # (music21 element, index in its chord or -1, its container) per event
     fermatas: list[float]  # onsets of notes that carry a fermata
-    end: float = 0.0  # where the voice's last event ends (the latest of ``ends``; 0 without events)
+    end: float | None = None  # where the voice's last event ends (the latest of ``ends``; 0 without events)
+
+    def __post_init__(self) -> None:
+        if self.end is None:  # (the reader passes it, worked out from its Python floats)
+            self.end = float(self.ends.max()) if len(self.ends) else 0.0
 
     @cached_property
     def lyrics(self) -> list[tuple[float, str]]:

@@ -209,17 +209,9 @@ def worker(names: list[str], repeats: int, cold_only: bool = False, design: str 
             mine = corpus.parse(row["chorale"])
             theirs = _four_voices(corpus.parse(row["chorale"]))
             gc.collect()
-            gc.disable()
-            try:
-                t0 = time.perf_counter()
-                _ours(mine)
-                t1 = time.perf_counter()
-                figured_bass_violations(theirs)
-                t2 = time.perf_counter()
-            finally:
-                gc.enable()
-            best_ours, best_theirs = min(best_ours, t1 - t0), min(best_theirs, t2 - t1)
-        row["ours_warm_ms"], row["music21_warm_ms"] = best_ours * 1e3, best_theirs * 1e3
+            best_ours = min(best_ours, _time_one(_ours, mine)[1])
+            best_theirs = min(best_theirs, _time_one(figured_bass_violations, theirs)[1])
+        row["ours_warm_ms"], row["music21_warm_ms"] = best_ours, best_theirs
     return {"rows": rows, "masks_us": _mask_timing(), "stages_ms": _stage_timing(names)}
 
 

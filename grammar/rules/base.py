@@ -174,7 +174,8 @@ def key_numbers(keys: list[KeyInfo]) -> tuple[list[KeyInfo], np.ndarray]:
             j = number[id(k)] = len(distinct)
             distinct.append(k)
         per_run.append(j)
-    return distinct, np.repeat(np.asarray(per_run, np.intp), np.diff(starts + [len(keys)]))
+    lengths = [b - a for a, b in zip(starts, starts[1:] + [len(keys)])]  # (np.diff, minus its Python-level wrapper)
+    return distinct, np.repeat(np.asarray(per_run, np.intp), lengths)
 
 
 @dataclass

@@ -169,7 +169,7 @@ def _transitions(home: str, model: HarmonyModel, kind: int, phrase_start: bool, 
     kname = SLOT_KINDS[kind]
     home_mode = key_info(home).mode
     N = sp.size
-    out = np.empty((N, N))
+    out = np.zeros((N, N))  # pairs across the modes lie in different keys: replaced below (np.empty could hold NaNs)
     same_key = sp.key_of[:, None] == sp.key_of[None, :]
     for m, mode in enumerate(("major", "minor")):
         lm = model.log[mode]

@@ -277,7 +277,9 @@ def suspension_resolutions(tables: "PlanTables", grid: GridState, t: int, v: int
     chord, where (the look-ahead that keeps it from starting with no way out) a chord
     tone lies a step below (:func:`resolution_pitches`), the chord lasts long enough to
     resolve (an eighth at least, no fermata), the voice is not given there, and no other
-    upper voice sounds the resolution's pitch class. Not in the bass (its pitch class is
+    upper voice sounds the resolution's pitch class (written already, or given there to
+    be written later: infill's kept tenor on the leading tone under an alto that would
+    resolve to it). Not in the bass (its pitch class is
     the plan's inversion). Inside the chord: the resolutions of the suspension still
     held. :class:`ChordTone`, :class:`Resolution` and :class:`Coverage` and the
     constraint's reach look-ahead read this one function.
@@ -293,6 +295,8 @@ def suspension_resolutions(tables: "PlanTables", grid: GridState, t: int, v: int
             return []
         taken = {int(x) % 12 for u, x in enumerate(grid.pitch[t, :_BASS].tolist())
                  if u != v and grid.decided[t, u] and x >= 0}
+        taken |= {pc for u in range(_BASS) if u != v and not grid.decided[t, u]  # given, not written yet
+                  and (pc := tables.given_pc(t, u)) >= 0}
         taken |= pending_resolutions(tables, grid, t, v)
         return [r for r in resolution_pitches(ch, prev, ch.static[v]) if r % 12 not in taken]
     if grid.nct[t - 1, v] and int(grid.start[t - 1, v]) < ch.onset:  # held over from the chord before

@@ -140,7 +140,7 @@ _INNER = (1, 2)  # alto, tenor
 class Style:
     """The style calibration's strengths: weights in (0, 1] of the tokens each does not favour (1: off)."""
 
-    motion: float = 0.25  # a hold, a re-strike or a leap of a fourth or more at an off-beat eighth in alto, tenor, bass
+    motion: float = 0.15  # a hold, a re-strike or a leap of a fourth or more at an off-beat eighth in alto, tenor, bass
     suspension: float = 0.6  # every token but the suspending hold where a suspension can start on a beat
     restrike: float = 0.02  # the bass striking its sounding note again at a chord onset or a beat
     bass_sixteenth: float = 0.1  # a new bass note on a 16th position; a half-beat note that goes on only in 16ths

@@ -15,9 +15,11 @@ the random stream.
 Strategies: ``sample`` (seeded, temperature, top-p), ``greedy`` (argmax), ``beam`` (per
 step, a beam over the four voices scored by the model's log-probabilities, every
 expansion through the same mask; sampling follows the beam's tokens while they are
-legal). A dead end (no legal token, or every one tried) backtracks: first to the
-decision the blocking rules blame (conflict-directed backjumping), else to the latest
-open decision of this step, else restarts from a chord onset, one chord further back
+legal). A dead end (no legal token, or every one tried) backtracks: first to the latest
+decision the blocking rules blame that can still change, the other blamed decisions going
+with it so that when it runs out too the search jumps on to the next (conflict-directed
+backjumping), else to the latest open decision of this step, else restarts from a chord
+onset, one chord further back
 every second time the same frontier fails, within ``max_backtrack_steps`` sixteenths.
 Positions re-decoded after a restart are sampled even under greedy or beam ("explore"),
 so a restart does not walk into the same dead end again; a position resumed keeps the
@@ -59,7 +61,7 @@ _MAX_RESTARTS = 24  # restarts from chord onsets allowed for one frontier before
 class _Node:
     """What the search knows at one position it has opened."""
 
-    __slots__ = ("probs", "legal", "weights", "prefs", "tried", "lazy", "forced", "lookahead", "failed")
+    __slots__ = ("probs", "legal", "weights", "prefs", "tried", "lazy", "forced", "lookahead", "failed", "conflicts")
 
     def __init__(self) -> None:
         self.probs: np.ndarray | None = None  # the model's distribution (temperature 1)
@@ -71,6 +73,7 @@ class _Node:
         self.forced = False
         self.lookahead = False  # ``legal`` is the constraint's base: the look-ahead layers are asked per draw
         self.failed: set[int] = set()  # tokens of ``legal`` the look-ahead refused
+        self.conflicts: list[int] = []  # other decisions blamed by a dead end that jumped here, latest first
 
     def open(self) -> bool:
         """Untried legal tokens may remain (a lazy position's are not worked out yet)."""
@@ -251,17 +254,19 @@ class Search:
                 node = nodes[pos] = self._open(pos)
             token = self._choose(node, pos)
             if token < 0:
-                jump = None
+                jumps: list[int] = []
                 if not node.tried:  # the mask itself is empty: ask who emptied it
                     t0 = time.perf_counter()
                     dead = self.c.dead_end()
                     self.mask_s += time.perf_counter() - t0
                     if pos >= frontier.pos:
                         frontier = _Frontier(pos, dead.blocked_by, dead.where)
-                    jump = self._jump_target(pos, dead.culprits)
-                elif pos > frontier.pos:
-                    frontier = _Frontier(pos, frontier.blocked_by or ["every legal token led to a dead end"])
-                pos = self._backtrack(pos, nodes, frontier, retries, jump)
+                    jumps = self._jump_targets(pos, dead.culprits)
+                else:
+                    if pos > frontier.pos:
+                        frontier = _Frontier(pos, frontier.blocked_by or ["every legal token led to a dead end"])
+                    jumps = node.conflicts  # a backjump target run out: the dead end's other culprits
+                pos = self._backtrack(pos, nodes, frontier, retries, jumps)
                 retries += 1
                 continue
             if self.record:
@@ -281,8 +286,8 @@ class Search:
         }
         return self.c.tokens.copy(), stats, self._trace() if self.record else None
 
-    def _jump_target(self, pos: int, culprits: set[int]) -> int | None:
-        """Conflict-directed backjumping: the latest decision the blocking rules blame."""
+    def _jump_targets(self, pos: int, culprits: set[int]) -> list[int]:
+        """Conflict-directed backjumping: the decisions the blocking rules blame, latest first."""
         t, v = divmod(pos, 4)
         g = self.c.grid
         targets = []
@@ -292,10 +297,9 @@ class Search:
             if u >= v or self.forced[t, u] >= 0:  # blamed for the note it sounded before (its motion)
                 if t > 0 and g.start[t - 1, u] >= 0:
                     targets.append(int(g.start[t - 1, u]) * 4 + u)
-        targets = [b for b in targets if b < pos and self.forced[divmod(b, 4)] < 0]
-        return max(targets) if targets else None
+        return sorted({b for b in targets if b < pos and self.forced[divmod(b, 4)] < 0}, reverse=True)
 
-    def _backtrack(self, pos: int, nodes: list, frontier: _Frontier, retries: int, jump: int | None) -> int:
+    def _backtrack(self, pos: int, nodes: list, frontier: _Frontier, retries: int, jumps: list[int]) -> int:
         """Choose where to resume after a dead end at ``pos``; rewind the session and the constraint there."""
         if retries >= self.s.max_retries:
             self._raise(frontier)
@@ -306,7 +310,12 @@ class Search:
             return nodes[q] is not None and nodes[q].open()
 
         kind = "backjump"
-        b = jump if jump is not None and floor <= jump < pos and open_(jump) else None
+        # the latest blamed decision still open; the culprits after it go with it, so that if it runs
+        # out too the search jumps on to the next one instead of restarting from a chord onset
+        k = next((i for i, q in enumerate(jumps) if floor <= q < pos and open_(q)), None)
+        b = jumps[k] if k is not None else None
+        if b is not None:
+            nodes[b].conflicts = sorted(set(jumps[k + 1:]) | set(nodes[b].conflicts), reverse=True)
         if b is None:
             kind = "step"
             b = next((q for q in range(pos - 1, t * 4 - 1, -1) if open_(q)), None)

@@ -22,11 +22,14 @@ or underflow falls back to the shifted softmax).
 from __future__ import annotations
 
 import math
+from typing import Callable, TypeVar
 
 import numpy as np
 import torch
 
-__all__ = ["BlockStack", "block_weights", "fold_linear", "normalize", "twice_gelu", "state_arrays"]
+__all__ = ["BlockStack", "block_weights", "cached_on_weights", "fold_linear", "normalize", "twice_gelu", "state_arrays"]
+
+T = TypeVar("T")
 
 _GELU_A = math.sqrt(2.0 / math.pi)
 _GELU_B = _GELU_A * 0.044715
@@ -77,6 +80,24 @@ def _shifted_attention(k, v, q, mask, scores, y) -> None:
     np.matmul(scores[:, None, :], v, out=y)
 
 
+def cached_on_weights(model, name: str, make: Callable[[], T]) -> T:
+    """``make()``, kept on ``model`` until one of its parameters changes (an optimizer step, a load).
+
+    What decoding derives from the weights alone (folded matrices, token tables) is the same
+    for every session a model opens; rebuilding it cost a 16-bar decoding more than a tenth
+    of its time. Parameters count their in-place changes (``_version``), so a model trained
+    further, or given other weights, makes it anew.
+    """
+    cache = model.__dict__.setdefault("_weight_derived", {})
+    version = sum(int(p._version) for p in model.parameters())
+    hit = cache.get(name)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    made = make()
+    cache[name] = (version, made)
+    return made
+
+
 def block_weights(model) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]:
     """Per block, each matrix acting on its input buffer, float32 (cached per model and weight version).
 
@@ -85,10 +106,10 @@ def block_weights(model) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     −slope·step; ``proj`` (C, H·(dh+2)) on the heads' [y, 1, 0]; ``fc`` (d_ff, C+2) with
     ln2 folded in; ``out`` (C, d_ff+1) halved, on [2·gelu, 1].
     """
-    cached = getattr(model, "_block_weights_cache", None)
-    version = sum(int(p._version) for p in model.parameters())
-    if cached is not None and cached[0] == version:
-        return cached[1]
+    return cached_on_weights(model, "blocks", lambda: _block_weights(model))
+
+
+def _block_weights(model) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]:
     sd = state_arrays(model)
     C, H = model.cfg.d_model, model.cfg.n_head
     dh = C // H
@@ -111,9 +132,7 @@ def block_weights(model) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.n
             proj.reshape(C, H * (dh + 2)),
             fold_linear(p["fc.weight"], p["fc.bias"], p["ln2.weight"], p["ln2.bias"], extra=1),
             fold_linear(0.5 * p["out.weight"], p["out.bias"]))))
-    out = tuple(layers)
-    object.__setattr__(model, "_block_weights_cache", (version, out))
-    return out
+    return tuple(layers)
 
 
 class BlockStack:

@@ -17,7 +17,7 @@ import torch
 from .conditioning import FIELDS, Conditioning
 from .encoding import HOLD, N_VOICES, PITCH_OFFSET, REST, VOCAB_SIZE, pitch_of
 from .model import SLOTS, InterleavedModel, fine_bar_distance
-from .numpy_blocks import BlockStack, fold_linear, state_arrays
+from .numpy_blocks import BlockStack, cached_on_weights, fold_linear, state_arrays
 
 __all__ = ["DecodeSession", "previous_pitch", "token_row", "table_inputs"]
 
@@ -68,7 +68,7 @@ class DecodeSession:
         self._max = self.steps * SLOTS
         pos = np.arange(self._max)
         self._stack = BlockStack(model, pos // SLOTS)
-        self._head = _head_weights(model)
+        self._head = cached_on_weights(model, "interleaved head", lambda: _head_weights(model))
         self._key = np.full(self._max, _NO_KEY, dtype=np.int32)  # what was fed at each cached position
         self._valid = 0  # cache rows [0, _valid) hold the prefix plus _key's inputs after _n
         self.computed = 0  # positions run through the blocks (a replay after a rewind reuses instead)
@@ -83,7 +83,7 @@ class DecodeSession:
             keep = torch.tensor([conditioned], device=self._dev)
             self._cond_rows = model.cond_emb(c, keep)[0].float().cpu().numpy()  # (T, C)
             self._bar_rows = model.voice_emb.bar_pos(c[0, :, FIELDS.index("bar_pos")]).float().cpu().numpy()  # (T, C)
-            self._token_row = self._token_table().float().cpu().numpy()  # (258, 4, C)
+        self._token_row = cached_on_weights(model, "token table", self._token_table)  # (258, 4, C)
         self._museformer = cfg.attention == "museformer"
         if self._museformer:
             step = pos // SLOTS
@@ -147,14 +147,15 @@ class DecodeSession:
         return list(self._pitch)
 
     # ------------------------------------------------------------------ internals
-    def _token_table(self) -> torch.Tensor:
-        """Input embedding (without bar position) of every (token, held pitch) per voice."""
+    def _token_table(self) -> np.ndarray:
+        """Input embedding (without bar position) of every (token, held pitch) per voice, (258, 4, C) float32."""
         tok, pit = table_inputs(self._dev)
         n = tok.shape[0]
-        emb = self.model.voice_emb(tok.view(1, n, 1).expand(1, n, N_VOICES).contiguous(),
-                                   pit.view(1, n, 1).expand(1, n, N_VOICES).contiguous(),
-                                   torch.zeros(1, n, dtype=torch.long, device=self._dev))[0]  # (258, 4, C)
-        return emb - self.model.voice_emb.bar_pos.weight[0]
+        with torch.inference_mode():
+            emb = self.model.voice_emb(tok.view(1, n, 1).expand(1, n, N_VOICES).contiguous(),
+                                       pit.view(1, n, 1).expand(1, n, N_VOICES).contiguous(),
+                                       torch.zeros(1, n, dtype=torch.long, device=self._dev))[0]  # (258, 4, C)
+            return (emb - self.model.voice_emb.bar_pos.weight[0]).float().cpu().numpy()
 
     def _feed(self, x: np.ndarray, key: int = _COND_KEY) -> None:
         """Run one position (C,) through the blocks, writing its keys and values at ``_n``.

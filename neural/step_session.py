@@ -7,11 +7,12 @@ run once per step (:class:`~partimento.neural.numpy_blocks.BlockStack`, in numpy
 the soprano of that step is first asked for, on the step's conditioning and the four
 tokens of the step before; each voice then costs one pass of the small in-step head.
 
-Everything that does not depend on the tokens written is computed once when the session
-opens: the conditioning rows, and per (token, held pitch) the rows each voice token adds
-to the next step's input and to the head's input of the voices below it (the
-projections are linear, so a table lookup and a sum replace the matmul). The head's
-LayerNorms are folded into the linear layers after them, as in the blocks.
+Everything that does not depend on the tokens written is computed before decoding: the
+conditioning rows when the session opens, and once per model (kept for its later sessions
+until its weights change) what the weights alone decide: per (token, held pitch) the rows
+each voice token adds to the next step's input and to the head's input of the voices
+below it (the projections are linear, so a table lookup and a sum replace the matmul),
+and the head with its LayerNorms folded into the linear layers after them, as in the blocks.
 
 A rewind inside a step recomputes only the head. A rewind to an earlier step keeps the
 cached positions after it: a replay of the same tokens (a restart that samples the same
@@ -27,7 +28,7 @@ import torch
 from .conditioning import Conditioning
 from .encoding import N_VOICES, VOCAB_SIZE, pitch_of
 from .model import fine_bar_distance
-from .numpy_blocks import BlockStack, fold_linear, normalize, state_arrays, twice_gelu
+from .numpy_blocks import BlockStack, cached_on_weights, fold_linear, normalize, state_arrays, twice_gelu
 from .session import previous_pitch, table_inputs, token_row
 from .step_model import StepModel
 
@@ -76,35 +77,14 @@ class StepSession:
             self._downbeat = (steps - self.pickup_steps) % self.bar_steps == 0
 
     def _tables(self, cond: Conditioning, conditioned: bool, dev) -> None:
-        """Precompute every token-independent row and the folded head (see the module doc)."""
+        """The conditioning rows of this plan, and the tables that depend on the weights alone (see the module doc)."""
         m = self.model
-        cfg = m.cfg
-        dv = cfg.d_voice
-        sd = state_arrays(m)
         with torch.inference_mode():
             c = torch.as_tensor(cond.values, device=dev).unsqueeze(0)
             keep = torch.tensor([conditioned], device=dev)
             self._cond_rows = (m.cond_emb(c, keep)[0] + m.in_proj.bias).float().cpu().numpy()  # (T, C)
-            self._start_row = (m.in_proj.weight @ m.start).float().cpu().numpy()  # (C,)
-            tok, pit = table_inputs(dev)
-            vec = m.voice_vec(tok, pit).double().cpu().numpy()  # (258, dv)
-        w_in = sd["in_proj.weight"]  # (C, 4·dv)
-        self._in_rows = np.ascontiguousarray(np.stack(
-            [vec @ w_in[:, u * dv:(u + 1) * dv].T for u in range(N_VOICES)], 1), dtype=np.float32)  # (258, 4, C)
-        self._above_rows = [[np.ascontiguousarray(vec @ sd[f"head.above.{v - 1}.weight"][:, u * dv:(u + 1) * dv].T,
-                                                  dtype=np.float32) for u in range(v)]
-                            for v in range(N_VOICES)]  # [v][u]: (258, C)
-        self._query = sd["head.query"].astype(np.float32)  # (4, C)
-        self._ln_f = (sd["ln_f.weight"].astype(np.float32), sd["ln_f.bias"].astype(np.float32))
-        self._head_layers = [
-            (np.ascontiguousarray(fold_linear(sd[f"head.layers.{i}.fc.weight"], sd[f"head.layers.{i}.fc.bias"],
-                                              sd[f"head.layers.{i}.ln.weight"], sd[f"head.layers.{i}.ln.bias"]),
-                                  dtype=np.float32),  # (head_ff, C+1) on [normalized z, 1]
-             np.ascontiguousarray(fold_linear(0.5 * sd[f"head.layers.{i}.out.weight"], sd[f"head.layers.{i}.out.bias"]),
-                                  dtype=np.float32))  # (C, head_ff+1) on [2·gelu, 1]
-            for i in range(cfg.head_layers)]
-        self._out = np.ascontiguousarray(fold_linear(sd["head.out.weight"], sd["head.out.bias"], sd["head.ln.weight"],
-                                                     sd["head.ln.bias"]), dtype=np.float32)  # (vocab, C+1)
+        (self._start_row, self._in_rows, self._above_rows, self._query, self._ln_f, self._head_layers,
+         self._out) = cached_on_weights(m, "step tables", lambda: _weight_tables(m, dev))
 
     # ------------------------------------------------------------------ public API
     @property
@@ -261,3 +241,40 @@ class StepSession:
             z += wo @ f
         normalize(z, zc)
         return self._out @ zn
+
+
+def _weight_tables(m: StepModel, dev) -> tuple:
+    """What every session of ``m`` reads and only the weights decide, float32: the start row, per (token,
+    held pitch) the rows each voice adds to the next step's input and to the head's input of the voices
+    below, the head's queries, ln_f, and the head's layers with their LayerNorms folded in.
+
+    Weight slices are made contiguous before the products (a strided operand makes numpy's matmul leave
+    BLAS for a loop tens of times slower).
+    """
+    cfg = m.cfg
+    dv = cfg.d_voice
+    sd = state_arrays(m)
+    with torch.inference_mode():
+        start_row = (m.in_proj.weight @ m.start).float().cpu().numpy()  # (C,)
+        tok, pit = table_inputs(dev)
+        vec = m.voice_vec(tok, pit).double().cpu().numpy()  # (258, dv)
+
+    def rows(w: np.ndarray, u: int) -> np.ndarray:  # (258, C): voice u's slice of w, applied to every table row
+        return np.ascontiguousarray(vec @ np.ascontiguousarray(w[:, u * dv:(u + 1) * dv].T), dtype=np.float32)
+
+    w_in = sd["in_proj.weight"]  # (C, 4·dv)
+    in_rows = np.ascontiguousarray(np.stack([rows(w_in, u) for u in range(N_VOICES)], 1))  # (258, 4, C)
+    above_rows = [[rows(sd[f"head.above.{v - 1}.weight"], u) for u in range(v)]
+                  for v in range(N_VOICES)]  # [v][u]: (258, C)
+    query = sd["head.query"].astype(np.float32)  # (4, C)
+    ln_f = (sd["ln_f.weight"].astype(np.float32), sd["ln_f.bias"].astype(np.float32))
+    head_layers = [
+        (np.ascontiguousarray(fold_linear(sd[f"head.layers.{i}.fc.weight"], sd[f"head.layers.{i}.fc.bias"],
+                                          sd[f"head.layers.{i}.ln.weight"], sd[f"head.layers.{i}.ln.bias"]),
+                              dtype=np.float32),  # (head_ff, C+1) on [normalized z, 1]
+         np.ascontiguousarray(fold_linear(0.5 * sd[f"head.layers.{i}.out.weight"], sd[f"head.layers.{i}.out.bias"]),
+                              dtype=np.float32))  # (C, head_ff+1) on [2·gelu, 1]
+        for i in range(cfg.head_layers)]
+    out = np.ascontiguousarray(fold_linear(sd["head.out.weight"], sd["head.out.bias"], sd["head.ln.weight"],
+                                           sd["head.ln.bias"]), dtype=np.float32)  # (vocab, C+1)
+    return start_row, in_rows, above_rows, query, ln_f, head_layers, out

@@ -88,8 +88,14 @@ def _leading_tone_array(chords: list[ChordSpec | None], ctx: Context) -> np.ndar
     """(N,) :func:`leading_tone_of` each row's chord in its key, -1 for none: once per check for both
     leading-tone rules."""
     def make() -> np.ndarray:
-        lts = [leading_tone_of(ch, k) for ch, k in zip(chords, ctx.keys)]
-        return np.asarray([-1 if lt is None else lt for lt in lts], np.int64)
+        out, last_chord, last_key, lt = [], None, None, -1
+        for ch, k in zip(chords, ctx.keys):
+            if ch is not last_chord or k is not last_key:  # a chord lasts several rows as one object: asked once
+                last_chord, last_key = ch, k
+                x = leading_tone_of(ch, k)
+                lt = -1 if x is None else x
+            out.append(lt)
+        return np.asarray(out, np.int64)
 
     return ctx.shared("leading tones", make)
 
@@ -99,10 +105,13 @@ def _root_array(chords: list[ChordSpec | None], ctx: Context) -> np.ndarray:
     return ctx.shared("chord roots", lambda: np.asarray([-1 if ch is None else ch.root for ch in chords], np.int64))
 
 
-def _augmented_sixths(ctx: Context, chords: list[ChordSpec | None], inferred: bool) -> list[tuple[int, int] | None]:
-    """(N,) :func:`augmented_sixth` of each row's chord in its key: once per check for both tendency rules."""
-    return ctx.shared("augmented sixths",
-                      lambda: [augmented_sixth(ch, k, inferred) for ch, k in zip(chords, ctx.keys)])
+def _augmented_sixths_left(ctx: Context, chords: list[ChordSpec | None], inferred: bool,
+                           changes: list[int]) -> list[tuple[int, int] | None]:
+    """:func:`augmented_sixth` of the chord each harmony change leaves (row ``i - 1`` for each ``i`` of
+    ``changes``, in its key), aligned with ``changes``: once per check for both tendency rules."""
+    keys = ctx.keys
+    return ctx.shared("augmented sixths left",
+                      lambda: [augmented_sixth(chords[i - 1], keys[i - 1], inferred) for i in changes])
 
 
 def _complete(ch: ChordSpec, row) -> bool:
@@ -303,8 +312,8 @@ class SeventhResolution(_TendencyTone):
     description = "a chord seventh does not resolve down by step"
 
     def changes_to_judge(self, ctx, chords, inferred, changes):
-        aug = _augmented_sixths(ctx, chords, inferred)
-        return [i for i in changes if chords[i - 1].seventh is not None or aug[i - 1] is not None]
+        aug = _augmented_sixths_left(ctx, chords, inferred, changes)
+        return [i for i, a in zip(changes, aug) if a is not None or chords[i - 1].seventh is not None]
 
     def tendency_pcs(self, ctx, i, ch0, ch1, inferred):
         if ch0.seventh is None and not inferred:
@@ -345,8 +354,8 @@ class AugmentedSixthResolution(_TendencyTone):
     description = "the augmented sixth of an augmented-sixth chord does not expand by semitones to the octave"
 
     def changes_to_judge(self, ctx, chords, inferred, changes):
-        aug = _augmented_sixths(ctx, chords, inferred)
-        return [i for i in changes if aug[i - 1] is not None]
+        aug = _augmented_sixths_left(ctx, chords, inferred, changes)
+        return [i for i, a in zip(changes, aug) if a is not None]
 
     def tendency_pcs(self, ctx, i, ch0, ch1, inferred):
         aug = augmented_sixth(ch0, ctx.keys[i], inferred)

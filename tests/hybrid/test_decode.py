@@ -181,11 +181,48 @@ def test_a_restart_from_a_chord_onset_keeps_the_choices_that_failed_there_out():
     tried.legal[[PITCH_OFFSET + 72, PITCH_OFFSET + 76]] = True
     tried.tried = [PITCH_OFFSET + 76]  # the soprano at the onset of step 4 tried E5 before: it stays out
     nodes[16] = tried
-    b = search._backtrack(32, nodes, _Frontier(32, ["look-ahead:onset"]), retries=0, jump=None)
+    b = search._backtrack(32, nodes, _Frontier(32, ["look-ahead:onset"]), retries=0, jumps=[])
     assert b == 16 and nodes[16] is tried and session.n == 16 and constraint.position == (4, 0)
     assert search._choose(tried, 16) == PITCH_OFFSET + 72  # the one token left
     tried.tried.append(PITCH_OFFSET + 72)  # every token tried: the onset is decoded afresh
     for _ in range(16):
         search._push(HOLD)
-    assert search._backtrack(32, nodes, _Frontier(32, ["look-ahead:onset"]), retries=1, jump=None) == 16
+    assert search._backtrack(32, nodes, _Frontier(32, ["look-ahead:onset"]), retries=1, jumps=[]) == 16
     assert nodes[16] is None
+
+
+def test_a_backjump_target_that_runs_out_passes_the_dead_end_s_other_culprits_on():
+    """Conflict-directed backjumping: the latest blamed decision first, the others carried with it.
+
+    Found in the infill benchmark (a 64-bar f♯ piece, bars 32–33, alto and bass rewritten): the
+    bass's dead end at V7 blamed the alto (which had one legal note left) and the bass's own passing
+    note a step before. With only the latest culprit kept, the exhausted alto sent the search back to
+    chord onsets, where the model chose the same passing note every time, and the span was refused
+    although its own notes are a legal answer.
+    """
+    from partimento.hybrid.constraint import Constraint
+    from partimento.hybrid.search import Search, _Frontier, _Node
+
+    plan = cadence_plan(figures=FIGURES)  # a chord every 4 steps
+    session = FakeSession(plan.steps, 0)
+    constraint = Constraint(plan, hard_rules("strict"))
+    search = Search(session, constraint, Sampling(), 0)
+    for _ in range(32):
+        search._push(HOLD)
+    nodes: list = [None] * (plan.steps * 4)
+
+    def node(open_: bool) -> _Node:
+        n = _Node()
+        n.legal = np.zeros(130, bool)
+        n.legal[[PITCH_OFFSET + 60, PITCH_OFFSET + 62]] = True
+        n.tried = [PITCH_OFFSET + 60] if open_ else [PITCH_OFFSET + 60, PITCH_OFFSET + 62]
+        return n
+
+    nodes[29], nodes[27], nodes[23] = node(True), node(True), node(True)
+    nodes[30] = node(False)  # the latest culprit, run out
+    b = search._backtrack(31, nodes, _Frontier(31, ["parallel-fifths"]), retries=0, jumps=[30, 27, 23])
+    assert b == 27 and nodes[27].conflicts == [23]  # the latest open culprit; the earlier one goes with it
+    assert nodes[29] is None and session.n == 27
+    nodes[27].tried.append(PITCH_OFFSET + 62)  # it runs out in turn: on to the next culprit
+    b = search._backtrack(27, nodes, _Frontier(31, ["parallel-fifths"]), retries=1, jumps=nodes[27].conflicts)
+    assert b == 23 and session.n == 23

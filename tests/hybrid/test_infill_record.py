@@ -88,7 +88,7 @@ def _held_over_a_bar_line(o, n_voices: int):
     return None
 
 
-@pytest.mark.parametrize("seed, n_voices", [(4, 1), (6, 1), (3, 2), (7, 1), (2, 1)])
+@pytest.mark.parametrize("seed, n_voices", [(4, 1), (5, 1), (1, 1), (7, 2), (8, 2)])
 def test_a_note_tied_over_the_span_s_end_stays_tied(seed, n_voices):
     """Rewriting with a model that writes the same notes again gives the score back exactly, ties included.
 
@@ -100,6 +100,8 @@ def test_a_note_tied_over_the_span_s_end_stays_tied(seed, n_voices):
     replaced by 6 and 1 when ``prefer:bass-fill`` changed their pieces: neither held enough voices over a
     bar line any more. Seed 1 (two voices) was replaced by 3 when ``prefer:inner-sixteenth`` changed its piece
     in the same way, and seeds 0 and 5 (one voice) by 4 and 7 when ``prefer:no-rocking`` changed theirs.
+    When ``prefer:motion`` went from 0.25 to 0.15, seeds 6 and 2 (one voice) and 3 (two voices) held no
+    note over a bar line any more: now seeds 5 (alto, bar 2), 1 (tenor), 7 and 8 (two voices).
     """
     o = realize(cadence_plan(figures=FIGURES), seed=seed, model=FakeModel(seed))
     found = _held_over_a_bar_line(o, n_voices)

@@ -5,7 +5,7 @@ candidate while decoding (most of recording's cost); now a decision's legal set 
 candidates, and a candidate's ``removed_by``, are worked out when read
 (``hybrid/recording.py``). These tests hold the deferred answers to the eager ones, in one
 run (the eager recorder is the lazy one with every decision read at decode time), and pin
-two explanation texts as the eager recorder of main (7914eff) printed them.
+two explanation texts as the eager recorder printed them (see ``PINNED``).
 """
 from __future__ import annotations
 
@@ -112,39 +112,42 @@ def test_recording_works_out_no_mask_and_no_removal_while_decoding(monkeypatch):
     assert asked == [first.token]  # and reading one candidate's removals, that candidate's only
 
 
-# Printed by main at 7914eff (the eager recorder) for the NoFallingSoprano case, seed 0,
-# step 16: the soprano after four backtracks, and the alto under it. If a rule's or a plan
-# layer's message is changed on purpose, print these again.
+# Printed by the eager recorder (the ``eager`` fixture's) for the NoFallingSoprano case, seed 0, step 16:
+# the soprano after five backjumps, and the alto under it. First pinned as main printed them at 7914eff;
+# printed again when the search began to keep a dead end's other culprits with the decision it jumps
+# to (the search then takes another path here: backjumps only, where it restarted from a chord onset
+# before). If a rule's or a plan layer's message is changed on purpose, print these again.
 PINNED = {
-    (16, 0): """measure 2, beat 1, soprano: E5 (chord tone)
+    (16, 0): """measure 2, beat 1, soprano: C5 (chord tone)
 chord: I in C, phrase 0, cadence PAC
 candidates (p_model, most probable first):
-   F#1             0.062  removed — plan: F#1 is not a chord tone of I at an onset; voice-overlap: soprano moves to F#1, below the alto's previous D5; range: soprano F#1 is outside its range C4–G5; large-leap: soprano leaps D5–F#1, more than an octave; out-of-key: soprano F#1 is foreign to C major over I; test-no-falling-soprano: the soprano leaps down
-   hold (D5)       0.046  removed — voice-crossing: look-ahead: the held D5 would leave the alto no legal note (voice-crossing, voice-overlap, spacing, range, large-leap, look-ahead:onset)
+   F#1             0.062  removed — plan: F#1 is not a chord tone of I at an onset; voice-overlap: soprano moves to F#1, below the alto's previous F4; range: soprano F#1 is outside its range C4–G5; large-leap: soprano leaps D5–F#1, more than an octave; out-of-key: soprano F#1 is foreign to C major over I; test-no-falling-soprano: the soprano leaps down
+   hold (D5)       0.046  legal
    F7              0.041  removed — plan: F7 is not a chord tone of I at an onset; range: soprano F7 is outside its range C4–G5; large-leap: soprano leaps D5–F7, more than an octave
-   G2              0.039  removed — voice-overlap: soprano moves to G2, below the alto's previous D5; range: soprano G2 is outside its range C4–G5; large-leap: soprano leaps D5–G2, more than an octave; test-no-falling-soprano: the soprano leaps down
-   C0              0.038  removed — voice-overlap: soprano moves to C0, below the alto's previous D5; range: soprano C0 is outside its range C4–G5; large-leap: soprano leaps D5–C0, more than an octave; test-no-falling-soprano: the soprano leaps down
-   G4              0.030  removed — voice-overlap: soprano moves to G4, below the alto's previous D5; test-no-falling-soprano: the soprano leaps down
-   C-1             0.027  removed — voice-overlap: soprano moves to C-1, below the alto's previous D5; range: soprano C-1 is outside its range C4–G5; large-leap: soprano leaps D5–C-1, more than an octave; test-no-falling-soprano: the soprano leaps down
+   G2              0.039  removed — voice-overlap: soprano moves to G2, below the alto's previous F4; range: soprano G2 is outside its range C4–G5; large-leap: soprano leaps D5–G2, more than an octave; test-no-falling-soprano: the soprano leaps down
+   C0              0.038  removed — voice-overlap: soprano moves to C0, below the alto's previous F4; range: soprano C0 is outside its range C4–G5; large-leap: soprano leaps D5–C0, more than an octave; test-no-falling-soprano: the soprano leaps down
+   G4              0.030  removed — test-no-falling-soprano: the soprano leaps down
+   C-1             0.027  removed — voice-overlap: soprano moves to C-1, below the alto's previous F4; range: soprano C-1 is outside its range C4–G5; large-leap: soprano leaps D5–C-1, more than an octave; test-no-falling-soprano: the soprano leaps down
    E9              0.026  removed — range: soprano E9 is outside its range C4–G5; large-leap: soprano leaps D5–E9, more than an octave
- * E5              0.004  chosen
+ * C5              0.006  chosen
 backtrack 1 (backjump): no legal soprano note here: back to the decision the blocking rules blame
 backtrack 2 (backjump): no legal soprano note here: back to the decision the blocking rules blame
 backtrack 3 (backjump): no legal soprano note here: back to the decision the blocking rules blame
-backtrack 4 (restart): no legal soprano note here: restart from a chord onset
+backtrack 4 (backjump): no legal soprano note here: back to the decision the blocking rules blame
+backtrack 5 (backjump): no legal soprano note here: back to the decision the blocking rules blame
 no rule is broken here""",
-    (16, 1): """measure 2, beat 1, alto: D5 (non-chord tone)
+    (16, 1): """measure 2, beat 1, alto: E4 (chord tone)
 chord: I in C, phrase 0, cadence PAC
 candidates (p_model, most probable first):
-   C#3             0.098  removed — plan: C#3 is not a chord tone of I at an onset; voice-overlap: alto moves to C#3, below the tenor's previous F4; spacing: more than an octave between soprano E5 and alto C#3; range: alto C#3 is outside its range G3–D5; large-leap: alto leaps D5–C#3, more than an octave; out-of-key: alto C#3 is foreign to C major over I
-   E8              0.043  removed — parallel-octaves: parallel octaves between soprano and alto: D5–D5 to E5–E8; voice-crossing: alto E8 sounds above soprano E5; voice-overlap: alto moves to E8, above the soprano's previous D5; range: alto E8 is outside its range G3–D5; large-leap: alto leaps D5–E8, more than an octave
-   G8              0.032  removed — voice-crossing: alto G8 sounds above soprano E5; voice-overlap: alto moves to G8, above the soprano's previous D5; range: alto G8 is outside its range G3–D5; large-leap: alto leaps D5–G8, more than an octave
-   B-5             0.030  removed — plan: B-5 is not a chord tone of I at an onset; voice-crossing: alto B-5 sounds above soprano E5; voice-overlap: alto moves to B-5, above the soprano's previous D5; range: alto B-5 is outside its range G3–D5; out-of-key: alto B-5 is foreign to C major over I
-   A-6             0.029  removed — plan: A-6 is not a chord tone of I at an onset; voice-crossing: alto A-6 sounds above soprano E5; voice-overlap: alto moves to A-6, above the soprano's previous D5; range: alto A-6 is outside its range G3–D5; large-leap: alto leaps D5–A-6, more than an octave; out-of-key: alto A-6 is foreign to C major over I
-   A-4             0.028  removed — plan: A-4 is not a chord tone of I at an onset; melodic-augmented-interval: alto moves D5–A-4, an augmented fourth; out-of-key: alto A-4 is foreign to C major over I
-   F#1             0.027  removed — plan: F#1 is not a chord tone of I at an onset; voice-overlap: alto moves to F#1, below the tenor's previous F4; spacing: more than an octave between soprano E5 and alto F#1; range: alto F#1 is outside its range G3–D5; large-leap: alto leaps D5–F#1, more than an octave; out-of-key: alto F#1 is foreign to C major over I
-   G4              0.024  removed — voice-crossing: look-ahead: G4 would leave the tenor no legal note (voice-crossing, voice-overlap, spacing, range, seventh-resolution, large-leap, look-ahead:onset)
- * hold (D5)       0.018  chosen
+   C#3             0.098  removed — plan: C#3 is not a chord tone of I at an onset; voice-overlap: alto moves to C#3, below the tenor's previous D4; spacing: more than an octave between soprano C5 and alto C#3; range: alto C#3 is outside its range G3–D5; seventh-resolution: the seventh F4 of V7 goes to C#3 on I instead of resolving down by step; large-leap: alto leaps F4–C#3, more than an octave; out-of-key: alto C#3 is foreign to C major over I
+   E8              0.043  removed — voice-crossing: alto E8 sounds above soprano C5; voice-overlap: alto moves to E8, above the soprano's previous D5; range: alto E8 is outside its range G3–D5; seventh-resolution: the seventh F4 of V7 goes to E8 on I instead of resolving down by step; large-leap: alto leaps F4–E8, more than an octave
+   G8              0.032  removed — voice-crossing: alto G8 sounds above soprano C5; voice-overlap: alto moves to G8, above the soprano's previous D5; range: alto G8 is outside its range G3–D5; seventh-resolution: the seventh F4 of V7 goes to G8 on I instead of resolving down by step; large-leap: alto leaps F4–G8, more than an octave
+   B-5             0.030  removed — plan: B-5 is not a chord tone of I at an onset; voice-crossing: alto B-5 sounds above soprano C5; voice-overlap: alto moves to B-5, above the soprano's previous D5; range: alto B-5 is outside its range G3–D5; seventh-resolution: the seventh F4 of V7 goes to B-5 on I instead of resolving down by step; large-leap: alto leaps F4–B-5, more than an octave; out-of-key: alto B-5 is foreign to C major over I
+   A-6             0.029  removed — plan: A-6 is not a chord tone of I at an onset; voice-crossing: alto A-6 sounds above soprano C5; voice-overlap: alto moves to A-6, above the soprano's previous D5; range: alto A-6 is outside its range G3–D5; seventh-resolution: the seventh F4 of V7 goes to A-6 on I instead of resolving down by step; large-leap: alto leaps F4–A-6, more than an octave; out-of-key: alto A-6 is foreign to C major over I
+   A-4             0.028  removed — plan: A-4 is not a chord tone of I at an onset; seventh-resolution: the seventh F4 of V7 goes to A-4 on I instead of resolving down by step; out-of-key: alto A-4 is foreign to C major over I
+   F#1             0.027  removed — plan: F#1 is not a chord tone of I at an onset; voice-overlap: alto moves to F#1, below the tenor's previous D4; spacing: more than an octave between soprano C5 and alto F#1; range: alto F#1 is outside its range G3–D5; seventh-resolution: the seventh F4 of V7 goes to F#1 on I instead of resolving down by step; large-leap: alto leaps F4–F#1, more than an octave; out-of-key: alto F#1 is foreign to C major over I
+   G4              0.024  removed — seventh-resolution: the seventh F4 of V7 goes to G4 on I instead of resolving down by step
+ * E4              0.004  chosen
 no rule is broken here""",
 }
 

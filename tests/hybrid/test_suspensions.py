@@ -178,6 +178,32 @@ def test_no_other_upper_voice_sounds_the_resolution_against_the_suspension():
     assert legal[PITCH_OFFSET + 50] or legal[PITCH_OFFSET + 55]
 
 
+def test_no_suspension_starts_over_a_given_voice_on_its_resolution():
+    """A voice given at the onset (infill's kept tenor) counts as written: it already sounds the resolution.
+
+    Found in the infill benchmark: an alto F♯ held over V7 in f♯ against a kept tenor on E♯, the
+    leading tone it would have resolved to (a doubled leading tone, or no resolution at all). Here the
+    soprano's A4, prepared in IV, may be held over V as a 9-8 only if the given tenor is not on G.
+    """
+    def soprano_at_v_onset(tenor: int) -> tuple[Constraint, int]:
+        plan = cadence_plan(figures=("IV", "V", "I"), beats=2.0)
+        v = int(round(plan.chords[1].onset * STEPS_PER_QUARTER))
+        forced = np.full((plan.steps, 4), -1, np.int64)
+        forced[v, 2] = token_of(tenor, True)  # the tenor kept from V's onset on
+        forced[v + 1:int(round(plan.chords[1].end * STEPS_PER_QUARTER)), 2] = HOLD
+        c = Constraint(plan, hard_rules("strict"), forced)
+        for t in range(v):
+            for k in range(4):
+                c.push(token_of((69, 60, 53, 41)[k], True) if t == 0 else HOLD)
+        return c, v
+
+    c, v = soprano_at_v_onset(55)  # G3: the resolution's pitch class, given below
+    assert c.position == (v, 0) and not c.mask()[HOLD]
+    assert any(r.layer == "plan:chord-tone" for r in c.why(HOLD))
+    c, v = soprano_at_v_onset(50)  # D3: the suspension may start
+    assert c.mask()[HOLD]
+
+
 def _strict_errors(pitch, attack, plan) -> list:
     s, ctx = _context(pitch, attack, plan)
     return check_arrays(s, ctx, "strict").errors

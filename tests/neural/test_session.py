@@ -127,3 +127,23 @@ def test_attention_scores_too_large_for_a_bare_exp_fall_back_to_the_shifted_soft
         assert torch.isfinite(inc).all()
         assert torch.allclose(inc, full, atol=1e-4)
     assert shifted
+
+
+def test_a_second_session_reuses_the_weight_tables_until_the_weights_change(make_piece):
+    """What the weights alone decide is built once per model; a change to any parameter builds it anew."""
+    m = _small("step", 5)
+    tok, cond = make_piece(6, bars=2)
+    first = m.session(cond)
+    second = m.session(cond)
+    assert second._in_rows is first._in_rows and second._stack.layers is first._stack.layers
+    before = _decode_all(m.session(cond), tok)
+    with torch.no_grad():
+        m.head.out.bias.add_(1.0)  # shifts every logit alike: same softmax, other raw logits
+        m.blocks[0].fc.weight.mul_(1.5)
+    third = m.session(cond)
+    assert third._out is not first._out and third._stack.layers is not first._stack.layers
+    after = _decode_all(third, tok)
+    with torch.no_grad():
+        full = m(torch.as_tensor(tok)[None], torch.as_tensor(cond.values)[None], torch.tensor([True]))[0]
+    torch.testing.assert_close(after, full, atol=1e-4, rtol=0)
+    assert not torch.allclose(after, before, atol=1e-3)

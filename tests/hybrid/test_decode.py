@@ -165,17 +165,25 @@ def test_bad_sampling_options_are_input_errors():
         Sampling(temperature=-1)
 
 
-def test_a_restart_from_a_chord_onset_keeps_the_choices_that_failed_there_out():
+def _search_at_step_8():
+    """A search over the cadence plan (a chord every 4 steps) with 32 positions written (holds): (search, session, constraint)."""
     from partimento.hybrid.constraint import Constraint
-    from partimento.hybrid.search import Search, _Frontier, _Node
+    from partimento.hybrid.search import Search
 
-    plan = cadence_plan(figures=FIGURES)  # a chord every 4 steps
+    plan = cadence_plan(figures=FIGURES)
     session = FakeSession(plan.steps, 0)
     constraint = Constraint(plan, hard_rules("strict"))
     search = Search(session, constraint, Sampling(), 0)
     for _ in range(32):
         search._push(HOLD)
-    nodes = [None] * (plan.steps * 4)
+    return search, session, constraint
+
+
+def test_a_restart_from_a_chord_onset_keeps_the_choices_that_failed_there_out():
+    from partimento.hybrid.search import _Frontier, _Node
+
+    search, session, constraint = _search_at_step_8()
+    nodes = [None] * (search.T * 4)
     tried = _Node()
     tried.legal = np.zeros(130, bool)
     tried.legal[[PITCH_OFFSET + 72, PITCH_OFFSET + 76]] = True
@@ -200,16 +208,10 @@ def test_a_backjump_target_that_runs_out_passes_the_dead_end_s_other_culprits_on
     chord onsets, where the model chose the same passing note every time, and the span was refused
     although its own notes are a legal answer.
     """
-    from partimento.hybrid.constraint import Constraint
-    from partimento.hybrid.search import Search, _Frontier, _Node
+    from partimento.hybrid.search import _Frontier, _Node
 
-    plan = cadence_plan(figures=FIGURES)  # a chord every 4 steps
-    session = FakeSession(plan.steps, 0)
-    constraint = Constraint(plan, hard_rules("strict"))
-    search = Search(session, constraint, Sampling(), 0)
-    for _ in range(32):
-        search._push(HOLD)
-    nodes: list = [None] * (plan.steps * 4)
+    search, session, _ = _search_at_step_8()
+    nodes: list = [None] * (search.T * 4)
 
     def node(open_: bool) -> _Node:
         n = _Node()

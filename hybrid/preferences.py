@@ -148,12 +148,20 @@ class Style:
     inner_sixteenth: float = 0.003  # alto, tenor: a note ended on a 16th position unless it is a 16th; the hold at a
     # beat or half beat of a note struck on the 16th before, or of a suspension that could then resolve only on the 16th
     rocking: float = 0.1  # alto, tenor after a, b, a: b again (a-b-a-b) or a struck again
+    bass_motion: float | None = None  # ``prefer:motion`` for the bass alone; None: ``motion``, as for alto and tenor
 
     def __post_init__(self) -> None:
-        for name in ("motion", "suspension", "restrike", "bass_sixteenth", "bass_fill", "inner_sixteenth", "rocking"):
+        for name in ("motion", "suspension", "restrike", "bass_sixteenth", "bass_fill", "inner_sixteenth", "rocking",
+                     "bass_motion"):
             x = getattr(self, name)
+            if x is None and name == "bass_motion":
+                continue
             if not 0 < x <= 1:
                 raise ValueError(f"a style weight must lie in (0, 1], got {name}={x}")
+
+    def motion_of(self, voice: int) -> float:
+        """``prefer:motion``'s weight for ``voice`` (the bass may have its own)."""
+        return self.bass_motion if voice == _BASS and self.bass_motion is not None else self.motion
 
 
 STYLE = Style()  #: the default calibration (chosen on the valid split)
@@ -214,7 +222,7 @@ class Preferences:
         """Whether any preference may speak at (t, v) (cheap: the decoder's sure-hold shortcut reads it)."""
         return ((bool(self._before[t]) and self.reach is not None)
                 or (self.style.rocking < 1 and v in _INNER and rocking_pitch(g, t, v) >= 0)
-                or (self.style.motion < 1 and v > 0 and bool(self._offbeat_eighth[t]))
+                or (v > 0 and self.style.motion_of(v) < 1 and bool(self._offbeat_eighth[t]))
                 or (self.style.suspension < 1 and v < _BASS and bool(self._beat_onset[t]))
                 or (v == _BASS and ((self.style.restrike < 1 and bool(self._bass_beat[t]))
                                     or (self.style.bass_sixteenth < 1
@@ -267,7 +275,7 @@ class Preferences:
         decoder's sure shortcut needs); a preference speaks where it disfavours a candidate.
         """
         out = []
-        if self.style.motion < 1 and v > 0 and self._offbeat_eighth[t]:
+        if v > 0 and self.style.motion_of(v) < 1 and self._offbeat_eighth[t]:
             prev = g.previous(t, v)
             if prev >= 0:
                 fav = np.ones(VOCAB_SIZE, bool)  # not favoured: holding, re-striking, leaping a fourth or more
@@ -275,7 +283,7 @@ class Preferences:
                 fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | ((moves >= 1) & (moves <= 4))
                 fav[HOLD] = not candidates[HOLD]
                 if not fav.all():
-                    out.append(("prefer:motion", fav, self.style.motion))
+                    out.append(("prefer:motion", fav, self.style.motion_of(v)))
         if self.style.suspension < 1 and v < _BASS and self._beat_onset[t] and t > 0:
             fav = ~candidates
             fav[HOLD] = True

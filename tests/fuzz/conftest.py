@@ -96,9 +96,13 @@ def seeds(tmp_path_factory) -> Seeds:
                  config=weights.with_suffix(".json").read_text())
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def fake_default_model():
-    """The default model is the test double; a named checkpoint is really loaded (that is what is fuzzed)."""
+    """The default model is the test double; a named checkpoint is really loaded (that is what is fuzzed).
+
+    Module scope, not session: a session fixture stays set up until the session ends, so every test
+    collected after the fuzz tests (the other folders) ran on the test double too.
+    """
     from hybrid_fakes import FakeModel
 
     from partimento.neural.checkpoint import load_model

@@ -206,6 +206,27 @@ def test_the_style_calibration_is_named_weighs_by_its_strengths_and_turns_off():
     assert report_for(plain.pitch, plain.attack, plan, "strict").errors == []
 
 
+def test_the_bass_may_have_its_own_motion_weight():
+    """Style.bass_motion weighs the bass's hold at an off-beat eighth; alto and tenor keep Style.motion."""
+    from partimento.hybrid.preferences import Style
+
+    plan = cadence_plan(figures=("I", "IV", "V", "I"), beats=2.0)
+    style = Style(motion=0.15, bass_motion=0.4)
+    assert style.motion_of(1) == 0.15 and style.motion_of(3) == 0.4 and Style().motion_of(3) == Style().motion
+    c = Constraint(plan, hard_rules("strict"))
+    for t in range(2):
+        for p in (72, 64, 55, 48):
+            c.push(token_of(p, True) if t == 0 else HOLD)
+    for _ in range(3):  # soprano, alto, tenor hold at step 2 (an off-beat eighth, inside I)
+        c.push(HOLD)
+    t, v = c.position
+    assert (t, v) == (2, 3)
+    w, names = Preferences(c.tables, c.reach, style=style).weights(c.grid, t, v, c.mask())
+    assert "prefer:motion" in names and w[HOLD] == 0.4
+    with pytest.raises(ValueError):
+        Style(bass_motion=0.0)
+
+
 def test_the_bass_calibration_weighs_restrikes_on_beats_and_new_notes_on_sixteenths():
     """prefer:bass-restrike: the bass's own note struck again at a chord onset; prefer:bass-sixteenth: any new
     bass note on a 16th position. Holding is favoured by both; each weighs by its Style strength."""

@@ -55,15 +55,17 @@ def test_recording_changes_no_token_even_where_the_search_backtracks(key, seed):
 
 def test_regenerate_reproduces_a_file_written_without_recording(tmp_path):
     """The shipped model on a plan whose recorded decoding used to take another path."""
-    # seed 5: a decoding with a backtrack under the current bass-line planner (seed 2 had one before its size calibration)
-    plain = compose("chorale", key="C", bars=4, seed=5, check=False)  # what `partimento compose --out` writes
+    # seed 3: a decoding with backtracks under this checkpoint and search (seed 5 had them under the previous
+    # ones; seed 2 before the bass-line planner's size calibration). Until the fuzz tests' test double was kept
+    # to their own modules, this test ran on it in a full run and did not see that seed 5 no longer backtracked.
+    plain = compose("chorale", key="C", bars=4, seed=3, check=False)  # what `partimento compose --out` writes
     assert plain.trace is None and plain.stats["retries"] > 0
     path = tmp_path / "plain.musicxml"
     plain.write(path)
     ex = explain_file(path, 3, 1, "alto", regenerate=True)
     assert ex.source == "decoder"
     assert any("regenerated from" in n for n in ex.notes), ex.notes  # not the fall-back replay
-    recorded = compose("chorale", key="C", bars=4, seed=5, check=False, record=True)
+    recorded = compose("chorale", key="C", bars=4, seed=3, check=False, record=True)
     assert np.array_equal(recorded.tokens, plain.tokens)
     got, want = ex.to_dict(), recorded.explain(3, 1, "alto").to_dict()
     got.pop("notes"), want.pop("notes")

@@ -2,7 +2,7 @@
 
 Bach's basses on the chorales have about 1% 16th notes; the harmonized basses in
 ``style_vs_bach.py`` have about ten times as many. This script harmonizes a split's sopranos as
-``style_vs_bach.py`` does (``harmonize(soprano, key=<the chorale's key>, seed)``) and classifies
+``style_vs_bach.py`` does (its ``harmonize_soprano``) and classifies
 every bass note one sixteenth long by where it starts in the beat (0 the beat, 2 the half beat,
 1 and 3 the 16th positions), whether it belongs to the plan's chord there, whether a chord onset
 follows it at once, and the semitones into and out of it; the most common shapes are printed and
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from style_vs_bach import _chorale_key  # noqa: E402
+from style_vs_bach import harmonize_soprano  # noqa: E402
 
 BASS = 3
 
@@ -57,19 +56,13 @@ def main() -> int:
     from music21 import corpus
 
     from partimento.grammar.errors import PartimentoError
-    from partimento.hybrid import harmonize
 
     split = json.loads((Path(__file__).parents[1] / "neural" / "chorale_split.json").read_text())[args.split]
     notes, shapes, failed = 0, Counter(), []
     for path in split:
         score = corpus.parse(path)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    res = harmonize(score.parts[0], key=_chorale_key(score), seed=args.seed)
-                except PartimentoError:
-                    res = harmonize(score.parts[0], seed=args.seed)
+            res = harmonize_soprano(score, args.seed)
         except PartimentoError as e:
             failed.append(f"{path}: {type(e).__name__}")
             continue

@@ -502,26 +502,36 @@ def _chorale_key(score) -> str:
     return normalize_key(k.tonic.name + ("" if k.mode == "major" else " minor"))
 
 
+def harmonize_soprano(score, seed: int, style: bool = True):
+    """``harmonize`` a chorale's soprano in the chorale's key, else in the key it finds (warnings silenced).
+
+    Raises the ``PartimentoError`` of the second try. ``bass_sixteenths.py`` harmonizes the same way.
+    """
+    from partimento.grammar.errors import PartimentoError
+    from partimento.hybrid import harmonize
+
+    soprano = score.parts[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return harmonize(soprano, key=_chorale_key(score), seed=seed, style=style)
+        except PartimentoError:
+            return harmonize(soprano, seed=seed, style=style)
+
+
 def _harmonize_one(path: str, seed: int, style: bool = True) -> tuple[dict | None, dict | None, str | None]:
     """(Bach's style, the harmonization's style, failure) for one chorale."""
     from music21 import corpus
 
     from partimento.grammar.errors import PartimentoError
-    from partimento.hybrid import harmonize
 
     score = corpus.parse(path)
     try:
         bach = style_of(piece_of_score(path, score))
     except PartimentoError as e:
         return None, None, f"{path}: Bach's score: {e}"
-    soprano = score.parts[0]
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                res = harmonize(soprano, key=_chorale_key(score), seed=seed, style=style)
-            except PartimentoError:
-                res = harmonize(soprano, seed=seed, style=style)
+        res = harmonize_soprano(score, seed, style)
     except PartimentoError as e:
         return bach, None, f"{path}: {type(e).__name__}: {str(e)[:120]}"
     return bach, style_of(piece_of_result(path, res, soprano_given=True)), None

@@ -293,11 +293,13 @@ def suspension_resolutions(tables: "PlanTables", grid: GridState, t: int, v: int
     if t == ch.onset:
         if grid.nct[t - 1, v] or not room_to_suspend(tables, ch, v):
             return []
-        taken = {int(x) % 12 for u, x in enumerate(grid.pitch[t, :_BASS].tolist())
-                 if u != v and grid.decided[t, u] and x >= 0}
-        taken |= {pc for u in range(_BASS) if u != v and not grid.decided[t, u]  # given, not written yet
-                  and (pc := tables.given_pc(t, u)) >= 0}
-        taken |= pending_resolutions(tables, grid, t, v)
+        taken = pending_resolutions(tables, grid, t, v)
+        for u, x in enumerate(grid.pitch[t, :_BASS].tolist()):  # the other upper voices: written, else given
+            if u == v:
+                continue
+            pc = (x % 12 if x >= 0 else -1) if grid.decided[t, u] else tables.given_pc(t, u)
+            if pc >= 0:
+                taken.add(pc)
         return [r for r in resolution_pitches(ch, prev, ch.static[v]) if r % 12 not in taken]
     if grid.nct[t - 1, v] and int(grid.start[t - 1, v]) < ch.onset:  # held over from the chord before
         return resolution_pitches(ch, prev, ch.static[v])

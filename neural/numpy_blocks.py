@@ -84,9 +84,10 @@ def cached_on_weights(model, name: str, make: Callable[[], T]) -> T:
     """``make()``, kept on ``model`` until one of its parameters changes (an optimizer step, a load).
 
     What decoding derives from the weights alone (folded matrices, token tables) is the same
-    for every session a model opens; rebuilding it cost a 16-bar decoding more than a tenth
-    of its time. Parameters count their in-place changes (``_version``), so a model trained
-    further, or given other weights, makes it anew.
+    for every session a model opens; rebuilding it made opening a per-step session cost
+    7.2 ms instead of 2.3 (quiet core; about 3% of a 16-bar decoding, several times that on a
+    loaded machine). Parameters count their in-place changes (``_version``), so a model
+    trained further, or given other weights, makes it anew.
     """
     cache = model.__dict__.setdefault("_weight_derived", {})
     version = sum(int(p._version) for p in model.parameters())

@@ -6,10 +6,13 @@ decoder's grid is sixteenth notes: ``STEPS_PER_QUARTER = 4``.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
+
+import numpy as np
 
 from .errors import InputError
 
@@ -72,6 +75,24 @@ class Metre:
         measure = int(off // self.bar_quarters)
         into = off - measure * self.bar_quarters
         return measure + 1, float(1 + into / self.beat_quarters)
+
+    def grid_positions(self, steps: int, pickup: float | Fraction = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(measure, beat) of every sixteenth step ``0 .. steps-1``: :meth:`measure_beat` of ``t / 4`` for each, at once.
+
+        The decoder asks this of every step of a plan; integer arithmetic in a unit
+        that divides the step, the pickup, the bar and the beat gives the same numbers as
+        :meth:`measure_beat` (each beat one correctly rounded division, as ``float`` of a
+        ``Fraction`` is) without a ``Fraction`` per step.
+        """
+        pick = Fraction(pickup).limit_denominator(96)
+        bar, beat = self.bar_quarters, self.beat_quarters
+        unit = math.lcm(STEPS_PER_QUARTER, pick.denominator, bar.denominator, beat.denominator)  # per quarter
+        bar_u, beat_u = int(bar * unit), int(beat * unit)
+        off = np.arange(steps, dtype=np.int64) * (unit // STEPS_PER_QUARTER) - int(pick * unit)
+        before = off < 0  # the pickup's measure 0
+        measure = np.where(before, 0, off // bar_u + 1)
+        into = np.where(before, off + bar_u, off - (measure - 1) * bar_u)
+        return measure, (into + beat_u) / beat_u
 
     def offset(self, measure: int, beat: float = 1.0, pickup: float | Fraction = 0) -> Fraction:
         """Inverse of :meth:`measure_beat`."""

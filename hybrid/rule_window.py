@@ -14,7 +14,7 @@ import numpy as np
 from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import Plan
 from partimento.grammar.rules.base import Context, DecodeState, Rule, SonorityArray
-from partimento.grammar.rules.masks import ALL, last_two
+from partimento.grammar.rules.masks import ALL, all_allowed, last_two
 from partimento.grammar.theory import VOICES, key_info
 
 from .grid import SILENT, GridState
@@ -31,10 +31,10 @@ class RuleWindow:
         self.window = window
         steps = plan.steps
         offsets = np.arange(steps) / STEPS_PER_QUARTER
-        mb = [plan.metre_obj.measure_beat(o, plan.pickup) for o in offsets]
+        measure, beat = plan.metre_obj.grid_positions(steps, plan.pickup)
         self.offset = offsets.astype(np.float64)
-        self.measure = np.array([m for m, _ in mb], np.int32)
-        self.beat = np.array([b for _, b in mb], np.float64)
+        self.measure = measure.astype(np.int32)
+        self.beat = beat
         idx = plan.chord_per_step()
         self.spec = [plan.chords[i].spec if i >= 0 else None for i in idx]
         self.key = [key_info(plan.chords[i].key) if i >= 0 else key_info(plan.key) for i in idx]
@@ -148,7 +148,7 @@ def rules_mask(rules: Sequence[Rule], state: DecodeState, v: int, rows: tuple | 
     ``rows``, the (previous, current) rows the rules read, default to the state's last two
     sonorities; a look-ahead that builds a two-row state names them itself.
     """
-    out = np.ones(128, bool)
+    out = all_allowed()
     state.last_rows = rows if rows is not None else last_two(state)
     try:
         for r in rules:

@@ -69,6 +69,7 @@ class ModelConfig:
 CONFIGS: dict[str, ModelConfig] = {
     "tiny": ModelConfig(n_layer=1, n_head=2, d_model=32, d_ff=64, window_steps=32, d_voice=16, head_ff=64),
     "small": ModelConfig(n_layer=4, n_head=6, d_model=192, d_ff=768, d_voice=48, head_ff=384),
+    "compact": ModelConfig(n_layer=4, n_head=4, d_model=128, d_ff=512, d_voice=32, head_ff=256),
     "base": ModelConfig(n_layer=4, n_head=8, d_model=256, d_ff=1024, d_voice=64, head_ff=512),
     "medium": ModelConfig(n_layer=6, n_head=6, d_model=384, d_ff=1536, d_voice=96, head_ff=768),
     "interleaved-tiny": ModelConfig(arch="interleaved", n_layer=1, n_head=2, d_model=32, d_ff=64, window_steps=32),

@@ -56,8 +56,15 @@ def last_two(state: DecodeState) -> tuple[list[int] | None, list[int]]:
 
 
 def all_allowed() -> np.ndarray:
-    """A fresh all-True mask (for rules that AND into it; others return ``ALL``)."""
-    return np.ones(128, dtype=bool)
+    """A fresh all-True mask (for rules that AND into it; others return ``ALL``).
+
+    A copy of a kept one: ``np.ones`` goes through numpy's Python layer, and the decoder
+    asks for tens of thousands of these per piece.
+    """
+    return _ALL_TRUE.copy()
+
+
+_ALL_TRUE = np.ones(128, dtype=bool)
 
 
 def sign(x: int) -> int:

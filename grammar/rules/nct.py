@@ -61,6 +61,7 @@ from ..records import record_maker
 from ..theory import ChordSpec
 from .base import REST, Context, DecodeState, SonorityArray
 from .chords import chords_for
+from .masks import all_allowed
 
 __all__ = [
     "KINDS",
@@ -562,7 +563,7 @@ def departure_mask(state: DecodeState, voice: int, chords: Sequence[ChordSpec | 
     s = state.sonorities
     found = _note_before_last(s, voice)
     if found is None:
-        return np.ones(128, bool), None
+        return all_allowed(), None
     a, x = found
     last = len(s) - 1
     if chords is None:

@@ -276,6 +276,26 @@ def _bass_at_half_beat(figures: tuple[str, ...], style: Style):
     return c, prefs
 
 
+def test_the_next_bass_struck_a_half_beat_early_is_not_favoured():
+    """prefer:bass-sixteenth at the half beat before I -> V6 (C3 -> B2): B2 struck now is a non-chord tone the plan
+    will not hold into V6, so it could only turn back to C3 on the 16th (C-B-C-B); it weighs Style.bass_sixteenth
+    like any other non-chord tone that cannot step into B2. Chord tones and holding stay favoured. (It used to
+    count as "near" the next bass and was favoured: harmonized basses on valid had 11.5% 16ths, 7.5% after.)"""
+    style = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=0.2, bass_fill=1.0)
+    c, prefs = _bass_at_half_beat(("I", "V6", "I", "V"), style)
+    t, v = c.position
+    legal = c.mask()
+    early = token_of(47, True)  # B2: the next bass, not a tone of I
+    assert legal[early] and legal[HOLD]
+    w, names = prefs.weights(c.grid, t, v, legal)
+    assert names == ["prefer:bass-sixteenth"]
+    assert w[early] == style.bass_sixteenth and w[HOLD] == 1
+    for p in (43, 52):  # G2, E3: tones of I
+        if legal[token_of(p, True)]:
+            assert w[token_of(p, True)] == 1
+    assert prefs.weight_of(c.grid, t, v, early) == style.bass_sixteenth
+
+
 def test_the_bass_fill_favours_the_passing_note_into_a_bass_a_third_below():
     """prefer:bass-fill: at the half beat before I -> IV6 (bass C3 -> A2) the B2 between is favoured; holding and
     every other note weigh Style.bass_fill; nothing is forbidden. Before I -> IV (a fourth, or a fifth down) silent."""

@@ -88,31 +88,44 @@ def _held_over_a_bar_line(o, n_voices: int):
     return None
 
 
-@pytest.mark.parametrize("seed, n_voices", [(4, 1), (5, 1), (1, 1), (7, 2), (8, 2)])
-def test_a_note_tied_over_the_span_s_end_stays_tied(seed, n_voices):
+def _pieces_holding_over_a_bar_line(n_voices: int, wanted: int, seeds: int = 40) -> list:
+    """The first ``wanted`` fixture pieces (seed, piece, (measure, voices)) where ``n_voices`` voices hold a note
+    over a bar line.
+
+    Found, not fixed: every change to the style layer rewrites the fixture pieces, and a hard-coded seed
+    list had to be replaced six times as pieces stopped holding notes over bar lines (the last: the
+    bass-sixteenth preference no longer favouring the next chord's bass struck a half beat early).
+    """
+    out = []
+    for seed in range(seeds):
+        o = realize(cadence_plan(figures=FIGURES), seed=seed, model=FakeModel(seed))
+        found = _held_over_a_bar_line(o, n_voices)
+        if found is not None:
+            out.append((seed, o, found))
+            if len(out) == wanted:
+                break
+    return out
+
+
+@pytest.mark.parametrize("n_voices, wanted", [(1, 3), (2, 2)])
+def test_a_note_tied_over_the_span_s_end_stays_tied(n_voices, wanted):
     """Rewriting with a model that writes the same notes again gives the score back exactly, ties included.
 
     Before the fix the kept note after the span became a fresh attack of the same pitch. The bar and
-    voices are found in the piece (voices that hold a note over the bar line), not fixed, so the test
-    does not depend on where the decoder happens to write ties. Seed 2 was refused up front ("no upper
-    voice can sound the third B of V and go on into I") until the look-ahead let the soprano's B4 move
-    on to D5 inside the V before the D5 tied into the kept I. Seeds 3 (one voice) and 4 (two voices) were
-    replaced by 6 and 1 when ``prefer:bass-fill`` changed their pieces: neither held enough voices over a
-    bar line any more. Seed 1 (two voices) was replaced by 3 when ``prefer:inner-sixteenth`` changed its piece
-    in the same way, and seeds 0 and 5 (one voice) by 4 and 7 when ``prefer:no-rocking`` changed theirs.
-    When ``prefer:motion`` went from 0.25 to 0.15, seeds 6 and 2 (one voice) and 3 (two voices) held no
-    note over a bar line any more: now seeds 5 (alto, bar 2), 1 (tenor), 7 and 8 (two voices).
+    voices are found in the piece (voices that hold a note over the bar line), and so are the pieces
+    (:func:`_pieces_holding_over_a_bar_line`), so the test does not depend on where the decoder happens to
+    write ties. (Seed 2 was refused up front, "no upper voice can sound the third B of V and go on into I",
+    until the look-ahead let the soprano's B4 move on to D5 inside the V before the D5 tied into the kept I.)
     """
-    o = realize(cadence_plan(figures=FIGURES), seed=seed, model=FakeModel(seed))
-    found = _held_over_a_bar_line(o, n_voices)
-    assert found is not None, "the fixture piece has no note held over a bar line"
-    measure, voices = found
-    start, stop = span_steps(o.plan, (measure, measure))
-    _, w0, _ = window_plan(o.plan, start, stop)
-    new = infill(o, measures=(measure, measure), voices=voices, seed=0, model=_CopyModel(o.tokens[w0:]))
-    assert np.array_equal(new.tokens, o.tokens)
-    assert new.stats["ties_kept"] == list(voices)
-    assert new.errors == []
+    pieces = _pieces_holding_over_a_bar_line(n_voices, wanted)
+    assert len(pieces) == wanted, f"only {len(pieces)} fixture pieces hold {n_voices} voice(s) over a bar line"
+    for seed, o, (measure, voices) in pieces:
+        start, stop = span_steps(o.plan, (measure, measure))
+        _, w0, _ = window_plan(o.plan, start, stop)
+        new = infill(o, measures=(measure, measure), voices=voices, seed=0, model=_CopyModel(o.tokens[w0:]))
+        assert np.array_equal(new.tokens, o.tokens), f"seed {seed}"
+        assert new.stats["ties_kept"] == list(voices)
+        assert new.errors == []
 
 
 _VOICE_SETS = (("soprano",), ("alto",), ("tenor",), ("bass",), ("alto", "tenor"), ("soprano", "alto"),

@@ -574,6 +574,13 @@ def _style_record(on: bool, weights: tuple | None) -> dict[str, Any]:
     return {"on": True, **asdict(Style(*weights) if weights is not None else STYLE)}
 
 
+def _use_checkpoint(path: str) -> None:
+    """Make ``path`` the model every "shipped model" load of this process reads (a side-by-side run)."""
+    from partimento.neural import checkpoint
+
+    checkpoint.SHIPPED_CHECKPOINT = Path(path).resolve().with_suffix(".safetensors")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="valid", choices=["train", "valid", "test"])
@@ -586,7 +593,11 @@ def main() -> None:
     ap.add_argument("--no-style", action="store_true", help="the preference layer's style calibration off (style=False)")
     ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION[,RESTRIKE[,BASS_SIXTEENTH[,BASS_FILL[,INNER_SIXTEENTH[,ROCKING[,BASS_MOTION]]]]]]",
                     help="try other strengths of the style calibration (hybrid.preferences.Style), e.g. 0.35,0.25,0.2,0.2")
+    ap.add_argument("--checkpoint", default=None,
+                    help="harmonize and compose with this checkpoint instead of the shipped one (a side-by-side run)")
     args = ap.parse_args()
+    if args.checkpoint:
+        _use_checkpoint(args.checkpoint)
     weights = None
     if args.style_weights:
         try:
@@ -606,7 +617,8 @@ def main() -> None:
     if args.jobs > 1:
         from multiprocessing import get_context
 
-        with get_context("spawn").Pool(args.jobs) as pool:
+        with get_context("spawn").Pool(args.jobs, initializer=_use_checkpoint if args.checkpoint else None,
+                                       initargs=(args.checkpoint,) if args.checkpoint else ()) as pool:
             done = pool.map(_work, jobs, chunksize=1)
     else:
         done = [_work(j) for j in jobs]

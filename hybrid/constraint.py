@@ -63,6 +63,9 @@ from .trace import Removal
 
 __all__ = ["Constraint", "Layer", "MaskLayers", "DeadEnd", "HOLD_STABLE"]
 
+_ALL_TOKENS = np.ones(VOCAB_SIZE, bool)  # copied for each fresh mask (faster than ``np.ones``)
+_count = np.count_nonzero  # ``bool(_count(mask))`` is ``mask.any()`` without numpy's Python-level wrapper (~1 µs a call)
+
 _BASS = 3
 
 #: Built-in rules whose verdict on notes held unchanged inside one chord never changes at a
@@ -156,6 +159,7 @@ class Constraint:
         self._forced_attack_next = np.zeros((self.steps, 4), bool)  # (t, u): u has a given attack at t + 1
         f = self.forced
         self._forced_attack_next[:-1] = f[1:] >= PITCH_OFFSET
+        self._given_attack_next = self._forced_attack_next.any(axis=1).tolist()  # per step: any given attack at t + 1
         self._chord_list = self.tables.chord_index.tolist()
         n_chords = len(self.tables.chords)
         self._has_next_chord = [0 <= ci < n_chords - 1 and self.rules != [] for ci in self._chord_list]
@@ -241,7 +245,7 @@ class Constraint:
         self.grid.clear_from(t, v)
         self.tokens[t, v] = -1
         rows = self.window.row_steps
-        if rows and rows[-1] == t and not self.grid.attack[t].any():
+        if rows and rows[-1] == t and not _count(self.grid.attack[t]):
             rows.pop()
 
     # ------------------------------------------------------------------ the mask
@@ -338,7 +342,7 @@ class Constraint:
         tables = self.tables
         if (self.forced[t, v] >= 0 or tables.onset[t] or tables.chord_index[t] < 0
                 or (self.rules and not self._holds_exempt)
-                or self.grid.attack[t, :v].any() or (self.lookahead and self._forced_attack_next[t].any())):
+                or _count(self.grid.attack[t, :v]) or (self.lookahead and self._given_attack_next[t])):
             return None
         here = Here(tables, self.grid, t, v)
         for layer in self.plan_layers:
@@ -350,12 +354,12 @@ class Constraint:
 
     def _rules_exempt_hold(self, t: int, v: int) -> bool:
         """A HOLD that adds no sonority (inside a chord, no voice struck yet at this step) under hold-stable rules."""
-        return self._holds_exempt and not self.tables.onset[t] and not self.grid.attack[t, :v].any()
+        return self._holds_exempt and not self.tables.onset[t] and not _count(self.grid.attack[t, :v])
 
     def _compute(self, t: int, v: int, forward: bool, detail: dict | None) -> np.ndarray:
         """The legal tokens at (t, v); with ``detail`` (a dict) also every layer, for :meth:`layers`."""
         legal = self._eager(t, v, detail) if detail is not None else self._eager_memo(t, v).copy()
-        if not self._lookahead_applies(t, v, forward) or not (legal.any() or detail is not None):
+        if not self._lookahead_applies(t, v, forward) or not (_count(legal) or detail is not None):
             return legal
         if detail is None:
             for tok in np.flatnonzero(legal).tolist():
@@ -372,7 +376,7 @@ class Constraint:
             given_ok[tok], onset_ok[tok] = self._lookahead(t, v, tok, forward, why)
         legal = legal & reach_ok & given_ok & onset_ok
         detail["lookahead_why"] = why
-        if self._forced_attack_next[t].any():
+        if self._given_attack_next[t]:
             detail["layers"].append(Layer("look-ahead:given", given_ok))
         if forward and self.tables.onset[t] and v < _BASS:
             detail["layers"].append(Layer("look-ahead:onset", onset_ok))
@@ -382,7 +386,7 @@ class Constraint:
         """Whether a per-token look-ahead layer (reach, given, onset) can remove a token at (t, v)."""
         if not self.lookahead or self.forced[t, v] >= 0 or self.tables.chord_index[t] < 0:
             return False
-        return (self._has_next_chord[t] or bool(self._forced_attack_next[t].any())
+        return (self._has_next_chord[t] or self._given_attack_next[t]
                 or (forward and bool(self.tables.onset[t]) and v < _BASS))
 
     def _eager(self, t: int, v: int, detail: dict | None) -> np.ndarray:
@@ -397,7 +401,7 @@ class Constraint:
         here = Here(self.tables, g, t, v)
         if detail is not None:
             detail["here"] = here
-        legal = np.ones(VOCAB_SIZE, bool)
+        legal = _ALL_TOKENS.copy()
         for layer in self.plan_layers:
             m = layer.mask(here)
             if m is None:
@@ -406,14 +410,14 @@ class Constraint:
             if layers is not None:
                 layers.append(Layer(layer.id, m))
                 detail.setdefault("plan_layers", {})[layer.id] = layer
-            elif not legal.any():
+            elif not _count(legal):
                 return legal
         if detail is not None:
             detail["plan_legal"] = legal.copy()
         prev = here.prev
-        if self.rules and (layers is not None or legal[PITCH_OFFSET:].any() or legal[HOLD]):
+        if self.rules and (layers is not None or _count(legal[PITCH_OFFSET:]) or legal[HOLD]):
             exempt = self._rules_exempt_hold(t, v)
-            if layers is not None or legal[PITCH_OFFSET:].any() or not exempt:
+            if layers is not None or _count(legal[PITCH_OFFSET:]) or not exempt:
                 state = self.window.state(t, g)
                 self.rule_masks += 1
                 if layers is None:
@@ -502,12 +506,12 @@ class Constraint:
         """(given ok, onset ok) for ``tok`` at (t, v): write it, ask the next step's given notes and the
         later voices of this onset, erase it. Without ``why`` it stops at the first failure."""
         onset = forward and bool(self.tables.onset[t]) and v < _BASS
-        if tok == REST or not (onset or self._forced_attack_next[t].any()):
+        if tok == REST or not (onset or self._given_attack_next[t]):
             return True, True
         given_ok = onset_ok = True
         self._write(t, v, tok)
         try:
-            if self._forced_attack_next[t].any():
+            if self._given_attack_next[t]:
                 # the given notes still to come at this step sound here too: the next step's rules
                 # compare with them (a given bass may not move past the note the tenor holds)
                 later = 0

@@ -22,7 +22,7 @@ from .model import ARCHITECTURES, ChoraleModel, ModelConfig, model_class
 __all__ = ["SHIPPED_CHECKPOINT", "INTERLEAVED_CHECKPOINT", "FORMAT_VERSION", "save_checkpoint", "load_model", "read_meta", "resolve"]
 
 #: The checkpoint that ships in the package and that ``compose`` uses by default.
-SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "chorale-small.safetensors"
+SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "chorale-compact.safetensors"
 #: The interleaved model trained before the per-step one (the ablation's and the side-by-side benchmarks' baseline).
 INTERLEAVED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "chorale-interleaved.safetensors"
 FORMAT_VERSION = 1

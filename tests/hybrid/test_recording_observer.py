@@ -54,18 +54,23 @@ def test_recording_changes_no_token_even_where_the_search_backtracks(key, seed):
 
 
 def test_regenerate_reproduces_a_file_written_without_recording(tmp_path):
-    """The shipped model on a plan whose recorded decoding used to take another path."""
-    # seed 3: a decoding with backtracks under this checkpoint and search (seed 5 had them under the previous
-    # ones; seed 2 before the bass-line planner's size calibration). Until the fuzz tests' test double was kept
-    # to their own modules, this test ran on it in a full run and did not see that seed 5 no longer backtracked.
-    plain = compose("chorale", key="C", bars=4, seed=3, check=False)  # what `partimento compose --out` writes
-    assert plain.trace is None and plain.stats["retries"] > 0
+    """The shipped model on a plan whose recorded decoding used to take another path.
+
+    The piece is the first seed whose decoding backtracks with the shipped checkpoint and search (found,
+    not fixed: seeds 2, 5 and 3 in turn stopped backtracking as the checkpoint, the bass-line planner and
+    the style layer changed). Until the fuzz tests' test double was kept to their own modules, this test
+    ran on it in a full run and did not see that its seed no longer backtracked.
+    """
+    seed, plain = next((s, r) for s in range(40)
+                       for r in [compose("chorale", key="C", bars=4, seed=s, check=False)]  # `compose --out`
+                       if r.stats["retries"] > 0)
+    assert plain.trace is None
     path = tmp_path / "plain.musicxml"
     plain.write(path)
     ex = explain_file(path, 3, 1, "alto", regenerate=True)
     assert ex.source == "decoder"
     assert any("regenerated from" in n for n in ex.notes), ex.notes  # not the fall-back replay
-    recorded = compose("chorale", key="C", bars=4, seed=3, check=False, record=True)
+    recorded = compose("chorale", key="C", bars=4, seed=seed, check=False, record=True)
     assert np.array_equal(recorded.tokens, plain.tokens)
     got, want = ex.to_dict(), recorded.explain(3, 1, "alto").to_dict()
     got.pop("notes"), want.pop("notes")

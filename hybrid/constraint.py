@@ -57,13 +57,13 @@ from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
 from .grid import SILENT, GridState
 from .lookahead import Conflict, Reach, static_masks
-from .masks import PITCH_PC, Here, PlanLayer, PlanTables, default_plan_layers, suspension_resolutions, token_name
+from .masks import (PITCH_PC, Here, PlanLayer, PlanTables, all_tokens, default_plan_layers, suspension_resolutions,
+                    token_name)
 from .rule_window import RuleWindow
 from .trace import Removal
 
 __all__ = ["Constraint", "Layer", "MaskLayers", "DeadEnd", "HOLD_STABLE"]
 
-_ALL_TOKENS = np.ones(VOCAB_SIZE, bool)  # copied for each fresh mask (faster than ``np.ones``)
 _count = np.count_nonzero  # ``bool(_count(mask))`` is ``mask.any()`` without numpy's Python-level wrapper (~1 µs a call)
 
 _BASS = 3
@@ -401,7 +401,7 @@ class Constraint:
         here = Here(self.tables, g, t, v)
         if detail is not None:
             detail["here"] = here
-        legal = _ALL_TOKENS.copy()
+        legal = all_tokens()
         for layer in self.plan_layers:
             m = layer.mask(here)
             if m is None:

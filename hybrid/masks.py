@@ -55,9 +55,16 @@ from .grid import SILENT, GridState, forced_sounding
 
 __all__ = ["PITCH_PC", "SUSPENSION_STEPS", "resolution_pitches", "room_to_suspend", "suspension_resolutions",
            "pending_resolutions", "ChordTable", "PlanTables", "Here", "PlanLayer", "NoChord", "Fermata", "ChordTone", "Bass",
-           "PacSoprano", "Coverage", "Harmony", "Resolution", "default_plan_layers", "token_name"]
+           "PacSoprano", "Coverage", "Harmony", "Resolution", "default_plan_layers", "token_name", "all_tokens"]
 
 PITCH_PC = np.arange(128) % 12  # pitch class of every MIDI number
+_ALL_TOKENS = np.ones(VOCAB_SIZE, bool)
+
+
+def all_tokens() -> np.ndarray:
+    """A fresh all-True token mask (bool[VOCAB_SIZE]): a copy of a kept one, since ``np.ones`` goes
+    through numpy's Python layer and the decoder and its preferences ask for thousands per piece."""
+    return _ALL_TOKENS.copy()
 _BASS = 3
 _STEPS = (-2, -1, 1, 2)  # melodic steps in semitones
 

@@ -133,7 +133,7 @@ from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
 from .grid import GridState
 from .lookahead import Reach
-from .masks import SUSPENSION_STEPS, PlanTables, suspension_resolutions
+from .masks import SUSPENSION_STEPS, PlanTables, all_tokens, suspension_resolutions
 
 __all__ = ["Preferences", "PREFERENCE_IDS", "STYLE_IDS", "PREFERENCE_FACTOR", "Style", "STYLE", "NO_STYLE"]
 
@@ -145,7 +145,6 @@ STYLE_IDS = ("prefer:motion", "prefer:suspension", "prefer:bass-restrike", "pref
 PREFERENCE_FACTOR = 0.01  # weight of a token a preference does not favour
 _BASS = 3
 _INNER = (1, 2)  # alto, tenor
-_TRUE = np.ones(VOCAB_SIZE, bool)  # copied for each fresh mask (``np.ones`` is slower: numpy's Python layer)
 _ONE = np.ones(VOCAB_SIZE)
 
 
@@ -270,7 +269,7 @@ class Preferences:
                             ("prefer:cadence-approach", self._cadence(t, v))):
             if judge is None:
                 continue
-            fav = _TRUE.copy()
+            fav = all_tokens()
             for p in pitches:
                 if not judge(p):
                     if candidates[PITCH_OFFSET + p]:
@@ -291,7 +290,7 @@ class Preferences:
         if v > 0 and self.style.motion_of(v) < 1 and self._offbeat_eighth[t]:
             prev = g.previous(t, v)
             if prev >= 0:
-                fav = _TRUE.copy()  # not favoured: holding, re-striking, leaping a fourth or more
+                fav = all_tokens()  # not favoured: holding, re-striking, leaping a fourth or more
                 moves = np.abs(np.arange(128) - prev)
                 fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | ((moves >= 1) & (moves <= 4))
                 fav[HOLD] = not candidates[HOLD]
@@ -305,11 +304,11 @@ class Preferences:
         if self.style.restrike < 1 and v == _BASS and self._bass_beat[t] and t > 0:
             prev = g.previous(t, v)
             if prev >= 0 and candidates[PITCH_OFFSET + prev]:
-                fav = _TRUE.copy()
+                fav = all_tokens()
                 fav[PITCH_OFFSET + prev] = False
                 out.append(("prefer:bass-restrike", fav, self.style.restrike))
         if self.style.bass_sixteenth < 1 and v == _BASS and (self._sixteenth[t] or self._eighth_to_onset[t]):
-            fav = _TRUE.copy()
+            fav = all_tokens()
             if self._sixteenth[t]:  # any new note
                 fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:]
             else:  # a non-chord tone that cannot step into the next chord's bass on the beat
@@ -332,18 +331,18 @@ class Preferences:
             start = int(g.start[t - 1, v])  # where the sounding note was struck
             fav = None
             if self._inner_sixteenth[t] and start != t - 1:  # it would end on a 16th and not be a 16th
-                fav = _TRUE.copy()
+                fav = all_tokens()
                 fav[REST:] = ~candidates[REST:]
             elif self._inner_even[t] and ((start == t - 1 and self._struck_sixteenth[start])  # a 16th going on
                                           or self._late_resolution(g, t, v, start)):
-                fav = _TRUE.copy()
+                fav = all_tokens()
                 fav[HOLD] = not candidates[HOLD]
             if fav is not None and not fav.all():
                 out.append(("prefer:inner-sixteenth", fav, self.style.inner_sixteenth))
         if self.style.rocking < 1 and v in _INNER:
             back = rocking_pitch(g, t, v)
             if back >= 0:
-                fav = _TRUE.copy()
+                fav = all_tokens()
                 for pitch in (back, g.previous(t, v)):  # b again, or a struck again: step on, leap, or hold a
                     fav[PITCH_OFFSET + pitch] = not candidates[PITCH_OFFSET + pitch]
                 if not fav.all():

@@ -502,7 +502,7 @@ def _chorale_key(score) -> str:
     return normalize_key(k.tonic.name + ("" if k.mode == "major" else " minor"))
 
 
-def harmonize_soprano(score, seed: int, style: bool = True):
+def harmonize_soprano(score, seed: int, style: bool = True, checkpoint: str | None = None):
     """``harmonize`` a chorale's soprano in the chorale's key, else in the key it finds (warnings silenced).
 
     Raises the ``PartimentoError`` of the second try. ``bass_sixteenths.py`` harmonizes the same way.
@@ -514,12 +514,13 @@ def harmonize_soprano(score, seed: int, style: bool = True):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return harmonize(soprano, key=_chorale_key(score), seed=seed, style=style)
+            return harmonize(soprano, key=_chorale_key(score), seed=seed, style=style, checkpoint=checkpoint)
         except PartimentoError:
-            return harmonize(soprano, seed=seed, style=style)
+            return harmonize(soprano, seed=seed, style=style, checkpoint=checkpoint)
 
 
-def _harmonize_one(path: str, seed: int, style: bool = True) -> tuple[dict | None, dict | None, str | None]:
+def _harmonize_one(path: str, seed: int, style: bool = True,
+                   checkpoint: str | None = None) -> tuple[dict | None, dict | None, str | None]:
     """(Bach's style, the harmonization's style, failure) for one chorale."""
     from music21 import corpus
 
@@ -531,20 +532,20 @@ def _harmonize_one(path: str, seed: int, style: bool = True) -> tuple[dict | Non
     except PartimentoError as e:
         return None, None, f"{path}: Bach's score: {e}"
     try:
-        res = harmonize_soprano(score, seed, style)
+        res = harmonize_soprano(score, seed, style, checkpoint)
     except PartimentoError as e:
         return bach, None, f"{path}: {type(e).__name__}: {str(e)[:120]}"
     return bach, style_of(piece_of_result(path, res, soprano_given=True)), None
 
 
-def _compose_one(i: int, bars: int, style: bool = True) -> tuple[dict | None, str | None]:
+def _compose_one(i: int, bars: int, style: bool = True, checkpoint: str | None = None) -> tuple[dict | None, str | None]:
     from partimento.grammar.errors import PartimentoError
     from partimento.hybrid import compose
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = compose("chorale", key=KEYS[i % len(KEYS)], bars=bars, seed=i, style=style)
+            res = compose("chorale", key=KEYS[i % len(KEYS)], bars=bars, seed=i, style=style, checkpoint=checkpoint)
     except PartimentoError as e:
         return None, f"compose seed {i}: {type(e).__name__}: {str(e)[:120]}"
     return style_of(piece_of_result(f"compose {i}", res)), None
@@ -556,12 +557,12 @@ def _work(job: tuple) -> tuple:
     from partimento.hybrid import preferences
 
     torch.set_num_threads(1)
-    style, weights = job[3], job[4]
+    style, weights, checkpoint = job[3], job[4], job[5]
     if weights is not None:  # the strengths being tried (how the defaults were chosen on valid)
         preferences.STYLE = preferences.Style(*weights)
     if job[0] == "harmonize":
-        return ("harmonize",) + _harmonize_one(job[1], job[2], style)
-    return ("compose",) + _compose_one(job[1], job[2], style)
+        return ("harmonize",) + _harmonize_one(job[1], job[2], style, checkpoint)
+    return ("compose",) + _compose_one(job[1], job[2], style, checkpoint)
 
 
 def _style_record(on: bool, weights: tuple | None) -> dict[str, Any]:
@@ -572,13 +573,6 @@ def _style_record(on: bool, weights: tuple | None) -> dict[str, Any]:
     if not on:
         return {"on": False}
     return {"on": True, **asdict(Style(*weights) if weights is not None else STYLE)}
-
-
-def _use_checkpoint(path: str) -> None:
-    """Make ``path`` the model every "shipped model" load of this process reads (a side-by-side run)."""
-    from partimento.neural import checkpoint
-
-    checkpoint.SHIPPED_CHECKPOINT = Path(path).resolve().with_suffix(".safetensors")
 
 
 def main() -> None:
@@ -596,8 +590,6 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=None,
                     help="harmonize and compose with this checkpoint instead of the shipped one (a side-by-side run)")
     args = ap.parse_args()
-    if args.checkpoint:
-        _use_checkpoint(args.checkpoint)
     weights = None
     if args.style_weights:
         try:
@@ -611,14 +603,13 @@ def main() -> None:
     if args.limit:
         paths = paths[:args.limit]
     style = not args.no_style
-    jobs = ([("harmonize", p, args.seed, style, weights) for p in paths]
-            + [("compose", i, args.bars, style, weights) for i in range(args.compose)])
+    jobs = ([("harmonize", p, args.seed, style, weights, args.checkpoint) for p in paths]
+            + [("compose", i, args.bars, style, weights, args.checkpoint) for i in range(args.compose)])
     t0 = time.time()
     if args.jobs > 1:
         from multiprocessing import get_context
 
-        with get_context("spawn").Pool(args.jobs, initializer=_use_checkpoint if args.checkpoint else None,
-                                       initargs=(args.checkpoint,) if args.checkpoint else ()) as pool:
+        with get_context("spawn").Pool(args.jobs) as pool:
             done = pool.map(_work, jobs, chunksize=1)
     else:
         done = [_work(j) for j in jobs]
@@ -646,7 +637,7 @@ def main() -> None:
         "bach": summarize(bach, reference, rhythm), "harmonize": summarize(harm, reference, rhythm),
         "compose": summarize(comp, reference, rhythm), "failures": failures,
         "targets": TARGETS, "seconds": round(time.time() - t0, 1), "jobs": args.jobs,
-        "style": _style_record(style, weights),
+        "style": _style_record(style, weights), "checkpoint": args.checkpoint or "shipped",
         "machine": platform.processor() or platform.machine(),
     }
     res["targets_met"] = {"harmonize": _targets(res["harmonize"]), "compose": _targets(res["compose"])}

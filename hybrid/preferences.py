@@ -63,7 +63,8 @@ among the tokens it favours:
   strikes such notes against the weight 0.1 (it wants to hold them into the next chord,
   hold probability 0.999 and more); 0.03 took its harmonized bass 16ths from 8.9 to 6.8%
   and the composed from 5.1 to 2.9% (0.01: 6.1 and 1.9%, the composed bass moving less),
-  every target held, so the weight is now 0.03.
+  every target held, so the weight is now 0.03 (``valid``; ``style_sweep_valid/eleventh_next_bass_fix.json``,
+  ``eleventh_compact_rocking003.json`` -> ``eleventh_compact_bass16th003.json``).
 * ``prefer:bass-fill`` — at an off-beat eighth before a chord onset on the next beat, when
   the next chord's bass lies a third below the bass that sounds (I -> IV6 or I -> vi: C
   to A), the note between (B, a passing note where the plan layers and the rules allow
@@ -113,7 +114,8 @@ among the tokens it favours:
   on 13/13% (18/16%), every interval overlap stays at .86 or more and the composed ones as
   they were. With the smaller ``chorale-compact`` checkpoint, 0.03 took the composed alto's runs
   from 24 to 19% and its harmonized ones from 16 to 14% with every overlap at .88 or more (the
-  same direction with a second checkpoint; 0.01 no further), so the weight is now 0.03. Not the
+  same direction with a second checkpoint; 0.01 mixed), so the weight is now 0.03
+  (``style_sweep_valid/eleventh_compact_rocking01.json`` -> ``eleventh_compact_rocking003.json``). Not the
   bass: its alternations are mostly the plan's (I-V6-I-V6 fixes its pitch classes), and
   weighing them moved its overlap with Bach's the wrong way; weighing them only inside a chord
   changed little (``style_sweep_valid/README.md``, eleventh session).

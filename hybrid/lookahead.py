@@ -339,13 +339,13 @@ class Reach:
                     if m is not ALL:
                         each.append((r.id, m))
                         left &= m
-                if left.any():
+                if np.count_nonzero(left):
                     break
         finally:
             state.last_rows = None
             pitch[:] = given
         self._moves[i][v][p] = left
-        ok = bool(left.any())
+        ok = bool(np.count_nonzero(left))
         self._ok[i][v][p] = ok
         if not ok:
             blockers = [rid for rid, m in each if not (m & targets).any()]

@@ -273,7 +273,7 @@ def room_to_suspend(tables: "PlanTables", ch: ChordTable, v: int) -> bool:
     if ch.end - t < 2 or tables.fermata_hold[t + 1]:
         return False
     last = min(ch.end, t + SUSPENSION_STEPS + 1)  # the resolution comes by here
-    return not (tables.forced[t:last, v] >= 0).any()
+    return not np.count_nonzero(tables.forced[t:last, v] >= 0)
 
 
 def suspension_resolutions(tables: "PlanTables", grid: GridState, t: int, v: int) -> list[int]:

@@ -39,7 +39,7 @@ def _weights(probs: np.ndarray, idx: np.ndarray, temperature: float, weights: np
         w = w ** (1.0 / temperature)
     if weights is not None:
         w = w * np.asarray(weights, np.float64)[idx]
-    if not w.sum() > 0:  # the model gives every legal token zero mass (underflow): fall back to uniform
+    if not np.add.reduce(w) > 0:  # the model gives every legal token zero mass (underflow): fall back to uniform
         w = np.ones(len(idx))
     return w
 
@@ -103,7 +103,7 @@ def sample(probs: np.ndarray, mask: np.ndarray, rng: np.random.Generator, temper
     """
     if accept is not None:
         return _sample_lazy(probs, mask, rng, temperature, top_p, weights, accept)
-    idx = np.flatnonzero(mask)
+    idx = np.asarray(mask).nonzero()[0]
     if not len(idx):
         raise ValueError("sample() needs at least one legal token")
     if temperature == 0:
@@ -111,8 +111,8 @@ def sample(probs: np.ndarray, mask: np.ndarray, rng: np.random.Generator, temper
     if len(idx) == 1:
         return int(idx[0])
     w = _weights(probs, idx, temperature, weights)
-    order = np.argsort(-w, kind="stable")
-    cum = np.cumsum(w[order])
+    order = (-w).argsort(kind="stable")
+    cum = w[order].cumsum()
     n = _nucleus_size(cum, top_p)
     if n == 1:
         return int(idx[order[0]])
@@ -136,7 +136,7 @@ def _sample_lazy(probs: np.ndarray, mask: np.ndarray, rng: np.random.Generator, 
     Otherwise every candidate is tested and :func:`sample` draws from the accepted set.
     Greedy stops at the first accepted.
     """
-    idx = np.flatnonzero(mask)
+    idx = np.asarray(mask).nonzero()[0]  # (np.flatnonzero, argsort, cumsum, argmax below as methods: no Python-level wrapper)
     if not len(idx):
         return -1
     if temperature == 0:
@@ -148,9 +148,9 @@ def _sample_lazy(probs: np.ndarray, mask: np.ndarray, rng: np.random.Generator, 
                 return int(idx[k])
         return -1
     w = _weights(probs, idx, temperature, weights)
-    order = np.argsort(-w, kind="stable")
+    order = (-w).argsort(kind="stable")
     ws = w[order].tolist()
-    rest = np.cumsum(w[order][::-1])[::-1].tolist()[1:] + [0.0]  # rest[i]: mass after candidate i
+    rest = w[order][::-1].cumsum()[::-1].tolist()[1:] + [0.0]  # rest[i]: mass after candidate i
     passed: list[int] = []
     cum: list[float] = []
     ok = np.zeros(len(mask), bool)
@@ -198,8 +198,8 @@ def sure_favourite(probs: np.ndarray, temperature: float, top_p: float) -> int:
         return int(np.argmax(p))
     if temperature != 1.0:
         p = p ** (1.0 / temperature)
-    f = int(np.argmax(p))  # the tempered weights are what sample() sorts
-    total = float(p.sum())
+    f = int(p.argmax())  # the tempered weights are what sample() sorts
+    total = float(np.add.reduce(p))
     if not total > 0:
         return -1
     if top_p >= 1.0:  # the nucleus is every token with mass: f must carry it all, exactly

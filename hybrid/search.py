@@ -123,9 +123,9 @@ class Search:
             logits = logits.detach().numpy()
         z = np.array(logits, np.float64)
         self.model_s += time.perf_counter() - t0
-        z -= z.max()
+        z -= np.maximum.reduce(z)  # (z.max() and z.sum() without numpy's Python-level wrappers)
         np.exp(z, out=z)
-        z /= z.sum()
+        z /= np.add.reduce(z)
         return z
 
     def _temperature(self, pos: int) -> float:
@@ -186,7 +186,7 @@ class Search:
         t0 = time.perf_counter()
         node.legal = c.base()
         node.lookahead = c.has_lookahead()
-        if self.prefs is not None and self.prefs.active(c.grid, t, v) and node.legal.any():
+        if self.prefs is not None and self.prefs.active(c.grid, t, v) and np.count_nonzero(node.legal):
             node.weights, node.prefs = self.prefs.weights(c.grid, t, v, node.legal)
         self.mask_s += time.perf_counter() - t0
 
@@ -211,7 +211,7 @@ class Search:
         avail[node.tried] = False
         if node.failed:
             avail[list(node.failed)] = False
-        if not avail.any():
+        if not np.count_nonzero(avail):
             return -1
         if node.forced:
             return int(np.flatnonzero(avail)[0])

@@ -28,7 +28,7 @@ import torch
 from .conditioning import Conditioning
 from .encoding import N_VOICES, VOCAB_SIZE, pitch_of
 from .model import fine_bar_distance
-from .numpy_blocks import BlockStack, cached_on_weights, fold_linear, normalize, state_arrays, twice_gelu
+from .numpy_blocks import BlockStack, cached_on_weights, centre_rows, fold_linear, scale_normalize, state_arrays, twice_gelu
 from .session import previous_pitch, table_inputs, token_row
 from .step_model import StepModel
 
@@ -68,6 +68,9 @@ class StepSession:
         self._z = np.zeros(C, dtype=np.float32)  # head residual stream
         self._zn = np.ones(C + 1, dtype=np.float32)  # normalized head residual, and a 1
         self._f = np.ones(cfg.head_ff + 1, dtype=np.float32)  # head MLP hidden, and a 1
+        self._scale = np.zeros((), dtype=np.float32)  # a head LayerNorm's 1/std (scale_normalize)
+        self._write = np.empty(C, dtype=np.float32)  # what the head's MLP adds to its stream
+        self._gelu = np.empty(cfg.head_ff, dtype=np.float32)  # twice_gelu's scratch
         self.bar_steps = int(cond.field("bar_steps")[0])
         self.pickup_steps = int((-cond.field("bar_pos")[0]) % max(self.bar_steps, 1))
         self._museformer = cfg.attention == "museformer"
@@ -191,6 +194,7 @@ class StepSession:
         C = self._h.shape[0]
         np.multiply(self._stack.hidden[t, :C], self._ln_f[0], out=self._h)
         self._h += self._ln_f[1]
+        self._h -= np.float32(np.add.reduce(self._h) / C)  # the head's stream is kept centred (numpy_blocks)
         self._h_step = t
 
     def _step_input(self, n: int) -> np.ndarray:
@@ -233,13 +237,13 @@ class StepSession:
         rows = self._rows[t]
         for u in range(v):
             z += self._above_rows[v][u][rows[u]]
-        zc, fc = zn[:C], f[:-1]
+        zc, fc, sc, w, u = zn[:C], f[:-1], self._scale, self._write, self._gelu
         for wfc, wo in self._head_layers:
-            normalize(z, zc)
+            scale_normalize(z, zc, sc)  # z is centred: _h is, and every row added to it
             np.dot(wfc, zn, out=fc)
-            twice_gelu(fc)
-            z += wo @ f
-        normalize(z, zc)
+            twice_gelu(fc, u)
+            z += np.dot(wo, f, out=w)
+        scale_normalize(z, zc, sc)
         return self._out @ zn
 
 
@@ -262,18 +266,22 @@ def _weight_tables(m: StepModel, dev) -> tuple:
     def rows(w: np.ndarray, u: int) -> np.ndarray:  # (258, C): voice u's slice of w, applied to every table row
         return np.ascontiguousarray(vec @ np.ascontiguousarray(w[:, u * dv:(u + 1) * dv].T), dtype=np.float32)
 
+    def centred(rows: np.ndarray) -> np.ndarray:  # each row less its mean: what the head adds to its centred stream
+        return np.ascontiguousarray(centre_rows(rows.T).T, dtype=np.float32)
+
     w_in = sd["in_proj.weight"]  # (C, 4·dv)
     in_rows = np.ascontiguousarray(np.stack([rows(w_in, u) for u in range(N_VOICES)], 1))  # (258, 4, C)
-    above_rows = [[rows(sd[f"head.above.{v - 1}.weight"], u) for u in range(v)]
+    above_rows = [[centred(rows(sd[f"head.above.{v - 1}.weight"], u)) for u in range(v)]
                   for v in range(N_VOICES)]  # [v][u]: (258, C)
-    query = sd["head.query"].astype(np.float32)  # (4, C)
+    query = centred(sd["head.query"])  # (4, C)
     ln_f = (sd["ln_f.weight"].astype(np.float32), sd["ln_f.bias"].astype(np.float32))
     head_layers = [
         (np.ascontiguousarray(fold_linear(sd[f"head.layers.{i}.fc.weight"], sd[f"head.layers.{i}.fc.bias"],
                                           sd[f"head.layers.{i}.ln.weight"], sd[f"head.layers.{i}.ln.bias"]),
                               dtype=np.float32),  # (head_ff, C+1) on [normalized z, 1]
-         np.ascontiguousarray(fold_linear(0.5 * sd[f"head.layers.{i}.out.weight"], sd[f"head.layers.{i}.out.bias"]),
-                              dtype=np.float32))  # (C, head_ff+1) on [2·gelu, 1]
+         np.ascontiguousarray(centre_rows(fold_linear(0.5 * sd[f"head.layers.{i}.out.weight"],
+                                                      sd[f"head.layers.{i}.out.bias"])),
+                              dtype=np.float32))  # (C, head_ff+1) on [2·gelu, 1], centred like the stream
         for i in range(cfg.head_layers)]
     out = np.ascontiguousarray(fold_linear(sd["head.out.weight"], sd["head.out.bias"], sd["head.ln.weight"],
                                            sd["head.ln.bias"]), dtype=np.float32)  # (vocab, C+1)

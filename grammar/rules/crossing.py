@@ -10,7 +10,7 @@ import numpy as np
 
 from ..theory import VOICES
 from .base import REST, Context, DecodeState, Rule, Severity, SonorityArray, Violation, register
-from .masks import PAIRS, PITCHES, all_allowed, last_two
+from .masks import ABOVE, ALL, AT_LEAST, AT_MOST, BELOW, PAIRS, last_two
 from .motion import voice_pairs
 from .spelling import note_name
 
@@ -67,7 +67,9 @@ class VoiceCrossing(Rule):
                 hi = min(hi, cur[w])
             else:
                 lo = max(lo, cur[w])
-        return (PITCHES >= lo) & (PITCHES <= hi)
+        if lo == 0:  # table rows (read-only), no arithmetic over the pitches where one bound is open
+            return ALL if hi == 127 else AT_MOST[hi]
+        return AT_LEAST[lo] if hi == 127 else AT_LEAST[lo] & AT_MOST[hi]
 
 
 #: (voice, neighbour, the neighbour is above) for every voice that may overlap a neighbour, top voice first
@@ -109,15 +111,16 @@ class VoiceOverlap(Rule):
         return out
 
     def allowed(self, state: DecodeState, voice: int) -> np.ndarray:
-        mask = all_allowed()
         prev, _ = last_two(state)
         if prev is None or prev[voice] == REST:
-            return mask
-        pv = prev[voice]
-        bad = np.zeros(128, dtype=bool)
-        if voice > 0 and prev[voice - 1] != REST:
-            bad |= PITCHES > prev[voice - 1]
-        if voice < 3 and prev[voice + 1] != REST:
-            bad |= PITCHES < prev[voice + 1]
-        bad &= PITCHES != pv
-        return ~bad
+            return ALL
+        above = prev[voice - 1] if voice > 0 else REST  # the previous notes of the neighbours
+        below = prev[voice + 1] if voice < 3 else REST
+        if above == REST:
+            if below == REST:
+                return ALL
+            ok = ~BELOW[below]
+        else:
+            ok = ~ABOVE[above] if below == REST else ~(ABOVE[above] | BELOW[below])
+        ok[prev[voice]] = True  # holding (or re-striking) does not move
+        return ok

@@ -12,7 +12,8 @@ import numpy as np
 
 from .base import REST, DecodeState
 
-__all__ = ["PITCHES", "PAIRS", "UPPER", "LOWER", "ALL", "INTERVAL_CLASS", "ABOVE", "BELOW", "LEAP_OK", "STEP_OR_MORE",
+__all__ = ["PITCHES", "PAIRS", "UPPER", "LOWER", "ALL", "INTERVAL_CLASS", "ABOVE", "BELOW", "AT_LEAST", "AT_MOST",
+           "LEAP_OK", "STEP_OR_MORE",
            "ONLY", "NOT_PC", "last_two", "all_allowed", "sign"]
 
 PITCHES = np.arange(128)  # candidate MIDI pitches for one voice
@@ -33,6 +34,8 @@ ALL = _table(np.ones(128, dtype=bool))  # every pitch allowed (shared, read-only
 INTERVAL_CLASS = {ic: _table(np.abs(_DIFF) % 12 == ic) for ic in (0, 7)}
 ABOVE = _table(_DIFF > 0)  # ABOVE[w]: pitches higher than w
 BELOW = _table(_DIFF < 0)  # BELOW[w]: pitches lower than w
+AT_LEAST = _table(_DIFF >= 0)  # AT_LEAST[w]: pitches not lower than w
+AT_MOST = _table(_DIFF <= 0)  # AT_MOST[w]: pitches not higher than w
 STEP_OR_MORE = _table(np.abs(_DIFF) > 2)  # STEP_OR_MORE[w]: pitches a leap (more than a whole step) from w
 LEAP_OK = _table(~((np.abs(_DIFF) > 12) | (np.abs(_DIFF) == 10) | (np.abs(_DIFF) == 11)))  # no seventh, no leap past the octave
 ONLY = _table(np.eye(129, 128, dtype=bool))  # ONLY[p]: just pitch p (ONLY[128]: none)

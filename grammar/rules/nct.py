@@ -97,6 +97,7 @@ _STEPS_DOWN = (-1, -2)
 _LEAPS_UP = tuple(range(3, 13))  # a third up to an octave (larger leaps are the melodic rules' business)
 _LEAPS_DOWN = tuple(-d for d in _LEAPS_UP)
 _EPS = 1e-6
+_PITCH_PC = np.arange(128) % 12  # pitch class of every MIDI pitch
 
 
 # --------------------------------------------------------------------------------------- metre
@@ -304,6 +305,22 @@ def _departure_ok(p: Prospect, dout: np.ndarray | int, dep_member: np.ndarray | 
     if p.chord_tone:
         ok &= dep_member
     return ok
+
+
+@lru_cache(maxsize=None)
+def _move_table(moves: tuple[int, ...]) -> np.ndarray:
+    """bool[255], entry ``d + 127`` true when ``d`` is one of ``moves``: a departure test over all
+    128 pitches from ``x`` is then the slice ``[127 - x : 255 - x]`` (no per-pitch comparison)."""
+    table = np.zeros(255, bool)
+    table[[d + 127 for d in moves if -127 <= d <= 127]] = True
+    table.flags.writeable = False
+    return table
+
+
+def _departures_from(p: Prospect, x: int, dep_member: np.ndarray) -> np.ndarray:
+    """``_departure_ok(p, arange(128) - x, dep_member)`` by table (the decoder's per-token mask)."""
+    ok = _move_table(p.moves)[127 - x:255 - x]
+    return ok & dep_member if p.chord_tone else ok
 
 
 def _why_not(status: NoteStatus, din: int | None, dout: int | None, dep_member: bool) -> tuple[str, str]:
@@ -574,12 +591,11 @@ def departure_mask(state: DecodeState, voice: int, chords: Sequence[ChordSpec | 
     before = int(s.pitch[a - 1, voice]) if a > 0 else REST
     status = _prospects_of(member, chords[a:last], x - before if before != REST else None)
     if status.settled is not None:
-        return np.ones(128, bool), status
-    pitches = np.arange(128)
-    dep_member = ((bits[last] >> (pitches % 12)) & 1).astype(bool)
+        return all_allowed(), status
+    dep_member = ((bits[last] >> _PITCH_PC) & 1).astype(bool)
     mask = np.zeros(128, bool)
     for p in status.prospects:
-        mask |= _departure_ok(p, pitches - x, dep_member)
+        mask |= _departures_from(p, x, dep_member)
     mask[x] = True
     return mask, status
 

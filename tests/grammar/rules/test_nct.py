@@ -272,3 +272,17 @@ def test_prospects_agree_with_the_classes_the_checker_gives(case):
     expected = any((q - p) in pr.moves and (not pr.chord_tone or q % 12 in every[-1].members)
                    for pr in status.prospects)
     assert nc.classified == expected, (status, nc)
+
+
+@settings(max_examples=200, deadline=None)
+@given(moves=st.lists(st.integers(-14, 14), max_size=6, unique=True), chord_tone=st.booleans(),
+       x=st.integers(0, 127), members=st.integers(0, 4095))
+def test_the_decoder_s_departure_table_is_the_checker_s_test(moves, chord_tone, x, members):
+    """The decoder's table lookup (``_departures_from``) gives, pitch by pitch, exactly what the
+    checker's one-note test (``_departure_ok`` on ints) says about leaving ``x`` for that pitch."""
+    from partimento.grammar.rules.nct import Prospect, _departure_ok, _departures_from
+
+    p = Prospect("passing tone", tuple(moves), chord_tone=chord_tone)
+    member = np.array([(members >> (q % 12)) & 1 for q in range(128)], bool)
+    fast = _departures_from(p, x, member)
+    assert fast.tolist() == [bool(_departure_ok(p, q - x, bool(member[q]))) for q in range(128)]

@@ -585,7 +585,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default=None, help="default: benchmarks/results/style_vs_bach_<split>.json")
     ap.add_argument("--no-style", action="store_true", help="the preference layer's style calibration off (style=False)")
-    ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION[,RESTRIKE[,BASS_SIXTEENTH[,BASS_FILL[,INNER_SIXTEENTH[,ROCKING[,BASS_MOTION]]]]]]",
+    ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION[,RESTRIKE[,BASS_SIXTEENTH[,BASS_FILL[,INNER_SIXTEENTH[,ROCKING[,BASS_MOTION[,SOPRANO_ROCKING[,SOPRANO_MOTION]]]]]]]]",
                     help="try other strengths of the style calibration (hybrid.preferences.Style), e.g. 0.35,0.25,0.2,0.2")
     ap.add_argument("--checkpoint", default=None,
                     help="harmonize and compose with this checkpoint instead of the shipped one (a side-by-side run)")
@@ -598,7 +598,7 @@ def main() -> None:
 
             Style(*weights)
         except (ValueError, TypeError) as e:
-            ap.error(f"--style-weights: two to eight weights in (0, 1] separated by commas, got {args.style_weights!r} ({e})")
+            ap.error(f"--style-weights: two to ten weights in (0, 1] separated by commas, got {args.style_weights!r} ({e})")
     paths = json.loads(SPLIT.read_text())[args.split]
     if args.limit:
         paths = paths[:args.limit]

@@ -22,7 +22,7 @@ from partimento.hybrid import search as search_module
 from partimento.hybrid.api import report_for
 from partimento.hybrid.constraint import Constraint
 from partimento.hybrid.decode import Sampling, decode
-from partimento.hybrid.preferences import STYLE_IDS, Preferences, Style, rocking_pitch
+from partimento.hybrid.preferences import NO_STYLE, STYLE_IDS, Preferences, Style, rocking_pitch
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, token_of
 
 FIGURES = ("I", "vi", "ii6", "V7", "I", "IV", "V", "I")
@@ -127,11 +127,18 @@ def test_preferences_reweight_and_never_forbid(index):
                     late = (ch.end - t == 2 if c.tables.onset[t]
                             else c.grid.nct[t - 1, v] and start < ch.onset and t + 2 >= min(ch.end, ch.onset + 5))
                     assert (start == t - 1 and start % 2 == 1) or late
-            if "prefer:no-rocking" in fav:  # alto, tenor after a, b, a: only b or a struck again disfavoured
+            if "prefer:no-rocking" in fav:  # soprano, alto, tenor after a, b, a: only b or a struck again disfavoured
                 back = rocking_pitch(c.grid, t, v)
                 off = set(np.flatnonzero(~fav["prefer:no-rocking"]).tolist())
-                assert v in (1, 2) and back >= 0 and fav["prefer:no-rocking"][HOLD]
+                assert v in (0, 1, 2) and back >= 0 and fav["prefer:no-rocking"][HOLD]
                 assert off and off <= {PITCH_OFFSET + back, PITCH_OFFSET + int(c.grid.previous(t, v))}
+            if "prefer:soprano-motion" in fav:  # the soprano at an onset: a hold, a repeat, a leap of a fourth or more
+                assert v == 0 and c.tables.onset[t] and t > 0
+                prev = int(c.grid.previous(t, v))
+                for tok in np.flatnonzero(legal & ~fav["prefer:soprano-motion"]).tolist():
+                    assert tok == HOLD or not 1 <= abs(tok - PITCH_OFFSET - prev) <= 4
+                for tok in np.flatnonzero((legal & fav["prefer:soprano-motion"])[PITCH_OFFSET:]).tolist():
+                    assert 1 <= abs(tok - prev) <= 4
         c.push(tok)
     assert spoke > 0
     free = decode(FakeSession(plan.steps, index), plan, rules, seed=index, preferences=False)
@@ -546,3 +553,40 @@ def test_no_rocking_makes_inner_voices_alternate_less_and_stays_legal(monkeypatc
     off = [compose("chorale", key=k, bars=8, seed=s, check=False) for s, k in pieces]
     assert sum(map(rocking_notes, on)) < 0.9 * sum(map(rocking_notes, off))  # 121 against 161 when written
     assert all(r.report.errors == [] for r in on)
+
+
+def test_the_composed_soprano_steps_on_at_a_chord_onset_and_does_not_rock():
+    """prefer:soprano-motion: at a chord onset a soprano that is not given is weighed by Style.soprano_motion
+    for striking its note again, holding it over, or leaping a fourth or more; a step or a third is favoured.
+    prefer:no-rocking speaks for the soprano with Style.soprano_rocking. (A given soprano, harmonizing, is never
+    weighed: the decoder does not sample it.)"""
+    plan = cadence_plan(figures=("I", "V", "I", "IV", "V", "I"), beats=1.0)
+    c = Constraint(plan, hard_rules("strict"))
+    style = replace(NO_STYLE, soprano_motion=0.3, soprano_rocking=0.2)
+    prefs = Preferences(c.tables, c.reach, style=style)
+    for onset, notes in ((0, (72, 64, 55, 48)), (4, (71, 62, 55, 43)), (8, (72, 64, 55, 48))):  # I V I: C5 B4 C5
+        while c.position != (onset, 0):
+            c.push(HOLD)
+        if onset == 4:  # V's onset: B4 a step down favoured, C5 again, a hold, G4 (a fourth) weighed
+            t, v = c.position
+            legal = c.mask()
+            w, names = prefs.weights(c.grid, t, v, legal)
+            assert names == ["prefer:soprano-motion"]
+            for tok in np.flatnonzero(legal).tolist():
+                move = abs(tok - PITCH_OFFSET - 72) if tok >= PITCH_OFFSET else 0
+                assert w[tok] == (1.0 if 1 <= move <= 4 else 0.3), tok
+            assert prefs.weight_of(c.grid, t, v, token_of(71, True)) == 1.0
+        for p in notes:
+            c.push(token_of(p, True))
+    while c.position != (12, 0):  # IV's onset: the soprano sang C5 B4 C5
+        c.push(HOLD)
+    t, v = c.position
+    legal = c.mask()
+    again = token_of(72, True)
+    assert legal[again] and legal[token_of(69, True)] and rocking_pitch(c.grid, t, v) == 71
+    w, names = prefs.weights(c.grid, t, v, legal)
+    assert set(names) == {"prefer:soprano-motion", "prefer:no-rocking"}
+    assert w[again] == pytest.approx(0.3 * 0.2)  # C5 struck again: a repeat, and a-b-a-a
+    assert w[token_of(69, True)] == 1.0  # A4, a third down
+    off = Preferences(c.tables, c.reach, style=NO_STYLE)
+    assert off.weights(c.grid, t, v, legal) == (None, [])

@@ -164,20 +164,25 @@ class Reach:
                 and self._passing_route(i, v, p, down_only=True))
 
     def _passes_on(self, i: int, v: int, p: int) -> bool:
-        """``p`` goes on through a passing note inside chord ``i``, either way (:meth:`_passing_route`).
+        """``p`` goes on through a non-chord tone inside chord ``i`` (:meth:`_passing_route`).
 
         Asked where notes are given at the chord change (:meth:`ok_at`), as the move to a
         chord tone is: under vi -> IV with an infill's kept alto E4 -> C4, the bass's A3
         makes fifths going straight on to F3 and has no other A or chord tone to move to,
         but A3-G3-F3 passes on, as the piece being rewritten did. Without this the span
-        was refused up front although its own notes were a legal answer.
+        was refused up front although its own notes were a legal answer. The step on from
+        the non-chord tone may turn back (a neighbour figure, which ``plan:resolution``
+        resolves alike): under V6/5 -> i in c♯ with a kept alto B♯3 -> C♯4, the bass's B♯2
+        makes octaves going straight on to C♯3, and B♯2-B2-C♯3 goes on, as the composed
+        piece did (``tests/hybrid/test_lookahead.py``).
         """
         return self._passing_route(i, v, p, down_only=False)
 
     def _passing_route(self, i: int, v: int, p: int, down_only: bool) -> bool:
         """From ``p``, a step (1-2 semitones; down only, or either way) to a diatonic note that is not a chord
         tone, that the rules about the voice's own line allow (:meth:`_line_moves`), that reaches chord ``i + 1``
-        (:meth:`ok`) and from which a further step the same way is among its moves on (:meth:`moves`)."""
+        (:meth:`ok`) and from which a further step is among its moves on (:meth:`moves`): the same way for
+        ``down_only`` (a seventh passing down), either way otherwise (passing or neighbour)."""
         key = (p, down_only)
         known = self._passing[i][v].get(key)
         if known is not None:
@@ -193,7 +198,8 @@ class Reach:
                 continue
             onward = self.moves(i, v, x)
             way = 1 if d > 0 else -1
-            if onward is None or any(onward[y] for y in (x + way, x + 2 * way) if 0 <= y < 128):
+            ways = (x + way, x + 2 * way) if down_only else (x - 2, x - 1, x + 1, x + 2)
+            if onward is None or any(onward[y] for y in ways if 0 <= y < 128):
                 known = True
                 break
         self._passing[i][v][key] = known

@@ -117,3 +117,28 @@ def test_a_bass_with_no_straight_way_on_may_pass_on_through_a_passing_note():
     d = decode(FakeSession(plan.steps, 0), plan, hard_rules("strict"), seed=0, forced=forced)
     assert int(d.pitch[0, 3]) % 12 == 9 and int(d.pitch[8, 3]) == 53
     assert report_for(d.pitch, d.attack, plan, "strict").errors == []
+
+
+def test_a_bass_with_no_straight_way_on_may_turn_back_through_a_neighbour_note():
+    """V6/5 -> i in c♯, every voice given but the bass over the V6/5 (a span of a composed piece that ``infill`` refused,
+    ``harmonize_vs_bach.py --infill``): the alto's suspended C♯4 resolves to B♯3 on the half beat and goes on to C♯4,
+    so the bass's B♯2, the V6/5's only bass note, makes octaves going straight on to C♯3. The piece went B♯2-B2-C♯3:
+    a step down to a non-chord tone and a step back up into the i, which ``plan:resolution`` allows. The look-ahead
+    knew only passing notes that go on the same way, so the span was refused up front."""
+    plan = Plan(key="c#", bars=1, chords=[ChordEvent(0, 1, "i", "c#"), ChordEvent(1, 1, "V65", "c#"),
+                                          ChordEvent(2, 2, "i", "c#")],
+                phrases=[Phrase(0.0, 4.0, "c#", None)]).validate()
+    forced = np.full((16, 4), HOLD, np.int64)
+    for step, notes in ((0, (64, 61, 56, 49)), (4, (66, -2, -2, -1)), (6, (-2, 60, -2, -1)), (8, (64, 61, -2, 49))):
+        for v, p in enumerate(notes):  # E4 C♯4 G♯3 C♯3 | F♯4, the alto's C♯4 held over | B♯3 | E4 C♯4 _ C♯3
+            if p >= 0:
+                forced[step, v] = PITCH_OFFSET + p
+    forced[4:8, 3] = -1  # the bass is free over the V6/5
+    c = Constraint(plan, hard_rules("strict"), forced)
+    b_sharp = 48
+    assert not c.reach.ok(1, 3, b_sharp)  # held into the i: octaves with the alto
+    assert c.reach.ok_at(4, 1, 3, b_sharp)  # struck at the onset it goes on through B2
+    assert c.conflicts() == []
+    d = decode(FakeSession(plan.steps, 0), plan, hard_rules("strict"), seed=0, forced=forced)
+    assert int(d.pitch[4, 3]) == b_sharp and int(d.pitch[8, 3]) == 49
+    assert report_for(d.pitch, d.attack, plan, "strict").errors == []

@@ -64,7 +64,7 @@ from .trace import Removal
 
 __all__ = ["Constraint", "Layer", "MaskLayers", "DeadEnd", "HOLD_STABLE"]
 
-_count = np.count_nonzero  # ``bool(_count(mask))`` is ``mask.any()`` without numpy's Python-level wrapper (~1 µs a call)
+_count = np.count_nonzero  # ``bool(_count(mask))`` is ``mask.any()`` without numpy's Python-level wrapper
 
 _BASS = 3
 

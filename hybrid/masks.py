@@ -48,6 +48,7 @@ import numpy as np
 
 from partimento.grammar.metre import STEPS_PER_QUARTER
 from partimento.grammar.plan import Plan
+from partimento.grammar.rules.masks import PITCH_PC
 from partimento.grammar.theory import VOICES, ChordSpec, KeyInfo, key_info, pc_name
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
@@ -57,7 +58,6 @@ __all__ = ["PITCH_PC", "SUSPENSION_STEPS", "resolution_pitches", "room_to_suspen
            "pending_resolutions", "ChordTable", "PlanTables", "Here", "PlanLayer", "NoChord", "Fermata", "ChordTone", "Bass",
            "PacSoprano", "Coverage", "Harmony", "Resolution", "default_plan_layers", "token_name", "all_tokens"]
 
-PITCH_PC = np.arange(128) % 12  # pitch class of every MIDI number
 _ALL_TOKENS = np.ones(VOCAB_SIZE, bool)
 
 

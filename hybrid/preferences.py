@@ -143,6 +143,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from partimento.grammar.rules.masks import PITCH_PC, STEP_OR_THIRD
 from partimento.grammar.rules.nct import BEAT, HALF_BEAT, OFFBEAT, accent_levels
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST, VOCAB_SIZE
 
@@ -315,8 +316,7 @@ class Preferences:
             prev = g.previous(t, v)
             if prev >= 0:
                 fav = all_tokens()  # not favoured: holding, re-striking, leaping a fourth or more
-                moves = np.abs(np.arange(128) - prev)
-                fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | ((moves >= 1) & (moves <= 4))
+                fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | STEP_OR_THIRD[prev]
                 fav[HOLD] = not candidates[HOLD]
                 if not fav.all():
                     out.append(("prefer:motion", fav, self.style.motion_of(v)))
@@ -338,10 +338,9 @@ class Preferences:
             else:  # a non-chord tone that cannot step into the next chord's bass on the beat
                 ch = self.tables.chords[int(self.tables.chord_index[t])]
                 nxt = self.tables.chords[int(self.tables.chord_index[t + 2])]
-                pcs = np.arange(128) % 12
-                at = pcs == nxt.spec.bass  # the next bass struck early turns back on the 16th (see above)
+                at = PITCH_PC == nxt.spec.bass  # the next bass struck early turns back on the 16th (see above)
                 near = (np.convolve(at, np.ones(5), mode="same") > 0) & ~at  # a step (1 or 2 semitones) from it
-                fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | ch.members[pcs] | near
+                fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | ch.members[PITCH_PC] | near
             if not fav.all():
                 out.append(("prefer:bass-sixteenth", fav, self.style.bass_sixteenth))
         if self.style.bass_fill < 1 and v == _BASS and self._eighth_to_onset[t]:
@@ -366,9 +365,8 @@ class Preferences:
         if v == 0 and self.style.soprano_motion < 1 and self.tables.onset[t] and t > 0:
             prev = g.previous(t, v)
             if prev >= 0:
-                fav = all_tokens()
-                moves = np.abs(np.arange(128) - prev)
-                fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | ((moves >= 1) & (moves <= 4))
+                fav = all_tokens()  # as prefer:motion's, at the onset: holding, re-striking, leaping a fourth or more
+                fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | STEP_OR_THIRD[prev]
                 fav[HOLD] = not candidates[HOLD]
                 if not fav.all():
                     out.append(("prefer:soprano-motion", fav, self.style.soprano_motion))

@@ -12,11 +12,12 @@ import numpy as np
 
 from .base import REST, DecodeState
 
-__all__ = ["PITCHES", "PAIRS", "UPPER", "LOWER", "ALL", "INTERVAL_CLASS", "ABOVE", "BELOW", "AT_LEAST", "AT_MOST",
+__all__ = ["PITCHES", "PITCH_PC", "STEP_OR_THIRD", "PAIRS", "UPPER", "LOWER", "ALL", "INTERVAL_CLASS", "ABOVE", "BELOW", "AT_LEAST", "AT_MOST",
            "LEAP_OK", "STEP_OR_MORE",
            "ONLY", "NOT_PC", "last_two", "all_allowed", "sign"]
 
 PITCHES = np.arange(128)  # candidate MIDI pitches for one voice
+PITCH_PC = PITCHES % 12  # pitch class of every MIDI number
 PAIRS: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))  # (upper, lower)
 UPPER = np.asarray([u for u, _ in PAIRS])  # column index of each pair's upper voice
 LOWER = np.asarray([l for _, l in PAIRS])  # ... and of its lower voice
@@ -36,6 +37,7 @@ ABOVE = _table(_DIFF > 0)  # ABOVE[w]: pitches higher than w
 BELOW = _table(_DIFF < 0)  # BELOW[w]: pitches lower than w
 AT_LEAST = _table(_DIFF >= 0)  # AT_LEAST[w]: pitches not lower than w
 AT_MOST = _table(_DIFF <= 0)  # AT_MOST[w]: pitches not higher than w
+STEP_OR_THIRD = _table((np.abs(_DIFF) >= 1) & (np.abs(_DIFF) <= 4))  # STEP_OR_THIRD[w]: pitches a step or a third from w
 STEP_OR_MORE = _table(np.abs(_DIFF) > 2)  # STEP_OR_MORE[w]: pitches a leap (more than a whole step) from w
 LEAP_OK = _table(~((np.abs(_DIFF) > 12) | (np.abs(_DIFF) == 10) | (np.abs(_DIFF) == 11)))  # no seventh, no leap past the octave
 ONLY = _table(np.eye(129, 128, dtype=bool))  # ONLY[p]: just pitch p (ONLY[128]: none)

@@ -61,7 +61,7 @@ from ..records import record_maker
 from ..theory import ChordSpec
 from .base import REST, Context, DecodeState, SonorityArray
 from .chords import chords_for
-from .masks import all_allowed
+from .masks import PITCH_PC, all_allowed
 
 __all__ = [
     "KINDS",
@@ -97,7 +97,6 @@ _STEPS_DOWN = (-1, -2)
 _LEAPS_UP = tuple(range(3, 13))  # a third up to an octave (larger leaps are the melodic rules' business)
 _LEAPS_DOWN = tuple(-d for d in _LEAPS_UP)
 _EPS = 1e-6
-_PITCH_PC = np.arange(128) % 12  # pitch class of every MIDI pitch
 
 
 # --------------------------------------------------------------------------------------- metre
@@ -293,18 +292,10 @@ def _free_status(din: int | None) -> NoteStatus:
 _FREE_STATUS = {way: NoteStatus(None, _free_prospects_by_way(way), dissonant_from=0) for way in (None, True, False)}
 
 
-def _departure_ok(p: Prospect, dout: np.ndarray | int, dep_member: np.ndarray | bool) -> np.ndarray | bool:
-    """Which departures complete ``p``: ``dout`` signed intervals, ``dep_member`` whether each lands on a chord member.
-
-    Arrays give a bool array (the decoder's mask over all pitches); one ``int`` and one
-    ``bool`` give one bool (the checker, note by note, without numpy's per-call cost).
-    """
-    if isinstance(dout, int):
-        return dout in p.moves and (dep_member or not p.chord_tone)
-    ok = (np.asarray(dout)[..., None] == np.asarray(p.moves, dtype=np.int64)).any(axis=-1)  # np.isin, minus its overhead
-    if p.chord_tone:
-        ok &= dep_member
-    return ok
+def _departure_ok(p: Prospect, dout: int, dep_member: bool) -> bool:
+    """Whether leaving by ``dout`` (signed semitones) completes ``p``; ``dep_member``: the note left to is a chord
+    member. The checker's test, note by note; the decoder's mask over every pitch is :func:`_departures_from`."""
+    return dout in p.moves and (dep_member or not p.chord_tone)
 
 
 @lru_cache(maxsize=None)
@@ -592,7 +583,7 @@ def departure_mask(state: DecodeState, voice: int, chords: Sequence[ChordSpec | 
     status = _prospects_of(member, chords[a:last], x - before if before != REST else None)
     if status.settled is not None:
         return all_allowed(), status
-    dep_member = ((bits[last] >> _PITCH_PC) & 1).astype(bool)
+    dep_member = ((bits[last] >> PITCH_PC) & 1).astype(bool)
     mask = np.zeros(128, bool)
     for p in status.prospects:
         mask |= _departures_from(p, x, dep_member)

@@ -407,7 +407,10 @@ def main() -> None:
         print(f"    {k:<56} {v:6.3f}")
     from partimento.grammar.fileio import write_text_atomic
 
+    from environment import environment
+
     write_text_atomic(RESULTS, json.dumps({"machine": platform.platform(), "python": platform.python_version(),
+                                           "environment": environment(),
                                            "command": " ".join(["python", "benchmarks/checker_speed.py", *sys.argv[1:]]),
                                            "load_average": {"before": load_before, "after": _load()}, "wall_s": wall,
                                            "sides": SIDES, "summary": summary, "rows": rows,

@@ -182,6 +182,9 @@ def main() -> int:
               f"{summary['median_model_us_per_token']:.0f} us/token; {a['arch']} ({args.against}) "
               f"{a['median_constrained_s']:.3f}s median, model {a['median_model_us_per_token']:.0f} us/token "
               f"({a['realized']}/{len(rows)} plans realized)")
+    from environment import environment
+
+    summary["environment"] = environment()
     print("wrote", write_result("hybrid_speed", summary))
     return 0
 

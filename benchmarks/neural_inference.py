@@ -154,6 +154,9 @@ def main() -> None:
         print(f"{attention:10s} attention: score a 64-bar piece ({len(cond) * 4} tokens) in {sec:.2f} s; "
               f"decode its first 1024 tokens in {dec:.2f} s")
     out["sizes"] = time_sizes(args.sizes, args.rounds, rng)
+    from environment import environment
+
+    out["environment"] = environment()
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {out['peak_rss_mb']:.0f} MB")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

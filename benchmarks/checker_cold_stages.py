@@ -33,23 +33,18 @@ def _timers():
     import partimento.grammar.rules.sonority as sonority
 
     acc = {"read": 0.0, "parse": 0.0}
-    read, parse = sonority.read_satb, checker.parse_score
 
-    def timed_read(*a, **k):
-        t0 = time.perf_counter()
-        try:
-            return read(*a, **k)
-        finally:
-            acc["read"] += time.perf_counter() - t0
+    def timed(fn, key):
+        def wrapper(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                acc[key] += time.perf_counter() - t0
+        return wrapper
 
-    def timed_parse(*a, **k):
-        t0 = time.perf_counter()
-        try:
-            return parse(*a, **k)
-        finally:
-            acc["parse"] += time.perf_counter() - t0
-
-    sonority.read_satb, checker.parse_score = timed_read, timed_parse
+    sonority.read_satb = timed(sonority.read_satb, "read")
+    checker.parse_score = timed(checker.parse_score, "parse")
     return acc
 
 

@@ -64,6 +64,11 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--dropout", type=float, default=None,
                    help="dropout on block outputs and the in-step head (override; the shipped checkpoint "
                         "was trained with 0.3 against the train/valid gap: see its JSON)")
+    p.add_argument("--teacher", action="append", default=argparse.SUPPRESS, metavar="CHECKPOINT",
+                   help="distil from this trained checkpoint (repeat for several: their predictions are averaged)")
+    p.add_argument("--distill", default=argparse.SUPPRESS, type=float,
+                   help=f"weight of the teachers' prediction in the loss, the true token's is 1 - this "
+                        f"(default {TrainConfig.distill})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
@@ -93,7 +98,8 @@ def _data(args) -> int:
 #: CLI flag -> TrainConfig field; a flag left out keeps the default (or, on --resume, the run's value).
 _TRAIN_FLAGS = {"epochs": "epochs", "max_minutes": "max_minutes", "seed": "seed", "batch_size": "batch_size",
                 "lr": "lr", "warmup_steps": "warmup_steps", "ema_decay": "ema_decay", "precision": "precision",
-                "compile": "compile", "threads": "threads", "stop_after_epochs": "stop_after_epochs"}
+                "compile": "compile", "threads": "threads", "stop_after_epochs": "stop_after_epochs",
+                "teacher": "teachers", "distill": "distill"}
 
 
 def _train(args) -> int:
@@ -113,6 +119,8 @@ def _train(args) -> int:
     given = {field: getattr(args, flag) for flag, field in _TRAIN_FLAGS.items() if hasattr(args, flag)}
     base = resume_train_config(args.resume) if args.resume else TrainConfig()
     base = replace(base, stop_after_epochs=0)  # a stop applies to one invocation only
+    if "teachers" in given:
+        given["teachers"] = tuple(given["teachers"])
     tcfg = replace(base, **given)
     cfg = CONFIGS[args.config]
     overrides = {k: v for k, v in (("embedding", args.embedding), ("attention", args.attention),

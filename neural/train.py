@@ -90,6 +90,10 @@ def load_teachers(paths: tuple[str, ...], device: torch.device) -> tuple[list[Ch
     for path in paths:
         weights = resolve(path)[0]
         model = load_model(weights, device).eval()
+        version = read_meta(weights).get("code_version")
+        if version not in (None, CODE_VERSION):  # (a checkpoint without training metadata: trusted as it loads)
+            raise CheckpointError(f"the teacher was trained with encoding {version!r}, this code is {CODE_VERSION!r}: "
+                                  f"its predictions would mean other tokens", Location(file=str(weights)))
         for p in model.parameters():
             p.requires_grad_(False)
         models.append(model)

@@ -92,3 +92,15 @@ def test_cli_distils_and_refuses_a_bad_weight_or_a_missing_teacher(tmp_path, syn
     err = capsys.readouterr().err
     assert "nope.json: checkpoint config not found" in err and "Traceback" not in err
     assert not (tmp_path / "bad").exists() and not (tmp_path / "bad2").exists()  # refused before writing anything
+
+
+def test_a_teacher_of_another_encoding_is_refused(tmp_path, synthetic_cache, teachers, capsys):
+    old = tmp_path / "old.safetensors"
+    shutil.copy(teachers[0], old)
+    meta = json.loads(open(teachers[0].replace(".safetensors", ".json")).read())
+    (tmp_path / "old.json").write_text(json.dumps({**meta, "code_version": "chorale-encoding-0"}))
+    assert main(["train", "--config", "tiny", "--data", str(synthetic_cache), "--teacher", str(old),
+                 "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "teacher was trained with encoding 'chorale-encoding-0'" in err and "old.safetensors" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()

@@ -11,9 +11,8 @@ __all__ = ["register"]
 
 def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     """Add the neural layer's sub-commands to the ``partimento`` parser."""
+    from .config import CONFIGS, TrainConfig  # (not .model or .train: building the parser must not import torch)
     from .dataset import default_cache_path
-    from .model import CONFIGS
-    from .train import TrainConfig
 
     p = subparsers.add_parser("data", help="encode the Bach chorales into a dataset cache (needs music21)",
                               formatter_class=formatter_class,
@@ -110,8 +109,8 @@ def _train(args) -> int:
     from partimento.grammar.errors import InputError
 
     from .dataset import ensure_cache
-    from .model import CONFIGS
-    from .train import TrainConfig, resume_train_config, train
+    from .config import CONFIGS, TrainConfig
+    from .train import resume_train_config, train
 
     if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
         raise InputError(f"--dropout {args.dropout} is out of range", expected=["a value in [0, 1)"])

@@ -19,13 +19,12 @@ interleaved model, :func:`build_model`. Positions enter only as distances in ste
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .conditioning import FIELD_SIZES, FIELDS, Conditioning
+from .config import ARCHITECTURES, CONFIGS, ModelConfig
 from .encoding import HOLD, N_VOICES, PITCH_OFFSET, VOCAB_SIZE
 
 __all__ = ["SLOTS", "ATTENTION_CHUNK", "ARCHITECTURES", "ModelConfig", "CONFIGS", "ConditioningEmbedding",
@@ -34,47 +33,6 @@ __all__ = ["SLOTS", "ATTENTION_CHUNK", "ARCHITECTURES", "ModelConfig", "CONFIGS"
 
 SLOTS = N_VOICES + 1  # positions per step: conditioning + four voices
 ATTENTION_CHUNK = 2048  # longer sequences attend query chunk by query chunk (bounds the (H, Lq, Lk) bias)
-ARCHITECTURES = ("step", "interleaved")
-
-
-@dataclass
-class ModelConfig:
-    arch: str = "step"  # "step" (one position per 16th step) or "interleaved" (five positions per step)
-    n_layer: int = 4  # transformer blocks
-    n_head: int = 4  # attention heads per block
-    d_model: int = 128  # width of the residual stream
-    d_ff: int = 512  # hidden width of each block's MLP
-    dropout: float = 0.1  # dropout on each block's attention and MLP outputs (none on attention weights: slow on CPU)
-    embedding: str = "factorized"  # "factorized" (pitch class + octave + kind) or "plain" (one row per token)
-    attention: str = "full"  # "full" causal, or "museformer" (fine: bars 0,-1,-2,-4,-8; coarse: other downbeats)
-    cond_dropout: float = 0.05  # training: probability a whole piece window sees the null conditioning
-    window_steps: int = 128  # training crop length in sixteenth steps
-    vocab_size: int = VOCAB_SIZE  # voice-token vocabulary (HOLD, REST, 128 pitches)
-    d_voice: int = 64  # step model: width of one voice token's embedding (four are concatenated)
-    head_layers: int = 1  # step model: residual MLP layers of the in-step head
-    head_ff: int = 512  # step model: hidden width of the in-step head's MLP
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        """Config from a checkpoint's JSON; one without ``arch`` predates the step model: interleaved."""
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        known.setdefault("arch", "interleaved")
-        return cls(**known)
-
-
-#: Named configs for ``partimento train --config`` (``interleaved-*``: the ablation's layout).
-CONFIGS: dict[str, ModelConfig] = {
-    "tiny": ModelConfig(n_layer=1, n_head=2, d_model=32, d_ff=64, window_steps=32, d_voice=16, head_ff=64),
-    "small": ModelConfig(n_layer=4, n_head=6, d_model=192, d_ff=768, d_voice=48, head_ff=384),
-    "compact": ModelConfig(n_layer=4, n_head=4, d_model=128, d_ff=512, d_voice=32, head_ff=256),
-    "base": ModelConfig(n_layer=4, n_head=8, d_model=256, d_ff=1024, d_voice=64, head_ff=512),
-    "medium": ModelConfig(n_layer=6, n_head=6, d_model=384, d_ff=1536, d_voice=96, head_ff=768),
-    "interleaved-tiny": ModelConfig(arch="interleaved", n_layer=1, n_head=2, d_model=32, d_ff=64, window_steps=32),
-    "interleaved-small": ModelConfig(arch="interleaved", cond_dropout=0.15),
-}
 
 
 def sounding_pitch_tensor(tokens: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from partimento.grammar.errors import CheckpointError, DataError, InputError, Location
 
 from .checkpoint import load_tensors, read_meta, save_checkpoint
+from .config import TrainConfig
 from .dataset import CODE_VERSION, ChoraleData, Piece, load_cache, sample_batch
 from .encoding import N_VOICES
 from .model import CONFIGS, ChoraleModel, ModelConfig, build_model
@@ -53,33 +54,6 @@ from .schedule import learning_rate, progress as schedule_progress
 
 __all__ = ["TrainConfig", "train", "evaluate_pieces", "pick_device", "hardware", "file_sha256",
            "resume_train_config", "load_teachers"]
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 1000  # upper bound on passes over the training steps (one pass = train steps / (window × batch))
-    batch_size: int = 32  # windows per optimizer step, in all processes together (torchrun splits it)
-    lr: float = 3e-3  # peak AdamW learning rate
-    lr_floor: float = 0.02  # the cosine ends at lr × lr_floor
-    warmup_steps: int = 100  # linear warm-up (multiplies the cosine)
-    weight_decay: float = 0.05  # AdamW weight decay on matrices
-    grad_clip: float = 1.0  # max global gradient norm
-    ema_decay: float = 0.995  # weight averaging per optimizer step (warmed up as (1+n)/(10+n)); 0 = off
-    max_minutes: float = 0.0  # wall-time budget: the schedule's length and the stop; 0 = none (epochs only)
-    seed: int = 0  # seeds the random stream (windows, transpositions, dropout) and the init
-    threads: int = 0  # torch CPU threads; 0 = torch's default
-    precision: str = "auto"  # "fp32", "bf16" (autocast) or "auto" (bf16 on CUDA, fp32 on CPU)
-    compile: bool = False  # torch.compile the training forward (see benchmarks/neural_training_speed.py)
-    eval_max_pieces: int = 0  # validation pieces per epoch; 0 = all
-    stop_after_epochs: int = 0  # end this invocation after N epochs (the schedule is unchanged); 0 = run to the end
-    teachers: tuple[str, ...] = ()  # checkpoints whose averaged prediction is a second target (distillation)
-    distill: float = 0.7  # weight of the teachers' target in the loss, with ``teachers`` (the true token: 1 - this)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        out = cls(**{k: v for k, v in d.items() if k in names})
-        return replace(out, teachers=tuple(out.teachers))  # (a JSON list when read back)
 
 
 def load_teachers(paths: tuple[str, ...], device: torch.device) -> tuple[list[ChoraleModel], list[dict]]:

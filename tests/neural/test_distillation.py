@@ -104,3 +104,13 @@ def test_a_teacher_of_another_encoding_is_refused(tmp_path, synthetic_cache, tea
     err = capsys.readouterr().err
     assert "teacher was trained with encoding 'chorale-encoding-0'" in err and "old.safetensors" in err
     assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_a_teacher_of_the_other_architecture_teaches_too(tmp_path, synthetic_cache, teachers):
+    """The interleaved model predicts the same tokens: it can teach a per-step student (and be averaged with one)."""
+    inter = ModelConfig(arch="interleaved", n_layer=1, n_head=2, d_model=32, d_ff=64, window_steps=32)
+    train(inter, synthetic_cache, "cpu", tmp_path / "inter", tcfg=TrainConfig(**{**TINY, "epochs": 1}), **QUIET)
+    both = (str(tmp_path / "inter" / "best.safetensors"), teachers[0])
+    s = train(STEP_TINY, synthetic_cache, "cpu", tmp_path / "student", tcfg=TrainConfig(**TINY, teachers=both),
+              **QUIET)
+    assert s["epochs"] == 2 and s["history"][-1]["valid_loss"] < s["history"][0]["valid_loss"]

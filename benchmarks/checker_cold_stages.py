@@ -9,7 +9,9 @@ right after music21's) and the ``in-turn`` order (ours over all 30, then music21
 in ``--processes`` fresh processes. Then, in the last process, the same stages warm (best
 of ``--repeats`` passes over the 30) and each rule on its own, warm.
 
-    python benchmarks/checker_cold_stages.py [--processes 3] [--repeats 20]
+    python benchmarks/checker_cold_stages.py [--processes 3] [--repeats 20] [--out PATH]
+
+Run with another environment's Python (another music21) and ``--out`` to compare libraries.
 """
 from __future__ import annotations
 
@@ -136,6 +138,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--processes", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=20, help="warm passes (best kept)")
+    ap.add_argument("--out", default=str(RESULTS), help="JSON to write (default: %(default)s)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--warm", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -164,11 +167,11 @@ def main() -> int:
 
     from partimento.grammar.fileio import write_text_atomic
 
-    write_text_atomic(RESULTS, json.dumps({"command": " ".join(["python", "benchmarks/checker_cold_stages.py",
+    write_text_atomic(Path(args.out), json.dumps({"command": " ".join(["python", "benchmarks/checker_cold_stages.py",
                                                                  *sys.argv[1:]]),
                                            "environment": environment(), "cold_median": med, "cold_runs": runs,
                                            "warm_best": warm}, indent=1))
-    print(f"written {RESULTS}")
+    print(f"written {args.out}")
     return 0
 
 

@@ -1,10 +1,12 @@
 """What a benchmark ran on, written into its JSON beside the numbers.
 
 The same code measured 18.6x (checker) and 0.51 s (16-bar compose) on the machine of
-one session and 11.6x and 0.30 s on the next (same music21 10.5.1 and numpy 2.4.6;
-music21 9.9.2 gave the same 11.4x there): the 2-core machine behind this project is not
-always the same CPU, although /proc/cpuinfo names both "AMD EPYC". Speed figures are
-comparable only within one run or one environment, so every speed benchmark records it.
+one session and 11.9x and 0.31 s on the next (``results/checker_speed_twelfth_session.json``
+against ``checker_speed.json``, ``hybrid_speed_twelfth_session.json`` against
+``hybrid_speed.json``; the earlier files record no library versions); music21 9.9.2 instead of 10.5.1
+measured alike there (``checker_cold_stages_music21_9.9.2.json``). The 2-core machine behind
+this project is not always the same CPU, although /proc/cpuinfo names both "AMD EPYC".
+Speed figures are comparable only within one run or one environment, so every speed benchmark records it.
 """
 from __future__ import annotations
 

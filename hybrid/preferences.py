@@ -201,6 +201,15 @@ NO_STYLE = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, b
                  rocking=1.0, soprano_rocking=1.0, soprano_motion=1.0)  #: the model as it is
 
 
+def _moving_on(candidates: np.ndarray, prev: int) -> np.ndarray:
+    """bool[V]: False for the candidates that do not move on from ``prev`` by a step or a third (holding it,
+    striking it again, leaping a fourth or more): ``prefer:motion``'s and ``prefer:soprano-motion``'s shape."""
+    fav = all_tokens()
+    fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | STEP_OR_THIRD[prev]
+    fav[HOLD] = not candidates[HOLD]
+    return fav
+
+
 class Preferences:
     """Per position: a float[V] of weights (1 favoured, ``factor`` not), or None where no preference speaks."""
 
@@ -315,9 +324,7 @@ class Preferences:
         if v > 0 and self.style.motion_of(v) < 1 and self._offbeat_eighth[t]:
             prev = g.previous(t, v)
             if prev >= 0:
-                fav = all_tokens()  # not favoured: holding, re-striking, leaping a fourth or more
-                fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | STEP_OR_THIRD[prev]
-                fav[HOLD] = not candidates[HOLD]
+                fav = _moving_on(candidates, prev)
                 if not fav.all():
                     out.append(("prefer:motion", fav, self.style.motion_of(v)))
         if self.style.suspension < 1 and v < _BASS and self._beat_onset[t] and t > 0:
@@ -365,9 +372,7 @@ class Preferences:
         if v == 0 and self.style.soprano_motion < 1 and self.tables.onset[t] and t > 0:
             prev = g.previous(t, v)
             if prev >= 0:
-                fav = all_tokens()  # as prefer:motion's, at the onset: holding, re-striking, leaping a fourth or more
-                fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | STEP_OR_THIRD[prev]
-                fav[HOLD] = not candidates[HOLD]
+                fav = _moving_on(candidates, prev)  # as prefer:motion's, at the chord onset
                 if not fav.all():
                     out.append(("prefer:soprano-motion", fav, self.style.soprano_motion))
         if self._rocking_of(v) < 1 and v < _BASS:

@@ -118,8 +118,6 @@ def _train(args) -> int:
     given = {field: getattr(args, flag) for flag, field in _TRAIN_FLAGS.items() if hasattr(args, flag)}
     base = resume_train_config(args.resume) if args.resume else TrainConfig()
     base = replace(base, stop_after_epochs=0)  # a stop applies to one invocation only
-    if "teachers" in given:
-        given["teachers"] = tuple(given["teachers"])
     tcfg = replace(base, **given)
     cfg = CONFIGS[args.config]
     overrides = {k: v for k, v in (("embedding", args.embedding), ("attention", args.attention),

@@ -8,7 +8,7 @@ every ``partimento`` command builds the whole parser, and importing torch costs 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 from .encoding import VOCAB_SIZE
 
@@ -77,8 +77,10 @@ class TrainConfig:
     teachers: tuple[str, ...] = ()  # checkpoints whose averaged prediction is a second target (distillation)
     distill: float = 0.7  # weight of the teachers' target in the loss, with ``teachers`` (the true token: 1 - this)
 
+    def __post_init__(self) -> None:
+        self.teachers = tuple(self.teachers)  # (a list from the command line or a checkpoint's JSON)
+
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         names = {f.name for f in fields(cls)}
-        out = cls(**{k: v for k, v in d.items() if k in names})
-        return replace(out, teachers=tuple(out.teachers))  # (a JSON list when read back)
+        return cls(**{k: v for k, v in d.items() if k in names})

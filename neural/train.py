@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 from partimento.grammar.errors import CheckpointError, DataError, InputError, Location
 
-from .checkpoint import load_tensors, read_meta, save_checkpoint
+from .checkpoint import load_model, load_tensors, read_meta, resolve, save_checkpoint
 from .config import TrainConfig
 from .dataset import CODE_VERSION, ChoraleData, Piece, load_cache, sample_batch
 from .encoding import N_VOICES
@@ -59,8 +59,6 @@ __all__ = ["TrainConfig", "train", "evaluate_pieces", "pick_device", "hardware",
 
 def load_teachers(paths: tuple[str, ...], device: torch.device) -> tuple[list[ChoraleModel], list[dict]]:
     """The frozen teacher models of a distillation run and their fingerprints (path, sha256)."""
-    from .checkpoint import load_model, resolve
-
     models, prints = [], []
     for path in paths:
         weights = resolve(path)[0]
@@ -251,7 +249,7 @@ def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | 
     state = {"epoch": 0, "step": 0, "best_valid": float("inf"), "history": [], "train_seconds": 0.0,
              "ema_updates": 0}
     tensors: dict[str, torch.Tensor] = {}
-    teachers, teacher_prints = load_teachers(tuple(tcfg.teachers), dev)
+    teachers, teacher_prints = load_teachers(tcfg.teachers, dev)
     if resume_meta is not None:
         where = _resume_path(resume)
         _check_resume(resume_meta, where, dataset, data_sha)

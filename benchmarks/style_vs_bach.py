@@ -175,6 +175,36 @@ def rocking_notes(pitch: np.ndarray) -> int:
     return int(inside.sum())
 
 
+def _beat_phase(s: SonorityArray) -> float:
+    """Where the quarter-note beats fall (offset modulo 1), counted from the first barline."""
+    first_bar = s.offset[np.flatnonzero(s.beat <= 1 + _EPS)[0]] if (s.beat <= 1 + _EPS).any() else s.offset[0]
+    return float(first_bar % 1.0)
+
+
+MOVE_KINDS = ("repeat", "step", "third", "leap")  #: 0, 1-2, 3-4, 5 or more semitones
+
+
+def beat_moves(s: SonorityArray, v: int) -> list[int]:
+    """Counts of the moves of voice ``v`` into a note struck on a quarter-note beat, by :data:`MOVE_KINDS`.
+
+    Where a voice goes as the chord changes: Bach's alto and tenor arrive on a beat by step or on a
+    common tone (struck again or held, and then no move) far more often than by a third or a leap.
+    """
+    out = [0, 0, 0, 0]
+    if len(s) == 0:
+        return out
+    p = s.pitch[:, v].astype(np.int64)
+    starts = np.flatnonzero(s.attack[:, v] | np.concatenate([[True], p[1:] != p[:-1]]))
+    pitch, off = p[starts], s.offset[starts]
+    phase = _beat_phase(s)
+    on_beat = np.abs((off - phase + _EPS) % 1.0) < 2 * _EPS
+    ok = (pitch[:-1] != REST) & (pitch[1:] != REST) & on_beat[1:]
+    d = np.abs(pitch[1:][ok] - pitch[:-1][ok])
+    for k, (lo, hi) in enumerate(((0, 0), (1, 2), (3, 4), (5, 10 ** 6))):
+        out[k] = int(((d >= lo) & (d <= hi)).sum())
+    return out
+
+
 def voice_statistics(s: SonorityArray) -> dict[str, dict[str, float]]:
     """Per voice: notes, share shorter than a quarter, the shares of repeated / step / leap moves, rocking notes."""
     out = {}
@@ -191,6 +221,7 @@ def voice_statistics(s: SonorityArray) -> dict[str, dict[str, float]]:
             "step": float(h[(d >= 1) & (d <= 2)].sum() / moves) if moves else 0.0,
             "leap": float(h[d >= 3].sum() / moves) if moves else 0.0,
             "rocking_notes": rocking_notes(pitch),
+            "beat_moves": beat_moves(s, v),
         }
     return out
 
@@ -200,8 +231,7 @@ def beat_rows(s: SonorityArray) -> np.ndarray:
     """Row of the sonority sounding at every quarter-note beat (beats counted from the first barline)."""
     if len(s) == 0:
         return np.zeros(0, np.int64)
-    first_bar = s.offset[np.flatnonzero(s.beat <= 1 + _EPS)[0]] if (s.beat <= 1 + _EPS).any() else s.offset[0]
-    phase = first_bar % 1.0
+    phase = _beat_phase(s)
     end = s.offset[-1] + s.duration[-1]
     times = np.arange(np.ceil(s.offset[0] - phase - _EPS) + phase, end - _EPS, 1.0)
     return np.searchsorted(s.offset, times + _EPS, side="right") - 1
@@ -343,6 +373,12 @@ def style_of(p: Piece) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------- tables
+def _shares(counts: np.ndarray) -> dict[str, float]:
+    """{kind: share} of :data:`MOVE_KINDS` counts."""
+    n = max(int(np.sum(counts)), 1)
+    return {k: round(float(c) / n, 4) for k, c in zip(MOVE_KINDS, counts)}
+
+
 def summarize(styles: list[dict], reference: dict[str, np.ndarray] | None = None,
               duration_reference: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Pool pieces: per-voice shares (weighted by notes / moves), histogram overlaps with the references.
@@ -368,6 +404,7 @@ def summarize(styles: list[dict], reference: dict[str, np.ndarray] | None = None
             "step": round(float(h[(d >= 1) & (d <= 2)].sum() / max(moves, 1)), 4),
             "leap": round(float(h[d >= 3].sum() / max(moves, 1)), 4),
             "rocking": round(sum(st["voices"][v].get("rocking_notes", 0) for st in styles) / max(notes, 1), 4),
+            "beat_moves": _shares(np.sum([st["voices"][v].get("beat_moves", [0] * 4) for st in styles], axis=0)),
             "overlap_with_bach": round(histogram_overlap(h, reference[v]), 4) if reference is not None else 1.0,
         }
     durations = {}
@@ -462,6 +499,9 @@ def print_table(res: dict[str, Any]) -> None:
     for v in VOICES:
         row(f"{v}: repeat / step / leap", lambda r, v=v: "{:.0%}/{:.0%}/{:.0%}".format(
             r["voices"][v]["repeat"], r["voices"][v]["step"], r["voices"][v]["leap"]))
+    for v in VOICES:
+        row(f"{v}: onto a beat: same / step / 3rd / leap", lambda r, v=v: "/".join(
+            f"{r['voices'][v]['beat_moves'][k] * 100:.0f}" for k in MOVE_KINDS))
     for v in VOICES:
         row(f"{v}: notes rocking a-b-a-b", lambda r, v=v: f"{r['voices'][v].get('rocking', 0):.0%}")
     for v in VOICES:
@@ -585,7 +625,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default=None, help="default: benchmarks/results/style_vs_bach_<split>.json")
     ap.add_argument("--no-style", action="store_true", help="the preference layer's style calibration off (style=False)")
-    ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION[,RESTRIKE[,BASS_SIXTEENTH[,BASS_FILL[,INNER_SIXTEENTH[,ROCKING[,BASS_MOTION[,SOPRANO_ROCKING[,SOPRANO_MOTION]]]]]]]]",
+    ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION[,RESTRIKE[,BASS_SIXTEENTH[,BASS_FILL[,INNER_SIXTEENTH[,ROCKING[,BASS_MOTION[,SOPRANO_ROCKING[,SOPRANO_MOTION[,INNER_STEP]]]]]]]]]]",
                     help="try other strengths of the style calibration (hybrid.preferences.Style), e.g. 0.35,0.25,0.2,0.2")
     ap.add_argument("--checkpoint", default=None,
                     help="harmonize and compose with this checkpoint instead of the shipped one (a side-by-side run)")

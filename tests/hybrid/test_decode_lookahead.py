@@ -139,6 +139,11 @@ def test_preferences_reweight_and_never_forbid(index):
                     assert tok == HOLD or not 1 <= abs(tok - PITCH_OFFSET - prev) <= 4
                 for tok in np.flatnonzero((legal & fav["prefer:soprano-motion"])[PITCH_OFFSET:]).tolist():
                     assert 1 <= abs(tok - prev) <= 4
+            if "prefer:inner-step" in fav:  # alto, tenor at an onset: only a third or more disfavoured
+                assert v in (1, 2) and c.tables.onset[t] and t > 0 and fav["prefer:inner-step"][HOLD]
+                prev = int(c.grid.previous(t, v))
+                off = np.flatnonzero(legal & ~fav["prefer:inner-step"]).tolist()
+                assert off and all(abs(tok - PITCH_OFFSET - prev) >= 3 for tok in off)
         c.push(tok)
     assert spoke > 0
     free = decode(FakeSession(plan.steps, index), plan, rules, seed=index, preferences=False)
@@ -590,3 +595,39 @@ def test_the_composed_soprano_steps_on_at_a_chord_onset_and_does_not_rock():
     assert w[token_of(69, True)] == 1.0  # A4, a third down
     off = Preferences(c.tables, c.reach, style=NO_STYLE)
     assert off.weights(c.grid, t, v, legal) == (None, [])
+
+
+def test_inner_voices_keep_a_common_tone_or_move_by_step_at_a_chord_onset():
+    """prefer:inner-step: at a chord onset alto and tenor are weighed by Style.inner_step for a move of a
+    third or more; holding the common tone, striking it again or a step are favoured. It never speaks for
+    the soprano or the bass, nor inside a chord."""
+    plan = cadence_plan(figures=("I", "IV", "V", "I"), beats=1.0)
+    c = Constraint(plan, hard_rules("strict"))
+    prefs = Preferences(c.tables, c.reach, style=replace(NO_STYLE, inner_step=0.4))
+    for p in (72, 64, 55, 48):  # I: C5 E4 G3 C3
+        c.push(token_of(p, True))
+    seen = set()
+    while c.position[0] < 4:  # inside I: it does not speak (the look-aheads before IV may)
+        t, v = c.position
+        assert "prefer:inner-step" not in prefs.weights(c.grid, t, v, c.mask())[1]
+        c.push(HOLD)
+    # IV's onset, voice by voice: C5 F4 A3 F2; the alto (E4) may go to C4 (a third), F4 or A4 (a fourth), the tenor
+    # (G3) only to A3
+    for v_expected, prev, pitch in ((0, None, 72), (1, 64, 65), (2, 55, 57), (3, None, 41)):
+        t, v = c.position
+        assert v == v_expected
+        legal = c.mask()
+        w, names = prefs.weights(c.grid, t, v, legal)
+        if prev is None:  # soprano and bass: not this preference's
+            assert "prefer:inner-step" not in names
+        elif v == 2:  # no leap is legal: it has nothing to say
+            assert names == [] and legal[token_of(57, True)]
+        else:
+            assert names == ["prefer:inner-step"]
+            for tok in np.flatnonzero(legal).tolist():
+                move = abs(tok - PITCH_OFFSET - prev) if tok >= PITCH_OFFSET else 0
+                assert w[tok] == (0.4 if move >= 3 else 1.0), tok
+                seen.add(w[tok])
+            assert prefs.weight_of(c.grid, t, v, HOLD) == 1.0
+        c.push(token_of(pitch, True))
+    assert seen == {0.4, 1.0}

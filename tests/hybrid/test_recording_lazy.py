@@ -166,12 +166,13 @@ no rule is broken here""",
 def test_explanations_read_as_the_eager_recorder_printed_them(monkeypatch):
     from partimento.hybrid import preferences
 
-    # the style calibration as main had it at 7914eff (the bass, inner-voice and soprano preferences and no-rocking
-    # came later), so the same path is taken
+    # the style calibration as main had it at 7914eff (the bass, inner-voice and soprano preferences, no-rocking and
+    # inner-step came later), so the same path is taken
     monkeypatch.setattr(preferences, "STYLE", preferences.Style(motion=0.25, suspension=0.6, restrike=1.0,
                                                                 bass_sixteenth=1.0, bass_fill=1.0,
                                                                 inner_sixteenth=1.0, rocking=1.0,
-                                                                soprano_rocking=1.0, soprano_motion=1.0))
+                                                                soprano_rocking=1.0, soprano_motion=1.0,
+                                                                inner_step=1.0))
     plan = cadence_plan(figures=FIGURES)
     trace = _decode(plan, 0, hard_rules("strict") + [NoFallingSoprano()]).trace
     for (step, voice), text in PINNED.items():

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
-from style_vs_bach import DURATION_BINS, duration_histogram, histogram_overlap  # noqa: E402
+from style_vs_bach import DURATION_BINS, beat_moves, duration_histogram, histogram_overlap  # noqa: E402
 
 from partimento.grammar.rules import sonorities_from_grid  # noqa: E402
 
@@ -47,3 +47,19 @@ def test_overlap_of_identical_rhythms_is_one_and_of_disjoint_ones_zero():
     b = duration_histogram(sonorities_from_grid(*_grid([1] * 32), "4/4"), 0)
     assert histogram_overlap(a, a) == 1.0
     assert histogram_overlap(a, b) == 0.0
+
+
+def test_moves_onto_a_beat_are_counted_by_size_and_only_on_beats():
+    """``beat_moves``: the moves into notes struck on a quarter-note beat, as same / step / third / leap."""
+    t = 20  # five beats of 4/4 in 16ths
+    pitch = np.tile(np.array([72, 64, 55, 48]), (t, 1))
+    attack = np.zeros((t, 4), bool)
+    attack[0] = True
+    # alto: E4 | D4 (a step, beat 2) | D4 struck again (beat 3) | B3 (a third, beat 4), then C4 on the
+    # half beat (not counted) | F4 (beat 5, a leap: from C4, the note before it)
+    for step, p in ((4, 62), (8, 62), (12, 59), (14, 60), (16, 65)):
+        pitch[step:, 1] = p
+        attack[step, 1] = True
+    s = sonorities_from_grid(pitch, attack, "4/4")
+    assert beat_moves(s, 1) == [1, 1, 1, 1]  # [same, step, third, leap]
+    assert beat_moves(s, 0) == [0, 0, 0, 0]  # the soprano holds its one note

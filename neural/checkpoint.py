@@ -17,6 +17,7 @@ import torch
 from partimento.grammar.errors import CheckpointError, Location
 from partimento.grammar.fileio import write_bytes_atomic, write_text_atomic
 
+from .calibration import temperature_of
 from .model import ARCHITECTURES, ChoraleModel, ModelConfig, model_class
 
 __all__ = ["SHIPPED_CHECKPOINT", "INTERLEAVED_CHECKPOINT", "FORMAT_VERSION", "save_checkpoint", "load_model", "read_meta", "resolve"]
@@ -137,6 +138,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
                               Location(file=str(weights)),
                               hint="The .json beside the weights must be the one saved with them.")
     model.load_state_dict(tensors)
+    model.temperature = temperature_of(doc, cfg_path)
     try:
         model.to(device)
     except (RuntimeError, AssertionError) as e:

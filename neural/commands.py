@@ -1,4 +1,4 @@
-"""``partimento data``, ``partimento train`` and ``partimento evaluate``."""
+"""``partimento data``, ``partimento train``, ``partimento evaluate`` and ``partimento calibrate``."""
 from __future__ import annotations
 
 import argparse
@@ -75,8 +75,9 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                               description="Nats per voice token (one voice at one 16th step) on a split: overall, "
                                           "per voice, on the unseen-tune subset (chorales whose soprano tune no "
                                           "training chorale shares), by token kind (onset or hold, at a chord "
-                                          "change or between), and with the null plan. Builds the data cache "
-                                          "when it is missing.",
+                                          "change or between), and with the null plan. A calibrated checkpoint "
+                                          "(partimento calibrate) is reported with its temperature applied, the raw "
+                                          "NLL beside it. Builds the data cache when it is missing.",
                               epilog="example:\n  partimento evaluate --split test --format json")
     p.add_argument("--split", default="test", choices=["test", "valid", "train"])
     p.add_argument("--checkpoint", default=None, help="checkpoint (.safetensors); default the shipped one")
@@ -84,6 +85,31 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--format", default="text", choices=["text", "json"])
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=_evaluate)
+
+    p = subparsers.add_parser("calibrate", help="fit a checkpoint's temperature on valid", formatter_class=formatter_class,
+                              description="Fit the one temperature that minimizes the checkpoint's NLL on the valid "
+                                          "chorales (its logits divided by it) and write it into the checkpoint's "
+                                          "JSON; `evaluate` then reports the calibrated model. Decoding reads the raw "
+                                          "logits, so what compose writes does not change. Test chorales are never "
+                                          "read. Builds the data cache when it is missing.",
+                              epilog="example:\n  partimento calibrate runs/compact/best.safetensors")
+    p.add_argument("checkpoint", help="checkpoint (.safetensors) whose JSON receives the temperature")
+    p.add_argument("--data", default=str(default_cache_path()), help="dataset cache (built when missing)")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=_calibrate)
+
+
+def _calibrate(args) -> int:
+    from .calibration import calibrate
+    from .dataset import ensure_cache
+    from .train import pick_device
+
+    data = ensure_cache(args.data)
+    rec = calibrate(args.checkpoint, data, str(pick_device(args.device)))
+    print(f"{args.checkpoint}: temperature {rec['temperature']:g} fitted on valid ({rec['chorales']} chorales, "
+          f"{rec['tokens']:,} voice tokens): {rec['nll_before']:.4f} -> {rec['nll_after']:.4f} nats/token; "
+          f"written to its JSON")
+    return 0
 
 
 def _data(args) -> int:

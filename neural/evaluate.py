@@ -69,8 +69,9 @@ def _summary(nll: np.ndarray, kinds: np.ndarray | None = None) -> dict:
 
 
 @torch.no_grad()
-def _piece_nll(model, pieces: list[Piece], conditioned: bool) -> list[np.ndarray]:
-    return [model.token_nll(torch.as_tensor(p.tokens), p.cond, conditioned=conditioned).double().cpu().numpy()
+def _piece_nll(model, pieces: list[Piece], conditioned: bool, calibrated: bool = True) -> list[np.ndarray]:
+    return [model.token_nll(torch.as_tensor(p.tokens), p.cond, conditioned=conditioned,
+                            calibrated=calibrated).double().cpu().numpy()
             for p in pieces]
 
 
@@ -94,6 +95,13 @@ def evaluate(split: str = "test", checkpoint: str | Path | None = None, data: st
         "arch": model.cfg.arch,
         "checkpoint": str(resolve(checkpoint)[0] if checkpoint is not None else SHIPPED_CHECKPOINT),
     }
+    if model.temperature != 1.0:  # the raw model beside the calibrated one (see neural/calibration.py)
+        raw = _summary(np.concatenate(_piece_nll(model, pieces, conditioned=True, calibrated=False)))
+        doc["calibration"] = {"temperature": model.temperature,
+                              "note": "every NLL here divides the logits by this temperature, fitted on valid "
+                                      "(partimento calibrate); decoding reads the raw logits",
+                              "uncalibrated_nll_nats_per_token": raw["nll"],
+                              "uncalibrated_nll_by_voice": raw["nll_by_voice"]}
     train_pieces = [p for p in dataset.pieces if p.split == "train"]
     unseen = None
     if split != "train" and train_pieces:
@@ -129,6 +137,10 @@ def format_text(doc: dict) -> str:
              f"checkpoint: {doc['checkpoint']}",
              f"with the plan:    {doc['nll_nats_per_token']:.4f} nats/token  " +
              "  ".join(f"{v} {x:.4f}" for v, x in doc["nll_by_voice"].items())]
+    if "calibration" in doc:
+        c = doc["calibration"]
+        lines.append(f"  (calibrated: logits / {c['temperature']:g}, fitted on valid; uncalibrated "
+                     f"{c['uncalibrated_nll_nats_per_token']:.4f} nats/token)")
     for name, label in (("unseen_tune", "unseen tunes:"), ("seen_tune", "seen tunes:")):
         if name in doc:
             lines.append(f"  {label:<16}{doc[name]['nll_nats_per_token']:.4f} nats/token over {doc[name]['chorales']} "

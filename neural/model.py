@@ -197,6 +197,7 @@ class ChoraleModel(nn.Module):
     """
 
     arch = ""  # the ModelConfig.arch this class implements
+    temperature = 1.0  # token_nll divides the logits by it (a checkpoint's calibration, neural/calibration.py)
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -244,8 +245,13 @@ class ChoraleModel(nn.Module):
         return x
 
     @torch.no_grad()
-    def token_nll(self, tokens: torch.Tensor, cond: Conditioning, conditioned: bool = True) -> torch.Tensor:
-        """Per-token NLL in nats, (T, 4), for a whole piece; ``conditioned=False`` uses the null plan."""
+    def token_nll(self, tokens: torch.Tensor, cond: Conditioning, conditioned: bool = True,
+                  calibrated: bool = True) -> torch.Tensor:
+        """Per-token NLL in nats, (T, 4), for a whole piece; ``conditioned=False`` uses the null plan.
+
+        ``calibrated``: the logits divided by :attr:`temperature` (1.0 unless the checkpoint was
+        calibrated); decoding and training read the raw logits.
+        """
         was = self.training
         self.eval()
         try:
@@ -258,6 +264,8 @@ class ChoraleModel(nn.Module):
             bar_steps = int(cond.field("bar_steps")[0]) if len(cond) else 16
             pickup = int((-cond.field("bar_pos")[0]) % max(bar_steps, 1)) if len(cond) else 0
             logits = self.forward(tok, c, keep, bar_steps, pickup)[0].float()  # (T, 4, vocab)
+            if calibrated and self.temperature != 1.0:
+                logits = logits / self.temperature
             return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok[0].reshape(-1),
                                    reduction="none").view(tok.shape[1], N_VOICES)
         finally:

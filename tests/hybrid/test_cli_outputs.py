@@ -199,6 +199,8 @@ def test_help_shows_each_default_once_and_check_has_examples():
     assert seen >= 10
     check_help = dict(_subparsers(parser))["check"].format_help()
     assert "examples:" in check_help and "partimento check exercise.musicxml --annotate" in check_help
+    for name, sub in _subparsers(parser):  # the README promises an example in every sub-command's --help
+        assert "example" in sub.format_help().lower() and "partimento " in sub.format_help(), name
 
 
 def test_messages_are_sentences_that_never_run_together():

@@ -114,3 +114,27 @@ def test_a_teacher_of_the_other_architecture_teaches_too(tmp_path, synthetic_cac
     s = train(STEP_TINY, synthetic_cache, "cpu", tmp_path / "student", tcfg=TrainConfig(**TINY, teachers=both),
               **QUIET)
     assert s["epochs"] == 2 and s["history"][-1]["valid_loss"] < s["history"][0]["valid_loss"]
+
+
+def test_a_calibrated_teacher_teaches_its_calibrated_distribution_and_is_part_of_the_fingerprint(
+        tmp_path, synthetic_cache, teachers, capsys):
+    """A teacher's temperature (``partimento calibrate``) softens its target; calibrating it after a run was
+    stopped makes the run refuse to resume with it."""
+    mine = tmp_path / "teacher.safetensors"
+    shutil.copy(teachers[0], mine)
+    shutil.copy(teachers[0].replace(".safetensors", ".json"), tmp_path / "teacher.json")
+    tcfg = TrainConfig(**TINY, teachers=(str(mine),), distill=0.9)
+    train(STEP_TINY, synthetic_cache, "cpu", tmp_path / "raw", tcfg=tcfg, **QUIET)
+    stopped = tmp_path / "stopped"
+    train(STEP_TINY, synthetic_cache, "cpu", stopped, tcfg=TrainConfig(**{**tcfg.__dict__, "stop_after_epochs": 1}),
+          **QUIET)
+    doc = json.loads((tmp_path / "teacher.json").read_text())
+    doc["calibration"] = {"temperature": 2.0}
+    (tmp_path / "teacher.json").write_text(json.dumps(doc))
+    train(STEP_TINY, synthetic_cache, "cpu", tmp_path / "cal", tcfg=tcfg, **QUIET)
+    a, b = _weights(tmp_path / "raw"), _weights(tmp_path / "cal")
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # a softer target, other weights
+    assert read_meta(tmp_path / "cal" / "best.safetensors")["teachers"][0]["temperature"] == 2.0
+    assert main(["train", "--resume", str(stopped), "--data", str(synthetic_cache), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "temperature 1" in err and "temperature 2" in err and "Traceback" not in err

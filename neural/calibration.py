@@ -66,23 +66,13 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor, iterations: int
     return math.exp(best), nll(0.0), nll(best)
 
 
-@torch.no_grad()
 def split_logits(model, pieces) -> tuple[torch.Tensor, torch.Tensor]:
     """The raw logits (N, V) and true tokens (N,) of every voice token of ``pieces``, with their plans."""
-    from .encoding import N_VOICES
-
-    model.eval()
-    dev = next(model.parameters()).device
     out, tokens = [], []
     for p in pieces:
-        tok = torch.as_tensor(p.tokens, dtype=torch.long, device=dev).unsqueeze(0)
-        cond = torch.as_tensor(p.cond.values, dtype=torch.long, device=dev).unsqueeze(0)
-        bar_steps = int(p.cond.field("bar_steps")[0])
-        pickup = int((-p.cond.field("bar_pos")[0]) % max(bar_steps, 1))
-        logits = model.forward(tok, cond, torch.tensor([True], device=dev), bar_steps, pickup)[0].float()
+        logits = model.piece_logits(torch.as_tensor(p.tokens), p.cond)  # (T, 4, V)
         out.append(logits.reshape(-1, logits.shape[-1]).cpu())
-        tokens.append(tok[0].reshape(-1).cpu())
-        assert logits.shape[1] == N_VOICES
+        tokens.append(torch.as_tensor(p.tokens, dtype=torch.long).reshape(-1))
     return torch.cat(out), torch.cat(tokens)
 
 

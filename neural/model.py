@@ -245,13 +245,8 @@ class ChoraleModel(nn.Module):
         return x
 
     @torch.no_grad()
-    def token_nll(self, tokens: torch.Tensor, cond: Conditioning, conditioned: bool = True,
-                  calibrated: bool = True) -> torch.Tensor:
-        """Per-token NLL in nats, (T, 4), for a whole piece; ``conditioned=False`` uses the null plan.
-
-        ``calibrated``: the logits divided by :attr:`temperature` (1.0 unless the checkpoint was
-        calibrated); decoding and training read the raw logits.
-        """
+    def piece_logits(self, tokens: torch.Tensor, cond: Conditioning, conditioned: bool = True) -> torch.Tensor:
+        """The raw logits (T, 4, vocab) of a whole piece, in eval mode; ``conditioned=False`` uses the null plan."""
         was = self.training
         self.eval()
         try:
@@ -263,13 +258,24 @@ class ChoraleModel(nn.Module):
             keep = torch.tensor([conditioned], device=dev)
             bar_steps = int(cond.field("bar_steps")[0]) if len(cond) else 16
             pickup = int((-cond.field("bar_pos")[0]) % max(bar_steps, 1)) if len(cond) else 0
-            logits = self.forward(tok, c, keep, bar_steps, pickup)[0].float()  # (T, 4, vocab)
-            if calibrated and self.temperature != 1.0:
-                logits = logits / self.temperature
-            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok[0].reshape(-1),
-                                   reduction="none").view(tok.shape[1], N_VOICES)
+            return self.forward(tok, c, keep, bar_steps, pickup)[0].float()
         finally:
             self.train(was)
+
+    @torch.no_grad()
+    def token_nll(self, tokens: torch.Tensor, cond: Conditioning, conditioned: bool = True,
+                  calibrated: bool = True) -> torch.Tensor:
+        """Per-token NLL in nats, (T, 4), for a whole piece; ``conditioned=False`` uses the null plan.
+
+        ``calibrated``: the logits divided by :attr:`temperature` (1.0 unless the checkpoint was
+        calibrated); decoding and training read the raw logits.
+        """
+        logits = self.piece_logits(tokens, cond, conditioned)  # (T, 4, vocab)
+        if calibrated and self.temperature != 1.0:
+            logits = logits / self.temperature
+        target = torch.as_tensor(tokens, dtype=torch.long, device=logits.device).reshape(-1)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target,
+                               reduction="none").view(logits.shape[0], N_VOICES)
 
     def session(self, cond: Conditioning, conditioned: bool = True):  # pragma: no cover - abstract
         raise NotImplementedError

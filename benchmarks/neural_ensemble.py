@@ -34,7 +34,12 @@ def main() -> int:
     ap.add_argument("--checkpoint", action="append", default=None,
                     help="a checkpoint (repeat; 'shipped' for the shipped one); default: shipped + candidates")
     ap.add_argument("--data", default=None, help="dataset cache (default: partimento's)")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="fit each member's temperature on valid first, as `partimento calibrate` does (nothing is "
+                         "written; a member already calibrated keeps its own); writes neural_ensemble_valid_calibrated.json")
     args = ap.parse_args()
+    if args.calibrate and args.split != "valid":
+        ap.error("--calibrate fits temperatures on valid only")
     torch.set_num_threads(1)
     from partimento.neural.checkpoint import load_model
     from partimento.neural.dataset import ensure_cache, load_cache
@@ -46,10 +51,17 @@ def main() -> int:
     pieces = data.split(args.split)
     names = args.checkpoint or list(DEFAULT)
     nll: dict[str, np.ndarray] = {}
+    temperatures: dict[str, float] = {}
     for name in names:
         model = load_model(None if name == "shipped" else name)
+        if args.calibrate and model.temperature == 1.0:
+            from partimento.neural.calibration import fit_temperature, split_logits
+
+            model.temperature = round(fit_temperature(*split_logits(model, pieces))[0], 4)
         nll[name] = np.concatenate([x.ravel() for x in _piece_nll(model, pieces, conditioned=True)])
-        print(f"{name}: {nll[name].mean():.4f} nats/token ({model.num_params():,} params)", flush=True)
+        print(f"{name}: {nll[name].mean():.4f} nats/token ({model.num_params():,} params, temperature "
+              f"{model.temperature:g})", flush=True)
+        temperatures[name] = model.temperature
     rows = []
     for r in range(2, len(names) + 1):
         for combo in itertools.combinations(names, r):
@@ -58,8 +70,9 @@ def main() -> int:
             print(f"{' + '.join(Path(k).stem for k in combo)}: {rows[-1]['nll']:.4f}")
     out = {"command": " ".join(["python", "benchmarks/neural_ensemble.py", *sys.argv[1:]]), "split": args.split,
            "chorales": len(pieces), "tokens": int(len(next(iter(nll.values())))),
-           "single": {k: float(v.mean()) for k, v in nll.items()}, "ensembles": rows, "environment": environment()}
-    path = RESULTS / f"neural_ensemble_{args.split}.json"
+           "single": {k: float(v.mean()) for k, v in nll.items()}, "temperatures": temperatures, "ensembles": rows,
+           "environment": environment()}
+    path = RESULTS / f"neural_ensemble_{args.split}{'_calibrated' if args.calibrate else ''}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     print("wrote", path)
     return 0

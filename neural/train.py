@@ -27,7 +27,8 @@ better than any one of them (the shipped checkpoint and two kept candidates, ave
 student learns that average at the cost of one model at decoding time. A teacher whose
 checkpoint is calibrated (``partimento calibrate``: a temperature fitted on ``valid``) gives its
 calibrated distribution (its logits divided by its temperature): the three teachers above,
-each calibrated, average to 0.2688 on ``valid`` instead of 0.2722. The temperatures are part of
+each calibrated, average to 0.2688 on ``valid`` instead of 0.2722
+(``benchmarks/results/neural_ensemble_valid_calibrated.json``). The temperatures are part of
 the teachers' fingerprint, so a resume with a teacher calibrated since is refused. The logged
 ``train_loss`` stays the cross-entropy with the true tokens, so curves compare with runs
 without teachers; ``valid_loss`` is always the true tokens'.

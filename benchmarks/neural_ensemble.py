@@ -55,9 +55,9 @@ def main() -> int:
     for name in names:
         model = load_model(None if name == "shipped" else name)
         if args.calibrate and model.temperature == 1.0:
-            from partimento.neural.calibration import fit_temperature, split_logits
+            from partimento.neural.calibration import fit_model
 
-            model.temperature = round(fit_temperature(*split_logits(model, pieces))[0], 4)
+            model.temperature = fit_model(model, pieces)["temperature"]
         nll[name] = np.concatenate([x.ravel() for x in _piece_nll(model, pieces, conditioned=True)])
         print(f"{name}: {nll[name].mean():.4f} nats/token ({model.num_params():,} params, temperature "
               f"{model.temperature:g})", flush=True)

@@ -112,11 +112,16 @@ def piece_of_result(name: str, result: Any, soprano_given: bool = False) -> Piec
 
 
 # ---------------------------------------------------------------------------------------- voices
+def _note_starts(s: SonorityArray, v: int) -> np.ndarray:
+    """Row of each struck note of voice ``v`` (a rest counts as a note), in order."""
+    p = s.pitch[:, v]
+    return np.flatnonzero(s.attack[:, v] | np.concatenate([[True], p[1:] != p[:-1]]))
+
+
 def _notes(s: SonorityArray, v: int) -> tuple[np.ndarray, np.ndarray]:
     """(pitch, duration) of each struck note of voice ``v`` (REST for rests), in order."""
     p = s.pitch[:, v].astype(np.int64)
-    new = s.attack[:, v] | np.concatenate([[True], p[1:] != p[:-1]])
-    starts = np.flatnonzero(new)
+    starts = _note_starts(s, v)
     ends = np.append(starts[1:], len(s))
     end_off = np.append(s.offset[1:], s.offset[-1] + s.duration[-1])
     dur = end_off[ends - 1] - s.offset[starts]
@@ -193,9 +198,8 @@ def beat_moves(s: SonorityArray, v: int) -> list[int]:
     out = [0, 0, 0, 0]
     if len(s) == 0:
         return out
-    p = s.pitch[:, v].astype(np.int64)
-    starts = np.flatnonzero(s.attack[:, v] | np.concatenate([[True], p[1:] != p[:-1]]))
-    pitch, off = p[starts], s.offset[starts]
+    starts = _note_starts(s, v)
+    pitch, off = s.pitch[starts, v].astype(np.int64), s.offset[starts]
     phase = _beat_phase(s)
     on_beat = np.abs((off - phase + _EPS) % 1.0) < 2 * _EPS
     ok = (pitch[:-1] != REST) & (pitch[1:] != REST) & on_beat[1:]

@@ -14,7 +14,8 @@ so ``partimento evaluate`` reports the calibrated model (and the raw one beside 
 
 Decoding reads the raw logits, so the music is the same with or without a calibration:
 sampling at ``temperature`` T (``compose``'s default 1.0) draws from the calibrated model at
-T / t, t the checkpoint's temperature. Distillation's teachers read raw logits too.
+T / t, t the checkpoint's temperature. Distillation reads a calibrated teacher's calibrated
+distribution (``neural/train.py``).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import torch.nn.functional as F
 from partimento.grammar.errors import CheckpointError, Location
 from partimento.grammar.fileio import write_text_atomic
 
-__all__ = ["fit_temperature", "split_logits", "calibrate", "temperature_of", "TEMPERATURE_RANGE"]
+__all__ = ["fit_temperature", "split_logits", "fit_model", "calibrate", "temperature_of", "TEMPERATURE_RANGE"]
 
 #: The temperatures the search may choose from (a fitted value at either end means something is wrong).
 TEMPERATURE_RANGE = (0.25, 4.0)
@@ -91,6 +92,17 @@ def temperature_of(doc: dict[str, Any], cfg_path: str | Path) -> float:
     return float(t)
 
 
+def fit_model(model, pieces) -> dict[str, Any]:
+    """The calibration record of ``model`` on ``pieces`` (the valid chorales): its temperature, rounded as
+    stored, and the NLL before and at it. Nothing is written (:func:`calibrate` writes it)."""
+    logits, targets = split_logits(model, pieces)
+    t, before, _ = fit_temperature(logits, targets)
+    t = round(t, 4)
+    return {"temperature": t, "split": "valid", "chorales": len(pieces), "tokens": int(len(targets)),
+            "nll_before": before, "nll_after": float(F.cross_entropy(logits.double() / t, targets)),
+            "method": "one temperature dividing the logits, golden-section search on the valid NLL"}
+
+
 def calibrate(checkpoint: str | Path, data=None, device: str = "cpu") -> dict[str, Any]:
     """Fit ``checkpoint``'s temperature on ``valid`` and write it into its JSON; returns the record written."""
     import json
@@ -104,11 +116,7 @@ def calibrate(checkpoint: str | Path, data=None, device: str = "cpu") -> dict[st
     pieces = dataset.split("valid")
     if not pieces:
         raise CheckpointError("the dataset has no valid chorales to calibrate on", Location(file=str(weights)))
-    logits, targets = split_logits(model, pieces)
-    t, before, _ = fit_temperature(logits, targets)
-    record = {"temperature": round(t, 4), "split": "valid", "chorales": len(pieces), "tokens": int(len(targets)),
-              "nll_before": before, "nll_after": float(F.cross_entropy(logits.double() / round(t, 4), targets)),
-              "method": "one temperature dividing the logits, golden-section search on the valid NLL"}
+    record = fit_model(model, pieces)
     doc = read_meta(checkpoint)
     doc["calibration"] = record
     mode = cfg_path.stat().st_mode & 0o777

@@ -69,10 +69,20 @@ def _summary(nll: np.ndarray, kinds: np.ndarray | None = None) -> dict:
 
 
 @torch.no_grad()
-def _piece_nll(model, pieces: list[Piece], conditioned: bool, calibrated: bool = True) -> list[np.ndarray]:
-    return [model.token_nll(torch.as_tensor(p.tokens), p.cond, conditioned=conditioned,
-                            calibrated=calibrated).double().cpu().numpy()
-            for p in pieces]
+def _piece_nlls(model, pieces: list[Piece], conditioned: bool,
+                temperatures: tuple[float, ...]) -> list[list[np.ndarray]]:
+    """Per temperature, per piece the (T, 4) NLL: one forward pass per piece serves every temperature."""
+    out: list[list[np.ndarray]] = [[] for _ in temperatures]
+    for p in pieces:
+        logits = model.piece_logits(torch.as_tensor(p.tokens), p.cond, conditioned)
+        for k, t in enumerate(temperatures):
+            out[k].append(model.nll_at(logits, p.tokens, t).double().cpu().numpy())
+    return out
+
+
+def _piece_nll(model, pieces: list[Piece], conditioned: bool) -> list[np.ndarray]:
+    """Per piece the (T, 4) NLL at the model's temperature (its calibration; 1.0 without)."""
+    return _piece_nlls(model, pieces, conditioned, (model.temperature,))[0]
 
 
 def evaluate(split: str = "test", checkpoint: str | Path | None = None, data: str | Path | ChoraleData | None = None,
@@ -81,7 +91,8 @@ def evaluate(split: str = "test", checkpoint: str | Path | None = None, data: st
     model = load_model(checkpoint, device)
     dataset = data if isinstance(data, ChoraleData) else load_cache(data)
     pieces = dataset.split(split)
-    nll = _piece_nll(model, pieces, conditioned=True)  # per piece (T, 4)
+    calibrated = model.temperature != 1.0  # then the raw NLL too, from the same logits
+    nll, *raw = _piece_nlls(model, pieces, True, (model.temperature, 1.0) if calibrated else (model.temperature,))
     kinds = [token_kinds(p) for p in pieces]
     whole = _summary(np.concatenate(nll), np.concatenate(kinds))
     doc = {
@@ -95,13 +106,13 @@ def evaluate(split: str = "test", checkpoint: str | Path | None = None, data: st
         "arch": model.cfg.arch,
         "checkpoint": str(resolve(checkpoint)[0] if checkpoint is not None else SHIPPED_CHECKPOINT),
     }
-    if model.temperature != 1.0:  # the raw model beside the calibrated one (see neural/calibration.py)
-        raw = _summary(np.concatenate(_piece_nll(model, pieces, conditioned=True, calibrated=False)))
+    if calibrated:  # the raw model beside the calibrated one (see neural/calibration.py)
+        s = _summary(np.concatenate(raw[0]))
         doc["calibration"] = {"temperature": model.temperature,
                               "note": "every NLL here divides the logits by this temperature, fitted on valid "
                                       "(partimento calibrate); decoding reads the raw logits",
-                              "uncalibrated_nll_nats_per_token": raw["nll"],
-                              "uncalibrated_nll_by_voice": raw["nll_by_voice"]}
+                              "uncalibrated_nll_nats_per_token": s["nll"],
+                              "uncalibrated_nll_by_voice": s["nll_by_voice"]}
     train_pieces = [p for p in dataset.pieces if p.split == "train"]
     unseen = None
     if split != "train" and train_pieces:

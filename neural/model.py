@@ -270,9 +270,14 @@ class ChoraleModel(nn.Module):
         ``calibrated``: the logits divided by :attr:`temperature` (1.0 unless the checkpoint was
         calibrated); decoding and training read the raw logits.
         """
-        logits = self.piece_logits(tokens, cond, conditioned)  # (T, 4, vocab)
-        if calibrated and self.temperature != 1.0:
-            logits = logits / self.temperature
+        return self.nll_at(self.piece_logits(tokens, cond, conditioned), tokens,
+                           self.temperature if calibrated else 1.0)
+
+    @staticmethod
+    def nll_at(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """Per-token NLL (T, 4) of ``tokens`` under ``logits`` (T, 4, vocab) divided by ``temperature``."""
+        if temperature != 1.0:
+            logits = logits / temperature
         target = torch.as_tensor(tokens, dtype=torch.long, device=logits.device).reshape(-1)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target,
                                reduction="none").view(logits.shape[0], N_VOICES)

@@ -7,7 +7,9 @@ into note events), the rest of ``parse_score`` (sonorities, keys, accents) and t
 the ``interleaved`` order (every chorale parsed first, then chorale by chorale our check
 right after music21's) and the ``in-turn`` order (ours over all 30, then music21's), each
 in ``--processes`` fresh processes. Then, in the last process, the same stages warm (best
-of ``--repeats`` passes over the 30) and each rule on its own, warm.
+of ``--repeats`` passes over the 30) and each rule on its own, warm; and, as a floor for
+any reader, a bare walk that only fetches every note's offset, length, pitch and tie
+(through music21's public API, and through its private attributes).
 
     python benchmarks/checker_cold_stages.py [--processes 3] [--repeats 20] [--out PATH]
 
@@ -131,7 +133,45 @@ def _warm(scores: list, acc: dict, repeats: int) -> dict:
             times.append(time.perf_counter() - t0)
         per_rule[rule.id] = min(times) / len(scores) * 1e3
     best["rules_alone_ms"] = dict(sorted(per_rule.items(), key=lambda kv: -kv[1]))
+    best["bare_walk_ms"] = {name: min(_timed_walk(walk, scores) for _ in range(repeats)) / len(scores) * 1e3
+                            for name, walk in (("public", _walk_public), ("private", _walk_private))}
     return best
+
+
+def _timed_walk(walk, scores: list) -> float:
+    t0 = time.perf_counter()
+    for s in scores:
+        walk(s)
+    return time.perf_counter() - t0
+
+
+def _walk_public(score) -> list:
+    """A floor for any reader: every note's measure offset, offset, length, MIDI pitch and tie, music21's public API."""
+    from music21 import note, stream
+
+    out = []
+    for part in score.parts:
+        for m in part.getElementsByClass(stream.Measure):
+            moff = m.offset
+            for el in m.notes:
+                if isinstance(el, note.Note):
+                    out.append((moff + el.offset, el.duration.quarterLength, el.pitch.midi, el.tie))
+    return out
+
+
+def _walk_private(score) -> list:
+    """The same walk through music21's private attributes (what no reader should rely on): a lower floor."""
+    from music21 import note, stream
+
+    out = []
+    for part in score._elements:
+        if isinstance(part, stream.Part):
+            for m in part._elements:
+                if isinstance(m, stream.Measure):
+                    for el in m._elements:
+                        if isinstance(el, note.Note):
+                            out.append((el.offset, el.duration._qtrLength, el.pitch._step, el.tie))
+    return out
 
 
 def main() -> int:
@@ -163,6 +203,9 @@ def main() -> int:
           f"chords+rules {warm['chords_and_rules_ms']:.2f}  total {warm['total_ms']:.2f} ms")
     for rule, ms in list(warm["rules_alone_ms"].items())[:5]:
         print(f"  {rule:28s} {ms:.3f} ms")
+    print(f"  every rule alone, summed {sum(warm['rules_alone_ms'].values()):.2f} ms; a bare walk over the notes "
+          f"(floor of any reader): public API {warm['bare_walk_ms']['public']:.2f} ms, private attributes "
+          f"{warm['bare_walk_ms']['private']:.2f} ms")
     from environment import environment
 
     from partimento.grammar.fileio import write_text_atomic

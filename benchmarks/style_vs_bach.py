@@ -3,7 +3,7 @@
 For the chorales of one split (``--split valid`` while developing; ``test`` is reported
 once, at the end) the soprano is harmonized (``harmonize(soprano, key=<the chorale's key>,
 seed=0)``), and ``--compose`` (30) chorales of 16 bars are composed with the ``chorale``
-grammar (seeds 0.., keys in turn). Every piece, Bach's included, is measured the same way:
+grammar (seeds 0.. or from ``--compose-from``, keys in turn). Every piece, Bach's included, is measured the same way:
 
 * per voice: the share of notes shorter than a quarter; of melodic moves that repeat the
   note, step (1-2 semitones) or leap; and the overlap of its melodic-interval histogram
@@ -623,13 +623,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="valid", choices=["train", "valid", "test"])
     ap.add_argument("--compose", type=int, default=30, help="chorales to compose (16 bars each)")
+    ap.add_argument("--compose-from", type=int, default=0,
+                    help="seed of the first composed chorale (a second sample of pieces for a sweep's check)")
     ap.add_argument("--bars", type=int, default=16)
     ap.add_argument("--limit", type=int, default=0, help="at most N chorales of the split (0: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default=None, help="default: benchmarks/results/style_vs_bach_<split>.json")
     ap.add_argument("--no-style", action="store_true", help="the preference layer's style calibration off (style=False)")
-    ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION[,RESTRIKE[,BASS_SIXTEENTH[,BASS_FILL[,INNER_SIXTEENTH[,ROCKING[,BASS_MOTION[,SOPRANO_ROCKING[,SOPRANO_MOTION[,INNER_STEP]]]]]]]]]]",
+    ap.add_argument("--style-weights", default=None, metavar="MOTION,SUSPENSION[,RESTRIKE[,BASS_SIXTEENTH[,BASS_FILL[,INNER_SIXTEENTH[,ROCKING[,BASS_MOTION[,SOPRANO_ROCKING[,SOPRANO_MOTION[,INNER_STEP[,SOPRANO_STEP[,SOPRANO_EIGHTH]]]]]]]]]]]]",
                     help="try other strengths of the style calibration (hybrid.preferences.Style), e.g. 0.35,0.25,0.2,0.2")
     ap.add_argument("--checkpoint", default=None,
                     help="harmonize and compose with this checkpoint instead of the shipped one (a side-by-side run)")
@@ -642,13 +644,13 @@ def main() -> None:
 
             Style(*weights)
         except (ValueError, TypeError) as e:
-            ap.error(f"--style-weights: two to ten weights in (0, 1] separated by commas, got {args.style_weights!r} ({e})")
+            ap.error(f"--style-weights: two to thirteen weights in (0, 1] separated by commas, got {args.style_weights!r} ({e})")
     paths = json.loads(SPLIT.read_text())[args.split]
     if args.limit:
         paths = paths[:args.limit]
     style = not args.no_style
     jobs = ([("harmonize", p, args.seed, style, weights, args.checkpoint) for p in paths]
-            + [("compose", i, args.bars, style, weights, args.checkpoint) for i in range(args.compose)])
+            + [("compose", i, args.bars, style, weights, args.checkpoint) for i in range(args.compose_from, args.compose_from + args.compose)])
     t0 = time.time()
     if args.jobs > 1:
         from multiprocessing import get_context
@@ -677,7 +679,7 @@ def main() -> None:
     reference = {v: np.asarray(ref_summary["histograms"][v]) for v in VOICES}
     rhythm = {v: np.asarray(ref_summary["durations"][v]) for v in VOICES}
     res: dict[str, Any] = {
-        "split": args.split, "seed": args.seed, "bars": args.bars,
+        "split": args.split, "seed": args.seed, "bars": args.bars, "compose_seeds": [args.compose_from, args.compose_from + args.compose],
         "bach": summarize(bach, reference, rhythm), "harmonize": summarize(harm, reference, rhythm),
         "compose": summarize(comp, reference, rhythm), "failures": failures,
         "targets": TARGETS, "seconds": round(time.time() - t0, 1), "jobs": args.jobs,

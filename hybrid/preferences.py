@@ -35,7 +35,8 @@ odds at one kind of position, so it shifts the model's choice and keeps its rank
 among the tokens it favours:
 
 * ``prefer:motion`` — at an off-beat eighth (the half beat of a quarter-note beat) inside
-  a chord, alto, tenor and bass favour moving on by a step or a third (a passing or
+  a chord, alto, tenor and bass (and the soprano where it is not given, with its own weight,
+  below) favour moving on by a step or a third (a passing or
   neighbour note, a chord tone a third away: what the plan layers allow there); holding
   the note, striking it again or leaping a fourth or more is weighed by ``Style.motion``.
   Bach's alto/tenor/bass strike a new note at about a third of these positions
@@ -119,8 +120,10 @@ among the tokens it favours:
   bass: its alternations are mostly the plan's (I-V6-I-V6 fixes its pitch classes), and
   weighing them moved its overlap with Bach's the wrong way; weighing them only inside a chord
   changed little (``style_sweep_valid/README.md``, eleventh session). The soprano, where it is
-  not given (composing, infilling), with its own weight ``Style.soprano_rocking`` (0.3): the
-  composed soprano rocked on 16% of its notes against Bach's 9% (see ``prefer:soprano-motion``).
+  not given (composing, infilling), with its own weight ``Style.soprano_rocking`` (0.3 from the
+  twelfth session, 0.15 since the fifteenth): the composed soprano rocked on 16% of its notes
+  against Bach's 9% (see ``prefer:soprano-motion``), and its passing eighths (``prefer:motion``)
+  brought more neighbour figures back.
 * ``prefer:soprano-motion`` — where the soprano is not given, at a chord onset: striking its
   note again, holding it over (a tie or a suspension), or leaping a fourth or more is weighed
   by ``Style.soprano_motion`` (0.3); a step or a third on is favoured. Bach's sopranos move by
@@ -147,6 +150,18 @@ among the tokens it favours:
   The thirds do not go away: most are forced by the voices already written at that onset
   (even at 0.08 the harmonized tenor takes a third onto 17% of its beats), so the weight is
   a nudge (``style_sweep_valid/README.md``, fourteenth session).
+* ``prefer:motion`` for the soprano (where it is not given): at an off-beat eighth, holding,
+  striking again or leaping a fourth or more is weighed by ``Style.soprano_eighth`` (0.35), as
+  for the lower voices. Bach's ``valid`` sopranos strike 8.3% of their off-beat eighths and
+  move by step on 72% of their notes; the composed soprano struck 3.9-4.1% and stepped on 58%.
+  With 0.35 (and ``soprano_rocking`` 0.15), two samples of 60 composed chorales: off-beat
+  eighths 3.9 / 4.1 -> 8.2%, steps 59 / 58 -> 64 / 65%, interval overlap with Bach's .863 / .839
+  -> .899 / .901, note values' overlap .874 / .877 -> .886 / .875, a-b-a-b runs 12 / 13 -> 16 /
+  15% (0.35 alone: 17 / 18%). The thirds onto a beat stay (15 / 17 -> 15 / 15%, Bach 8%): they
+  come from the chord tones the plan offers at the onset, not from the eighths. ``Style.soprano_step`` (``prefer:soprano-step``, off):
+  a move of a third or more at a chord onset weighed 0.6 made the soprano repeat and rock
+  instead (steps 59 -> 60%, repeats 19 -> 21%, overlap .863 -> .856), since a step to a chord
+  tone is often not there (``style_sweep_valid/README.md``, fifteenth session).
 
 The strengths were chosen on the ``valid`` split (``benchmarks/results/style_vs_bach_valid.json``
 records the run with the defaults; ``benchmarks/results/style_sweep_valid/`` the strengths tried);
@@ -171,10 +186,10 @@ __all__ = ["Preferences", "PREFERENCE_IDS", "STYLE_IDS", "PREFERENCE_FACTOR", "S
 PREFERENCE_IDS = ("prefer:way-on", "prefer:bass-room", "prefer:room-above", "prefer:cadence-approach",
                   "prefer:motion", "prefer:suspension", "prefer:bass-restrike",
                   "prefer:bass-sixteenth", "prefer:bass-fill", "prefer:inner-sixteenth", "prefer:no-rocking",
-                  "prefer:soprano-motion", "prefer:inner-step")
+                  "prefer:soprano-motion", "prefer:inner-step", "prefer:soprano-step")
 STYLE_IDS = ("prefer:motion", "prefer:suspension", "prefer:bass-restrike", "prefer:bass-sixteenth",
              "prefer:bass-fill", "prefer:inner-sixteenth", "prefer:no-rocking", "prefer:soprano-motion",
-             "prefer:inner-step")  # the calibration
+             "prefer:inner-step", "prefer:soprano-step")  # the calibration
 PREFERENCE_FACTOR = 0.01  # weight of a token a preference does not favour
 _BASS = 3
 _INNER = (1, 2)  # alto, tenor
@@ -194,15 +209,19 @@ class Style:
     # beat or half beat of a note struck on the 16th before, or of a suspension that could then resolve only on the 16th
     rocking: float = 0.03  # alto, tenor after a, b, a: b again (a-b-a-b) or a struck again
     bass_motion: float | None = None  # ``prefer:motion`` for the bass alone; None: ``motion``, as for alto and tenor
-    soprano_rocking: float = 0.3  # ``rocking`` for the soprano (where it is not given: composing, infilling)
+    soprano_rocking: float = 0.15  # ``rocking`` for the soprano (where it is not given: composing, infilling)
     soprano_motion: float = 0.3  # the soprano at a chord onset: striking its note again, holding it over, a leap of a
     # fourth or more (where it is not given)
     inner_step: float = 0.15  # alto, tenor at a chord onset: a move of a third or more (a common tone held or struck
     # again, or a step, is favoured)
+    soprano_step: float = 1.0  # the soprano at a chord onset: a move of a third or more (where it is not given; off:
+    # tried on valid, it made the soprano repeat and rock instead)
+    soprano_eighth: float = 0.35  # ``prefer:motion`` for the soprano (where it is not given)
 
     def __post_init__(self) -> None:
         for name in ("motion", "suspension", "restrike", "bass_sixteenth", "bass_fill", "inner_sixteenth", "rocking",
-                     "bass_motion", "soprano_rocking", "soprano_motion", "inner_step"):
+                     "bass_motion", "soprano_rocking", "soprano_motion", "inner_step",
+                     "soprano_step", "soprano_eighth"):
             x = getattr(self, name)
             if x is None and name == "bass_motion":
                 continue
@@ -210,13 +229,16 @@ class Style:
                 raise ValueError(f"a style weight must lie in (0, 1], got {name}={x}")
 
     def motion_of(self, voice: int) -> float:
-        """``prefer:motion``'s weight for ``voice`` (the bass may have its own)."""
+        """``prefer:motion``'s weight for ``voice`` (the soprano has its own, the bass may have)."""
+        if voice == 0:
+            return self.soprano_eighth
         return self.bass_motion if voice == _BASS and self.bass_motion is not None else self.motion
 
 
 STYLE = Style()  #: the default calibration (chosen on the valid split)
 NO_STYLE = Style(motion=1.0, suspension=1.0, restrike=1.0, bass_sixteenth=1.0, bass_fill=1.0, inner_sixteenth=1.0,
-                 rocking=1.0, soprano_rocking=1.0, soprano_motion=1.0, inner_step=1.0)  #: the model as it is
+                 rocking=1.0, soprano_rocking=1.0, soprano_motion=1.0, inner_step=1.0, soprano_step=1.0,
+                 soprano_eighth=1.0)  #: the model as it is
 
 
 def _moving_on(candidates: np.ndarray, prev: int) -> np.ndarray:
@@ -284,7 +306,8 @@ class Preferences:
                 or (self._rocking_of(v) < 1 and v < _BASS and rocking_pitch(g, t, v) >= 0)
                 or (v == 0 and self.style.soprano_motion < 1 and bool(self.tables.onset[t]) and t > 0)
                 or (v in _INNER and self.style.inner_step < 1 and bool(self.tables.onset[t]) and t > 0)
-                or (v > 0 and self.style.motion_of(v) < 1 and bool(self._offbeat_eighth[t]))
+                or (v == 0 and self.style.soprano_step < 1 and bool(self.tables.onset[t]) and t > 0)
+                or (self.style.motion_of(v) < 1 and bool(self._offbeat_eighth[t]))
                 or (self.style.suspension < 1 and v < _BASS and bool(self._beat_onset[t]))
                 or (v == _BASS and ((self.style.restrike < 1 and bool(self._bass_beat[t]))
                                     or (self.style.bass_sixteenth < 1
@@ -340,7 +363,7 @@ class Preferences:
         decoder's sure shortcut needs); a preference speaks where it disfavours a candidate.
         """
         out = []
-        if v > 0 and self.style.motion_of(v) < 1 and self._offbeat_eighth[t]:
+        if self.style.motion_of(v) < 1 and self._offbeat_eighth[t]:
             prev = g.previous(t, v)
             if prev >= 0:
                 fav = _moving_on(candidates, prev)
@@ -394,13 +417,14 @@ class Preferences:
                 fav = _moving_on(candidates, prev)  # as prefer:motion's, at the chord onset
                 if not fav.all():
                     out.append(("prefer:soprano-motion", fav, self.style.soprano_motion))
-        if v in _INNER and self.style.inner_step < 1 and self.tables.onset[t] and t > 0:
+        step_weight = self.style.inner_step if v in _INNER else self.style.soprano_step if v == 0 else 1.0
+        if step_weight < 1 and self.tables.onset[t] and t > 0:
             prev = g.previous(t, v)
             if prev >= 0:
                 fav = all_tokens()
                 fav[PITCH_OFFSET:] = ~candidates[PITCH_OFFSET:] | ~STEP_OR_MORE[prev]  # the common tone again, a step
                 if not fav.all():
-                    out.append(("prefer:inner-step", fav, self.style.inner_step))
+                    out.append(("prefer:inner-step" if v else "prefer:soprano-step", fav, step_weight))
         if self._rocking_of(v) < 1 and v < _BASS:
             back = rocking_pitch(g, t, v)
             if back >= 0:

@@ -97,7 +97,7 @@ def test_preferences_reweight_and_never_forbid(index):
             fav = dict(prefs.favoured(c.grid, t, v, legal))
             assert list(fav) == names
             if "prefer:motion" in fav:  # the style calibration: an off-beat eighth; holds, repeats, leaps disfavoured
-                assert t % 4 == 2 and v > 0
+                assert t % 4 == 2  # every voice: the soprano with its own weight (Style.soprano_eighth)
                 prev = int(c.grid.previous(t, v))
                 for tok in np.flatnonzero(legal & ~fav["prefer:motion"]).tolist():
                     assert tok == HOLD or not 1 <= abs(tok - PITCH_OFFSET - prev) <= 4
@@ -144,6 +144,11 @@ def test_preferences_reweight_and_never_forbid(index):
                 prev = int(c.grid.previous(t, v))
                 off = np.flatnonzero(legal & ~fav["prefer:inner-step"]).tolist()
                 assert off and all(abs(tok - PITCH_OFFSET - prev) >= 3 for tok in off)
+            if "prefer:soprano-step" in fav:  # the soprano at an onset: only a third or more disfavoured
+                assert v == 0 and c.tables.onset[t] and t > 0 and fav["prefer:soprano-step"][HOLD]
+                prev = int(c.grid.previous(t, v))
+                off = np.flatnonzero(legal & ~fav["prefer:soprano-step"]).tolist()
+                assert off and all(abs(tok - PITCH_OFFSET - prev) >= 3 for tok in off)
         c.push(tok)
     assert spoke > 0
     free = decode(FakeSession(plan.steps, index), plan, rules, seed=index, preferences=False)
@@ -186,7 +191,8 @@ def test_look_aheads_leave_the_output_rule_abiding_and_cut_re_decoding():
 
 
 def test_the_style_calibration_is_named_weighs_by_its_strengths_and_turns_off():
-    """prefer:motion weighs a hold at an off-beat eighth of the lower voices by Style.motion; style=False: silent."""
+    """prefer:motion weighs a hold at an off-beat eighth of the lower voices by Style.motion, the soprano's by
+    Style.soprano_eighth; style=False: silent."""
     from partimento.hybrid.preferences import NO_STYLE, STYLE, Style
 
     plan = cadence_plan(figures=("I", "IV", "V", "I"), beats=2.0)
@@ -208,7 +214,9 @@ def test_the_style_calibration_is_named_weighs_by_its_strengths_and_turns_off():
         assert on.weight_of(c.grid, t, v, tok) == w[tok]
     for off in (Preferences(c.tables, c.reach, style=False), Preferences(c.tables, c.reach, style=NO_STYLE)):
         assert off.weights(c.grid, t, v, legal) == (None, [])
-    assert Preferences(c.tables, c.reach).weights(c.grid, 2, 0, legal)[1] == []  # not the soprano
+    sop_w, sop_names = Preferences(c.tables, c.reach).weights(c.grid, 2, 0, legal)  # the soprano: its own weight
+    assert sop_names == ["prefer:motion"] and sop_w[HOLD] == STYLE.soprano_eighth != STYLE.motion
+    assert Preferences(c.tables, c.reach, style=replace(STYLE, soprano_eighth=1.0)).weights(c.grid, 2, 0, legal)[1] == []
     with pytest.raises(ValueError):
         Style(motion=0.0)
     plain = decode(FakeSession(plan.steps, 1), plan, hard_rules("strict"), seed=1, sampling=Sampling(style=False))
@@ -595,6 +603,37 @@ def test_the_composed_soprano_steps_on_at_a_chord_onset_and_does_not_rock():
     assert w[token_of(69, True)] == 1.0  # A4, a third down
     off = Preferences(c.tables, c.reach, style=NO_STYLE)
     assert off.weights(c.grid, t, v, legal) == (None, [])
+
+
+def test_composed_soprano_moves_by_step_at_a_chord_onset():
+    """prefer:soprano-step: where the soprano is not given, a move of a third or more at a chord onset is
+    weighed by Style.soprano_step; holding, striking again and a step are favoured (prefer:soprano-motion
+    weighs holds and repeats on its own). It never speaks for the lower voices, nor inside a chord."""
+    plan = cadence_plan(figures=("I", "IV", "V", "I"), beats=1.0)
+    c = Constraint(plan, hard_rules("strict"))
+    prefs = Preferences(c.tables, c.reach, style=replace(NO_STYLE, soprano_step=0.4))
+    for p in (72, 64, 55, 48):  # I: C5 E4 G3 C3
+        c.push(token_of(p, True))
+    while c.position[0] < 4:  # inside I: it does not speak
+        t, v = c.position
+        assert "prefer:soprano-step" not in prefs.weights(c.grid, t, v, c.mask())[1]
+        c.push(HOLD)
+    t, v = c.position  # IV's onset, the soprano from C5
+    assert v == 0
+    legal = c.mask()
+    w, names = prefs.weights(c.grid, t, v, legal)
+    assert names == ["prefer:soprano-step"]
+    seen = set()
+    for tok in np.flatnonzero(legal).tolist():
+        move = abs(tok - PITCH_OFFSET - 72) if tok >= PITCH_OFFSET else 0
+        assert w[tok] == (0.4 if move >= 3 else 1.0), tok
+        seen.add(w[tok])
+    assert seen == {0.4, 1.0} and prefs.weight_of(c.grid, t, v, HOLD) == 1.0
+    c.push(token_of(72, True))
+    for _ in range(3):  # alto, tenor, bass at the same onset: not this preference's
+        t, v = c.position
+        assert "prefer:soprano-step" not in prefs.weights(c.grid, t, v, c.mask())[1]
+        c.push(int(np.flatnonzero(c.mask()[PITCH_OFFSET:])[0]) + PITCH_OFFSET)
 
 
 def test_inner_voices_keep_a_common_tone_or_move_by_step_at_a_chord_onset():

@@ -321,13 +321,15 @@ def test_infill_around_a_given_suspension_counts_it_by_its_resolution(monkeypatc
 
     The fixture piece is the one written before ``prefer:bass-fill`` (which fills the bass's falling third
     I -> vi in bar 1 and so changes the whole piece, this 4-3 with it) and ``prefer:inner-sixteenth`` (which
-    changes it too), with ``prefer:bass-sixteenth`` and ``prefer:no-rocking`` at their weights of that time (0.1)."""
+    changes it too), with ``prefer:bass-sixteenth`` and ``prefer:no-rocking`` at their weights of that time (0.1),
+    and the soprano's rocking and eighths as they were before the fifteenth session."""
     from dataclasses import replace
 
     from partimento.hybrid import infill, preferences, realize
 
     monkeypatch.setattr(preferences, "STYLE", replace(preferences.STYLE, bass_fill=1.0, inner_sixteenth=1.0,
-                                                      bass_sixteenth=0.1, rocking=0.1))
+                                                      bass_sixteenth=0.1, rocking=0.1, soprano_rocking=0.3,
+                                                      soprano_eighth=1.0))
 
     figures = ("I", "vi", "IV", "V", "I", "ii6", "V7", "vi", "IV", "I64", "V", "I")
     original = realize(cadence_plan(figures=figures), seed=0, model=FakeModel(0))  # the style calibration on

@@ -21,7 +21,7 @@ does (same windows, same transposition, same conditioning dropped) and their pre
 distributions, averaged, become a second target: the loss per token is ``(1 - distill)``
 times the cross-entropy with the true token plus ``distill`` times the cross-entropy with
 the teachers' average. Averaging models of different sizes predicts held-out chorales
-better than any one of them (the shipped checkpoint and two kept candidates, averaged:
+better than any one of them (the checkpoint shipped before distillation and two kept candidates, averaged:
 0.272 nats/token on ``valid`` against 0.3035 to 0.3050 each;
 ``benchmarks/results/neural_ensemble_valid.json``), and the
 student learns that average at the cost of one model at decoding time. A teacher whose

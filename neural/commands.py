@@ -62,7 +62,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--window", type=int, default=None, help="training window in 16th steps (override)")
     p.add_argument("--dropout", type=float, default=None,
                    help="dropout on block outputs and the in-step head (override; the shipped checkpoint "
-                        "was trained with 0.3 against the train/valid gap: see its JSON)")
+                        "was trained with 0.2 against the train/valid gap: see its JSON)")
     p.add_argument("--teacher", action="append", default=argparse.SUPPRESS, metavar="CHECKPOINT",
                    help="distil from this trained checkpoint (repeat for several: their predictions are averaged)")
     p.add_argument("--distill", default=argparse.SUPPRESS, type=float,

@@ -33,9 +33,12 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                                           "is the global batch).",
                               epilog="example:\n  partimento train --config small --data runs/chorales.npz "
                                      "--max-minutes 150 --threads 2 --out runs/main\n"
-                                     "  partimento train --resume runs/main --data runs/chorales.npz")
-    p.add_argument("--config", default="small", choices=sorted(CONFIGS),
-                   help="model size and architecture (interleaved-*: the ablation's layout)")
+                                     "  partimento train --resume runs/main --data runs/chorales.npz\n"
+                                     "  partimento train --init neural/checkpoints/chorale-compact.safetensors "
+                                     "--teacher runs/a/best.safetensors --lr 5e-4 --max-minutes 45 --out runs/warm")
+    p.add_argument("--config", default=None, choices=sorted(CONFIGS),
+                   help="model size and architecture (interleaved-*: the ablation's layout; default small, or "
+                        "the --init checkpoint's)")
     p.add_argument("--data", default=str(default_cache_path()), help="dataset cache (built when missing)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--out", default="runs/chorale", help="run folder")
@@ -68,6 +71,9 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--distill", default=argparse.SUPPRESS, type=float,
                    help=f"weight of the teachers' prediction in the loss, the true token's is 1 - this "
                         f"(default {TrainConfig.distill})")
+    p.add_argument("--init", default=argparse.SUPPRESS, metavar="CHECKPOINT",
+                   help="start from this trained checkpoint's weights and config with a new schedule (a warm start; "
+                        "--dropout may change, the architecture may not)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
@@ -124,7 +130,7 @@ def _data(args) -> int:
 _TRAIN_FLAGS = {"epochs": "epochs", "max_minutes": "max_minutes", "seed": "seed", "batch_size": "batch_size",
                 "lr": "lr", "warmup_steps": "warmup_steps", "ema_decay": "ema_decay", "precision": "precision",
                 "compile": "compile", "threads": "threads", "stop_after_epochs": "stop_after_epochs",
-                "teacher": "teachers", "distill": "distill"}
+                "teacher": "teachers", "distill": "distill", "init": "init"}
 
 
 def _train(args) -> int:
@@ -132,10 +138,10 @@ def _train(args) -> int:
     import sys
     from dataclasses import replace
 
-    from partimento.grammar.errors import InputError
+    from partimento.grammar.errors import CheckpointError, InputError, Location
 
     from .dataset import ensure_cache
-    from .config import CONFIGS, TrainConfig
+    from .config import CONFIGS, ModelConfig, TrainConfig
     from .train import resume_train_config, train
 
     if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
@@ -145,11 +151,23 @@ def _train(args) -> int:
     base = resume_train_config(args.resume) if args.resume else TrainConfig()
     base = replace(base, stop_after_epochs=0)  # a stop applies to one invocation only
     tcfg = replace(base, **given)
-    cfg = CONFIGS[args.config]
-    overrides = {k: v for k, v in (("embedding", args.embedding), ("attention", args.attention),
-                                   ("window_steps", args.window),
-                                   ("dropout", args.dropout)) if v is not None}
-    cfg = replace(cfg, **overrides)
+    shape = {k: v for k, v in (("embedding", args.embedding), ("attention", args.attention),
+                               ("window_steps", args.window)) if v is not None}
+    if tcfg.init and not args.resume:  # a warm start: the model is the checkpoint's
+        if args.config is not None or shape:
+            flags = ["--config"] * (args.config is not None) + [f"--{k.split('_')[0]}" for k in shape]
+            raise InputError(f"--init takes the model from {tcfg.init}; {', '.join(flags)} would change it",
+                             expected=["--init with --dropout at most"])
+        from .checkpoint import read_meta
+
+        try:
+            cfg = ModelConfig.from_dict(read_meta(tcfg.init)["config"])
+        except TypeError as e:
+            raise CheckpointError(f"--init: the checkpoint's config is invalid ({e})", Location(file=tcfg.init)) from None
+    else:
+        cfg = replace(CONFIGS[args.config or "small"], **shape)
+    if args.dropout is not None:
+        cfg = replace(cfg, dropout=args.dropout)
     data = ensure_cache(args.data, progress=not args.no_progress)
     arguments = {k: v for k, v in vars(args).items() if k not in ("func", "command", "debug")}
     provenance = {"arguments": arguments}

@@ -76,6 +76,7 @@ class TrainConfig:
     stop_after_epochs: int = 0  # end this invocation after N epochs (the schedule is unchanged); 0 = run to the end
     teachers: tuple[str, ...] = ()  # checkpoints whose averaged prediction is a second target (distillation)
     distill: float = 0.7  # weight of the teachers' target in the loss, with ``teachers`` (the true token: 1 - this)
+    init: str = ""  # a trained checkpoint whose weights start the run (a warm start: a new schedule); "" = random init
 
     def __post_init__(self) -> None:
         self.teachers = tuple(self.teachers)  # (a list from the command line or a checkpoint's JSON)

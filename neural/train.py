@@ -32,6 +32,12 @@ each calibrated, average to 0.2688 on ``valid`` instead of 0.2722
 the teachers' fingerprint, so a resume with a teacher calibrated since is refused. The logged
 ``train_loss`` stays the cross-entropy with the true tokens, so curves compare with runs
 without teachers; ``valid_loss`` is always the true tokens'.
+
+A warm start (``init``): the run begins from a trained checkpoint's weights (its averaged
+weights, which the EMA then starts from) with a new schedule, new teachers if any, and the
+checkpoint's model config; the checkpoint's sha256 is recorded beside the teachers'. Unlike
+``--resume``, nothing of the old run's optimizer, schedule or random stream is kept: it is
+for refining a shipped model against a stronger ensemble at a lower learning rate.
 """
 from __future__ import annotations
 
@@ -68,10 +74,7 @@ def load_teachers(paths: tuple[str, ...], device: torch.device) -> tuple[list[Ch
     for path in paths:
         weights = resolve(path)[0]
         model = load_model(weights, device).eval()
-        version = read_meta(weights).get("code_version")
-        if version not in (None, CODE_VERSION):  # (a checkpoint without training metadata: trusted as it loads)
-            raise CheckpointError(f"the teacher was trained with encoding {version!r}, this code is {CODE_VERSION!r}: "
-                                  f"its predictions would mean other tokens", Location(file=str(weights)))
+        _check_encoding(weights, "the teacher", "predictions")
         for p in model.parameters():
             p.requires_grad_(False)
         models.append(model)
@@ -89,6 +92,22 @@ def _check_teachers(meta: dict, where: Path, prints: list[dict]) -> None:
         raise CheckpointError(f"cannot resume: the run was trained with the teachers {was}, this invocation has "
                               f"{now}", Location(file=str(where)),
                               hint="Resume with the run's own teachers (its train_config lists them), or start a new run.")
+
+
+def _check_encoding(weights: Path, role: str, what: str) -> None:
+    """A checkpoint read by a run (a teacher, a warm start) must speak this code's token encoding (else exit 2)."""
+    version = read_meta(weights).get("code_version")
+    if version not in (None, CODE_VERSION):  # (a checkpoint without training metadata: trusted as it loads)
+        raise CheckpointError(f"{role} was trained with encoding {version!r}, this code is {CODE_VERSION!r}: "
+                              f"its {what} would mean other tokens", Location(file=str(weights)))
+
+
+def _load_init(path: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """A warm start's weights (the model's own, no optimizer or EMA extras) and its fingerprint (path, sha256)."""
+    weights = resolve(path)[0]
+    _check_encoding(weights, "the --init checkpoint", "weights")
+    tensors = {k: v for k, v in load_tensors(weights).items() if not k.startswith(("optim.", "ema."))}
+    return tensors, {"path": str(path), "sha256": file_sha256(weights)}
 
 
 def pick_device(name: str) -> torch.device:
@@ -256,6 +275,7 @@ def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | 
              "ema_updates": 0}
     tensors: dict[str, torch.Tensor] = {}
     teachers, teacher_prints = load_teachers(tcfg.teachers, dev)
+    init_tensors, init_print = _load_init(tcfg.init) if tcfg.init and resume_meta is None else ({}, None)
     if resume_meta is not None:
         where = _resume_path(resume)
         _check_resume(resume_meta, where, dataset, data_sha)
@@ -277,6 +297,13 @@ def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | 
         model = build_model(mcfg).to(dev)
     except ValueError as e:
         raise InputError(f"invalid model config: {e}") from None
+    if init_tensors:
+        try:
+            model.load_state_dict(init_tensors)
+        except RuntimeError as e:
+            raise CheckpointError(f"--init: the weights do not fit the model config ({e})".split("\n")[0],
+                                  Location(file=tcfg.init),
+                                  hint="A warm start takes the checkpoint's own config; do not override it.") from None
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tcfg.weight_decay},
@@ -411,7 +438,7 @@ def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | 
             meta = {"train_state": state, "train_config": asdict(tcfg), "data": dataset.source,
                     "data_sha256": data_sha, "code_version": CODE_VERSION, "device": str(dev),
                     "world_size": world, "hardware": hardware(dev), "provenance": provenance or {},
-                    "teachers": teacher_prints,
+                    "teachers": teacher_prints, "init": init_print or resume_meta and resume_meta.get("init"),
                     "weights": "ema" if ema is not None else "raw", "rng": rng.bit_generator.state}
             if improved:
                 save_checkpoint(shipped, out / "best.safetensors", {**meta, "valid_loss": valid["nll"],

@@ -138,3 +138,45 @@ def test_a_calibrated_teacher_teaches_its_calibrated_distribution_and_is_part_of
     assert main(["train", "--resume", str(stopped), "--data", str(synthetic_cache), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "temperature 1" in err and "temperature 2" in err and "Traceback" not in err
+
+
+def test_a_warm_start_begins_from_the_checkpoint_and_records_it(tmp_path, synthetic_cache, teachers):
+    """init: the run starts from the checkpoint's weights (a learning rate of ~0 leaves them where they were),
+    with a new schedule; its sha256 is recorded; a resume of a warm-started run keeps its own weights."""
+    start = load_tensors(teachers[0])
+    still = dict(TINY, epochs=1, lr=1e-12, ema_decay=0.0)
+    train(STEP_TINY, synthetic_cache, "cpu", tmp_path / "still", tcfg=TrainConfig(**still, init=teachers[0]), **QUIET)
+    kept = _weights(tmp_path / "still")
+    assert all(torch.allclose(kept[k], start[k], atol=1e-6) for k in start)
+    fresh = train(STEP_TINY, synthetic_cache, "cpu", tmp_path / "fresh", tcfg=TrainConfig(**TINY), **QUIET)
+    warm = train(STEP_TINY, synthetic_cache, "cpu", tmp_path / "warm",
+                 tcfg=TrainConfig(**{**TINY, "stop_after_epochs": 1}, init=teachers[0], teachers=(teachers[1],)),
+                 **QUIET)
+    assert warm["history"][0]["valid_loss"] < fresh["history"][0]["valid_loss"]  # it starts where the checkpoint was
+    meta = read_meta(tmp_path / "warm" / "last.safetensors")
+    assert meta["init"]["path"] == teachers[0] and len(meta["init"]["sha256"]) == 64
+    assert meta["train_config"]["init"] == teachers[0]
+    resumed = train(data=synthetic_cache, device="cpu", resume=tmp_path / "warm", **QUIET)
+    assert resumed["epochs"] == 2 and read_meta(tmp_path / "warm" / "last.safetensors")["init"] == meta["init"]
+
+
+def test_cli_warm_start_takes_the_checkpoints_model_and_refuses_another(tmp_path, synthetic_cache, teachers, capsys):
+    args = ["train", "--data", str(synthetic_cache), "--device", "cpu", "--epochs", "1", "--batch-size", "4",
+            "--no-progress"]
+    assert main(args + ["--init", teachers[0], "--dropout", "0.1", "--out", str(tmp_path / "ok")]) == 0
+    saved = json.loads((tmp_path / "ok" / "last.json").read_text())
+    assert saved["config"]["d_model"] == STEP_TINY.d_model and saved["config"]["dropout"] == 0.1
+    capsys.readouterr()
+    assert main(args + ["--init", teachers[0], "--config", "compact", "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "--init takes the model from" in err and "--config" in err and "Traceback" not in err
+    assert main(args + ["--init", str(tmp_path / "nope.safetensors"), "--out", str(tmp_path / "bad2")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.json: checkpoint config not found" in err and "Traceback" not in err
+    old = tmp_path / "old.safetensors"
+    shutil.copy(teachers[0], old)
+    meta = json.loads(open(teachers[0].replace(".safetensors", ".json")).read())
+    (tmp_path / "old.json").write_text(json.dumps({**meta, "code_version": "chorale-encoding-0"}))
+    assert main(args + ["--init", str(old), "--out", str(tmp_path / "bad3")]) == 2
+    assert "--init checkpoint was trained with encoding 'chorale-encoding-0'" in capsys.readouterr().err
+    assert not any((tmp_path / d).exists() for d in ("bad", "bad2", "bad3"))  # refused before writing anything

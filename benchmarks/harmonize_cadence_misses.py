@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from environment import environment  # noqa: E402
-from harmonize_vs_bach import cadence_keys  # noqa: E402
+from harmonize_vs_bach import cadence_keys, cadence_window  # noqa: E402
 from hybrid_judges import write_result  # noqa: E402
 
 SPLIT = Path(__file__).parents[1] / "neural" / "chorale_split.json"
@@ -71,10 +71,8 @@ def misses(path: str, seed: int, profile: str) -> list[dict]:
         k = key_info(chord.key)
         if (k.tonic, k.mode) != b or a == b:
             continue
-        stop = f + 1
-        while stop < len(ours) and not result.attack[stop].any():
-            stop += 1
-        lo = max(0, stop - 2 * bar)
+        lo, stop = cadence_window(result.attack, f, bar)
+        lo = max(0, lo)
         last = [f"{c.figure} in {c.key}" for c in result.plan.chords if lo / Q <= c.onset <= f / Q][-4:]
         out.append({"chorale": path, "measure": f // bar + 1, "plan_key": _key_name(*b), "ours_reads": _key_name(*a),
                     "parallel": a[0] == b[0] and a[1] != b[1], "last_chords": last,

@@ -105,15 +105,16 @@ def window_key(pitch: np.ndarray, a: int, b: int) -> tuple[int, str]:
     return best
 
 
+def cadence_window(attack: np.ndarray, fermata: int, bar_steps: int) -> tuple[int, int]:
+    """Steps [a, stop) that decide the key of a close: the two bars ending with the fermata chord (``a`` may be < 0)."""
+    stop = fermata + 1
+    while stop < attack.shape[0] and not attack[stop].any():
+        stop += 1
+    return stop - 2 * bar_steps, stop
+
+
 def cadence_keys(pitch: np.ndarray, attack: np.ndarray, fermatas: list[int], bar_steps: int) -> list[tuple[int, str]]:
-    out = []
-    T = pitch.shape[0]
-    for f in fermatas:
-        stop = f + 1
-        while stop < T and not attack[stop].any():
-            stop += 1
-        out.append(window_key(pitch, stop - 2 * bar_steps, stop))
-    return out
+    return [window_key(pitch, *cadence_window(attack, f, bar_steps)) for f in fermatas]
 
 
 def chromatic_share(pitch: np.ndarray, attack: np.ndarray, home: str) -> tuple[int, int]:

@@ -305,8 +305,7 @@ class Preferences:
         return ((bool(self._before[t]) and self.reach is not None)
                 or (self._rocking_of(v) < 1 and v < _BASS and rocking_pitch(g, t, v) >= 0)
                 or (v == 0 and self.style.soprano_motion < 1 and bool(self.tables.onset[t]) and t > 0)
-                or (v in _INNER and self.style.inner_step < 1 and bool(self.tables.onset[t]) and t > 0)
-                or (v == 0 and self.style.soprano_step < 1 and bool(self.tables.onset[t]) and t > 0)
+                or (self._step_of(v) < 1 and bool(self.tables.onset[t]) and t > 0)
                 or (self.style.motion_of(v) < 1 and bool(self._offbeat_eighth[t]))
                 or (self.style.suspension < 1 and v < _BASS and bool(self._beat_onset[t]))
                 or (v == _BASS and ((self.style.restrike < 1 and bool(self._bass_beat[t]))
@@ -318,6 +317,10 @@ class Preferences:
 
     def _rocking_of(self, v: int) -> float:
         return self.style.soprano_rocking if v == 0 else self.style.rocking
+
+    def _step_of(self, v: int) -> float:
+        """``prefer:inner-step``'s weight for alto and tenor, ``prefer:soprano-step``'s for the soprano (1: the bass)."""
+        return self.style.inner_step if v in _INNER else self.style.soprano_step if v == 0 else 1.0
 
     def favoured(self, g: GridState, t: int, v: int, candidates: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """(id, bool[V]) for each preference that speaks at (t, v): False where it does not favour a candidate.
@@ -417,7 +420,7 @@ class Preferences:
                 fav = _moving_on(candidates, prev)  # as prefer:motion's, at the chord onset
                 if not fav.all():
                     out.append(("prefer:soprano-motion", fav, self.style.soprano_motion))
-        step_weight = self.style.inner_step if v in _INNER else self.style.soprano_step if v == 0 else 1.0
+        step_weight = self._step_of(v)
         if step_weight < 1 and self.tables.onset[t] and t > 0:
             prev = g.previous(t, v)
             if prev >= 0:

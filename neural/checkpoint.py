@@ -20,7 +20,8 @@ from partimento.grammar.fileio import write_bytes_atomic, write_text_atomic
 from .calibration import temperature_of
 from .model import ARCHITECTURES, ChoraleModel, ModelConfig, model_class
 
-__all__ = ["SHIPPED_CHECKPOINT", "INTERLEAVED_CHECKPOINT", "FORMAT_VERSION", "save_checkpoint", "load_model", "read_meta", "resolve"]
+__all__ = ["SHIPPED_CHECKPOINT", "INTERLEAVED_CHECKPOINT", "FORMAT_VERSION", "save_checkpoint", "load_model", "read_meta", "resolve",
+           "model_weights"]
 
 #: The checkpoint that ships in the package and that ``compose`` uses by default.
 SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "chorale-compact.safetensors"
@@ -93,6 +94,11 @@ def load_tensors(path: str | Path | None = None) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"checkpoint weights are corrupt or unreadable ({e})", Location(file=str(weights))) from None
 
 
+def model_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A checkpoint's tensors without a run's extras (optimizer moments ``optim.*``, the EMA copy ``ema.*``)."""
+    return {k: v for k, v in tensors.items() if not k.startswith(("optim.", "ema."))}
+
+
 def _weights_architecture(tensors: dict[str, torch.Tensor]) -> str | None:
     """Which architecture a set of weights belongs to, from names only one of them has (None: neither)."""
     if "in_proj.weight" in tensors or "head.out.weight" in tensors:
@@ -115,7 +121,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
         model = model_class(cfg.arch)(cfg)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint config is invalid ({e})", Location(file=str(cfg_path))) from None
-    tensors = {k: v for k, v in load_tensors(path).items() if not k.startswith(("optim.", "ema."))}
+    tensors = model_weights(load_tensors(path))
     other = _weights_architecture(tensors)
     if other is not None and other != cfg.arch:
         raise CheckpointError(f"the config names the {cfg.arch!r} architecture but the weights are those of "

@@ -138,10 +138,10 @@ def _train(args) -> int:
     import sys
     from dataclasses import replace
 
-    from partimento.grammar.errors import CheckpointError, InputError, Location
+    from partimento.grammar.errors import InputError
 
     from .dataset import ensure_cache
-    from .config import CONFIGS, ModelConfig, TrainConfig
+    from .config import CONFIGS, TrainConfig
     from .train import resume_train_config, train
 
     if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
@@ -158,12 +158,9 @@ def _train(args) -> int:
             flags = ["--config"] * (args.config is not None) + [f"--{k.split('_')[0]}" for k in shape]
             raise InputError(f"--init takes the model from {tcfg.init}; {', '.join(flags)} would change it",
                              expected=["--init with --dropout at most"])
-        from .checkpoint import read_meta
+        from .checkpoint import load_model
 
-        try:
-            cfg = ModelConfig.from_dict(read_meta(tcfg.init)["config"])
-        except TypeError as e:
-            raise CheckpointError(f"--init: the checkpoint's config is invalid ({e})", Location(file=tcfg.init)) from None
+        cfg = load_model(tcfg.init).cfg  # (its config and weights checked as for any checkpoint)
     else:
         cfg = replace(CONFIGS[args.config or "small"], **shape)
     if args.dropout is not None:

@@ -57,7 +57,7 @@ import torch.nn.functional as F
 
 from partimento.grammar.errors import CheckpointError, DataError, InputError, Location
 
-from .checkpoint import load_model, load_tensors, read_meta, resolve, save_checkpoint
+from .checkpoint import load_model, load_tensors, model_weights, read_meta, resolve, save_checkpoint
 from .config import TrainConfig
 from .dataset import CODE_VERSION, ChoraleData, Piece, load_cache, sample_batch
 from .encoding import N_VOICES
@@ -103,11 +103,10 @@ def _check_encoding(weights: Path, role: str, what: str) -> None:
 
 
 def _load_init(path: str) -> tuple[dict[str, torch.Tensor], dict]:
-    """A warm start's weights (the model's own, no optimizer or EMA extras) and its fingerprint (path, sha256)."""
+    """A warm start's weights (read and checked as :func:`load_model` reads any checkpoint) and its fingerprint."""
     weights = resolve(path)[0]
     _check_encoding(weights, "the --init checkpoint", "weights")
-    tensors = {k: v for k, v in load_tensors(weights).items() if not k.startswith(("optim.", "ema."))}
-    return tensors, {"path": str(path), "sha256": file_sha256(weights)}
+    return load_model(weights).state_dict(), {"path": str(path), "sha256": file_sha256(weights)}
 
 
 def pick_device(name: str) -> torch.device:
@@ -275,7 +274,8 @@ def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | 
              "ema_updates": 0}
     tensors: dict[str, torch.Tensor] = {}
     teachers, teacher_prints = load_teachers(tcfg.teachers, dev)
-    init_tensors, init_print = _load_init(tcfg.init) if tcfg.init and resume_meta is None else ({}, None)
+    init_tensors, init_print = (_load_init(tcfg.init) if tcfg.init and resume_meta is None
+                                else ({}, (resume_meta or {}).get("init")))  # (a resume keeps the run's record)
     if resume_meta is not None:
         where = _resume_path(resume)
         _check_resume(resume_meta, where, dataset, data_sha)
@@ -312,7 +312,7 @@ def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | 
     rng = np.random.default_rng(tcfg.seed)  # the one random stream: windows, transpositions, dropout seeds
     if resume_meta is not None:
         try:
-            model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(("optim.", "ema."))})
+            model.load_state_dict(model_weights(tensors))
             if ema is not None and any(k.startswith("ema.") for k in tensors):
                 ema.module.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
                 ema.n_averaged.fill_(int(state.get("ema_updates", 0)))
@@ -438,7 +438,7 @@ def train(config: str | ModelConfig = "small", data: str | Path | ChoraleData | 
             meta = {"train_state": state, "train_config": asdict(tcfg), "data": dataset.source,
                     "data_sha256": data_sha, "code_version": CODE_VERSION, "device": str(dev),
                     "world_size": world, "hardware": hardware(dev), "provenance": provenance or {},
-                    "teachers": teacher_prints, "init": init_print or resume_meta and resume_meta.get("init"),
+                    "teachers": teacher_prints, "init": init_print,
                     "weights": "ema" if ema is not None else "raw", "rng": rng.bit_generator.state}
             if improved:
                 save_checkpoint(shipped, out / "best.safetensors", {**meta, "valid_loss": valid["nll"],

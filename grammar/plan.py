@@ -260,7 +260,10 @@ class Plan:
 
         check_plan_values(self)  # types and ranges first: a plan read from JSON may hold anything
         normalize_key(self.key)
-        parse_metre(self.metre)
+        metre = parse_metre(self.metre)
+        if self.pickup >= metre.bar_quarters:  # an anacrusis is part of a bar (and steps are allocated for it)
+            raise PlanError(f"the pickup of {self.pickup:g} quarter notes is not shorter than a bar of {self.metre} "
+                            f"({float(metre.bar_quarters):g} quarter notes)")
         if self.bars <= 0:
             raise InputError(f"a plan needs at least one bar, got bars={self.bars}")
         last = 0.0

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from partimento.grammar.errors import InputError, Location, ScoreError, UnsatisfiableError
+from partimento.grammar.errors import InputError, Location, PlanError, ScoreError, UnsatisfiableError
 from partimento.grammar.metre import STEPS_PER_QUARTER, parse_metre
 from partimento.grammar.plan import ChordEvent, Phrase, Plan
 from partimento.grammar.theory import VOICES
@@ -67,6 +67,8 @@ def grid_of_score(score: Any) -> ScoreGrid:
             r.plan.validate()  # a result file may hold anything: its plan is judged as a plan file's is
         except json.JSONDecodeError as e:
             raise ScoreError(f"invalid JSON: {e.msg}", Location(file=str(path), line=e.lineno)) from None
+        except PlanError as e:  # reported with this file's name, as Plan.read reports a plan file's
+            raise PlanError(e.message, replace(e.location, file=str(path)), expected=e.expected, hint=e.hint) from None
         return ScoreGrid(r.plan, r.tokens.copy(), file=str(path))
     return _grid_of_stream(score)
 

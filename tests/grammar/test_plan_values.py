@@ -36,6 +36,8 @@ def _load(d: dict) -> Plan:
     (lambda d: d.update(bars=0), f"1 to {MAX_BARS} bars"),
     (lambda d: d.update(tempo=0), "the tempo must be positive"),
     (lambda d: d.update(pickup=-1), "the pickup must be at least 0"),
+    (lambda d: d.update(pickup=1e9), "quarter notes is not shorter than a bar of 4/4"),
+    (lambda d: d.update(pickup=4.0), "the pickup of 4 quarter notes is not shorter than a bar"),
     (lambda d: d.update(key=7), "the plan's key"),
     (lambda d: d.update(seed="x"), "the seed must be a whole number"),
     (lambda d: d.update(chords=[5]), "not a partimento plan"),

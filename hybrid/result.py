@@ -224,6 +224,7 @@ def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan, spellings
     """
     from music21 import clef, expressions, key, meter, note, stream, tempo
     from music21 import pitch as m21pitch
+    from music21.exceptions21 import Music21Exception
     from music21.stream.makeNotation import makeAccidentalsInMeasureStream
 
     metre = plan.metre_obj
@@ -244,20 +245,34 @@ def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan, spellings
         labels[s] = (f"{c.key}: " if c.key != current_key else "") + c.figure
         current_key = c.key
     chord_of_step = plan.chord_per_step()
-    names: dict[tuple[int, int], str] = {}  # (midi, chord index) -> spelled name
+    names: dict[tuple[int, int], str | None] = {}  # (midi, chord index) -> spelled name (None: set by number)
+
+    def pitch_named(name: str | None, midi: int):
+        """music21's pitch for ``name`` when it parses and sounds ``midi``; else None."""
+        if name is None:
+            return None
+        try:  # below octave 0 a name such as "B#-2" reads as the accidental "#-"
+            p = m21pitch.Pitch(name)
+        except Music21Exception:
+            return None
+        return p if p.midi == midi else None
 
     def spelled(midi: int, step: int, v: int):
-        written = (spellings or {}).get((v, step))
-        if written is not None and m21pitch.Pitch(written).midi == midi:
-            return m21pitch.Pitch(written)
+        written = pitch_named((spellings or {}).get((v, step)), midi)
+        if written is not None:
+            return written
         ci = chord_of_step[step] if step < len(chord_of_step) else -1
-        name = names.get((midi, ci))
-        if name is None:
+        name = names.get((midi, ci), "")
+        if name == "":
             c = plan.chords[ci] if ci >= 0 else None
             name = spelled_name(midi, c.figure if c else None, normalize_key(c.key if c else plan.key))
-            if m21pitch.Pitch(name).midi != midi:  # never let a spelling change the sound
-                name = m21pitch.Pitch(midi).nameWithOctave
+            if pitch_named(name, midi) is None:  # never let a spelling change the sound, nor fail to parse
+                name = None
             names[(midi, ci)] = name
+        if name is None:  # music21's default spelling, set by number: below octave 0 no name reads back
+            p = m21pitch.Pitch()
+            p.midi = midi  # not Pitch(midi): music21 reads 0..11 as a pitch class with no octave
+            return p
         return m21pitch.Pitch(name)
 
     clefs = (clef.TrebleClef, clef.TrebleClef, clef.Treble8vbClef, clef.BassClef)

@@ -12,8 +12,11 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
+
+from .errors import PartimentoError
 
 __all__ = ["write_text_atomic", "write_bytes_atomic", "write_with", "write_all", "check_writable", "unwritable"]
 
@@ -96,6 +99,10 @@ def write_all(outputs: Sequence[tuple[str | Path, Callable[[Path], object]]]) ->
             except OSError as e:
                 if e.filename is not None and Path(e.filename) == tmp:
                     raise unwritable(path, e) from None
+                raise
+            except PartimentoError as e:  # an error naming the temporary file names the file asked for
+                if e.location.file == str(tmp):
+                    e.location = replace(e.location, file=str(path))
                 raise
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         moved: list[tuple[Path, Path | None]] = []  # (target, backup of what it replaced)

@@ -69,14 +69,32 @@ def mxl_bytes(score: Any) -> bytes:
     return buf.getvalue()
 
 
+_FORMAT_NAMES = {"musicxml": "MusicXML", "mxl": "compressed MusicXML", "midi": "MIDI"}
+
+
 def write_score(score: Any, fmt: str, path: str | Path) -> None:
-    """Write ``score`` to ``path`` as ``fmt`` ("musicxml", "mxl" or "midi"), reproducibly."""
+    """Write ``score`` to ``path`` as ``fmt`` ("musicxml", "mxl" or "midi"), reproducibly.
+
+    A score music21 cannot export (a duration MusicXML has no note type for, repeat marks
+    in a part without measures: both come from scores read from odd files) raises
+    :class:`~partimento.grammar.errors.ScoreError` naming ``path`` and music21's reason.
+    """
+    from music21.exceptions21 import Music21Exception
+
     path = Path(path)
-    if fmt == "musicxml":
-        path.write_bytes(musicxml_bytes(score))
-    elif fmt == "mxl":
-        path.write_bytes(mxl_bytes(score))
-    elif fmt == "midi":
-        score.write("midi", fp=str(path))
-    else:
+    if fmt not in _FORMAT_NAMES:
         raise ValueError(f"unknown score format {fmt!r}")
+    try:
+        if fmt == "musicxml":
+            path.write_bytes(musicxml_bytes(score))
+        elif fmt == "mxl":
+            path.write_bytes(mxl_bytes(score))
+        else:
+            score.write("midi", fp=str(path))
+    except Music21Exception as exc:
+        from .errors import Location, ScoreError
+
+        reason = " ".join(str(exc).split())[:200].rstrip(".") or type(exc).__name__
+        raise ScoreError(f"music21 cannot write this score as {_FORMAT_NAMES[fmt]} ({reason})", Location(file=str(path)),
+                         hint="The score read from the input holds something this format cannot notate; "
+                              "write another format, or open and re-save the input in a notation program.") from None

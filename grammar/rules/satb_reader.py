@@ -70,6 +70,7 @@ _Note: Any = None  # music21.note.Note once loaded: the class the walk tests eve
 _Rest: Any = None  # music21.note.Rest once loaded
 _GeneralNote: Any = None  # music21.note.GeneralNote once loaded
 _FAST = False  # music21's private fields read directly (see _fast_access_works)
+_MAX_MEASURE_NUMBER = 2**31 - 1  # measure numbers are kept as int32 (MeasureMap.numbers)
 _STEP_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
@@ -618,6 +619,11 @@ class _Staff:
             number = int(number) if isinstance(number, int) else 0
             elements = _elements_of(m) if _FAST else m.elements
             pad = float(m.paddingLeft or 0.0)
+            if not -_MAX_MEASURE_NUMBER <= number <= _MAX_MEASURE_NUMBER:  # (a corrupt file: arrays hold int32)
+                where = f"the measure after measure {nums[-1]}" if nums else "the first measure"
+                raise ScoreError(f"{where} of the {self.staff_name} staff is numbered {number}, more than a score "
+                                 f"can count (at most {_MAX_MEASURE_NUMBER:,}); renumber the measures.",
+                                 Location(file=self.label))
             self._where = (number, moff - pad, self._metre)
             if not one_voice:  # a time signature applies from its own measure on (the one-voice reader meets it
                 for el in elements:  # among the elements, before the notes it sorts ahead of)

@@ -35,7 +35,11 @@ def _inputs(seeds, folder: Path) -> dict[str, Path]:
         "plan.json": json.dumps(plan),
         "garbled.json": "{\"key\": \"C\",\n  \"bars\": 2,,\n}",
     }
-    files["endless.mid"] = (Path(__file__).parent / "corpus" / "midi" / "case000" / "in.mid").read_bytes()
+    corpus = Path(__file__).parent / "corpus"
+    files["endless.mid"] = (corpus / "midi" / "case000" / "in.mid").read_bytes()
+    files["repeats.mid"] = (corpus / "midi" / "case001" / "in.mid").read_bytes()
+    files["untyped.musicxml"] = (corpus / "musicxml" / "case001" / "in.musicxml").read_bytes()
+    files["numbered.musicxml"] = (corpus / "musicxml" / "case000" / "in.musicxml").read_bytes()
     out = {}
     for name, data in files.items():
         out[name] = folder / name
@@ -67,6 +71,10 @@ def bad(seeds, tmp_path_factory) -> tuple[dict[str, Path], Path]:
     (["check", "{endless.mid}"], ["endless.mid", "11,424 quarter notes", "2,048"]),  # one note 2,856 bars long
     (["render", "{endless.mid}", "--midi", "{out}/e.mid"], ["endless.mid", "11,424"]),
     (["harmonize", "{endless.mid}", "--out", "{out}/h.musicxml"], ["endless.mid", "11,424"]),
+    # music21 reads these files but cannot write what it read: the output file is named, with music21's reason
+    (["check", "{untyped.musicxml}", "--format", "json", "--annotate", "{out}/a.musicxml"], ["a.musicxml", "cannot write", "MusicXML"]),
+    (["render", "{repeats.mid}", "--svg", "{out}/r.svg", "--midi", "{out}/r.mid"], ["r.mid", "cannot write", "MIDI"]),
+    (["check", "{numbered.musicxml}"], ["numbered.musicxml", "after measure 1", "99999999999999999999"]),
 ])
 def test_bad_input_exits_2_naming_the_file(bad, argv, words):
     files, folder = bad

@@ -76,11 +76,10 @@ def write_score(score: Any, fmt: str, path: str | Path) -> None:
     """Write ``score`` to ``path`` as ``fmt`` ("musicxml", "mxl" or "midi"), reproducibly.
 
     A score music21 cannot export (a duration MusicXML has no note type for, repeat marks
-    in a part without measures: both come from scores read from odd files) raises
+    in a part without measures, a key signature without a number of sharps: all come from
+    scores read from odd files) raises
     :class:`~partimento.grammar.errors.ScoreError` naming ``path`` and music21's reason.
     """
-    from music21.exceptions21 import Music21Exception
-
     path = Path(path)
     if fmt not in _FORMAT_NAMES:
         raise ValueError(f"unknown score format {fmt!r}")
@@ -91,7 +90,10 @@ def write_score(score: Any, fmt: str, path: str | Path) -> None:
             path.write_bytes(mxl_bytes(score))
         else:
             score.write("midi", fp=str(path))
-    except Music21Exception as exc:
+    except OSError:
+        raise  # (an unwritable path: the caller names it)
+    except Exception as exc:  # noqa: BLE001 - music21's writers fail on odd scores with TypeErrors too
+        # (a key signature with no number of sharps: "'<' not supported between 'NoneType' and 'int'")
         from .errors import Location, ScoreError
 
         reason = " ".join(str(exc).split())[:200].rstrip(".") or type(exc).__name__

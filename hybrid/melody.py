@@ -308,7 +308,8 @@ def read_melody(source: Any, key: str | None = None, *, profile: str = "strict")
     durs = [d for _, d, m, *_ in events if m >= 0]
     mids = [m for _, _, m, *_ in events if m >= 0]
     sigs = list(part.recurse().getElementsByClass(m21key.KeySignature))
-    sharps = int(sigs[0].sharps) if sigs else None
+    # a signature with no number of sharps (a <key> without <fifths>: music21's non-traditional one) counts as none
+    sharps = int(sigs[0].sharps) if sigs and isinstance(sigs[0].sharps, int) else None
     chosen, ranking = choose_key(mids, durs, sharps)
     if key is None:
         key = chosen

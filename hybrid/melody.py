@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from partimento.grammar.errors import InputError, Location, ScoreError
-from partimento.grammar.rules.satb_reader import check_score_length
+from partimento.grammar.rules.satb_reader import check_midi_length, check_score_length
 from partimento.grammar.metre import STEPS_PER_QUARTER, Metre, parse_metre
 from partimento.grammar.theory import VOICE_RANGES, key_info, normalize_key, pc_name
 from partimento.neural.encoding import HOLD, PITCH_OFFSET, REST
@@ -85,6 +85,7 @@ def load_stream(source: Any):
     if not path.is_file():
         raise InputError("no such file" if not path.is_dir() else "is a directory, not a melody file",
                          Location(file=str(path)))
+    check_midi_length(path, str(path))
     try:
         score = converter.parse(str(path))
     except Exception as e:  # music21 raises many types for unreadable files

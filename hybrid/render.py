@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from partimento.grammar.errors import InputError, Location, ScoreError
-from partimento.grammar.rules.satb_reader import check_score_length
+from partimento.grammar.rules.satb_reader import check_midi_length, check_score_length
 from partimento.grammar.theory import VOICES
 
 from .score_events import as_score, voice_events
@@ -120,6 +120,7 @@ def read_score(path: str | Path):
     if path.suffix.lower() not in _SCORE_EXTS:
         raise InputError(f"cannot read a score from a {path.suffix or 'file without extension'} file",
                          Location(file=str(path)), expected=list(_SCORE_EXTS))
+    check_midi_length(path, str(path))
     try:
         score = converter.parse(str(path))
     except Exception as e:  # music21's parsers raise assorted exception types

@@ -75,11 +75,25 @@ def _run_all(kind: str, draw, data, work: Path) -> None:
     path = write_input(kind, data, folder)
     cases = cases_for(kind, path, out)
     case = cases[draw(st.integers(0, len(cases) - 1))]
+    _keep_current(kind, data, case)
     try:
         judge(case)
     except AssertionError:
         _keep(kind, data)
         raise
+
+
+def _keep_current(kind: str, data, case: Case) -> None:
+    """With ``PARTIMENTO_FUZZ_SAVE=folder``, the input being fed (and its command line) is kept in
+    ``folder/current/`` until the next: an input that takes the whole process down (the kernel's
+    out-of-memory killer) leaves no failure to save, but this stays behind."""
+    target = os.environ.get("PARTIMENTO_FUZZ_SAVE")
+    if not target:
+        return
+    folder = Path(target) / "current" / kind
+    shutil.rmtree(folder, ignore_errors=True)
+    write_input(kind, data, _mk(folder))
+    (folder / "argv.json").write_text(json.dumps(case.argv))
 
 
 def _keep(kind: str, data) -> None:

@@ -38,6 +38,7 @@ def _inputs(seeds, folder: Path) -> dict[str, Path]:
     corpus = Path(__file__).parent / "corpus"
     files["endless.mid"] = (corpus / "midi" / "case000" / "in.mid").read_bytes()
     files["repeats.mid"] = (corpus / "midi" / "case001" / "in.mid").read_bytes()
+    files["huge.mid"] = (corpus / "midi" / "case002" / "in.mid").read_bytes()
     files["untyped.musicxml"] = (corpus / "musicxml" / "case001" / "in.musicxml").read_bytes()
     files["numbered.musicxml"] = (corpus / "musicxml" / "case000" / "in.musicxml").read_bytes()
     out = {}
@@ -68,12 +69,16 @@ def bad(seeds, tmp_path_factory) -> tuple[dict[str, Path], Path]:
     (["compose", "--bars", "2", "--out", "{folder}/a-folder.musicxml"], ["a-folder.musicxml"]),
     (["compose", "--bars", "2", "--out", "{folder}/no/such/c.musicxml"], ["c.musicxml"]),
     (["check", "{folder}/missing.musicxml"], ["missing.musicxml"]),
-    (["check", "{endless.mid}"], ["endless.mid", "11,424 quarter notes", "2,048"]),  # one note 2,856 bars long
-    (["render", "{endless.mid}", "--midi", "{out}/e.mid"], ["endless.mid", "11,424"]),
-    (["harmonize", "{endless.mid}", "--out", "{out}/h.musicxml"], ["endless.mid", "11,424"]),
+    (["check", "{endless.mid}"], ["endless.mid", "11,423 quarter notes", "2,048"]),  # one note 2,856 bars long
+    (["render", "{endless.mid}", "--midi", "{out}/e.mid"], ["endless.mid", "11,423"]),
+    (["harmonize", "{endless.mid}", "--out", "{out}/h.musicxml"], ["endless.mid", "11,423"]),
     # music21 reads these files but cannot write what it read: the output file is named, with music21's reason
     (["check", "{untyped.musicxml}", "--format", "json", "--annotate", "{out}/a.musicxml"], ["a.musicxml", "cannot write", "MusicXML"]),
     (["render", "{repeats.mid}", "--svg", "{out}/r.svg", "--midi", "{out}/r.mid"], ["r.mid", "cannot write", "MIDI"]),
+    # one note of 200,000 quarters in 37 bytes: refused from the MIDI's delta times, before music21 builds its bars
+    (["check", "{huge.mid}"], ["huge.mid", "200,000 quarter notes", "2,048"]),
+    (["harmonize", "{huge.mid}", "--out", "{out}/h.musicxml"], ["huge.mid", "200,000"]),
+    (["render", "{huge.mid}", "--svg", "{out}/h.svg"], ["huge.mid", "200,000"]),
     (["check", "{numbered.musicxml}"], ["numbered.musicxml", "after measure 1", "99999999999999999999"]),
 ])
 def test_bad_input_exits_2_naming_the_file(bad, argv, words):

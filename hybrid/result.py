@@ -262,13 +262,14 @@ def score_from_grid(pitch: np.ndarray, attack: np.ndarray, plan: Plan, spellings
         if written is not None:
             return written
         ci = chord_of_step[step] if step < len(chord_of_step) else -1
-        name = names.get((midi, ci), "")
-        if name == "":
+        if (midi, ci) not in names:
             c = plan.chords[ci] if ci >= 0 else None
             name = spelled_name(midi, c.figure if c else None, normalize_key(c.key if c else plan.key))
-            if pitch_named(name, midi) is None:  # never let a spelling change the sound, nor fail to parse
-                name = None
-            names[(midi, ci)] = name
+            first = pitch_named(name, midi)  # never let a spelling change the sound, nor fail to parse
+            names[(midi, ci)] = name if first is not None else None
+            if first is not None:
+                return first
+        name = names[(midi, ci)]
         if name is None:  # music21's default spelling, set by number: below octave 0 no name reads back
             p = m21pitch.Pitch()
             p.midi = midi  # not Pitch(midi): music21 reads 0..11 as a pitch class with no octave
